@@ -1,0 +1,34 @@
+//! The one error type of `vigil-ingest`.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// Errors from readers and decoders. Each names the source and, where known, the position.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The input could not be opened or read (user must fix the path or permissions).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// libpcap refused the capture or failed mid-file.
+    #[error("{source_name}: packet {index}: {message}")]
+    Capture {
+        /// File name, `-` for stdin, or interface name.
+        source_name: String,
+        /// Index of the packet being read (0-based) when it failed.
+        index: u64,
+        /// libpcap's message.
+        message: String,
+    },
+    /// A configuration value is out of range (user must fix it).
+    #[error("configuration: {0}")]
+    Config(String),
+}

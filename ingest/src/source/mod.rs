@@ -1,0 +1,5 @@
+//! Packet sources: capture files, stdin and live interfaces.
+
+mod pcap_reader;
+
+pub use pcap_reader::{PcapReader, ReadPacket};

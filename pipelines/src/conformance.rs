@@ -1,0 +1,1 @@
+//! Conformance against peer tools' outputs (filled in by the conformance work).

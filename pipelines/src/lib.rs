@@ -1,0 +1,10 @@
+//! Vigil's runtime pieces and the glue behind the `vigil` command.
+//!
+//! - [`extract`]: capture → decoded packets → flows, with counters and progress.
+//! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
+//! - [`conformance`]: compares our flows with Zeek, Suricata and nDPI outputs.
+#![deny(missing_docs)]
+
+pub mod conformance;
+pub mod extract;
+pub mod output;

@@ -1,0 +1,2 @@
+//! The `vigil` command.
+fn main() {}
