@@ -33,6 +33,7 @@
 mod error;
 pub mod flow;
 pub mod packet;
+pub mod schema;
 pub mod source;
 
 pub use error::{IngestError, Result};
@@ -40,4 +41,5 @@ pub use flow::{
     DirectionStats, EndReason, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
 };
 pub use packet::{DecodedPacket, Decoder, LinkType, NetLayer, RawPacket, Transport, Weird};
+pub use schema::{flows_schema, flows_to_batch};
 pub use source::{PcapReader, ReadPacket};

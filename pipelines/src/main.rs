@@ -1,2 +1,23 @@
-//! The `vigil` command.
-fn main() {}
+//! The `vigil` command: parse arguments, run the subcommand, map errors to exit codes.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 finished but some input
+//! was cut short (a truncated or corrupt capture; the output holds everything
+//! read before the fault).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.verbose, args.quiet);
+    match cli::run(args) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -9,6 +9,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use flate2::read::MultiGzDecoder;
@@ -58,6 +60,7 @@ pub struct PcapReader {
     total_bytes: Option<u64>,
     inflater: Option<JoinHandle<io::Result<()>>>,
     live_buf: Vec<u8>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for PcapReader {
@@ -161,6 +164,7 @@ impl PcapReader {
             total_bytes: None,
             inflater,
             live_buf: Vec::new(),
+            stop: None,
         }
     }
 
@@ -171,6 +175,12 @@ impl PcapReader {
     fn with_total_opt(mut self, total: Option<u64>) -> Self {
         self.total_bytes = total;
         self
+    }
+
+    /// Make a live capture end (as if at end of file) once `stop` is set; it is
+    /// checked every read timeout (100 ms).
+    pub fn stop_when(&mut self, stop: Arc<AtomicBool>) {
+        self.stop = Some(stop);
     }
 
     /// The source's name as given (file path, `-`, or interface).
@@ -222,7 +232,11 @@ impl PcapReader {
                         self.live_buf.extend_from_slice(p.data);
                         break (*p.header, &self.live_buf[..]);
                     }
-                    Err(pcap::Error::TimeoutExpired) => continue,
+                    Err(pcap::Error::TimeoutExpired) => {
+                        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                            return Ok(None);
+                        }
+                    }
                     Err(e) => return Err(capture_err(&self.name, index, e)),
                 }
             },

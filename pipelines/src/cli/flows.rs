@@ -1,0 +1,227 @@
+//! `vigil flows`: captures in, flow records out.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowTableConfig, PcapReader};
+use vigil_pipelines::extract::{ExtractStats, Extractor, WeirdEvent};
+use vigil_pipelines::output::{FlowFormat, WriterSink, writer_for};
+
+use super::Outcome;
+use super::progress::bytes_bar;
+
+/// Arguments of `vigil flows`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  vigil flows trace.pcap\n  vigil flows -f parquet -o flows.parquet captures/\n  zcat trace.pcap.gz | vigil flows - -f json\n  vigil flows --interface eth0 -f json -o flows.json"
+)]
+pub struct FlowsArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed), directories of
+    /// them (read in name order), or `-` for standard input. Several inputs
+    /// share one flow table, as if concatenated.
+    #[arg(required_unless_present = "interface", conflicts_with = "interface")]
+    inputs: Vec<PathBuf>,
+    /// Capture live from this interface instead (Ctrl-C stops and flushes).
+    #[arg(short, long, value_name = "IFACE")]
+    interface: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FlowFormat::Conn)]
+    format: FlowFormat,
+    /// Write here instead of standard output (`-` is standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// TCP idle timeout in seconds (Zeek `tcp_inactivity_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    tcp_timeout: f64,
+    /// UDP idle timeout in seconds (Zeek `udp_inactivity_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    udp_timeout: f64,
+    /// ICMP idle timeout in seconds (Zeek `icmp_inactivity_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    icmp_timeout: f64,
+    /// Idle timeout in seconds for other IP protocols.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    other_timeout: f64,
+    /// Cut flows that stay active longer than this many seconds (default: never, as Zeek).
+    #[arg(long, value_name = "SECS")]
+    active_timeout: Option<f64>,
+    /// Most flows held in memory; beyond it the least recently used flow is emitted early.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    max_flows: usize,
+    /// Do not decapsulate tunnels (GRE, VXLAN, Geneve, Teredo, GTP-U, AYIYA, IP-in-IP).
+    #[arg(long)]
+    no_decap: bool,
+    /// Sensor name stamped on Parquet rows.
+    #[arg(long, default_value = "vigil")]
+    sensor: String,
+    /// Also write decoding anomalies (Zeek-style weird events) as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    weirds: Option<PathBuf>,
+    /// Print the run summary as JSON on stderr instead of text.
+    #[arg(long)]
+    summary_json: bool,
+}
+
+fn secs_to_us(name: &str, secs: f64) -> anyhow::Result<i64> {
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("--{name} must be a positive number of seconds, got {secs}");
+    }
+    Ok((secs * 1e6).round() as i64)
+}
+
+impl FlowsArgs {
+    fn table_config(&self) -> anyhow::Result<FlowTableConfig> {
+        if self.max_flows == 0 {
+            bail!("--max-flows must be at least 1");
+        }
+        Ok(FlowTableConfig {
+            tcp_idle_us: secs_to_us("tcp-timeout", self.tcp_timeout)?,
+            udp_idle_us: secs_to_us("udp-timeout", self.udp_timeout)?,
+            icmp_idle_us: secs_to_us("icmp-timeout", self.icmp_timeout)?,
+            other_idle_us: secs_to_us("other-timeout", self.other_timeout)?,
+            active_timeout_us: self
+                .active_timeout
+                .map(|s| secs_to_us("active-timeout", s))
+                .transpose()?,
+            max_flows: self.max_flows,
+            ..FlowTableConfig::default()
+        })
+    }
+
+    fn output(&self) -> anyhow::Result<Box<dyn Write + Send>> {
+        match self.output.as_deref().filter(|p| *p != Path::new("-")) {
+            None => {
+                if self.format == FlowFormat::Parquet && io::stdout().is_terminal() {
+                    bail!("refusing to write Parquet to a terminal; use -o FILE or a pipe");
+                }
+                Ok(Box::new(io::stdout()))
+            }
+            Some(path) => {
+                let f = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+}
+
+/// Expand directories into their capture files, sorted by name.
+fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_capture_name(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                tracing::warn!(dir = %input.display(), "no capture files in directory");
+            }
+            out.extend(files);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn is_capture_name(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    [".pcap", ".pcapng", ".cap", ".trace", ".dump"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// Run `vigil flows`.
+pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let table = args.table_config()?;
+    let decoder = DecoderConfig { decapsulate: !args.no_decap, ..DecoderConfig::default() };
+    let mut sink = WriterSink::new(writer_for(args.format, args.output()?, &args.sensor)?);
+    let mut weird_out = match &args.weirds {
+        Some(p) => Some(io::BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut weird_error = None;
+    let mut on_weird = |w: WeirdEvent| {
+        if let Some(out) = weird_out.as_mut()
+            && weird_error.is_none()
+            && let Err(e) = serde_json::to_writer(&mut *out, &w)
+                .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
+        {
+            weird_error = Some(e);
+        }
+    };
+
+    let mut ex = Extractor::new(decoder, table);
+    let mut partial = false;
+    if let Some(iface) = &args.interface {
+        let mut reader = PcapReader::live(iface)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+            .context("cannot install the Ctrl-C handler")?;
+        reader.stop_when(stop);
+        partial |= ex.run_capture(reader, &mut sink, &mut on_weird, &mut |_| {}).is_some();
+    } else {
+        for path in expand_inputs(&args.inputs)? {
+            let reader = match PcapReader::open(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    partial = true;
+                    continue;
+                }
+            };
+            let bar = bytes_bar(reader.total_bytes(), &path.display().to_string(), quiet);
+            let failed =
+                ex.run_capture(reader, &mut sink, &mut on_weird, &mut |b| bar.set_position(b));
+            bar.finish_and_clear();
+            if let Some(e) = failed {
+                tracing::error!("{e}");
+                partial = true;
+            }
+        }
+    }
+    let stats = ex.finish(&mut sink);
+    sink.finish().context("cannot write the flows")?;
+    if let Some(e) = weird_error {
+        return Err(e).context("cannot write the weird events");
+    }
+    if let Some(mut out) = weird_out {
+        out.flush().context("cannot write the weird events")?;
+    }
+    if !quiet {
+        print_summary(&stats, args.summary_json)?;
+    }
+    Ok(if partial { Outcome::Partial } else { Outcome::Complete })
+}
+
+fn print_summary(stats: &ExtractStats, json: bool) -> anyhow::Result<()> {
+    let mut err = io::stderr().lock();
+    if json {
+        serde_json::to_writer(&mut err, stats)?;
+        writeln!(err)?;
+        return Ok(());
+    }
+    let weirds: u64 = stats.weirds.values().sum();
+    writeln!(
+        err,
+        "vigil: {} packets, {} flows, {} non-IP, {} weird, {} evicted, {} input errors",
+        stats.packets,
+        stats.flows,
+        stats.non_ip_packets,
+        weirds,
+        stats.table.evicted,
+        stats.errors.len()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Command-line definitions and dispatch.
+
+mod flows;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Vigil: streaming analytics for network security.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors: no progress bar, no summary, no warnings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Turn packet captures into bidirectional flows (Zeek conn.log semantics).
+    Flows(flows::FlowsArgs),
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was processed.
+    Complete,
+    /// Finished, but some input was cut short (reported on stderr).
+    Partial,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Complete => ExitCode::SUCCESS,
+            Outcome::Partial => ExitCode::from(3),
+        }
+    }
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Flows(args) => flows::run(args, cli.quiet),
+    }
+}
+
+/// Log to stderr with `tracing`; `RUST_LOG` wins over the flags.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
