@@ -245,7 +245,7 @@ impl PcapReader {
         self.bytes_read += header.caplen as u64 + RECORD_HEADER_LEN;
         Ok(Some(ReadPacket {
             index,
-            ts: header.ts.tv_sec as i64 * 1_000_000 + header.ts.tv_usec as i64,
+            ts: i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec),
             data,
             wire_len: header.len,
             linktype: self.linktype,
