@@ -42,6 +42,7 @@ pub use flows::{DirView, OurFlow};
 pub use known::{KnownDifference, KnownDifferences};
 pub use report::{
     CaptureFailure, ConformanceReport, Mismatch, NdpiReport, SuricataReport, Tally, ZeekReport,
+    thresholds,
 };
 
 /// The environment variable naming the data directory.

@@ -172,6 +172,61 @@ pub struct ConformanceReport {
     pub ndpi: Option<NdpiReport>,
 }
 
+/// Acceptance thresholds (adjusted rates, known differences excluded).
+pub mod thresholds {
+    /// Zeek (a): 5-tuple + proto + pkts + ip_bytes.
+    pub const ZEEK_TUPLE_PKTS_IP_BYTES: f64 = 0.97;
+    /// Zeek (b): (a) + conn_state + history.
+    pub const ZEEK_STATE_HISTORY: f64 = 0.95;
+    /// Suricata flow checks (fully + partially evaluable).
+    pub const SURICATA_FLOW_CHECKS: f64 = 0.97;
+    /// nDPI per-direction packet counts.
+    pub const NDPI_PACKETS: f64 = 0.97;
+}
+
+impl ConformanceReport {
+    /// The acceptance criteria of the selected sources: (name, adjusted rate, threshold).
+    pub fn acceptance(&self) -> Vec<(&'static str, f64, f64)> {
+        let mut out = Vec::new();
+        if let Some(z) = &self.zeek {
+            out.push((
+                "zeek 5-tuple+proto+pkts+ip_bytes",
+                z.tuple_pkts_ip_bytes.rate_or_zero(),
+                thresholds::ZEEK_TUPLE_PKTS_IP_BYTES,
+            ));
+            out.push((
+                "zeek + conn_state+history",
+                z.with_state_history.rate_or_zero(),
+                thresholds::ZEEK_STATE_HISTORY,
+            ));
+        }
+        if let Some(s) = &self.suricata {
+            out.push((
+                "suricata flow checks",
+                s.checks.rate_or_zero(),
+                thresholds::SURICATA_FLOW_CHECKS,
+            ));
+        }
+        if let Some(n) = &self.ndpi {
+            out.push((
+                "ndpi packets per direction",
+                n.packets.rate_or_zero(),
+                thresholds::NDPI_PACKETS,
+            ));
+        }
+        out
+    }
+
+    /// The acceptance criteria not met, as readable lines (empty = accepted).
+    pub fn acceptance_failures(&self) -> Vec<String> {
+        self.acceptance()
+            .into_iter()
+            .filter(|(_, rate, min)| rate < min)
+            .map(|(what, rate, min)| format!("{what}: {:.2}% < {:.0}%", rate * 100.0, min * 100.0))
+            .collect()
+    }
+}
+
 /// Sort mismatches (acceptance first, then by capture) and keep at most `max`.
 pub(crate) fn truncate(mut all: Vec<Mismatch>, max: usize) -> (Vec<Mismatch>, usize) {
     all.sort_by(|a, b| {
@@ -281,6 +336,16 @@ impl fmt::Display for ConformanceReport {
         if let Some(n) = &self.ndpi {
             row(f, "ndpi", "packets per direction", &n.packets)?;
             row(f, "ndpi", "wire bytes per direction", &n.bytes)?;
+        }
+        writeln!(f)?;
+        for (what, rate, min) in self.acceptance() {
+            let verdict = if rate >= min { "ok" } else { "BELOW" };
+            writeln!(
+                f,
+                "acceptance {what:<36} {:>7.2}% (>= {:.0}%) {verdict}",
+                rate * 100.0,
+                min * 100.0
+            )?;
         }
         if let Some(z) = &self.zeek {
             writeln!(
