@@ -271,7 +271,14 @@ pub(crate) enum Outcome {
     /// No evaluable field.
     NotApplicable,
     /// Evaluated; `full` = every field evaluable.
-    Evaluated { full: bool, pass: bool, reason: String, closest: Option<usize> },
+    Evaluated {
+        full: bool,
+        pass: bool,
+        reason: String,
+        closest: Option<usize>,
+        /// Filter fields that were not evaluated.
+        ignored: Vec<String>,
+    },
 }
 
 /// Evaluate one check against the flows of its pcap.
@@ -284,6 +291,11 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
         return Outcome::NotApplicable;
     }
     let full = eval.len() == fields.len();
+    let ignored: Vec<String> = fields
+        .iter()
+        .filter(|(k, v)| !evaluable(k, v, tcp_flags))
+        .map(|(k, _)| (*k).clone())
+        .collect();
     let mut n = 0u64;
     let mut closest: Option<(usize, usize, Vec<String>)> = None; // (failures, flow, reasons)
     for (i, f) in flows.iter().enumerate() {
@@ -324,7 +336,7 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
     if flows.is_empty() {
         reason.push_str(" (we produced no flows for this capture)");
     }
-    Outcome::Evaluated { full, pass, reason, closest: closest.map(|(_, i, _)| i) }
+    Outcome::Evaluated { full, pass, reason, closest: closest.map(|(_, i, _)| i), ignored }
 }
 
 /// Evaluate the Suricata source.
@@ -348,7 +360,7 @@ pub(crate) fn evaluate(
                 report.not_applicable += 1;
                 report.checks.skip();
             }
-            Outcome::Evaluated { full, pass, reason, closest } => {
+            Outcome::Evaluated { full, pass, reason, closest, ignored } => {
                 let known_reason = known.lookup(Source::Suricata, &c.pcap, &item);
                 let is_known = !pass && known_reason.is_some();
                 report.checks.record(pass, is_known);
@@ -367,7 +379,7 @@ pub(crate) fn evaluate(
                         reason,
                         expected: serde_json::json!({
                             "line": c.line, "count": c.count, "lt": c.lt, "gt": c.gt,
-                            "match": c.filter,
+                            "match": c.filter, "not_evaluated": ignored,
                         }),
                         ours: closest.map(|i| flows.flows[i].clone()),
                         known: known_reason.map(str::to_string),
