@@ -1,1 +1,0 @@
-//! Conformance against peer tools' outputs (filled in by the conformance work).
