@@ -243,13 +243,10 @@ impl PcapReader {
         };
         self.index += 1;
         self.bytes_read += header.caplen as u64 + RECORD_HEADER_LEN;
-        Ok(Some(ReadPacket {
-            index,
-            ts: i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec),
-            data,
-            wire_len: header.len,
-            linktype: self.linktype,
-        }))
+        // `timeval` field types vary by platform; widen whatever they are.
+        #[allow(clippy::useless_conversion)]
+        let ts = i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec);
+        Ok(Some(ReadPacket { index, ts, data, wire_len: header.len, linktype: self.linktype }))
     }
 }
 
