@@ -64,6 +64,9 @@ fn udp(ctx: &mut Ctx<'_>, u: &UdpHeader, d: &[u8]) {
         ayiya
     } else if is(ports::GRE_UDP) {
         gre
+    } else if teredo_inner(d).is_some_and(has_teredo_address) {
+        // Teredo on other ports (relays, direct peers), told by its 2001:0::/32 addresses.
+        teredo
     } else {
         return;
     };
@@ -221,41 +224,52 @@ fn gtpu(ctx: &mut Ctx<'_>, d: &[u8]) {
 /// Teredo: optional origin indication and authentication headers, then IPv6
 /// (only decapsulated when it really is a well-formed IPv6 packet).
 fn teredo(ctx: &mut Ctx<'_>, data: &[u8]) {
+    if let Some(inner) = teredo_inner(data) {
+        let fits = 40 + be16(inner, 4).unwrap_or(0) as usize == inner.len();
+        let bubble = inner[6] == 59 && inner[4] == 0 && inner[5] == 0;
+        if fits || bubble || ctx.cut {
+            ip::ipv6(ctx, inner, Encapsulation::Teredo);
+        }
+    }
+}
+
+/// The IPv6 packet inside a Teredo payload, if the payload is Teredo.
+fn teredo_inner(data: &[u8]) -> Option<&[u8]> {
     let mut d = data;
     let (mut origin, mut auth) = (false, false);
     for _ in 0..3 {
-        let Some(tag) = be16(d, 0) else { return };
+        let tag = be16(d, 0)?;
         if tag == 0 {
             if origin || d.len() < 8 {
-                return;
+                return None;
             }
             origin = true;
             d = &d[8..];
         } else if tag == 1 {
             if origin || auth || d.len() < 4 {
-                return;
+                return None;
             }
             let tot = 4 + d[2] as usize + d[3] as usize + 9;
             if d.len() < tot {
-                return;
+                return None;
             }
             auth = true;
             d = &d[tot..];
-        } else if tag >> 12 == 6 {
-            if d.len() < 40 {
-                return;
-            }
-            let plen = u16::from_be_bytes([d[4], d[5]]) as usize;
-            let bubble = d[6] == 59 && plen == 0;
-            let fits = 40 + plen == d.len() || (ctx.cut && 40 + plen > d.len());
-            if fits || bubble {
-                ip::ipv6(ctx, d, Encapsulation::Teredo);
-            }
-            return;
+        } else if tag >> 12 == 6 && d.len() >= 40 {
+            return Some(d);
         } else {
-            return;
+            return None;
         }
     }
+    None
+}
+
+/// True when the IPv6 source or destination is in the Teredo prefix 2001:0::/32
+/// and the payload length matches.
+fn has_teredo_address(d: &[u8]) -> bool {
+    const PREFIX: [u8; 4] = [0x20, 0x01, 0x00, 0x00];
+    let fits = 40 + be16(d, 4).unwrap_or(0) as usize == d.len();
+    fits && (d.get(8..12) == Some(&PREFIX[..]) || d.get(24..28) == Some(&PREFIX[..]))
 }
 
 /// AYIYA: identity and signature lengths in the header; forward opcode only.
