@@ -128,6 +128,20 @@ pub(crate) fn pppoe(ctx: &mut Ctx<'_>, d: &[u8], encap: Encapsulation) {
     ppp_proto(ctx, proto, d.get(8..end).unwrap_or(&[]), encap);
 }
 
+/// A PPP frame: optional HDLC address/control bytes (0xff 0x03), then a
+/// 2-byte protocol or a 1-byte compressed one (odd first byte).
+pub(crate) fn ppp_frame(ctx: &mut Ctx<'_>, data: &[u8], encap: Encapsulation) {
+    let d = if data.len() >= 2 && data[0] == 0xff && data[1] == 0x03 { &data[2..] } else { data };
+    match d.first() {
+        Some(&b) if b & 1 == 1 => ppp_proto(ctx, b as u16, &d[1..], encap),
+        Some(_) => match be16(d, 0) {
+            Some(p) => ppp_proto(ctx, p, &d[2..], encap),
+            None => ctx.weird("truncated_ppp_header"),
+        },
+        None => ctx.weird("truncated_ppp_header"),
+    }
+}
+
 /// Dispatch on a PPP protocol number.
 pub(crate) fn ppp_proto(ctx: &mut Ctx<'_>, proto: u16, d: &[u8], encap: Encapsulation) {
     match proto {

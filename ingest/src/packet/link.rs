@@ -75,20 +75,12 @@ fn sll2(ctx: &mut Ctx<'_>, data: &[u8]) {
     sll_proto(ctx, hatype, proto, &data[20..]);
 }
 
-/// PPP, optionally with HDLC address/control bytes and a compressed protocol.
+/// PPP; some captures labelled PPP actually carry Cisco HDLC framing
+/// (address 0x0f unicast or 0x8f broadcast, control 0).
 fn ppp(ctx: &mut Ctx<'_>, data: &[u8]) {
-    let mut d = data;
-    if d.len() >= 2 && d[0] == 0xff && d[1] == 0x03 {
-        d = &d[2..];
-    }
-    match u8_at(d, 0) {
-        // An odd first byte is a 1-byte (compressed) protocol field.
-        Some(b) if b & 1 == 1 => l2::ppp_proto(ctx, b as u16, &d[1..], NONE),
-        Some(_) => match be16(d, 0) {
-            Some(p) => l2::ppp_proto(ctx, p, &d[2..], NONE),
-            None => ctx.weird("truncated_ppp_header"),
-        },
-        None => ctx.weird("truncated_ppp_header"),
+    match data {
+        [0x0f | 0x8f, 0x00, ..] => chdlc(ctx, data),
+        _ => l2::ppp_frame(ctx, data, NONE),
     }
 }
 

@@ -108,16 +108,7 @@ pub(crate) fn gre(ctx: &mut Ctx<'_>, d: &[u8]) {
         if body.is_empty() {
             return; // a bare PPTP acknowledgement
         }
-        let b =
-            if body.len() >= 2 && body[0] == 0xff && body[1] == 0x03 { &body[2..] } else { body };
-        return match u8_at(b, 0) {
-            Some(x) if x & 1 == 1 => l2::ppp_proto(ctx, x as u16, &b[1..], E),
-            _ => match be16(b, 0) {
-                Some(pp @ (0x0021 | 0x0057)) => l2::ppp_proto(ctx, pp, &b[2..], E),
-                Some(_) => ctx.weird("non_ip_packet_in_encap"),
-                None => ctx.weird("truncated_GRE"),
-            },
-        };
+        return l2::ppp_frame(ctx, body, E);
     }
     match ptype {
         0x0800 => ip::ipv4(ctx, body, E),
@@ -142,11 +133,7 @@ pub(crate) fn gre(ctx: &mut Ctx<'_>, d: &[u8]) {
             }
             l2::ethernet(ctx, &body[skip..], E);
         }
-        0x880b => {
-            if let Some(pp) = be16(body, 0) {
-                l2::ppp_proto(ctx, pp, &body[2..], E);
-            }
-        }
+        0x880b => l2::ppp_frame(ctx, body, E),
         // Aruba access points wrap 802.11 frames in GRE.
         p if ((p & 0x8200) == 0x8200 && p & 0x0f == 0)
             || ((p & 0x8300) == 0x8300 && p & 0x0f == 0 && p <= 0x8370)
