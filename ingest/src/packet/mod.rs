@@ -1,6 +1,6 @@
 //! Packet decoding: link layer → IP layers (outer to inner) → transport.
 //!
-//! - [`link`](self) dispatches on the capture link type (NULL/LOOP, raw IP,
+//! - `link` dispatches on the capture link type (NULL/LOOP, raw IP,
 //!   SLL/SLL2, PPP, Cisco HDLC, NFLOG); 802.11, radiotap and PPI are in `wlan`.
 //! - `l2`: Ethernet, VLAN/Q-in-Q, MPLS, PPPoE, PBB, FabricPath, VN-Tag, LLC/SNAP.
 //! - `ip`: IPv4/IPv6 and extension headers; `defrag`: fragment reassembly.

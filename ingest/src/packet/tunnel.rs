@@ -278,3 +278,99 @@ fn ayiya(ctx: &mut Ctx<'_>, d: &[u8]) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::types::{DecodedPacket, Encapsulation, LinkType, RawPacket};
+    use super::super::{Decoder, DecoderConfig};
+
+    fn decode_with(cfg: DecoderConfig, f: &[u8]) -> DecodedPacket {
+        Decoder::new(cfg).decode(&RawPacket {
+            ts: 0,
+            data: f,
+            wire_len: f.len() as u32,
+            linktype: LinkType::RAW,
+        })
+    }
+
+    fn decode(f: &[u8]) -> DecodedPacket {
+        decode_with(DecoderConfig::default(), f)
+    }
+
+    /// IPv4 10.0.0.1 → 10.0.0.2 with protocol `p` around `payload`.
+    fn v4(p: u8, payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x45, 0];
+        h.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0, 64, p, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        h.extend_from_slice(payload);
+        h
+    }
+
+    fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = sport.to_be_bytes().to_vec();
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    fn inner() -> Vec<u8> {
+        v4(17, &udp(1, 2, b"x"))
+    }
+
+    #[test]
+    fn ip_in_ip_and_gre() {
+        let p = decode(&v4(4, &inner()));
+        assert_eq!(p.layers.len(), 2);
+        assert_eq!(p.layers[1].encap, Encapsulation::IpInIp);
+        // GRE v0 with key: flags 0x2000, proto IPv4, key.
+        let gre = [&[0x20, 0x00, 0x08, 0x00, 0, 0, 0, 1][..], &inner()].concat();
+        let p = decode(&v4(47, &gre));
+        assert_eq!(p.layers.len(), 2);
+        assert_eq!(p.layers[1].encap, Encapsulation::Gre);
+        // PPTP (GRE v1, key + seq) with PPP FF 03 00 21.
+        let gre =
+            [&[0x30, 0x01, 0x88, 0x0b, 0, 5, 0, 0, 0, 0, 0, 1, 0xff, 0x03, 0, 0x21][..], &inner()]
+                .concat();
+        assert_eq!(decode(&v4(47, &gre)).layers.len(), 2);
+        // Decapsulation off: only the outer layer.
+        let cfg = DecoderConfig { decapsulate: false, ..DecoderConfig::default() };
+        assert_eq!(decode_with(cfg, &v4(4, &inner())).layers.len(), 1);
+    }
+
+    #[test]
+    fn udp_tunnels() {
+        // VXLAN: flags I, VNI 42, then Ethernet + IPv4.
+        let eth = [&[0u8; 12][..], &[0x08, 0x00], &inner()].concat();
+        let vx = [&[0x08, 0, 0, 0, 0, 0, 42, 0][..], &eth].concat();
+        let p = decode(&v4(17, &udp(5000, 4789, &vx)));
+        assert_eq!((p.layers.len(), p.layers[1].encap), (2, Encapsulation::Vxlan));
+        // Geneve: no options, protocol 0x6558 (Ethernet).
+        let gn = [&[0, 0, 0x65, 0x58, 0, 0, 1, 0][..], &eth].concat();
+        assert_eq!(decode(&v4(17, &udp(5000, 6081, &gn))).layers[1].encap, Encapsulation::Geneve);
+        // GTP-U: v1, PT, E flag set, G-PDU; seq/npdu/next-ext 0x85, one 4-byte extension.
+        let ip = inner();
+        let mut gtp = vec![0x34, 0xff];
+        gtp.extend_from_slice(&((8 + ip.len()) as u16).to_be_bytes());
+        gtp.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0, 0]);
+        gtp.extend_from_slice(&ip);
+        assert_eq!(decode(&v4(17, &udp(2152, 2152, &gtp))).layers[1].encap, Encapsulation::GtpU);
+        // AYIYA: identity len 2^0=1... (nibble 0 → 1 byte), no signature, opcode 1, next header 4.
+        let ay = [&[0x01, 0x00, 0x01, 4, 0, 0, 0, 0, 0xaa][..], &ip].concat();
+        assert_eq!(decode(&v4(17, &udp(5072, 5072, &ay))).layers[1].encap, Encapsulation::Ayiya);
+        // Not a tunnel port: one layer.
+        assert_eq!(decode(&v4(17, &udp(5000, 5001, &vx))).layers.len(), 1);
+    }
+
+    #[test]
+    fn tunnel_depth_is_bounded() {
+        let mut f = inner();
+        for _ in 0..10 {
+            f = v4(4, &f);
+        }
+        let p = decode(&f);
+        assert_eq!(p.layers.len(), super::MAX_TUNNEL_DEPTH + 1);
+        assert!(p.weirds.iter().any(|w| w.name == "exceeded_tunnel_max_depth"));
+    }
+}
