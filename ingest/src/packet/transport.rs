@@ -1,0 +1,206 @@
+//! Transport headers: TCP, UDP, ICMP, ICMPv6, SCTP.
+
+use super::bytes::{be16, be32};
+use super::types::{
+    IcmpHeader, SctpHeader, TCP_OPTIONS_MAX, TcpHeader, Transport, UdpHeader, Weird,
+};
+
+/// IP protocol numbers used across the decoder.
+pub(crate) mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// IPv4 encapsulated in IP.
+    pub const IPIP: u8 = 4;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// IPv6 encapsulated in IP.
+    pub const IPV6: u8 = 41;
+    /// GRE.
+    pub const GRE: u8 = 47;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+}
+
+/// A decoded transport header and how many bytes of header it claims.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParsedTransport {
+    /// The header.
+    pub transport: Transport,
+    /// Header length (0 for [`Transport::Other`]).
+    pub header_len: u32,
+    /// Payload length implied by the headers.
+    pub payload_len: u32,
+}
+
+/// Parse the transport header of protocol `proto` from `data` (the IP payload
+/// as captured, already cut to the IP length). `declared` is the IP payload
+/// length the IP header claims.
+pub(crate) fn parse(
+    proto: u8,
+    data: &[u8],
+    declared: u32,
+    weirds: &mut Vec<Weird>,
+) -> ParsedTransport {
+    let other =
+        ParsedTransport { transport: Transport::Other, header_len: 0, payload_len: declared };
+    match proto {
+        proto::TCP => {
+            if data.len() < 20 {
+                weirds.push(Weird { name: "truncated_header", addl: Some("tcp".into()) });
+                return other;
+            }
+            let hl = (data[12] >> 4) as u32 * 4;
+            if hl < 20 {
+                weirds.push(Weird { name: "bad_TCP_header_len", addl: None });
+                return other;
+            }
+            if hl > declared {
+                weirds.push(Weird { name: "truncated_header", addl: Some("tcp".into()) });
+            }
+            let opt_avail = data.len().min(hl as usize).saturating_sub(20).min(TCP_OPTIONS_MAX);
+            let mut options = [0u8; TCP_OPTIONS_MAX];
+            options[..opt_avail].copy_from_slice(&data[20..20 + opt_avail]);
+            let h = TcpHeader {
+                src_port: u16::from_be_bytes([data[0], data[1]]),
+                dst_port: u16::from_be_bytes([data[2], data[3]]),
+                seq: be32(data, 4).unwrap_or(0),
+                ack: be32(data, 8).unwrap_or(0),
+                flags: data[13],
+                window: be16(data, 14).unwrap_or(0),
+                urgent: be16(data, 18).unwrap_or(0),
+                header_len: hl as u8,
+                options,
+                options_len: opt_avail as u8,
+            };
+            ParsedTransport {
+                transport: Transport::Tcp(h),
+                header_len: hl,
+                payload_len: declared.saturating_sub(hl),
+            }
+        }
+        proto::UDP => {
+            if data.len() < 8 {
+                weirds.push(Weird { name: "truncated_header", addl: Some("udp".into()) });
+                return other;
+            }
+            let length = u16::from_be_bytes([data[4], data[5]]);
+            let ulen = length as u32;
+            let payload_len = if ulen >= 8 && ulen <= declared {
+                if ulen != declared {
+                    weirds.push(Weird { name: "UDP_datagram_length_mismatch", addl: None });
+                }
+                ulen - 8
+            } else {
+                if ulen != declared {
+                    weirds.push(Weird { name: "UDP_datagram_length_mismatch", addl: None });
+                }
+                declared.saturating_sub(8)
+            };
+            ParsedTransport {
+                transport: Transport::Udp(UdpHeader {
+                    src_port: u16::from_be_bytes([data[0], data[1]]),
+                    dst_port: u16::from_be_bytes([data[2], data[3]]),
+                    length,
+                }),
+                header_len: 8,
+                payload_len,
+            }
+        }
+        proto::ICMP | proto::ICMPV6 => {
+            if data.len() < 4 {
+                weirds.push(Weird { name: "truncated_header", addl: Some("icmp".into()) });
+                return other;
+            }
+            let h = IcmpHeader { icmp_type: data[0], code: data[1] };
+            let transport =
+                if proto == proto::ICMP { Transport::Icmp(h) } else { Transport::Icmpv6(h) };
+            ParsedTransport { transport, header_len: 8, payload_len: declared.saturating_sub(8) }
+        }
+        proto::SCTP => {
+            if data.len() < 12 {
+                weirds.push(Weird { name: "truncated_header", addl: Some("sctp".into()) });
+                return other;
+            }
+            ParsedTransport {
+                transport: Transport::Sctp(SctpHeader {
+                    src_port: u16::from_be_bytes([data[0], data[1]]),
+                    dst_port: u16::from_be_bytes([data[2], data[3]]),
+                }),
+                header_len: 12,
+                payload_len: declared.saturating_sub(12),
+            }
+        }
+        _ => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_with_options() {
+        // src 1234, dst 80, seq 1, ack 2, data offset 6 (24 bytes), SYN|ACK,
+        // window 0x2000, checksum 0, urgent 0, then MSS option 1460.
+        let d = [
+            0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 2, 0x60, 0x12, 0x20, 0x00, 0, 0, 0, 0,
+            0x02, 0x04, 0x05, 0xb4, b'h', b'i',
+        ];
+        let mut w = Vec::new();
+        let p = parse(proto::TCP, &d, d.len() as u32, &mut w);
+        let Transport::Tcp(t) = p.transport else { panic!("not tcp") };
+        assert_eq!((t.src_port, t.dst_port, t.seq, t.ack), (1234, 80, 1, 2));
+        assert_eq!(t.flags, 0x12);
+        assert_eq!(t.window, 0x2000);
+        assert_eq!(t.header_len, 24);
+        assert_eq!(&t.options[..t.options_len as usize], &[0x02, 0x04, 0x05, 0xb4]);
+        assert_eq!(p.payload_len, 2);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn truncated_tcp_is_other_with_weird() {
+        let mut w = Vec::new();
+        let p = parse(proto::TCP, &[0x04, 0xd2, 0x00], 40, &mut w);
+        assert_eq!(p.transport, Transport::Other);
+        assert_eq!(w[0].name, "truncated_header");
+    }
+
+    #[test]
+    fn tcp_bad_offset() {
+        let mut d = [0u8; 20];
+        d[12] = 0x20; // data offset 2 → 8 bytes: invalid
+        let mut w = Vec::new();
+        assert_eq!(parse(proto::TCP, &d, 20, &mut w).transport, Transport::Other);
+        assert_eq!(w[0].name, "bad_TCP_header_len");
+    }
+
+    #[test]
+    fn udp_and_icmp_and_sctp() {
+        // UDP 53 → 5353, length 12, checksum 0, 4 payload bytes.
+        let d = [0, 53, 0x14, 0xe9, 0, 12, 0, 0, 1, 2, 3, 4];
+        let mut w = Vec::new();
+        let p = parse(proto::UDP, &d, 12, &mut w);
+        assert_eq!(
+            p.transport,
+            Transport::Udp(UdpHeader { src_port: 53, dst_port: 5353, length: 12 })
+        );
+        assert_eq!(p.payload_len, 4);
+        // ICMP echo request (type 8 code 0), 8 header bytes + 56 payload declared.
+        let p = parse(proto::ICMP, &[8, 0, 0, 0, 0, 1, 0, 1], 64, &mut w);
+        assert_eq!(p.transport, Transport::Icmp(IcmpHeader { icmp_type: 8, code: 0 }));
+        assert_eq!(p.payload_len, 56);
+        // SCTP 2905 → 2905, 12-byte common header.
+        let d = [0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 0, 0, 0, 0, 0];
+        let p = parse(proto::SCTP, &d, 12, &mut w);
+        assert_eq!(p.transport, Transport::Sctp(SctpHeader { src_port: 2905, dst_port: 2905 }));
+        assert!(w.is_empty());
+        // Unknown protocol: the whole IP payload is payload.
+        let p = parse(99, &[1, 2, 3], 3, &mut w);
+        assert_eq!((p.transport, p.payload_len), (Transport::Other, 3));
+    }
+}
