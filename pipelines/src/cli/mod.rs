@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod conformance;
 mod flows;
 mod progress;
 
@@ -25,6 +26,8 @@ pub struct Cli {
 enum Command {
     /// Turn packet captures into bidirectional flows (Zeek conn.log semantics).
     Flows(flows::FlowsArgs),
+    /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
+    Conformance(conformance::ConformanceArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -34,6 +37,8 @@ pub enum Outcome {
     Complete,
     /// Finished, but some input was cut short (reported on stderr).
     Partial,
+    /// Finished, but a checked figure fell below its threshold.
+    BelowThreshold,
 }
 
 impl Outcome {
@@ -42,6 +47,7 @@ impl Outcome {
         match self {
             Outcome::Complete => ExitCode::SUCCESS,
             Outcome::Partial => ExitCode::from(3),
+            Outcome::BelowThreshold => ExitCode::from(4),
         }
     }
 }
@@ -50,6 +56,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Flows(args) => flows::run(args, cli.quiet),
+        Command::Conformance(args) => conformance::run(args),
     }
 }
 
