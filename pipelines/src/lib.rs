@@ -2,9 +2,11 @@
 //!
 //! - [`extract`]: capture → decoded packets → flows, with counters and progress.
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
+//! - [`bench`]: end-to-end throughput against peer tools.
 //! - [`conformance`]: compares our flows with Zeek, Suricata and nDPI outputs.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod conformance;
 pub mod extract;
 pub mod output;

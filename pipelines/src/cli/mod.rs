@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod bench;
 mod conformance;
 mod flows;
 mod progress;
@@ -28,6 +29,8 @@ enum Command {
     Flows(flows::FlowsArgs),
     /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
     Conformance(conformance::ConformanceArgs),
+    /// Throughput figures, side by side with peer tools.
+    Bench(bench::BenchArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Flows(args) => flows::run(args, cli.quiet),
         Command::Conformance(args) => conformance::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

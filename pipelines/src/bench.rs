@@ -1,0 +1,203 @@
+//! End-to-end throughput of capture → flows, side by side with peer tools.
+//!
+//! Our run is timed in-process (best of N); each peer runs as a child process
+//! on the same file, output discarded. Both wall-clock and CPU time (user +
+//! system, from `getrusage`) are recorded; the CPU figure is the fair "one
+//! core" comparison since every contender here is single-threaded.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowRecord, FlowTableConfig, PcapReader};
+
+use crate::extract::Extractor;
+
+/// One contender's timing on the capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    /// Tool name.
+    pub tool: String,
+    /// The command line run (empty for ours).
+    pub command: String,
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+    /// CPU seconds (user + system).
+    pub cpu_s: f64,
+}
+
+/// Our figures on the capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowBench {
+    /// Packets read.
+    pub packets: u64,
+    /// Flows emitted.
+    pub flows: u64,
+    /// Our best run.
+    pub ours: Timing,
+    /// Peer runs (only the ones found on `PATH`).
+    pub peers: Vec<Timing>,
+    /// Peers that could not be run, with the reason.
+    pub skipped_peers: Vec<String>,
+}
+
+impl FlowBench {
+    /// Packets per wall-clock second.
+    pub fn packets_per_s(&self) -> f64 {
+        self.packets as f64 / self.ours.wall_s
+    }
+
+    /// Flows per wall-clock second.
+    pub fn flows_per_s(&self) -> f64 {
+        self.flows as f64 / self.ours.wall_s
+    }
+}
+
+/// CPU seconds used so far by `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`).
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Time our extraction `repeat` times and keep the fastest run.
+pub fn bench_ours(path: &Path, repeat: usize) -> anyhow::Result<(u64, u64, Timing)> {
+    let mut best: Option<(u64, u64, Timing)> = None;
+    for _ in 0..repeat.max(1) {
+        let reader = PcapReader::open(path)?;
+        let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
+        let t0 = Instant::now();
+        let mut ex = Extractor::new(DecoderConfig::default(), FlowTableConfig::default());
+        let mut count = 0u64;
+        let mut sink = |_f: FlowRecord| count += 1;
+        if let Some(e) = ex.run_capture(reader, &mut sink, &mut |_| {}, &mut |_| {}) {
+            anyhow::bail!("{e}");
+        }
+        let stats = ex.finish(&mut sink);
+        let timing = Timing {
+            tool: "vigil".into(),
+            command: String::new(),
+            wall_s: t0.elapsed().as_secs_f64(),
+            cpu_s: cpu_seconds(libc::RUSAGE_SELF) - cpu0,
+        };
+        if best.as_ref().is_none_or(|b| timing.wall_s < b.2.wall_s) {
+            best = Some((stats.packets, stats.flows, timing));
+        }
+    }
+    Ok(best.expect("at least one run"))
+}
+
+/// The peer command lines for `file`: ndpiReader, softflowd, tshark.
+pub fn peer_commands(file: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let f = file.display().to_string();
+    let tmp = std::env::temp_dir();
+    let sf = |n: &str| tmp.join(format!("vigil-bench-softflowd.{n}")).display().to_string();
+    vec![
+        ("ndpiReader", vec!["-i".into(), f.clone(), "-q".into(), "-n".into(), "1".into()]),
+        (
+            "softflowd",
+            vec![
+                "-r".into(),
+                f.clone(),
+                "-d".into(),
+                "-m".into(),
+                "1000000".into(),
+                "-n".into(),
+                "127.0.0.1:9".into(),
+                "-p".into(),
+                sf("pid"),
+                "-c".into(),
+                sf("ctl"),
+            ],
+        ),
+        ("tshark", vec!["-q".into(), "-z".into(), "conv,ip".into(), "-r".into(), f]),
+    ]
+}
+
+/// Run one peer to completion, best of `repeat`, output discarded.
+pub fn bench_peer(tool: &str, args: &[String], repeat: usize) -> Result<Timing, String> {
+    let mut best: Option<Timing> = None;
+    for _ in 0..repeat.max(1) {
+        let cpu0 = cpu_seconds(libc::RUSAGE_CHILDREN);
+        let t0 = Instant::now();
+        let status = Command::new(tool)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("{tool}: {e}"))?;
+        let wall = t0.elapsed();
+        if !status.success() {
+            return Err(format!("{tool}: exited with {status}"));
+        }
+        let t = Timing {
+            tool: tool.into(),
+            command: format!("{tool} {}", args.join(" ")),
+            wall_s: wall.max(Duration::from_micros(1)).as_secs_f64(),
+            cpu_s: cpu_seconds(libc::RUSAGE_CHILDREN) - cpu0,
+        };
+        if best.as_ref().is_none_or(|b| t.wall_s < b.wall_s) {
+            best = Some(t);
+        }
+    }
+    Ok(best.expect("at least one run"))
+}
+
+/// Our run plus each peer that is installed.
+pub fn bench_flows(path: &Path, repeat: usize, peers: bool) -> anyhow::Result<FlowBench> {
+    let (packets, flows, ours) = bench_ours(path, repeat)?;
+    let mut bench =
+        FlowBench { packets, flows, ours, peers: Vec::new(), skipped_peers: Vec::new() };
+    if peers {
+        for (tool, args) in peer_commands(path) {
+            match bench_peer(tool, &args, repeat) {
+                Ok(t) => bench.peers.push(t),
+                Err(why) => bench.skipped_peers.push(why),
+            }
+        }
+    }
+    Ok(bench)
+}
+
+impl std::fmt::Display for FlowBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "vigil: {} packets, {} flows in {:.3} s wall, {:.3} s CPU: {:.0} packets/s, {:.0} flows/s",
+            self.packets,
+            self.flows,
+            self.ours.wall_s,
+            self.ours.cpu_s,
+            self.packets_per_s(),
+            self.flows_per_s()
+        )?;
+        if self.peers.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            f,
+            "\n{:<12} {:>9} {:>9} {:>12} {:>14}",
+            "tool", "wall s", "cpu s", "packets/s", "vigil speedup"
+        )?;
+        for t in std::iter::once(&self.ours).chain(&self.peers) {
+            writeln!(
+                f,
+                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>13.2}x",
+                t.tool,
+                t.wall_s,
+                t.cpu_s,
+                self.packets as f64 / t.wall_s,
+                t.wall_s / self.ours.wall_s
+            )?;
+        }
+        for s in &self.skipped_peers {
+            writeln!(f, "skipped: {s}")?;
+        }
+        Ok(())
+    }
+}
