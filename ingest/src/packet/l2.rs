@@ -78,6 +78,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, mut et: u16, mut d: &[u8], encap: Enca
             // FabricPath reached through a tag: FTag/TTL then Ethernet.
             0x8903 => return ethernet(ctx, tail(d, 2), encap),
             ethertype::TEB => return ethernet(ctx, d, encap),
+            0x894f => return nsh(ctx, d, encap),
             // ARP, LLDP, EAPOL, ...: not IP.
             _ => return,
         }
@@ -116,6 +117,28 @@ pub(crate) fn mpls(ctx: &mut Ctx<'_>, data: &[u8], encap: Encapsulation) {
         Some(0) if d.len() >= 4 + 14 => ethernet(ctx, &d[4..], encap),
         Some(_) => ctx.weird("no_ip_in_mpls_payload"),
         None => ctx.weird("truncated_link_header"),
+    }
+}
+
+/// A Network Service Header (RFC 8300): its length field counts 4-byte words
+/// of the whole header; the next protocol is 1 IPv4, 2 IPv6, 3 Ethernet,
+/// 4 NSH, 5 MPLS.
+pub(crate) fn nsh(ctx: &mut Ctx<'_>, d: &[u8], encap: Encapsulation) {
+    if d.len() < 8 {
+        return ctx.weird("nsh_truncated");
+    }
+    let len = usize::from(d[1] & 0x3f) * 4;
+    if len < 8 || len > d.len() {
+        return ctx.weird("nsh_bad_length");
+    }
+    let inner = &d[len..];
+    match d[3] {
+        1 => ip::ipv4(ctx, inner, encap),
+        2 => ip::ipv6(ctx, inner, encap),
+        3 => ethernet(ctx, inner, encap),
+        4 => dispatch(ctx, 0x894f, inner, encap),
+        5 => mpls(ctx, inner, encap),
+        _ => ctx.weird("nsh_unknown_next_protocol"),
     }
 }
 
@@ -202,6 +225,26 @@ mod tests {
         let p = decode(&f);
         assert_eq!((p.vlan, p.inner_vlan), (Some(100), Some(200)));
         assert_eq!(p.layers.len(), 1);
+    }
+
+    #[test]
+    fn nsh_md_type_1_and_2() {
+        // NSH (0x894f): ver 0, TTL 63, length 6 words (24 bytes), MD type 1,
+        // next protocol 1 (IPv4); service path 4 bytes; 16 bytes of context.
+        let mut nsh1 = vec![0x0f, 0xc6, 0x01, 0x01, 0, 0, 1, 255];
+        nsh1.extend_from_slice(&[0; 16]);
+        let p = decode(&eth(&[&[0x89, 0x4f][..], &nsh1, &ipv4_udp()].concat()));
+        assert_eq!(src_of(&p).to_string(), "10.0.0.1");
+        // MD type 2 with no metadata (2 words), next protocol 3 (Ethernet).
+        let nsh2 = [0x0f, 0xc2, 0x02, 0x03, 0, 0, 1, 255];
+        let inner = eth(&[&[0x08, 0x00][..], &ipv4_udp()].concat());
+        let p = decode(&eth(&[&[0x89, 0x4f][..], &nsh2, &inner].concat()));
+        assert_eq!(p.layers.len(), 1);
+        // A length past the frame is a weird, not a panic.
+        let bad = [0x0f, 0xff, 0x02, 0x01, 0, 0, 1, 255];
+        let p = decode(&eth(&[&[0x89, 0x4f][..], &bad[..]].concat()));
+        assert!(p.layers.is_empty());
+        assert_eq!(p.weirds[0].name, "nsh_bad_length");
     }
 
     #[test]
