@@ -17,7 +17,10 @@
 //! `flow.action`, `tcp.state`, `community_id`, `icmp_*`, `not-has-key`, multi-tag `vlan`...)
 //! is not evaluable. A check with at least one evaluable field besides `event_type`, or with
 //! `event_type` alone, is evaluated — "fully" when every field is evaluable, "partially"
-//! otherwise; a check with none is "not applicable" (counted, not failed).
+//! otherwise; a check with none is "not applicable" (counted, not failed). So is a check that
+//! counts flows by the rule engine's verdict (`flow.alerted: true`, `flow.action`, `has-key` /
+//! `not-has-key` on them) without naming a tuple: its count is decided by the test's
+//! signatures, which a flow table does not run.
 //!
 //! **Direction.** Suricata's `toserver` is the direction of the flow's first packet. Our flows
 //! follow Zeek's originator, which is the first packet's sender unless Zeek flipped it (a SYN/ACK
@@ -281,13 +284,31 @@ pub(crate) enum Outcome {
     },
 }
 
+/// Whether the check counts flows by what the test's signatures decided (alerted,
+/// dropped, passed) without naming a flow by its tuple: that count depends on the
+/// rule engine, which a flow table does not run, so no flow property can stand in
+/// for it. A check that also names the tuple stays evaluable on its counters.
+fn counts_rule_verdicts(c: &Check) -> bool {
+    const TUPLE: [&str; 4] = ["src_ip", "dest_ip", "src_port", "dest_port"];
+    let names_tuple = TUPLE.iter().any(|k| c.filter.contains_key(*k));
+    let verdict = c.filter.get("flow.alerted").and_then(Value::as_bool) == Some(true)
+        || c.filter.contains_key("flow.action")
+        || ["has-key", "not-has-key"].iter().any(|k| {
+            c.filter
+                .get(*k)
+                .map(as_str)
+                .is_some_and(|v| v.starts_with("flow.action") || v.starts_with("alert"))
+        });
+    verdict && !names_tuple
+}
+
 /// Evaluate one check against the flows of its pcap.
 pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> Outcome {
     let fields: Vec<(&String, &Value)> =
         c.filter.iter().filter(|(k, _)| k.as_str() != "event_type").collect();
     let eval: Vec<(&String, &Value)> =
         fields.iter().copied().filter(|(k, v)| evaluable(k, v, tcp_flags)).collect();
-    if eval.is_empty() && !fields.is_empty() {
+    if (eval.is_empty() && !fields.is_empty()) || counts_rule_verdicts(c) {
         return Outcome::NotApplicable;
     }
     let full = eval.len() == fields.len();
@@ -453,6 +474,22 @@ mod tests {
         c2.gt = Some(1);
         assert!(pass(&evaluate_check(&c2, &[flow((1, 1)), flow((2, 2))], false)));
         assert!(!pass(&evaluate_check(&c2, &[flow((1, 1))], false)));
+    }
+
+    #[test]
+    fn rule_verdict_counts_are_not_applicable_unless_a_tuple_is_named() {
+        let by_verdict = check(
+            3,
+            serde_json::json!({"event_type": "flow", "flow.alerted": true, "flow.pkts_toserver": 1}),
+        );
+        assert_eq!(evaluate_check(&by_verdict, &[flow((1, 1))], false), Outcome::NotApplicable);
+        let dropped = check(1, serde_json::json!({"event_type": "flow", "flow.action": "drop"}));
+        assert_eq!(evaluate_check(&dropped, &[flow((1, 1))], false), Outcome::NotApplicable);
+        let named = check(
+            1,
+            serde_json::json!({"event_type": "flow", "flow.alerted": true, "src_ip": "10.0.0.1"}),
+        );
+        assert_ne!(evaluate_check(&named, &[flow((1, 1))], false), Outcome::NotApplicable);
     }
 
     #[test]
