@@ -517,7 +517,7 @@ impl FlowTable {
                             TIMER_CLOSE,
                             base.saturating_add(self.config.tcp_close_delay_us),
                         ));
-                    } else if out.attempt_timer {
+                    } else if out.attempt_timer && self.config.tcp_attempt_delay_us > 0 {
                         timer = Some((
                             TIMER_ATTEMPT,
                             ts.saturating_add(self.config.tcp_attempt_delay_us),

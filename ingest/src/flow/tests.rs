@@ -599,3 +599,113 @@ fn deterministic_uids_and_non_ip() {
     assert_ne!(a[0].uid, a[1].uid);
     assert_eq!(t.stats().non_ip_packets, 1);
 }
+
+/// Development aid: runs the table over `tshark -T fields` rows (see the column list below)
+/// named by `VIGIL_ORACLE_TSV` and prints conn.log-like CSV rows, to diff against Zeek.
+#[test]
+#[ignore = "needs VIGIL_ORACLE_TSV"]
+fn oracle_from_tshark_fields() {
+    let Ok(path) = std::env::var("VIGIL_ORACLE_TSV") else {
+        return;
+    };
+    let text = std::fs::read_to_string(path).expect("tsv");
+    let mut t = FlowTable::new(FlowTableConfig::default());
+    let mut out = Vec::new();
+    for l in text.lines() {
+        // time, frame.len, ip.src, ip.dst, ipv6.src, ipv6.dst, ip.len, ip.hdr_len, ipv6.plen,
+        // tcp.srcport, tcp.dstport, tcp.flags, tcp.seq_raw, tcp.ack_raw, tcp.len, tcp.hdr_len, win,
+        // udp.srcport, udp.dstport, udp.length, icmp.type, icmp.code, icmpv6.type, icmpv6.code,
+        // ip.proto, ipv6.nxt, vlan.id, ip.flags.mf, ip.frag_offset, sctp.srcport, sctp.dstport
+        let c: Vec<&str> = l.split('\t').collect();
+        let g = |i: usize| c.get(i).copied().unwrap_or("");
+        let n = |i: usize| g(i).parse::<u64>().unwrap_or(0);
+        let ts = sec(g(0).parse().unwrap());
+        if n(27) != 0 || n(28) != 0 {
+            continue;
+        }
+        let (src, dst, total, v6) = if !g(2).is_empty() {
+            (g(2), g(3), n(6) as u32, false)
+        } else if !g(4).is_empty() {
+            (g(4), g(5), 40 + n(8) as u32, true)
+        } else {
+            t.process(&pkt(ts, vec![]), &mut out);
+            continue;
+        };
+        let mut lay = if !g(9).is_empty() {
+            let flags =
+                u8::from_str_radix(g(11).trim_start_matches("0x").trim_start_matches("0"), 16)
+                    .unwrap_or(0)
+                    | if g(11).ends_with("00") && g(11).len() > 4 { 0 } else { 0 };
+            let flags = if g(11).is_empty() {
+                flags
+            } else {
+                (u16::from_str_radix(&g(11)[2..], 16).unwrap() & 0xff) as u8
+            };
+            let mut l = tcp_layer(
+                src,
+                n(9) as u16,
+                dst,
+                n(10) as u16,
+                flags,
+                n(12) as u32,
+                n(13) as u32,
+                n(14) as u32,
+                n(16) as u16,
+            );
+            if let Transport::Tcp(h) = &mut l.transport {
+                h.header_len = n(15) as u8;
+            }
+            l.ip_header_len = (u64::from(total) - n(15) - n(14)) as u16;
+            l
+        } else if !g(17).is_empty() {
+            let mut l =
+                udp_layer(src, n(17) as u16, dst, n(18) as u16, (n(19) as u32).saturating_sub(8));
+            l.ip_header_len = (u64::from(total).saturating_sub(n(19))) as u16;
+            l
+        } else if !g(20).is_empty() && !v6 {
+            let mut l = icmp_layer(src, dst, n(20) as u8, n(21) as u8, 0);
+            l.ip_header_len = n(7) as u16;
+            l
+        } else if !g(22).is_empty() {
+            let mut l = icmp_layer(src, dst, n(22) as u8, n(23) as u8, 0);
+            l.ip_header_len = 40;
+            l
+        } else if !g(29).is_empty() {
+            layer(
+                src,
+                dst,
+                132,
+                Transport::Sctp(SctpHeader { src_port: n(29) as u16, dst_port: n(30) as u16 }),
+                0,
+                0,
+            )
+        } else {
+            let proto = if v6 { n(25) } else { n(24) } as u8;
+            layer(src, dst, proto, Transport::Other, 0, 0)
+        };
+        lay.ip_total_len = total;
+        let mut p = pkt(ts, vec![lay]);
+        p.wire_len = n(1) as u32;
+        p.vlan = g(26).split(',').next().and_then(|v| v.parse().ok());
+        t.process(&p, &mut out);
+    }
+    t.flush(&mut out);
+    for r in &out {
+        println!(
+            "ROW,{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.orig_h,
+            r.orig_p,
+            r.resp_h,
+            r.resp_p,
+            r.proto_name(),
+            if r.duration_us() > 0 { r.orig.bytes.to_string() } else { "-".into() },
+            if r.duration_us() > 0 { r.resp.bytes.to_string() } else { "-".into() },
+            r.conn_state,
+            if r.history.is_empty() { "-" } else { &r.history },
+            r.orig.pkts,
+            r.orig.ip_bytes,
+            r.resp.pkts,
+            r.resp.ip_bytes
+        );
+    }
+}
