@@ -632,15 +632,8 @@ fn oracle_from_tshark_fields() {
             continue;
         };
         let mut lay = if !g(9).is_empty() {
-            let flags =
-                u8::from_str_radix(g(11).trim_start_matches("0x").trim_start_matches("0"), 16)
-                    .unwrap_or(0)
-                    | if g(11).ends_with("00") && g(11).len() > 4 { 0 } else { 0 };
-            let flags = if g(11).is_empty() {
-                flags
-            } else {
-                (u16::from_str_radix(&g(11)[2..], 16).unwrap() & 0xff) as u8
-            };
+            let flags = u16::from_str_radix(g(11).trim_start_matches("0x"), 16)
+                .map_or(0, |f| (f & 0xff) as u8);
             let mut l = tcp_layer(
                 src,
                 n(9) as u16,
