@@ -56,6 +56,11 @@ pub struct FlowTableConfig {
     pub uid_seed: u64,
     /// Community ID seed (0 by default).
     pub community_id_seed: u16,
+    /// Zeek's DNS analyzer drops a UDP DNS session once it has been idle for about this long
+    /// (`dns_session_timeout`, 10 s: checked every 10 s, with 1 s of slack); 0 disables it.
+    pub dns_session_timeout_us: i64,
+    /// UDP responder ports Zeek's DNS analyzer is registered for.
+    pub dns_udp_ports: Vec<u16>,
 }
 
 impl Default for FlowTableConfig {
@@ -75,6 +80,8 @@ impl Default for FlowTableConfig {
             udp_server_ports: DEFAULT_UDP_SERVER_PORTS.to_vec(),
             uid_seed: 0,
             community_id_seed: 0,
+            dns_session_timeout_us: 10_000_000,
+            dns_udp_ports: vec![53, 137, 5353, 5355],
         }
     }
 }
@@ -118,7 +125,8 @@ const IDLE_LISTS: usize = 5;
 /// Timer lists (plane 1).
 const TIMER_ATTEMPT: u8 = 0;
 const TIMER_CLOSE: u8 = 1;
-const TIMER_LISTS: usize = 2;
+const TIMER_DNS: u8 = 2;
+const TIMER_LISTS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -230,6 +238,7 @@ pub struct FlowTable {
     tunnels: HashMap<FlowKey, u64, FxBuild>,
     tcp_ports: PortSet,
     udp_ports: PortSet,
+    dns_ports: PortSet,
     idle_timeouts: [i64; IDLE_LISTS],
     next_uid: u64,
     next_flow_id: u64,
@@ -248,6 +257,7 @@ impl FlowTable {
         Self {
             tcp_ports: PortSet::new(&config.tcp_server_ports),
             udp_ports: PortSet::new(&config.udp_server_ports),
+            dns_ports: PortSet::new(&config.dns_udp_ports),
             idle_timeouts,
             map: HashMap::with_capacity_and_hasher(
                 config.max_flows.min(1 << 16),
@@ -274,6 +284,14 @@ impl FlowTable {
         let n = pkt.layers.len();
         let mut parent = None;
         for (i, layer) in pkt.layers.iter().enumerate() {
+            if matches!(layer.transport, Transport::Other)
+                && layer.src.is_ipv6()
+                && matches!(layer.proto, 59 | 135)
+            {
+                // IPv6 "No Next Header" (e.g. Teredo bubbles) and Mobility headers: Zeek's IP
+                // analyzer stops there without a connection.
+                break;
+            }
             let innermost = i + 1 == n && !pkt.held_fragment;
             if !innermost && matches!(layer.transport, Transport::Other) {
                 // An IP tunnel header (GRE, IP-in-IP): Zeek logs no conn for it, but its inner
@@ -363,6 +381,20 @@ impl FlowTable {
                 self.emit(s, EndReason::IdleTimeout, sink);
             } else {
                 self.flows.unlink(1, s);
+            }
+        }
+        let dns_timeout = self.config.dns_session_timeout_us;
+        while let Some(s) = self.flows.front(1, TIMER_DNS) {
+            let f = self.flows.get_mut(s);
+            if f.timer_deadline > now {
+                break;
+            }
+            if now - f.last_time >= dns_timeout - 1_000_000 {
+                self.stats.idle_expired += 1;
+                self.emit(s, EndReason::IdleTimeout, sink);
+            } else {
+                f.timer_deadline = now + dns_timeout;
+                self.flows.push_back(1, TIMER_DNS, s);
             }
         }
         while let Some(s) = self.flows.front(1, TIMER_CLOSE) {
@@ -491,9 +523,18 @@ impl FlowTable {
                 while self.flows.len() >= self.config.max_flows.max(1) {
                     self.evict_lru(sink);
                 }
-                let f = self.new_flow(key, &t, layer, pkt);
+                let mut f = self.new_flow(key, &t, layer, pkt);
+                let dns = f.kind == Kind::Udp
+                    && self.config.dns_session_timeout_us > 0
+                    && self.dns_ports.contains(f.resp_p);
+                if dns {
+                    f.timer_deadline = ts.saturating_add(self.config.dns_session_timeout_us);
+                }
                 let s = self.flows.insert(f);
                 self.map.insert(key, s);
+                if dns {
+                    self.flows.push_back(1, TIMER_DNS, s);
+                }
                 s
             }
         };

@@ -617,10 +617,60 @@ fn oracle_from_tshark_fields() {
         // udp.srcport, udp.dstport, udp.length, icmp.type, icmp.code, icmpv6.type, icmpv6.code,
         // ip.proto, ipv6.nxt, vlan.id, ip.flags.mf, ip.frag_offset, sctp.srcport, sctp.dstport
         let c: Vec<&str> = l.split('\t').collect();
-        let g = |i: usize| c.get(i).copied().unwrap_or("");
+        // Values may be `;`-separated lists (one per layer): `g` takes the first, `g2` the second.
+        let g = |i: usize| c.get(i).copied().unwrap_or("").split(';').next().unwrap_or("");
+        let g2 = |i: usize| c.get(i).copied().unwrap_or("").split(';').nth(1).unwrap_or("");
         let n = |i: usize| g(i).parse::<u64>().unwrap_or(0);
+        let n2 = |i: usize| g2(i).parse::<u64>().unwrap_or(0);
         let ts = sec(g(0).parse().unwrap());
         if n(27) != 0 || n(28) != 0 {
+            continue;
+        }
+        if !g(2).is_empty() && !g(4).is_empty() && !g(17).is_empty() {
+            // IPv4/UDP tunnel (Teredo) carrying IPv6.
+            let mut outer =
+                udp_layer(g(2), n(17) as u16, g(3), n(18) as u16, (n(19) as u32).saturating_sub(8));
+            outer.ip_total_len = n(6) as u32;
+            let (s6, d6, total6) = (g(4), g(5), 40 + n(8) as u32);
+            let mut inner = if !g(9).is_empty() {
+                let flags = u16::from_str_radix(g(11).trim_start_matches("0x"), 16)
+                    .map_or(0, |f| (f & 0xff) as u8);
+                let mut l = tcp_layer(
+                    s6,
+                    n(9) as u16,
+                    d6,
+                    n(10) as u16,
+                    flags,
+                    n(12) as u32,
+                    n(13) as u32,
+                    n(14) as u32,
+                    n(16) as u16,
+                );
+                if let Transport::Tcp(h) = &mut l.transport {
+                    h.header_len = n(15) as u8;
+                }
+                l.ip_header_len = (u64::from(total6) - n(15) - n(14)) as u16;
+                l
+            } else if !g(22).is_empty() {
+                icmp_layer(s6, d6, n(22) as u8, n(23) as u8, 0)
+            } else if !g2(17).is_empty() {
+                let mut l = udp_layer(
+                    s6,
+                    n2(17) as u16,
+                    d6,
+                    n2(18) as u16,
+                    (n2(19) as u32).saturating_sub(8),
+                );
+                l.ip_header_len = (u64::from(total6).saturating_sub(n2(19))) as u16;
+                l
+            } else {
+                layer(s6, d6, n(25) as u8, Transport::Other, 0, 0)
+            };
+            inner.ip_total_len = total6;
+            inner.encap = Encapsulation::Teredo;
+            let mut p = pkt(ts, vec![outer, inner]);
+            p.wire_len = n(1) as u32;
+            t.process(&p, &mut out);
             continue;
         }
         let (src, dst, total, v6) = if !g(2).is_empty() {
@@ -684,6 +734,14 @@ fn oracle_from_tshark_fields() {
     }
     t.flush(&mut out);
     for r in &out {
+        let parents: Vec<String> = r
+            .tunnel_parents
+            .iter()
+            .map(|u| {
+                out.iter().position(|x| &x.uid == u).map_or("?".to_string(), |i| format!("#{i}"))
+            })
+            .collect();
+        println!("PARENTS,{},{},{}", r.orig_h, r.orig_p, parents.join(";"));
         println!(
             "ROW,{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.orig_h,
@@ -701,4 +759,43 @@ fn oracle_from_tshark_fields() {
             r.resp.ip_bytes
         );
     }
+}
+
+#[test]
+fn teredo_bubble_makes_no_inner_flow() {
+    let outer = udp_layer("192.168.2.16", 3797, "65.55.158.80", 3544, 40);
+    let mut bubble = layer("2001::1", "2001::2", 59, Transport::Other, 0, 0);
+    bubble.encap = Encapsulation::Teredo;
+    let (flows, _) = run(&[pkt(0, vec![outer, bubble])]);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].proto, 17);
+}
+
+#[test]
+fn dns_session_timeout_splits_udp_dns() {
+    // core.tunnels.teredo: the same DNS 5-tuple 16 s apart makes two conns (Zeek's DNS
+    // analyzer expires idle UDP sessions after dns_session_timeout).
+    let q =
+        |ts: f64, len| pkt(sec(ts), vec![udp_layer("192.168.2.16", 1920, "192.168.2.1", 53, len)]);
+    let r =
+        |ts: f64, len| pkt(sec(ts), vec![udp_layer("192.168.2.1", 53, "192.168.2.16", 1920, len)]);
+    let (flows, _) = run(&[
+        q(0.0, 33),
+        r(0.087, 321),
+        q(0.087, 33),
+        r(0.223, 117),
+        q(15.9, 35),
+        r(16.1, 35),
+        q(16.2, 53),
+    ]);
+    assert_eq!(
+        flows.iter().map(|f| (f.orig.pkts, f.resp.pkts)).collect::<Vec<_>>(),
+        vec![(2, 2), (2, 1)]
+    );
+    assert_eq!(flows[0].end_reason, EndReason::IdleTimeout);
+    // Not for other UDP ports, nor when the session keeps talking.
+    let o = |ts: f64| pkt(sec(ts), vec![udp_layer("10.0.0.1", 1000, "10.0.0.2", 2000, 1)]);
+    let d = |ts: f64| pkt(sec(ts), vec![udp_layer("10.0.0.1", 1000, "10.0.0.2", 53, 1)]);
+    let (flows, _) = run(&[o(0.0), o(16.0), d(0.0), d(8.5), d(17.0), d(26.0)]);
+    assert_eq!(flows.len(), 2);
 }
