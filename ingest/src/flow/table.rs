@@ -260,7 +260,7 @@ impl FlowTable {
             dns_ports: PortSet::new(&config.dns_udp_ports),
             idle_timeouts,
             map: HashMap::with_capacity_and_hasher(
-                config.max_flows.min(1 << 16),
+                config.max_flows.min(1 << 12),
                 FxBuild::default(),
             ),
             flows: Slab::new(),
@@ -290,6 +290,11 @@ impl FlowTable {
             {
                 // IPv6 "No Next Header" (e.g. Teredo bubbles) and Mobility headers: Zeek's IP
                 // analyzer stops there without a connection.
+                break;
+            }
+            if matches!(layer.transport, Transport::Other) && matches!(layer.proto, 1 | 6 | 17 | 58)
+            {
+                // A TCP/UDP/ICMP header too short to decode: Zeek cannot build a conn key.
                 break;
             }
             let innermost = i + 1 == n && !pkt.held_fragment;

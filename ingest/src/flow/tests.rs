@@ -762,6 +762,14 @@ fn oracle_from_tshark_fields() {
 }
 
 #[test]
+fn truncated_transport_makes_no_flow() {
+    let bad = layer("10.0.0.1", "10.0.0.2", 6, Transport::Other, 10, 10);
+    let (flows, t) = run(&[pkt(0, vec![bad])]);
+    assert!(flows.is_empty());
+    assert_eq!(t.stats().created, 0);
+}
+
+#[test]
 fn teredo_bubble_makes_no_inner_flow() {
     let outer = udp_layer("192.168.2.16", 3797, "65.55.158.80", 3544, 40);
     let mut bubble = layer("2001::1", "2001::2", 59, Transport::Other, 0, 0);
@@ -798,4 +806,42 @@ fn dns_session_timeout_splits_udp_dns() {
     let d = |ts: f64| pkt(sec(ts), vec![udp_layer("10.0.0.1", 1000, "10.0.0.2", 53, 1)]);
     let (flows, _) = run(&[o(0.0), o(16.0), d(0.0), d(8.5), d(17.0), d(26.0)]);
     assert_eq!(flows.len(), 2);
+}
+
+/// Rough throughput check: `cargo test --config 'profile.dev.package.vigil-ingest.opt-level=3'
+/// -p vigil-ingest --lib bench_process -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, run by hand"]
+fn bench_process() {
+    let flows: u32 =
+        std::env::var("BENCH_FLOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let per_flow = 2_000_000 / flows;
+    let mut pkts = Vec::with_capacity((flows * 2) as usize);
+    for i in 0..flows {
+        let c = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        pkts.push(tcp_layer(&c, 40000, "192.168.0.1", 443, A, 1000, 5000, 100, 8192));
+        pkts.push(tcp_layer("192.168.0.1", 443, &c, 40000, A, 5000, 1100, 1000, 8192));
+    }
+    let mut t = FlowTable::new(FlowTableConfig::default());
+    let mut n = 0u64;
+    let mut sink = |_r: FlowRecord| n += 1;
+    let mut p = pkt(0, vec![pkts[0]]);
+    let start = std::time::Instant::now();
+    let mut count = 0u64;
+    for round in 0..per_flow {
+        for (j, l) in pkts.iter().enumerate() {
+            let mut l = *l;
+            if let Transport::Tcp(h) = &mut l.transport {
+                let k = round * if j % 2 == 0 { 100 } else { 1000 };
+                h.seq = h.seq.wrapping_add(k);
+            }
+            p.layers[0] = l;
+            p.ts = i64::from(round) * 1000 + j as i64 / 1000;
+            t.process(&p, &mut sink);
+            count += 1;
+        }
+    }
+    t.flush(&mut sink);
+    let el = start.elapsed();
+    println!("{count} packets, {n} flows: {:.1} ns/packet", el.as_nanos() as f64 / count as f64);
 }
