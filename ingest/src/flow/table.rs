@@ -494,11 +494,17 @@ impl FlowTable {
         );
         let ts = pkt.ts;
 
+        // Zeek's TCPAnalyzer::ExtractTCP_Header: a header longer than the IP payload or than
+        // what was captured makes the packet create the connection but not count in it.
+        let mut header_only = false;
         let seg = match layer.transport {
             Transport::Tcp(h) => {
-                let len = ip_payload_len(layer)
-                    .map(|p| p.saturating_sub(u32::from(h.header_len)))
-                    .unwrap_or(layer.payload_len);
+                let hl = u32::from(h.header_len);
+                let ip_payload = ip_payload_len(layer);
+                header_only = hl < 20
+                    || ip_payload.is_some_and(|p| hl > p)
+                    || u32::from(h.options_len) < (hl.saturating_sub(20)).min(40);
+                let len = ip_payload.map(|p| p.saturating_sub(hl)).unwrap_or(layer.payload_len);
                 Some(Segment { flags: h.flags, seq: h.seq, ack: h.ack, len, window: h.window })
             }
             _ => None,
@@ -545,6 +551,15 @@ impl FlowTable {
         };
 
         let f = self.flows.get_mut(s);
+        if let Some(p) = parent
+            && !f.tunnel_parents.contains(&p)
+        {
+            f.tunnel_parents.push(p);
+        }
+        let uid = f.uid;
+        if header_only {
+            return uid;
+        }
         let mut is_orig = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;
         let mut touch = true;
         let mut timer: Option<(u8, TimestampUs)> = None;
@@ -603,12 +618,6 @@ impl FlowTable {
         if touch {
             f.last_time = ts;
         }
-        if let Some(p) = parent
-            && !f.tunnel_parents.contains(&p)
-        {
-            f.tunnel_parents.push(p);
-        }
-        let uid = f.uid;
         let idle = f.idle_list();
         f.idle_base = ts;
         if let Some((list, deadline)) = timer {

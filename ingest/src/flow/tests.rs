@@ -153,6 +153,7 @@ fn tshark_rows(text: &str) -> Vec<DecodedPacket> {
             lay.ip_total_len = ip_len;
             if let Transport::Tcp(t) = &mut lay.transport {
                 t.header_len = (ip_len - 20 - len) as u8;
+                t.options_len = t.header_len.saturating_sub(20);
             }
             pkt(sec(c[0].parse().unwrap()), vec![lay])
         })
@@ -648,6 +649,7 @@ fn oracle_from_tshark_fields() {
                 );
                 if let Transport::Tcp(h) = &mut l.transport {
                     h.header_len = n(15) as u8;
+                    h.options_len = (n(15) as u8).saturating_sub(20);
                 }
                 l.ip_header_len = (u64::from(total6) - n(15) - n(14)) as u16;
                 l
@@ -697,6 +699,7 @@ fn oracle_from_tshark_fields() {
             );
             if let Transport::Tcp(h) = &mut l.transport {
                 h.header_len = n(15) as u8;
+                h.options_len = (n(15) as u8).saturating_sub(20);
             }
             l.ip_header_len = (u64::from(total) - n(15) - n(14)) as u16;
             l
@@ -767,6 +770,22 @@ fn truncated_transport_makes_no_flow() {
     let (flows, t) = run(&[pkt(0, vec![bad])]);
     assert!(flows.is_empty());
     assert_eq!(t.stats().created, 0);
+}
+
+#[test]
+fn truncated_tcp_header_creates_conn_without_counting() {
+    // core.vntag-in-vlan: the TCP header claims more bytes than the packet has.
+    let mut l = tcp_layer("10.10.10.1", 443, "10.10.10.2", 56960, S | A, 1, 2, 0, 100);
+    if let Transport::Tcp(h) = &mut l.transport {
+        h.header_len = 40;
+        h.options_len = 0;
+    }
+    let mut t =
+        FlowTable::new(FlowTableConfig { tcp_server_ports: vec![], ..FlowTableConfig::default() });
+    let mut out = Vec::new();
+    t.process(&pkt(0, vec![l]), &mut out);
+    t.flush(&mut out);
+    assert_zeek(&out[0], ("10.10.10.1", 443, "10.10.10.2", 56960, 0, 0, "OTH", "", 0, 0, 0, 0));
 }
 
 #[test]
