@@ -73,7 +73,10 @@ pub struct FlowRecord {
     pub history: String,
     /// Zeek `missed_bytes` (TCP sequence gaps).
     pub missed_bytes: u64,
-    /// uids of the enclosing tunnel flows, outermost first; empty when not tunnelled.
+    /// uids of the tunnels the flow was seen through, as Zeek's `tunnel_parents`: for each
+    /// packet the innermost enclosing tunnel (a UDP tunnel's flow, or a GRE/IP-in-IP tunnel,
+    /// which has a uid but no flow of its own), unioned over the flow's life in order of first
+    /// appearance; empty when not tunnelled.
     pub tunnel_parents: Vec<String>,
     /// Why the flow was emitted.
     pub end_reason: EndReason,

@@ -1,7 +1,26 @@
 //! The flow table: keyed by 5-tuple + VLAN, bounded, with Zeek's timeouts.
+//!
+//! Flows live in a slab ([`super::lru::Slab`]) indexed by a hash map from [`FlowKey`] to slot.
+//! Each flow sits on one idle (LRU) list per timeout class, moved to the tail on every packet,
+//! so the head of each list is the next to time out and the oldest head is the LRU victim;
+//! TCP flows may also sit on one fixed-deadline list (connection attempt, close delay).
+//! Expiry checks only list heads, so `process` is amortised O(1) and allocation-free for
+//! packets of existing flows (bar a history letter or a new tunnel parent).
 
-use super::record::FlowSink;
-use crate::packet::{DecodedPacket, TimestampUs};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::community_id::community_id_v1;
+use super::conn_state::{tcp_conn_state, udp_conn_state};
+use super::history::{History, mask};
+use super::icmp::{icmp4_counterpart, icmp6_counterpart};
+use super::key::{FlowKey, FxBuild, addr16};
+use super::lru::Slab;
+use super::ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS, PortSet};
+use super::record::{DirectionStats, EndReason, FlowRecord, FlowSink};
+use super::tcp_state::{Segment, TcpConn, want_flip};
+use super::uid::uid_string;
+use crate::packet::{DecodedPacket, NetLayer, TimestampUs, Transport};
 
 /// Flow table settings. Timeouts default to Zeek's.
 #[derive(Debug, Clone)]
@@ -14,10 +33,34 @@ pub struct FlowTableConfig {
     pub icmp_idle_us: i64,
     /// Idle timeout for other IP protocols (1 min), µs.
     pub other_idle_us: i64,
-    /// Cut flows older than this (none by default, as in Zeek), µs.
+    /// Cut flows older than this (none by default, as in Zeek), µs. Checked when a packet
+    /// of the flow arrives (the packet then starts a new flow).
     pub active_timeout_us: Option<i64>,
     /// Most flows held at once; the least recently used is evicted beyond it.
     pub max_flows: usize,
+    /// Idle timeout of a TCP connection while both sides are still in the handshake
+    /// (Zeek uses `udp_inactivity_timeout` until then, 1 min), µs.
+    pub tcp_handshake_idle_us: i64,
+    /// An unanswered SYN is logged this long after it (Zeek `tcp_attempt_delay`, 5 s), µs.
+    pub tcp_attempt_delay_us: i64,
+    /// A closed or reset TCP connection is logged this long after its last packet
+    /// (Zeek `tcp_close_delay`, 5 s), µs.
+    pub tcp_close_delay_us: i64,
+    /// Key flows by VLAN tags too (Zeek's `vlan_fivetuple` conn key); false is plain 5-tuple.
+    pub key_by_vlan: bool,
+    /// Zeek's `likely_server_ports` for TCP (who is the originator of a mid-stream connection).
+    pub tcp_server_ports: Vec<u16>,
+    /// Zeek's `likely_server_ports` for UDP.
+    pub udp_server_ports: Vec<u16>,
+    /// Seed of the uid sequence (uids are deterministic for a given seed).
+    pub uid_seed: u64,
+    /// Community ID seed (0 by default).
+    pub community_id_seed: u16,
+    /// Zeek's DNS analyzer drops a UDP DNS session once it has been idle for about this long
+    /// (`dns_session_timeout`, 10 s: checked every 10 s, with 1 s of slack); 0 disables it.
+    pub dns_session_timeout_us: i64,
+    /// UDP responder ports Zeek's DNS analyzer is registered for.
+    pub dns_udp_ports: Vec<u16>,
 }
 
 impl Default for FlowTableConfig {
@@ -29,6 +72,16 @@ impl Default for FlowTableConfig {
             other_idle_us: 60_000_000,
             active_timeout_us: None,
             max_flows: 1_000_000,
+            tcp_handshake_idle_us: 60_000_000,
+            tcp_attempt_delay_us: 5_000_000,
+            tcp_close_delay_us: 5_000_000,
+            key_by_vlan: true,
+            tcp_server_ports: DEFAULT_TCP_SERVER_PORTS.to_vec(),
+            udp_server_ports: DEFAULT_UDP_SERVER_PORTS.to_vec(),
+            uid_seed: 0,
+            community_id_seed: 0,
+            dns_session_timeout_us: 10_000_000,
+            dns_udp_ports: vec![53, 137, 5353, 5355],
         }
     }
 }
@@ -50,6 +103,128 @@ pub struct FlowTableStats {
     pub active_expired: u64,
     /// Packets that carried no IP layer (not part of any flow).
     pub non_ip_packets: u64,
+    /// TCP connection attempts logged after `tcp_attempt_delay` (counted in `idle_expired` too).
+    pub attempt_expired: u64,
+    /// TCP connections logged after their close delay.
+    pub closed: u64,
+    /// Connections ended because a new one reused their 5-tuple.
+    pub reused: u64,
+    /// Flows emitted by `flush`.
+    pub flushed: u64,
+    /// IP tunnel layers (GRE, IP-in-IP) that are tunnel parents but not flows themselves.
+    pub tunnel_layers: u64,
+}
+
+/// Idle list (plane 0) per timeout class.
+const IDLE_TCP: u8 = 0;
+const IDLE_TCP_HANDSHAKE: u8 = 1;
+const IDLE_UDP: u8 = 2;
+const IDLE_ICMP: u8 = 3;
+const IDLE_OTHER: u8 = 4;
+const IDLE_LISTS: usize = 5;
+/// Timer lists (plane 1).
+const TIMER_ATTEMPT: u8 = 0;
+const TIMER_CLOSE: u8 = 1;
+const TIMER_DNS: u8 = 2;
+const TIMER_LISTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Tcp,
+    Udp,
+    Icmp,
+    Other,
+}
+
+/// One open flow.
+#[derive(Debug)]
+struct Flow {
+    key: FlowKey,
+    flow_id: u64,
+    uid: u64,
+    kind: Kind,
+    orig_h: IpAddr,
+    orig_p: u16,
+    resp_h: IpAddr,
+    resp_p: u16,
+    proto: u8,
+    one_way: bool,
+    /// SCTP ports (orig, resp) for the Community ID; Zeek's conn id has none.
+    sctp_ports: Option<(u16, u16)>,
+    vlan: Option<u16>,
+    inner_vlan: Option<u16>,
+    ts_start: TimestampUs,
+    last_time: TimestampUs,
+    /// Time the flow was last put at the tail of its idle list.
+    idle_base: TimestampUs,
+    timer_deadline: TimestampUs,
+    dir: [DirectionStats; 2],
+    /// UDP/ICMP payload sizes per Zeek (`request_len`/`reply_len`); -1 = no packet.
+    len: [i64; 2],
+    hist: History,
+    tcp: TcpConn,
+    tunnel_parents: Vec<u64>,
+}
+
+impl Flow {
+    fn flip(&mut self) {
+        std::mem::swap(&mut self.orig_h, &mut self.resp_h);
+        std::mem::swap(&mut self.orig_p, &mut self.resp_p);
+        self.dir.swap(0, 1);
+        self.len.swap(0, 1);
+        if let Some((a, b)) = self.sctp_ports {
+            self.sctp_ports = Some((b, a));
+        }
+    }
+
+    fn idle_list(&self) -> u8 {
+        match self.kind {
+            Kind::Tcp if self.tcp.established_timeout => IDLE_TCP,
+            Kind::Tcp => IDLE_TCP_HANDSHAKE,
+            Kind::Udp => IDLE_UDP,
+            Kind::Icmp => IDLE_ICMP,
+            Kind::Other => IDLE_OTHER,
+        }
+    }
+}
+
+/// The per-layer facts a flow needs.
+struct Tuple {
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    kind: Kind,
+    one_way: bool,
+    sctp: Option<(u16, u16)>,
+}
+
+fn tuple_of(layer: &NetLayer) -> Tuple {
+    let (sport, dport, kind, one_way, sctp) = match layer.transport {
+        Transport::Tcp(t) => (t.src_port, t.dst_port, Kind::Tcp, false, None),
+        Transport::Udp(u) => (u.src_port, u.dst_port, Kind::Udp, false, None),
+        Transport::Icmp(i) => {
+            let (c, ow) = icmp4_counterpart(i.icmp_type, i.code);
+            (u16::from(i.icmp_type), c, Kind::Icmp, ow, None)
+        }
+        Transport::Icmpv6(i) => {
+            let (c, ow) = icmp6_counterpart(i.icmp_type, i.code);
+            (u16::from(i.icmp_type), c, Kind::Icmp, ow, None)
+        }
+        Transport::Sctp(s) => (0, 0, Kind::Other, false, Some((s.src_port, s.dst_port))),
+        Transport::Other => (0, 0, Kind::Other, false, None),
+    };
+    Tuple { src: layer.src, dst: layer.dst, sport, dport, kind, one_way, sctp }
+}
+
+/// IP payload length as Zeek's `IP_Hdr::PayloadLen` gives it, falling back to the decoder's
+/// transport payload when the IP length is unusable (e.g. 0 with segmentation offload).
+#[inline]
+fn ip_payload_len(layer: &NetLayer) -> Option<u32> {
+    layer
+        .ip_total_len
+        .checked_sub(u32::from(layer.ip_header_len))
+        .filter(|_| layer.ip_total_len > 0)
 }
 
 /// Builds flows from decoded packets.
@@ -57,31 +232,463 @@ pub struct FlowTableStats {
 pub struct FlowTable {
     config: FlowTableConfig,
     stats: FlowTableStats,
+    map: HashMap<FlowKey, u32, FxBuild>,
+    flows: Slab<Flow, IDLE_LISTS, TIMER_LISTS>,
+    /// uids of IP tunnels (GRE, IP-in-IP), which are parents but not flows.
+    tunnels: HashMap<FlowKey, u64, FxBuild>,
+    tcp_ports: PortSet,
+    udp_ports: PortSet,
+    dns_ports: PortSet,
+    idle_timeouts: [i64; IDLE_LISTS],
+    next_uid: u64,
+    next_flow_id: u64,
 }
 
 impl FlowTable {
     /// An empty table.
     pub fn new(config: FlowTableConfig) -> Self {
-        Self { config, stats: FlowTableStats::default() }
+        let idle_timeouts = [
+            config.tcp_idle_us,
+            config.tcp_handshake_idle_us,
+            config.udp_idle_us,
+            config.icmp_idle_us,
+            config.other_idle_us,
+        ];
+        Self {
+            tcp_ports: PortSet::new(&config.tcp_server_ports),
+            udp_ports: PortSet::new(&config.udp_server_ports),
+            dns_ports: PortSet::new(&config.dns_udp_ports),
+            idle_timeouts,
+            map: HashMap::with_capacity_and_hasher(
+                config.max_flows.min(1 << 12),
+                FxBuild::default(),
+            ),
+            flows: Slab::new(),
+            tunnels: HashMap::default(),
+            stats: FlowTableStats::default(),
+            next_uid: 0,
+            next_flow_id: 0,
+            config,
+        }
     }
 
     /// Account one packet, emitting any flows it ends.
     pub fn process(&mut self, pkt: &DecodedPacket, sink: &mut impl FlowSink) {
-        let _ = (pkt, sink, &self.config);
+        self.expire(pkt.ts, sink);
+        if pkt.layers.is_empty() {
+            if !pkt.held_fragment {
+                self.stats.non_ip_packets += 1;
+            }
+            return;
+        }
+        let n = pkt.layers.len();
+        let mut parent = None;
+        for (i, layer) in pkt.layers.iter().enumerate() {
+            if matches!(layer.transport, Transport::Other)
+                && layer.src.is_ipv6()
+                && matches!(layer.proto, 59 | 135)
+            {
+                // IPv6 "No Next Header" (e.g. Teredo bubbles) and Mobility headers: Zeek's IP
+                // analyzer stops there without a connection.
+                break;
+            }
+            if matches!(layer.transport, Transport::Other) && matches!(layer.proto, 1 | 6 | 17 | 58)
+            {
+                // A TCP/UDP/ICMP header too short to decode: Zeek cannot build a conn key.
+                break;
+            }
+            let innermost = i + 1 == n && !pkt.held_fragment;
+            if !innermost && matches!(layer.transport, Transport::Other) {
+                // An IP tunnel header (GRE, IP-in-IP): Zeek logs no conn for it, but its inner
+                // connections name the tunnel's uid as parent.
+                parent = Some(self.tunnel_uid(pkt, layer));
+                continue;
+            }
+            parent = Some(self.process_layer(pkt, layer, parent, sink));
+        }
     }
 
     /// Expire flows idle (or active) past their timeout at time `now`.
     pub fn advance(&mut self, now: TimestampUs, sink: &mut impl FlowSink) {
-        let _ = (now, sink);
+        self.expire(now, sink);
     }
 
     /// Emit every open flow (end of input).
     pub fn flush(&mut self, sink: &mut impl FlowSink) {
-        let _ = sink;
+        let mut slots = self.flows.live_slots();
+        slots.sort_by_key(|&s| self.flows.get(s).flow_id);
+        for s in slots {
+            self.stats.flushed += 1;
+            self.emit(s, EndReason::Flush, sink);
+        }
+        self.tunnels.clear();
     }
 
     /// Counters so far.
     pub fn stats(&self) -> FlowTableStats {
-        self.stats
+        FlowTableStats { active: self.flows.len() as u64, ..self.stats }
     }
+
+    fn vlans(&self, pkt: &DecodedPacket) -> (Option<u16>, Option<u16>) {
+        if self.config.key_by_vlan { (pkt.vlan, pkt.inner_vlan) } else { (None, None) }
+    }
+
+    fn take_uid(&mut self) -> u64 {
+        let u = self.next_uid;
+        self.next_uid += 1;
+        u
+    }
+
+    fn tunnel_uid(&mut self, pkt: &DecodedPacket, layer: &NetLayer) -> u64 {
+        let (vlan, inner_vlan) = self.vlans(pkt);
+        let key = FlowKey::new(
+            addr16(&layer.src),
+            0,
+            addr16(&layer.dst),
+            0,
+            layer.proto,
+            false,
+            vlan,
+            inner_vlan,
+        );
+        if let Some(&u) = self.tunnels.get(&key) {
+            return u;
+        }
+        if self.tunnels.len() >= self.config.max_flows.max(1) {
+            self.tunnels.clear();
+        }
+        let u = self.take_uid();
+        self.tunnels.insert(key, u);
+        self.stats.tunnel_layers += 1;
+        u
+    }
+
+    /// Runs every timer due at `now`.
+    fn expire(&mut self, now: TimestampUs, sink: &mut impl FlowSink) {
+        for list in 0..IDLE_LISTS as u8 {
+            let timeout = self.idle_timeouts[list as usize];
+            while let Some(s) = self.flows.front(0, list) {
+                if self.flows.get(s).idle_base.saturating_add(timeout) > now {
+                    break;
+                }
+                self.stats.idle_expired += 1;
+                self.emit(s, EndReason::IdleTimeout, sink);
+            }
+        }
+        while let Some(s) = self.flows.front(1, TIMER_ATTEMPT) {
+            let f = self.flows.get(s);
+            if f.timer_deadline > now {
+                break;
+            }
+            if f.tcp.is_attempt() {
+                self.stats.attempt_expired += 1;
+                self.stats.idle_expired += 1;
+                self.emit(s, EndReason::IdleTimeout, sink);
+            } else {
+                self.flows.unlink(1, s);
+            }
+        }
+        let dns_timeout = self.config.dns_session_timeout_us;
+        while let Some(s) = self.flows.front(1, TIMER_DNS) {
+            let f = self.flows.get_mut(s);
+            if f.timer_deadline > now {
+                break;
+            }
+            if now - f.last_time >= dns_timeout - 1_000_000 {
+                self.stats.idle_expired += 1;
+                self.emit(s, EndReason::IdleTimeout, sink);
+            } else {
+                f.timer_deadline = now + dns_timeout;
+                self.flows.push_back(1, TIMER_DNS, s);
+            }
+        }
+        while let Some(s) = self.flows.front(1, TIMER_CLOSE) {
+            if self.flows.get(s).timer_deadline > now {
+                break;
+            }
+            self.stats.closed += 1;
+            self.emit(s, EndReason::Closed, sink);
+        }
+    }
+
+    /// Evicts the least recently used flow.
+    fn evict_lru(&mut self, sink: &mut impl FlowSink) {
+        let victim = (0..IDLE_LISTS as u8)
+            .filter_map(|l| self.flows.front(0, l))
+            .min_by_key(|&s| (self.flows.get(s).idle_base, self.flows.get(s).flow_id));
+        if let Some(s) = victim {
+            self.stats.evicted += 1;
+            self.emit(s, EndReason::Evicted, sink);
+        }
+    }
+
+    fn new_flow(&mut self, key: FlowKey, t: &Tuple, layer: &NetLayer, pkt: &DecodedPacket) -> Flow {
+        let (vlan, inner_vlan) = (pkt.vlan, pkt.inner_vlan);
+        let flow_id = self.next_flow_id;
+        self.next_flow_id += 1;
+        let uid = self.take_uid();
+        self.stats.created += 1;
+        let mut f = Flow {
+            key,
+            flow_id,
+            uid,
+            kind: t.kind,
+            orig_h: t.src,
+            orig_p: t.sport,
+            resp_h: t.dst,
+            resp_p: t.dport,
+            proto: layer.proto,
+            one_way: t.one_way,
+            sctp_ports: t.sctp,
+            vlan,
+            inner_vlan,
+            ts_start: pkt.ts,
+            last_time: pkt.ts,
+            idle_base: pkt.ts,
+            timer_deadline: 0,
+            dir: [DirectionStats::default(); 2],
+            len: [-1; 2],
+            hist: History::new(),
+            tcp: TcpConn::new(),
+            tunnel_parents: Vec::new(),
+        };
+        // IPBasedAnalyzer::NewConn / WantConnection: guess the true originator by the ports.
+        let flip = match (t.kind, layer.transport) {
+            (Kind::Tcp, Transport::Tcp(h)) => want_flip(
+                h.flags,
+                self.tcp_ports.contains(t.sport),
+                self.tcp_ports.contains(t.dport),
+                t.sport,
+                t.dport,
+            ),
+            (Kind::Udp, _) => self.udp_ports.contains(t.sport) && !self.udp_ports.contains(t.dport),
+            _ => false,
+        };
+        if flip && !is_broadcast(&t.dst) {
+            f.flip();
+            f.tcp.flip();
+            f.hist.add('^');
+        }
+        f
+    }
+
+    /// Updates (or creates) the flow of one layer and returns its uid number.
+    fn process_layer(
+        &mut self,
+        pkt: &DecodedPacket,
+        layer: &NetLayer,
+        parent: Option<u64>,
+        sink: &mut impl FlowSink,
+    ) -> u64 {
+        let t = tuple_of(layer);
+        let (vlan, inner_vlan) = self.vlans(pkt);
+        let key = FlowKey::new(
+            addr16(&t.src),
+            t.sport,
+            addr16(&t.dst),
+            t.dport,
+            layer.proto,
+            t.one_way,
+            vlan,
+            inner_vlan,
+        );
+        let ts = pkt.ts;
+
+        // Zeek's TCPAnalyzer::ExtractTCP_Header: a header longer than the IP payload or than
+        // what was captured makes the packet create the connection but not count in it.
+        let mut header_only = false;
+        let seg = match layer.transport {
+            Transport::Tcp(h) => {
+                let hl = u32::from(h.header_len);
+                let ip_payload = ip_payload_len(layer);
+                header_only = hl < 20
+                    || ip_payload.is_some_and(|p| hl > p)
+                    || u32::from(h.options_len) < (hl.saturating_sub(20)).min(40);
+                let len = ip_payload.map(|p| p.saturating_sub(hl)).unwrap_or(layer.payload_len);
+                Some(Segment { flags: h.flags, seq: h.seq, ack: h.ack, len, window: h.window })
+            }
+            _ => None,
+        };
+
+        let mut slot = self.map.get(&key).copied();
+        if let Some(s) = slot {
+            let f = self.flows.get(s);
+            if let Some(seg) = &seg
+                && f.kind == Kind::Tcp
+                && f.tcp.is_reuse(seg)
+            {
+                self.stats.reused += 1;
+                self.emit(s, EndReason::Reused, sink);
+                slot = None;
+            } else if let Some(active) = self.config.active_timeout_us
+                && ts - f.ts_start >= active
+            {
+                self.stats.active_expired += 1;
+                self.emit(s, EndReason::ActiveTimeout, sink);
+                slot = None;
+            }
+        }
+        let s = match slot {
+            Some(s) => s,
+            None => {
+                while self.flows.len() >= self.config.max_flows.max(1) {
+                    self.evict_lru(sink);
+                }
+                let mut f = self.new_flow(key, &t, layer, pkt);
+                let dns = f.kind == Kind::Udp
+                    && self.config.dns_session_timeout_us > 0
+                    && self.dns_ports.contains(f.resp_p);
+                if dns {
+                    f.timer_deadline = ts.saturating_add(self.config.dns_session_timeout_us);
+                }
+                let s = self.flows.insert(f);
+                self.map.insert(key, s);
+                if dns {
+                    self.flows.push_back(1, TIMER_DNS, s);
+                }
+                s
+            }
+        };
+
+        let f = self.flows.get_mut(s);
+        if let Some(p) = parent
+            && !f.tunnel_parents.contains(&p)
+        {
+            f.tunnel_parents.push(p);
+        }
+        let uid = f.uid;
+        if header_only {
+            return uid;
+        }
+        let mut is_orig = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;
+        let mut touch = true;
+        let mut timer: Option<(u8, TimestampUs)> = None;
+        match f.kind {
+            Kind::Tcp => {
+                if let Some(seg) = &seg {
+                    let out = f.tcp.process(&mut f.hist, is_orig, seg);
+                    if out.flipped {
+                        f.flip();
+                        is_orig = !is_orig;
+                    }
+                    touch = out.touch;
+                    if out.close_complete {
+                        let base = if touch { ts } else { f.last_time };
+                        timer = Some((
+                            TIMER_CLOSE,
+                            base.saturating_add(self.config.tcp_close_delay_us),
+                        ));
+                    } else if out.attempt_timer && self.config.tcp_attempt_delay_us > 0 {
+                        timer = Some((
+                            TIMER_ATTEMPT,
+                            ts.saturating_add(self.config.tcp_attempt_delay_us),
+                        ));
+                    }
+                }
+            }
+            Kind::Udp => {
+                let ulen = match layer.transport {
+                    Transport::Udp(u) => i64::from(u.length) - 8,
+                    _ => 0,
+                };
+                let i = usize::from(!is_orig);
+                f.len[i] = if f.len[i] < 0 { ulen } else { f.len[i] + ulen };
+                if is_orig {
+                    f.hist.check(mask::ORIG_DATA, 'D');
+                } else {
+                    f.hist.check(mask::RESP_DATA, 'd');
+                }
+            }
+            Kind::Icmp => {
+                let plen = ip_payload_len(layer)
+                    .map_or(i64::from(layer.payload_len), |p| i64::from(p) - 8);
+                let i = usize::from(!is_orig);
+                f.len[i] = if f.len[i] < 0 { plen } else { f.len[i] + plen };
+            }
+            Kind::Other => {}
+        }
+
+        let d = &mut f.dir[usize::from(!is_orig)];
+        d.pkts += 1;
+        d.ip_bytes += u64::from(layer.ip_total_len);
+        d.wire_bytes += u64::from(pkt.wire_len);
+        if let Transport::Tcp(h) = layer.transport {
+            d.tcp_flags |= h.flags;
+        }
+        if touch {
+            f.last_time = ts;
+        }
+        let idle = f.idle_list();
+        f.idle_base = ts;
+        if let Some((list, deadline)) = timer {
+            f.timer_deadline = deadline;
+            self.flows.push_back(1, list, s);
+        }
+        self.flows.push_back(0, idle, s);
+        uid
+    }
+
+    /// Removes the flow at `slot` and hands its record to the sink.
+    fn emit(&mut self, slot: u32, reason: EndReason, sink: &mut impl FlowSink) {
+        let f = self.flows.remove(slot);
+        self.map.remove(&f.key);
+        self.stats.emitted += 1;
+        let seed = self.config.uid_seed;
+        let (mut orig, mut resp) = (f.dir[0], f.dir[1]);
+        let conn_state = match f.kind {
+            Kind::Tcp => {
+                let (os, rs) = f.tcp.sizes();
+                orig.bytes = os;
+                resp.bytes = rs;
+                tcp_conn_state(f.tcp.ep[0].state, f.tcp.ep[1].state, os, rs, &f.hist.s)
+            }
+            Kind::Udp => {
+                orig.bytes = f.len[0].max(0) as u64;
+                resp.bytes = f.len[1].max(0) as u64;
+                udp_conn_state(f.len[0] >= 0, f.len[1] >= 0)
+            }
+            Kind::Icmp => {
+                orig.bytes = f.len[0].max(0) as u64;
+                resp.bytes = f.len[1].max(0) as u64;
+                "OTH"
+            }
+            Kind::Other => "OTH",
+        };
+        let (cp_o, cp_r) = f.sctp_ports.unwrap_or((f.orig_p, f.resp_p));
+        let community_id = community_id_v1(
+            self.config.community_id_seed,
+            &f.orig_h,
+            cp_o,
+            &f.resp_h,
+            cp_r,
+            f.proto,
+            f.one_way,
+        );
+        sink.flow(FlowRecord {
+            flow_id: f.flow_id,
+            uid: uid_string(f.uid, seed),
+            community_id,
+            ts_start: f.ts_start,
+            ts_end: f.last_time,
+            orig_h: f.orig_h,
+            orig_p: f.orig_p,
+            resp_h: f.resp_h,
+            resp_p: f.resp_p,
+            proto: f.proto,
+            vlan: f.vlan,
+            inner_vlan: f.inner_vlan,
+            orig,
+            resp,
+            conn_state,
+            history: f.hist.s,
+            missed_bytes: 0,
+            tunnel_parents: f.tunnel_parents.iter().map(|&u| uid_string(u, seed)).collect(),
+            end_reason: reason,
+        });
+    }
+}
+
+/// Zeek does not flip roles towards a broadcast responder.
+fn is_broadcast(a: &IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v4) if *v4 == Ipv4Addr::BROADCAST)
 }
