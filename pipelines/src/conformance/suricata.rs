@@ -17,10 +17,10 @@
 //! `flow.action`, `tcp.state`, `community_id`, `icmp_*`, `not-has-key`, multi-tag `vlan`...)
 //! is not evaluable. A check with at least one evaluable field besides `event_type`, or with
 //! `event_type` alone, is evaluated — "fully" when every field is evaluable, "partially"
-//! otherwise; a check with none is "not applicable" (counted, not failed). So is a check that
-//! counts flows by the rule engine's verdict (`flow.alerted: true`, `flow.action`, `has-key` /
-//! `not-has-key` on them) without naming a tuple: its count is decided by the test's
-//! signatures, which a flow table does not run.
+//! otherwise; a check with none is "not applicable" (counted, not failed). A check that counts
+//! flows by the rule engine's verdict (`flow.alerted`, `flow.action`, `has-key` / `not-has-key`
+//! on them) without naming a tuple counts a subset, picked by the test's signatures, of the flows
+//! matching its other fields: it passes when we have at least `count` such flows.
 //!
 //! **Direction.** Suricata's `toserver` is the direction of the flow's first packet. Our flows
 //! follow Zeek's originator, which is the first packet's sender unless Zeek flipped it (a SYN/ACK
@@ -285,13 +285,14 @@ pub(crate) enum Outcome {
 }
 
 /// Whether the check counts flows by what the test's signatures decided (alerted,
-/// dropped, passed) without naming a flow by its tuple: that count depends on the
-/// rule engine, which a flow table does not run, so no flow property can stand in
-/// for it. A check that also names the tuple stays evaluable on its counters.
+/// dropped, passed) without naming a flow by its tuple. The rule engine, which a
+/// flow table does not run, picks a subset of the flows that match the rest of the
+/// filter, so our matching flows only bound the count from above. A check that also
+/// names the tuple is evaluated exactly on its counters.
 fn counts_rule_verdicts(c: &Check) -> bool {
     const TUPLE: [&str; 4] = ["src_ip", "dest_ip", "src_port", "dest_port"];
     let names_tuple = TUPLE.iter().any(|k| c.filter.contains_key(*k));
-    let verdict = c.filter.get("flow.alerted").and_then(Value::as_bool) == Some(true)
+    let verdict = c.filter.contains_key("flow.alerted")
         || c.filter.contains_key("flow.action")
         || ["has-key", "not-has-key"].iter().any(|k| {
             c.filter
@@ -308,9 +309,10 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
         c.filter.iter().filter(|(k, _)| k.as_str() != "event_type").collect();
     let eval: Vec<(&String, &Value)> =
         fields.iter().copied().filter(|(k, v)| evaluable(k, v, tcp_flags)).collect();
-    if (eval.is_empty() && !fields.is_empty()) || counts_rule_verdicts(c) {
+    if eval.is_empty() && !fields.is_empty() {
         return Outcome::NotApplicable;
     }
+    let verdict_subset = counts_rule_verdicts(c);
     let full = eval.len() == fields.len();
     let ignored: Vec<String> = fields
         .iter()
@@ -335,9 +337,15 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
             closest = Some((reasons.len(), i, reasons));
         }
     }
-    let pass = c.count.is_none_or(|want| n == want)
-        && c.lt.is_none_or(|lt| n < lt)
-        && c.gt.is_none_or(|gt| n > gt);
+    let pass = if verdict_subset {
+        // The rule engine picks a subset of the flows matching the rest of the filter:
+        // we can only check that enough candidates exist.
+        c.count.is_none_or(|want| n >= want) && c.gt.is_none_or(|gt| n > gt)
+    } else {
+        c.count.is_none_or(|want| n == want)
+            && c.lt.is_none_or(|lt| n < lt)
+            && c.gt.is_none_or(|gt| n > gt)
+    };
     let mut want = Vec::new();
     if let Some(v) = c.count {
         want.push(format!("count {v}"));
@@ -349,6 +357,9 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
         want.push(format!("> {v}"));
     }
     let mut reason = format!("expected {} matching flow events, got {n}", want.join(", "));
+    if verdict_subset {
+        reason.push_str(" (a rule-verdict count: our matches must be at least that many)");
+    }
     if let Some((fails, _, r)) = &closest
         && *fails > 0
     {
@@ -477,19 +488,24 @@ mod tests {
     }
 
     #[test]
-    fn rule_verdict_counts_are_not_applicable_unless_a_tuple_is_named() {
+    fn rule_verdict_counts_are_lower_bounds_unless_a_tuple_is_named() {
         let by_verdict = check(
             3,
             serde_json::json!({"event_type": "flow", "flow.alerted": true, "flow.pkts_toserver": 1}),
         );
-        assert_eq!(evaluate_check(&by_verdict, &[flow((1, 1))], false), Outcome::NotApplicable);
+        // Five candidate flows can hold the three the signatures alerted on; two cannot.
+        let five = [flow((1, 1)), flow((1, 1)), flow((1, 2)), flow((1, 1)), flow((1, 1))];
+        assert!(pass(&evaluate_check(&by_verdict, &five, false)));
+        assert!(!pass(&evaluate_check(&by_verdict, &five[..2], false)));
+        // A verdict alone leaves nothing to evaluate.
         let dropped = check(1, serde_json::json!({"event_type": "flow", "flow.action": "drop"}));
-        assert_eq!(evaluate_check(&dropped, &[flow((1, 1))], false), Outcome::NotApplicable);
+        assert_eq!(evaluate_check(&dropped, &five, false), Outcome::NotApplicable);
+        // Naming the tuple makes the count exact again.
         let named = check(
             1,
             serde_json::json!({"event_type": "flow", "flow.alerted": true, "src_ip": "10.0.0.1"}),
         );
-        assert_ne!(evaluate_check(&named, &[flow((1, 1))], false), Outcome::NotApplicable);
+        assert!(!pass(&evaluate_check(&named, &five, false)));
     }
 
     #[test]
