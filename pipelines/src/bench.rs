@@ -94,8 +94,9 @@ pub fn bench_ours(path: &Path, repeat: usize) -> anyhow::Result<(u64, u64, Timin
 /// The peer command lines for `file`: ndpiReader, softflowd, tshark.
 pub fn peer_commands(file: &Path) -> Vec<(&'static str, Vec<String>)> {
     let f = file.display().to_string();
-    let tmp = std::env::temp_dir();
-    let sf = |n: &str| tmp.join(format!("vigil-bench-softflowd.{n}")).display().to_string();
+    // softflowd 1.1.0 hangs in accept() after EOF when its control socket path
+    // is longer than about 12 bytes, so these names stay in /tmp and stay short.
+    let sf = |n: &str| format!("/tmp/v.{n}");
     vec![
         ("ndpiReader", vec!["-i".into(), f.clone(), "-q".into(), "-n".into(), "1".into()]),
         (

@@ -12,8 +12,8 @@ use std::path::Path;
 use serde::Serialize;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{
-    Decoder, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats, IngestError,
-    PcapReader,
+    DecodedPacket, Decoder, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
+    IngestError, PcapReader,
 };
 
 /// A decoding anomaly, with where it happened.
@@ -56,6 +56,8 @@ pub struct ExtractStats {
 /// Reads captures and produces flows.
 pub struct Extractor {
     decoder: Decoder,
+    /// Reused for every packet, so decoding allocates nothing once warm.
+    decoded: DecodedPacket,
     table: FlowTable,
     stats: ExtractStats,
 }
@@ -65,6 +67,7 @@ impl Extractor {
     pub fn new(decoder: DecoderConfig, table: FlowTableConfig) -> Self {
         Self {
             decoder: Decoder::new(decoder),
+            decoded: DecodedPacket::default(),
             table: FlowTable::new(table),
             stats: ExtractStats::default(),
         }
@@ -98,7 +101,8 @@ impl Extractor {
             };
             self.stats.packets += 1;
             self.stats.bytes += pkt.data.len() as u64;
-            let decoded = self.decoder.decode(&pkt.raw());
+            self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
+            let decoded = &self.decoded;
             if decoded.layers.is_empty() && !decoded.held_fragment {
                 self.stats.non_ip_packets += 1;
             }
@@ -112,7 +116,7 @@ impl Extractor {
                     addl: w.addl.clone(),
                 });
             }
-            self.table.process(&decoded, &mut counting);
+            self.table.process(decoded, &mut counting);
             if pkt.index % 4096 == 0 {
                 progress(reader.bytes_read());
             }

@@ -54,16 +54,30 @@ impl Decoder {
             weirds: Vec::new(),
             held_fragment: false,
         };
+        self.decode_into(raw, &mut out);
+        out
+    }
+
+    /// Decode one frame into `out`, reusing its buffers (no allocation per packet
+    /// once they have grown). Every field of `out` is overwritten.
+    pub fn decode_into(&mut self, raw: &RawPacket<'_>, out: &mut DecodedPacket) {
+        out.ts = raw.ts;
+        out.wire_len = raw.wire_len;
+        out.cap_len = raw.data.len() as u32;
+        out.vlan = None;
+        out.inner_vlan = None;
+        out.layers.clear();
+        out.weirds.clear();
+        out.held_fragment = false;
         self.defrag.configure(self.config.max_fragment_datagrams, self.config.fragment_timeout_us);
         let mut ctx = Ctx {
-            out: &mut out,
+            out,
             decapsulate: self.config.decapsulate,
             defrag: &mut self.defrag,
             ts: raw.ts,
             cut: (raw.data.len() as u64) < raw.wire_len as u64,
         };
         link::decode_link(&mut ctx, raw.linktype, raw.data);
-        out
     }
 }
 
@@ -106,5 +120,35 @@ impl Ctx<'_> {
     /// Number of tunnels already entered.
     pub fn tunnel_depth(&self) -> usize {
         self.out.layers.len().saturating_sub(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::LinkType;
+
+    #[test]
+    fn decode_into_leaves_nothing_from_the_previous_packet() {
+        // An 802.1Q-tagged IPv4/UDP frame, then an ARP frame (no layers, no tag).
+        let mut tagged = vec![0u8; 12];
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]);
+        tagged.extend_from_slice(&[
+            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // IPv4
+            0x03, 0xe8, 0x07, 0xd0, 0, 8, 0, 0, // UDP, no payload
+        ]);
+        let mut arp = vec![0u8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0u8; 28]);
+        fn raw(d: &[u8]) -> RawPacket<'_> {
+            RawPacket { ts: 1, data: d, wire_len: d.len() as u32, linktype: LinkType::ETHERNET }
+        }
+        let mut dec = Decoder::default();
+        let mut reused = DecodedPacket::default();
+        dec.decode_into(&raw(&tagged), &mut reused);
+        assert_eq!((reused.layers.len(), reused.vlan), (1, Some(7)));
+        dec.decode_into(&raw(&arp), &mut reused);
+        assert_eq!(reused, Decoder::default().decode(&raw(&arp)));
+        assert!(reused.layers.is_empty() && reused.vlan.is_none());
     }
 }

@@ -228,7 +228,7 @@ pub struct Weird {
 }
 
 /// What came out of one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DecodedPacket {
     /// Capture timestamp.
     pub ts: TimestampUs,
