@@ -1,0 +1,206 @@
+//! The `vigil` command end to end on hand-made captures: formats, stdin, bad input, exit codes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+
+/// Classic little-endian pcap bytes: global header with `linktype`, then records.
+fn pcap(linktype: u32, records: &[(u32, &[u8], u32)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for x in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, linktype] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    for (sec, data, wire_len) in records {
+        for x in [*sec, 0, data.len() as u32, *wire_len] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.extend_from_slice(data);
+    }
+    v
+}
+
+/// An Ethernet/IPv4/TCP frame 10.0.0.1:40000 → 10.0.0.2:80 with the given flags.
+fn tcp_frame(from_client: bool, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+    };
+    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
+    f.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sp.to_be_bytes());
+    f.extend_from_slice(&dp.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f
+}
+
+/// A complete handshake plus FIN exchange: Zeek calls it SF with history ShAFf.
+fn handshake() -> Vec<(u32, Vec<u8>)> {
+    vec![
+        (1, tcp_frame(true, 0x02, 100, 0)),
+        (1, tcp_frame(false, 0x12, 500, 101)),
+        (1, tcp_frame(true, 0x10, 101, 501)),
+        (2, tcp_frame(true, 0x11, 101, 501)),
+        (2, tcp_frame(false, 0x11, 501, 102)),
+        (2, tcp_frame(true, 0x10, 102, 502)),
+    ]
+}
+
+fn capture(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let recs: Vec<(u32, &[u8], u32)> =
+        frames.iter().map(|(s, f)| (*s, f.as_slice(), f.len() as u32)).collect();
+    pcap(1, &recs)
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(VIGIL)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigil runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+fn conn_rows(out: &Output) -> Vec<Vec<String>> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn conn_log_of_a_complete_tcp_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let out = run(&["flows", &f], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = conn_rows(&out);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    // id.orig_h, id.orig_p, id.resp_h, id.resp_p, proto
+    assert_eq!(&r[2..7], &["10.0.0.1", "40000", "10.0.0.2", "80", "tcp"]);
+    // conn_state, history, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes
+    assert_eq!(r[11], "SF");
+    assert_eq!(r[15], "ShAFf");
+    assert_eq!(&r[16..20], &["4", "160", "2", "80"]);
+}
+
+#[test]
+fn stdin_gzip_and_formats_agree() {
+    let bytes = capture(&handshake());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let plain = run(&["flows", "-", "-f", "json", "-q"], Some(&bytes));
+    let zipped = run(&["flows", "-", "-f", "json", "-q"], Some(&gz));
+    assert!(plain.status.success() && zipped.status.success());
+    let a: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&zipped.stdout).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["history"], "ShAFf");
+    assert_eq!(a["orig_pkts"], 4);
+
+    let csv = run(&["flows", "-", "-f", "csv", "-q"], Some(&bytes));
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("ts,uid,id.orig_h"));
+    assert_eq!(text.lines().count(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("f.parquet");
+    let out = run(&["flows", "-", "-f", "parquet", "-o", pq.to_str().unwrap(), "-q"], Some(&bytes));
+    assert!(out.status.success());
+    assert_eq!(&std::fs::read(&pq).unwrap()[..4], b"PAR1");
+}
+
+#[test]
+fn truncated_capture_keeps_earlier_flows_and_exits_3() {
+    let mut bytes = capture(&handshake());
+    bytes.extend_from_slice(&capture(&handshake())[24..40]); // a record header, no data
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "cut.pcap", &bytes);
+    let out = run(&["flows", &f], None);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.pcap: packet 6:"), "{err}");
+    assert_eq!(conn_rows(&out).len(), 1, "the complete session before the cut is kept");
+}
+
+#[test]
+fn garbage_file_is_named_and_the_next_input_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = write(dir.path(), "junk.pcap", b"this is not a capture file at all");
+    let good = write(dir.path(), "good.pcap", &capture(&handshake()));
+    let out = run(&["flows", &junk, &good], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.pcap"));
+    assert_eq!(conn_rows(&out).len(), 1);
+}
+
+#[test]
+fn odd_packets_are_counted_not_fatal() {
+    let hs = handshake();
+    let empty: &[u8] = &[];
+    let runt: &[u8] = &[0xff; 9];
+    let mut recs: Vec<(u32, &[u8], u32)> = vec![
+        (1, empty, 0),           // zero-length record
+        (1, runt, 60),           // a runt frame cut by the snap length
+        (1, &hs[0].1[..20], 54), // an IPv4 header cut short
+    ];
+    recs.extend(hs.iter().map(|(s, f)| (*s, f.as_slice(), f.len() as u32)));
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "odd.pcap", &pcap(1, &recs));
+    let weirds = dir.path().join("weird.json");
+    let out = run(&["flows", &f, "--weirds", weirds.to_str().unwrap(), "--summary-json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(conn_rows(&out).len(), 1);
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stderr).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["packets"], 9);
+    let logged = std::fs::read_to_string(&weirds).unwrap();
+    assert_eq!(logged.lines().count(), 3, "one weird per odd packet: {logged}");
+    let first: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
+    assert!(first["source"].as_str().unwrap().ends_with("odd.pcap"));
+    assert_eq!(first["packet"], 0);
+}
+
+#[test]
+fn unknown_link_type_is_a_weird() {
+    let frame = tcp_frame(true, 0x02, 1, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "lt.pcap", &pcap(147, &[(1, &frame, frame.len() as u32)]));
+    let out = run(&["flows", &f, "--summary-json"], None);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["flows"], 0);
+    assert!(summary["weirds"].as_object().unwrap().keys().any(|k| k.contains("link")), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_documents_options() {
+    assert_eq!(run(&["flows"], None).status.code(), Some(2));
+    assert_eq!(run(&["flows", "x.pcap", "--max-flows", "lots"], None).status.code(), Some(2));
+    let help = run(&["flows", "--help"], None);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for opt in ["--format", "--output", "--tcp-timeout", "--max-flows", "--interface", "--weirds"] {
+        assert!(text.contains(opt), "--help lacks {opt}");
+    }
+}
