@@ -200,16 +200,33 @@ impl FlowCache {
 
     /// Flows for `path` (`label` = the path as reported).
     pub(crate) fn get(&mut self, path: &Path, label: &str) -> std::rc::Rc<CaptureFlows> {
-        if let Some(c) = self.captures.get(path) {
+        let config = self.config.clone();
+        self.get_with(path, label, "", &config)
+    }
+
+    /// Flows for `path` built with another configuration, cached under `variant`.
+    pub(crate) fn get_with(
+        &mut self,
+        path: &Path,
+        label: &str,
+        variant: &str,
+        config: &FlowTableConfig,
+    ) -> std::rc::Rc<CaptureFlows> {
+        let key = if variant.is_empty() {
+            path.to_path_buf()
+        } else {
+            PathBuf::from(format!("{}#{variant}", path.display()))
+        };
+        if let Some(c) = self.captures.get(&key) {
             return c.clone();
         }
-        let (records, error) = crate::extract::flows_from_capture(path, self.config.clone());
+        let (records, error) = crate::extract::flows_from_capture(path, config.clone());
         let c = std::rc::Rc::new(CaptureFlows {
             flows: records.iter().map(OurFlow::from_record).collect(),
             error: error.map(|e| e.to_string()),
         });
-        self.captures.insert(path.to_path_buf(), c.clone());
-        self.order.push((path.to_path_buf(), label.to_string()));
+        self.captures.insert(key.clone(), c.clone());
+        self.order.push((key, label.to_string()));
         c
     }
 

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Deserialize;
+use vigil_ingest::FlowTableConfig;
 
 use super::matching::{Assignment, assign};
 use super::report::{Mismatch, ZeekReport, truncate};
@@ -162,18 +163,92 @@ struct ManifestEntry {
     baseline: String,
     #[serde(default)]
     suggested_for_flow_acceptance: bool,
+    #[serde(default)]
+    test_exec: Vec<String>,
+    #[serde(default)]
+    script_loads_redefs: Vec<String>,
 }
 
-/// Baselines marked `suggested_for_flow_acceptance` in `zeek/manifest.json`.
-pub(crate) fn load_manifest(path: &Path) -> Result<HashSet<String>, ConformanceError> {
+/// What `zeek/manifest.json` says about the baselines.
+#[derive(Debug, Default)]
+pub(crate) struct Manifest {
+    /// Baselines marked `suggested_for_flow_acceptance`.
+    pub suggested: HashSet<String>,
+    /// Baselines run in bare mode (`zeek -b`), with the `base/protocols/*` they load.
+    pub bare: HashMap<String, Vec<String>>,
+}
+
+/// Parse `zeek/manifest.json`.
+pub(crate) fn load_manifest(path: &Path) -> Result<Manifest, ConformanceError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     let entries: Vec<ManifestEntry> =
         serde_json::from_str(&text).map_err(|e| malformed(path, e.line() as u64, e.to_string()))?;
-    Ok(entries
-        .into_iter()
-        .filter(|e| e.suggested_for_flow_acceptance)
-        .map(|e| e.baseline)
-        .collect())
+    let mut m = Manifest::default();
+    for e in entries {
+        let bare = e.test_exec.iter().any(|l| l.contains("zeek -b") || l.contains(" -b -"));
+        if bare {
+            let loads = e
+                .script_loads_redefs
+                .iter()
+                .filter_map(|l| l.trim().strip_prefix("@load base/protocols/"))
+                .map(|p| p.split('/').next().unwrap_or(p).to_string())
+                .collect();
+            m.bare.insert(e.baseline.clone(), loads);
+        }
+        if e.suggested_for_flow_acceptance {
+            m.suggested.insert(e.baseline);
+        }
+    }
+    Ok(m)
+}
+
+/// Registered ports of Zeek's protocol analyzers (TCP, UDP), from their `base/protocols` scripts.
+const ANALYZER_PORTS: &[(&str, &[u16], &[u16])] = &[
+    ("dce-rpc", &[135], &[]),
+    ("dhcp", &[], &[67, 68]),
+    ("dns", &[53], &[53, 137, 5353, 5355]),
+    ("finger", &[79], &[]),
+    ("ftp", &[21, 2811], &[]),
+    ("http", &[80, 81, 631, 1080, 3128, 8000, 8080, 8888], &[]),
+    ("irc", &[6666, 6667, 6668, 6669], &[]),
+    ("krb", &[88], &[88]),
+    ("ldap", &[389, 3268], &[389]),
+    ("modbus", &[502], &[]),
+    ("mqtt", &[1883], &[]),
+    ("mysql", &[1434, 3306], &[]),
+    ("ntp", &[], &[123]),
+    ("pop3", &[110], &[]),
+    ("postgresql", &[5432], &[]),
+    ("quic", &[], &[443]),
+    ("radius", &[], &[1812]),
+    ("rdp", &[3389], &[3389]),
+    ("redis", &[6379], &[]),
+    ("sip", &[], &[5060]),
+    ("smb", &[139, 445], &[]),
+    ("smtp", &[25, 587], &[]),
+    ("snmp", &[], &[161, 162]),
+    ("ssh", &[22], &[]),
+    ("ssl", &[443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223], &[]),
+    ("syslog", &[], &[514]),
+    ("xmpp", &[5222, 5269], &[]),
+];
+
+/// UDP ports of the packet analyzers (tunnels), which bare mode loads too.
+const PACKET_ANALYZER_UDP_PORTS: &[u16] = &[2123, 2152, 3544, 4789, 5072, 6081];
+
+/// The flow settings that reproduce a bare-mode Zeek run: `likely_server_ports` then holds
+/// only the ports of the analyzers the test loads, which decides who is the originator of a
+/// connection first seen mid-stream.
+pub(crate) fn bare_mode_config(base: &FlowTableConfig, loads: &[String]) -> FlowTableConfig {
+    let mut tcp = Vec::new();
+    let mut udp = PACKET_ANALYZER_UDP_PORTS.to_vec();
+    for (name, t, u) in ANALYZER_PORTS {
+        if loads.iter().any(|l| l == name) {
+            tcp.extend_from_slice(t);
+            udp.extend_from_slice(u);
+        }
+    }
+    FlowTableConfig { tcp_server_ports: tcp, udp_server_ports: udp, ..base.clone() }
 }
 
 /// Parse `zeek_conn_expected.csv`. Rows whose tuple was dropped by the test are returned as
@@ -275,7 +350,8 @@ pub(crate) fn evaluate(
     known: &KnownDifferences,
     cache: &mut FlowCache,
 ) -> Result<ZeekReport, ConformanceError> {
-    let suggested = load_manifest(&pcap_dir.join("zeek/manifest.json"))?;
+    let manifest = load_manifest(&pcap_dir.join("zeek/manifest.json"))?;
+    let suggested = &manifest.suggested;
     let rows = load_rows(&pcap_dir.join("derived/zeek_conn_expected.csv"))?;
     let mut report = ZeekReport::default();
     // baseline -> rows, in file order.
@@ -322,7 +398,14 @@ pub(crate) fn evaluate(
     for (baseline, trace, rows) in &groups {
         let acceptance = suggested.contains(baseline);
         let label = format!("zeek/{trace}");
-        let flows = cache.get(&pcap_dir.join("zeek").join(trace), &label);
+        let path = pcap_dir.join("zeek").join(trace);
+        let flows = match manifest.bare.get(baseline) {
+            Some(loads) => {
+                let config = bare_mode_config(&opts.flow_config, loads);
+                cache.get_with(&path, &label, "bare", &config)
+            }
+            None => cache.get(&path, &label),
+        };
         compare_group(&label, acceptance, rows, &flows.flows, known, &mut report, &mut all);
     }
     let (list, omitted) = truncate(all, opts.max_mismatches);
@@ -399,6 +482,18 @@ pub(crate) fn compare_group(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bare_mode_only_knows_the_loaded_analyzers_ports() {
+        let base = FlowTableConfig::default();
+        let conn_only = bare_mode_config(&base, &["conn".to_string()]);
+        assert!(conn_only.tcp_server_ports.is_empty());
+        assert!(conn_only.udp_server_ports.contains(&4789), "tunnel packet analyzers stay");
+        let ssh = bare_mode_config(&base, &["conn".to_string(), "ssh".to_string()]);
+        assert_eq!(ssh.tcp_server_ports, vec![22]);
+        assert_eq!(ssh.tcp_idle_us, base.tcp_idle_us);
+    }
+
     use super::*;
 
     fn row(orig: (&str, u16), resp: (&str, u16), pkts: (u64, u64)) -> ZeekRow {
