@@ -204,3 +204,43 @@ fn usage_errors_exit_2_and_help_documents_options() {
         assert!(text.contains(opt), "--help lacks {opt}");
     }
 }
+
+#[test]
+fn live_capture_on_loopback_flushes_on_interrupt() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("live.json");
+    let mut child = Command::new(VIGIL)
+        .args(["flows", "--interface", "lo", "-f", "json", "-o", out_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give libpcap time to open the interface; a refusal (no privileges) ends the child.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    if let Some(status) = child.try_wait().unwrap() {
+        let err = child.wait_with_output().unwrap().stderr;
+        println!("skipped: cannot capture on lo ({status}): {}", String::from_utf8_lossy(&err));
+        return;
+    }
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = 40_000 + (std::process::id() % 20_000) as u16;
+    for _ in 0..3 {
+        sock.send_to(b"vigil live test", ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "vigil did not stop on SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let ours = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|f| f["id.resp_p"] == port && f["proto"] == "udp")
+        .unwrap_or_else(|| panic!("no flow to port {port} in {text}"));
+    assert_eq!(ours["orig_pkts"], 3);
+    assert_eq!(ours["id.orig_h"], "127.0.0.1");
+}

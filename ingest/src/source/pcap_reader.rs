@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +22,8 @@ use crate::packet::{LinkType, RawPacket, TimestampUs};
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Per-record overhead of a classic pcap record header, used to estimate progress.
 const RECORD_HEADER_LEN: u64 = 16;
+/// How long a live read waits for traffic before checking for a stop request.
+const LIVE_POLL_MS: i32 = 100;
 
 enum Handle {
     Offline(Capture<Offline>),
@@ -100,10 +102,13 @@ impl PcapReader {
 
     /// Open a live interface (promiscuous, full snaplen).
     pub fn live(interface: &str) -> Result<Self> {
+        // Non-blocking, with our own poll: libpcap's TPACKET_V3 read timeout never fires
+        // while no traffic arrives, and a stop request must still be noticed.
         let cap = Capture::from_device(interface)
             .and_then(|c| {
                 c.promisc(true).snaplen(65535).timeout(100).precision(Precision::Micro).open()
             })
+            .and_then(|c| c.setnonblock())
             .map_err(|e| capture_err(interface, 0, e))?;
         Ok(Self::new(Handle::Live(cap), interface.to_string(), None))
     }
@@ -236,6 +241,7 @@ impl PcapReader {
                         if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
                             return Ok(None);
                         }
+                        wait_readable(c.as_raw_fd(), LIVE_POLL_MS);
                     }
                     Err(e) => return Err(capture_err(&self.name, index, e)),
                 }
@@ -248,6 +254,13 @@ impl PcapReader {
         let ts = i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec);
         Ok(Some(ReadPacket { index, ts, data, wire_len: header.len, linktype: self.linktype }))
     }
+}
+
+/// Wait until `fd` is readable or `timeout_ms` passed (errors just end the wait).
+fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
 }
 
 fn join_inflater(inflater: &mut Option<JoinHandle<io::Result<()>>>, name: &str) -> Result<()> {
