@@ -146,18 +146,19 @@ impl<S: FlowSink> FlowSink for CountingSink<'_, S> {
     }
 }
 
-/// Read a whole capture with default settings and return its flows in the
-/// order they ended, plus the read error that ended it early, if any.
+/// Read a whole capture and return its flows in the order they ended, plus the
+/// read error that ended it early, if any.
 pub fn flows_from_capture(
     path: &Path,
-    config: FlowTableConfig,
+    decoder: DecoderConfig,
+    table: FlowTableConfig,
 ) -> (Vec<FlowRecord>, Option<IngestError>) {
     let mut flows = Vec::new();
     let reader = match PcapReader::open(path) {
         Ok(r) => r,
         Err(e) => return (flows, Some(e)),
     };
-    let mut ex = Extractor::new(DecoderConfig::default(), config);
+    let mut ex = Extractor::new(decoder, table);
     let error = ex.run_capture(reader, &mut flows, &mut |_| {}, &mut |_| {});
     ex.finish(&mut flows);
     (flows, error)

@@ -162,6 +162,8 @@ struct Flow {
     /// UDP/ICMP payload sizes per Zeek (`request_len`/`reply_len`); -1 = no packet.
     len: [i64; 2],
     hist: History,
+    /// Bad-checksum packets per direction and the next count that logs `C`/`c`.
+    bad_checksums: [(u32, u32); 2],
     tcp: TcpConn,
     tunnel_parents: Vec<u64>,
 }
@@ -449,6 +451,7 @@ impl FlowTable {
             dir: [DirectionStats::default(); 2],
             len: [-1; 2],
             hist: History::new(),
+            bad_checksums: [(0, 1); 2],
             tcp: TcpConn::new(),
             tunnel_parents: Vec::new(),
         };
@@ -561,6 +564,18 @@ impl FlowTable {
             return uid;
         }
         let mut is_orig = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;
+        if layer.bad_checksum {
+            // Zeek's HandleBadChecksum: a scaled `C`/`c`; the packet is not analysed
+            // or counted, but it keeps the connection alive.
+            let (letter, i) = if is_orig { ('C', 0) } else { ('c', 1) };
+            let (count, threshold) = &mut f.bad_checksums[i];
+            f.hist.scaled(letter, count, threshold);
+            f.last_time = ts;
+            let idle = f.idle_list();
+            f.idle_base = ts;
+            self.flows.push_back(0, idle, s);
+            return uid;
+        }
         let mut touch = true;
         let mut timer: Option<(u8, TimestampUs)> = None;
         match f.kind {

@@ -51,6 +51,7 @@ pub(crate) fn layer(
         payload_len,
         payload_prefix: [0; PAYLOAD_PREFIX_LEN],
         payload_prefix_len: 0,
+        bad_checksum: false,
     }
 }
 
@@ -401,6 +402,24 @@ fn retransmission_and_zero_window_letters() {
     // First data packet D, then 9 retransmissions: T at the 1st, and no second T before the 10th.
     assert_eq!(flows[0].history, "ShADTaw");
     assert_eq!(flows[0].orig.bytes, 10);
+}
+
+#[test]
+fn bad_checksums_add_scaled_c_and_count_nothing() {
+    // Zeek's core.tunnels.vxlan-unknown-internal-packet: one corrupt datagram gives a
+    // connection with history C, no packets, and conn_state OTH. Ten give `CC`.
+    let bad = |ts: i64| {
+        let mut l = udp_layer("172.30.0.1", 36030, "172.30.0.2", 4789, 40);
+        l.bad_checksum = true;
+        pkt(ts, vec![l])
+    };
+    let (flows, _) = run(&[bad(0)]);
+    let r = &flows[0];
+    assert_eq!((r.conn_state, r.history.as_str()), ("OTH", "C"));
+    assert_eq!((r.orig.pkts, r.orig.ip_bytes, r.resp.pkts), (0, 0, 0));
+    let ten: Vec<DecodedPacket> = (0..10).map(|i| bad(i * 1000)).collect();
+    let (flows, _) = run(&ten);
+    assert_eq!(flows[0].history, "CC");
 }
 
 #[test]

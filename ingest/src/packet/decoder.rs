@@ -13,11 +13,22 @@ pub struct DecoderConfig {
     pub max_fragment_datagrams: usize,
     /// How long an incomplete datagram is kept, in microseconds.
     pub fragment_timeout_us: i64,
+    /// Verify IPv4 header and TCP/UDP/ICMP checksums, as Zeek does unless run
+    /// with `-C`. A bad IPv4 header drops the packet; a bad transport checksum
+    /// marks the layer [`NetLayer::bad_checksum`](super::NetLayer::bad_checksum)
+    /// and stops decapsulation. Off by default: captures taken on a host with
+    /// checksum offload carry bad checksums on every packet it sent.
+    pub verify_checksums: bool,
 }
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        Self { decapsulate: true, max_fragment_datagrams: 4096, fragment_timeout_us: 30_000_000 }
+        Self {
+            decapsulate: true,
+            max_fragment_datagrams: 4096,
+            fragment_timeout_us: 30_000_000,
+            verify_checksums: false,
+        }
     }
 }
 
@@ -73,6 +84,7 @@ impl Decoder {
         let mut ctx = Ctx {
             out,
             decapsulate: self.config.decapsulate,
+            verify_checksums: self.config.verify_checksums,
             defrag: &mut self.defrag,
             ts: raw.ts,
             cut: (raw.data.len() as u64) < raw.wire_len as u64,
@@ -87,6 +99,8 @@ pub(crate) struct Ctx<'a> {
     pub out: &'a mut DecodedPacket,
     /// Whether tunnels are decapsulated.
     pub decapsulate: bool,
+    /// Whether checksums are verified.
+    pub verify_checksums: bool,
     /// The fragment reassembly table.
     pub defrag: &'a mut Defrag,
     /// Frame timestamp.

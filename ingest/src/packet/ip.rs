@@ -4,11 +4,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::bytes::{arr16, be16, be32, u8_at};
+use super::checksum;
 use super::decoder::Ctx;
 use super::defrag::{FragKey, FragOutcome, Fragment};
 use super::transport;
 use super::tunnel;
-use super::types::{Encapsulation, NetLayer, PAYLOAD_PREFIX_LEN};
+use super::types::{Encapsulation, NetLayer, PAYLOAD_PREFIX_LEN, Transport};
 
 /// The IP header facts a [`NetLayer`] is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub(crate) fn ipv4(ctx: &mut Ctx<'_>, data: &[u8], encap: Encapsulation) {
     }
     if data.len() < ihl {
         ctx.weird("truncated_IP");
+        return;
+    }
+    if ctx.verify_checksums && !checksum::ipv4_header_ok(&data[..ihl]) {
+        ctx.weird("bad_IP_checksum");
         return;
     }
     let mut total = u16::from_be_bytes([data[2], data[3]]) as usize;
@@ -294,6 +299,22 @@ pub(crate) fn finish(
 ) {
     let declared = total_len.saturating_sub(header_len as u32);
     let pt = transport::parse(proto, payload, declared, &mut ctx.out.weirds);
+    // Like Zeek, only a segment captured whole can be checked.
+    let bad_checksum = ctx.verify_checksums
+        && matches!(
+            pt.transport,
+            Transport::Tcp(_) | Transport::Udp(_) | Transport::Icmp(_) | Transport::Icmpv6(_)
+        )
+        && payload.len() >= declared as usize
+        && !checksum::transport_ok(meta.src, meta.dst, proto, &payload[..declared as usize]);
+    if bad_checksum {
+        let name = match proto {
+            6 => "bad_TCP_checksum",
+            17 => "bad_UDP_checksum",
+            _ => "bad_ICMP_checksum",
+        };
+        ctx.weird(name);
+    }
     let data = payload.get(pt.header_len as usize..).unwrap_or(&[]);
     let n = data.len().min(PAYLOAD_PREFIX_LEN).min(pt.payload_len as usize);
     let mut payload_prefix = [0u8; PAYLOAD_PREFIX_LEN];
@@ -314,8 +335,9 @@ pub(crate) fn finish(
         payload_len: pt.payload_len,
         payload_prefix,
         payload_prefix_len: n as u8,
+        bad_checksum,
     });
-    if ctx.decapsulate {
+    if ctx.decapsulate && !bad_checksum {
         let inner = &data[..data.len().min(pt.payload_len as usize)];
         tunnel::decap(ctx, proto, &pt.transport, inner);
     }

@@ -9,6 +9,7 @@
 //! All parsing is bounds-checked over `&[u8]`; anomalies become weirds.
 
 mod bytes;
+mod checksum;
 mod decoder;
 mod defrag;
 mod ip;

@@ -216,6 +216,9 @@ pub struct NetLayer {
     pub payload_prefix: [u8; PAYLOAD_PREFIX_LEN],
     /// Number of valid bytes in `payload_prefix`.
     pub payload_prefix_len: u8,
+    /// The transport checksum was verified and is wrong (only with
+    /// `DecoderConfig::verify_checksums`; Zeek then ignores the packet's content).
+    pub bad_checksum: bool,
 }
 
 /// A decoding anomaly worth counting, named like Zeek's weird.log entries.

@@ -57,6 +57,12 @@ pub struct FlowsArgs {
     /// Do not decapsulate tunnels (GRE, VXLAN, Geneve, Teredo, GTP-U, AYIYA, IP-in-IP).
     #[arg(long)]
     no_decap: bool,
+    /// Verify IPv4, TCP, UDP and ICMP checksums as Zeek does without `-C`: a bad IP
+    /// header drops the packet, a bad segment adds `C`/`c` to the history and is not
+    /// counted. Off by default, since checksum offload leaves bad checksums on every
+    /// packet the capturing host sent.
+    #[arg(long)]
+    verify_checksums: bool,
     /// Sensor name stamped on Parquet rows.
     #[arg(long, default_value = "vigil")]
     sensor: String,
@@ -142,7 +148,11 @@ fn is_capture_name(p: &Path) -> bool {
 /// Run `vigil flows`.
 pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let table = args.table_config()?;
-    let decoder = DecoderConfig { decapsulate: !args.no_decap, ..DecoderConfig::default() };
+    let decoder = DecoderConfig {
+        decapsulate: !args.no_decap,
+        verify_checksums: args.verify_checksums,
+        ..DecoderConfig::default()
+    };
     let mut sink = WriterSink::new(writer_for(args.format, args.output()?, &args.sensor)?);
     let mut weird_out = match &args.weirds {
         Some(p) => Some(io::BufWriter::new(

@@ -201,26 +201,34 @@ impl FlowCache {
     /// Flows for `path` (`label` = the path as reported).
     pub(crate) fn get(&mut self, path: &Path, label: &str) -> std::rc::Rc<CaptureFlows> {
         let config = self.config.clone();
-        self.get_with(path, label, "", &config)
+        self.get_with(path, label, &config, false)
     }
 
-    /// Flows for `path` built with another configuration, cached under `variant`.
+    /// Flows for `path` built with another flow-table configuration and, when
+    /// `verify_checksums`, dropping what has bad checksums (a Zeek run without `-C`).
     pub(crate) fn get_with(
         &mut self,
         path: &Path,
         label: &str,
-        variant: &str,
         config: &FlowTableConfig,
+        verify_checksums: bool,
     ) -> std::rc::Rc<CaptureFlows> {
-        let key = if variant.is_empty() {
-            path.to_path_buf()
-        } else {
-            PathBuf::from(format!("{}#{variant}", path.display()))
+        let ports = (&config.tcp_server_ports, &config.udp_server_ports);
+        let default_ports = (&self.config.tcp_server_ports, &self.config.udp_server_ports);
+        let key = match (ports == default_ports, verify_checksums) {
+            (true, false) => path.to_path_buf(),
+            (bare, verify) => {
+                PathBuf::from(format!("{}#bare={}#verify={verify}", path.display(), !bare))
+            }
         };
         if let Some(c) = self.captures.get(&key) {
             return c.clone();
         }
-        let (records, error) = crate::extract::flows_from_capture(path, config.clone());
+        let decoder = vigil_ingest::packet::DecoderConfig {
+            verify_checksums,
+            ..vigil_ingest::packet::DecoderConfig::default()
+        };
+        let (records, error) = crate::extract::flows_from_capture(path, decoder, config.clone());
         let c = std::rc::Rc::new(CaptureFlows {
             flows: records.iter().map(OurFlow::from_record).collect(),
             error: error.map(|e| e.to_string()),

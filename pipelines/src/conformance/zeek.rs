@@ -176,6 +176,8 @@ pub(crate) struct Manifest {
     pub suggested: HashSet<String>,
     /// Baselines run in bare mode (`zeek -b`), with the `base/protocols/*` they load.
     pub bare: HashMap<String, Vec<String>>,
+    /// Baselines run with `-C` (checksums ignored); the others verify them.
+    pub ignore_checksums: HashSet<String>,
 }
 
 /// Parse `zeek/manifest.json`.
@@ -185,7 +187,17 @@ pub(crate) fn load_manifest(path: &Path) -> Result<Manifest, ConformanceError> {
         serde_json::from_str(&text).map_err(|e| malformed(path, e.line() as u64, e.to_string()))?;
     let mut m = Manifest::default();
     for e in entries {
-        let bare = e.test_exec.iter().any(|l| l.contains("zeek -b") || l.contains(" -b -"));
+        let zeek_runs: Vec<&String> = e.test_exec.iter().filter(|l| l.contains("zeek ")).collect();
+        let bare = zeek_runs.iter().any(|l| l.contains("zeek -b") || l.contains(" -b -"));
+        // `-C` alone or bundled with other short flags (`-Cr`, `-bC`).
+        let ignores_checksums = |w: &str| {
+            w.strip_prefix('-').is_some_and(|f| {
+                !f.starts_with('-') && f.chars().all(|c| c.is_ascii_alphabetic()) && f.contains('C')
+            })
+        };
+        if zeek_runs.iter().any(|l| l.split_whitespace().any(ignores_checksums)) {
+            m.ignore_checksums.insert(e.baseline.clone());
+        }
         if bare {
             let loads = e
                 .script_loads_redefs
@@ -399,13 +411,12 @@ pub(crate) fn evaluate(
         let acceptance = suggested.contains(baseline);
         let label = format!("zeek/{trace}");
         let path = pcap_dir.join("zeek").join(trace);
-        let flows = match manifest.bare.get(baseline) {
-            Some(loads) => {
-                let config = bare_mode_config(&opts.flow_config, loads);
-                cache.get_with(&path, &label, "bare", &config)
-            }
-            None => cache.get(&path, &label),
+        let config = match manifest.bare.get(baseline) {
+            Some(loads) => bare_mode_config(&opts.flow_config, loads),
+            None => opts.flow_config.clone(),
         };
+        let verify = !manifest.ignore_checksums.contains(baseline);
+        let flows = cache.get_with(&path, &label, &config, verify);
         compare_group(&label, acceptance, rows, &flows.flows, known, &mut report, &mut all);
     }
     let (list, omitted) = truncate(all, opts.max_mismatches);
