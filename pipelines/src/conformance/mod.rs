@@ -332,6 +332,44 @@ impl LineIndex {
     }
 }
 
+/// An expected-results CSV file read whole.
+pub(crate) struct CsvTable {
+    /// Positions of the required columns, in the order asked for.
+    pub columns: Vec<usize>,
+    /// The header row (for optional columns).
+    pub headers: csv::StringRecord,
+    /// Each record with its 1-based line number.
+    pub rows: Vec<(u64, csv::StringRecord)>,
+}
+
+/// Read an expected-results CSV file, locating the required columns `names`.
+/// Errors name the file and line.
+pub(crate) fn read_csv(path: &Path, names: &[&str]) -> Result<CsvTable, ConformanceError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let lines = LineIndex::new(&bytes);
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+    let headers = rdr.headers().map_err(|e| malformed(path, 1, e.to_string()))?.clone();
+    let columns = names
+        .iter()
+        .map(|n| {
+            headers
+                .iter()
+                .position(|h| h == *n)
+                .ok_or_else(|| malformed(path, 1, format!("missing column `{n}`")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| lines.line(p.byte()));
+            malformed(path, line, e.to_string())
+        })?;
+        let line = rec.position().map_or(0, |p| lines.line(p.byte()));
+        rows.push((line, rec));
+    }
+    Ok(CsvTable { columns, headers, rows })
+}
+
 /// Map an IO error onto [`ConformanceError::Io`].
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConformanceError + '_ {
     move |source| ConformanceError::Io { path: path.to_path_buf(), source }

@@ -17,8 +17,7 @@ use super::flows::has_ports;
 use super::matching::{Assignment, assign};
 use super::report::{Mismatch, NdpiReport, truncate};
 use super::{
-    ConformanceError, ConformanceOptions, FlowCache, KnownDifferences, OurFlow, Source, io_err,
-    malformed,
+    ConformanceError, ConformanceOptions, FlowCache, KnownDifferences, OurFlow, Source, malformed,
 };
 use crate::conformance::flows::endpoint;
 
@@ -137,10 +136,6 @@ pub(crate) struct SkippedRow {
 pub(crate) fn load_flows(
     path: &Path,
 ) -> Result<(Vec<NdpiFlow>, Vec<SkippedRow>), ConformanceError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let lines = super::LineIndex::new(&bytes);
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    let headers = rdr.headers().map_err(|e| malformed(path, 1, e.to_string()))?.clone();
     let names = [
         "pcap",
         "flow_no",
@@ -153,23 +148,11 @@ pub(crate) fn load_flows(
         "s2c_pkts",
         "s2c_bytes",
     ];
-    let mut c = Vec::new();
-    for n in names {
-        c.push(
-            headers
-                .iter()
-                .position(|h| h == n)
-                .ok_or_else(|| malformed(path, 1, format!("missing column `{n}`")))?,
-        );
-    }
+    let table = super::read_csv(path, &names)?;
+    let c = table.columns;
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| lines.line(p.byte()));
-            malformed(path, line, e.to_string())
-        })?;
-        let line = rec.position().map_or(0, |p| lines.line(p.byte()));
+    for (line, rec) in table.rows {
         let get = |i: usize| rec.get(c[i]).unwrap_or("").trim();
         let num = |i: usize| -> Result<u64, ConformanceError> {
             get(i)

@@ -176,8 +176,8 @@ pub(crate) struct Manifest {
     pub suggested: HashSet<String>,
     /// Baselines run in bare mode (`zeek -b`), with the `base/protocols/*` they load.
     pub bare: HashMap<String, Vec<String>>,
-    /// Baselines run with `-C` (checksums ignored); the others verify them.
-    pub ignore_checksums: HashSet<String>,
+    /// Baselines whose Zeek runs all verify checksums (no `-C`).
+    pub verify_checksums: HashSet<String>,
 }
 
 /// Parse `zeek/manifest.json`.
@@ -195,8 +195,10 @@ pub(crate) fn load_manifest(path: &Path) -> Result<Manifest, ConformanceError> {
                 !f.starts_with('-') && f.chars().all(|c| c.is_ascii_alphabetic()) && f.contains('C')
             })
         };
-        if zeek_runs.iter().any(|l| l.split_whitespace().any(ignores_checksums)) {
-            m.ignore_checksums.insert(e.baseline.clone());
+        if !zeek_runs.is_empty()
+            && !zeek_runs.iter().any(|l| l.split_whitespace().any(ignores_checksums))
+        {
+            m.verify_checksums.insert(e.baseline.clone());
         }
         if bare {
             let loads = e
@@ -269,17 +271,7 @@ pub(crate) fn bare_mode_config(base: &FlowTableConfig, loads: &[String]) -> Flow
 pub(crate) fn load_rows(
     path: &Path,
 ) -> Result<Vec<Result<ZeekRow, (String, String)>>, ConformanceError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let lines = super::LineIndex::new(&bytes);
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    let headers = rdr.headers().map_err(|e| malformed(path, 1, e.to_string()))?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| malformed(path, 1, format!("missing column `{name}`")))
-    };
-    let c = [
+    let names = [
         "baseline",
         "trace",
         "uid",
@@ -297,17 +289,12 @@ pub(crate) fn load_rows(
         "resp_pkts",
         "resp_ip_bytes",
         "tunnel_parents",
-    ]
-    .map(col);
-    let c: Vec<usize> = c.into_iter().collect::<Result<_, _>>()?;
-    let ip_proto_col = headers.iter().position(|h| h == "ip_proto");
+    ];
+    let table = super::read_csv(path, &names)?;
+    let c = table.columns;
+    let ip_proto_col = table.headers.iter().position(|h| h == "ip_proto");
     let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| lines.line(p.byte()));
-            malformed(path, line, e.to_string())
-        })?;
-        let line = rec.position().map_or(0, |p| lines.line(p.byte()));
+    for (line, rec) in table.rows {
         let get = |i: usize| rec.get(c[i]).unwrap_or("").trim();
         let (baseline, trace) = (get(0).to_string(), get(1).to_string());
         if get(3).is_empty() || get(3) == "-" || get(12).is_empty() || get(12) == "-" {
@@ -415,7 +402,7 @@ pub(crate) fn evaluate(
             Some(loads) => bare_mode_config(&opts.flow_config, loads),
             None => opts.flow_config.clone(),
         };
-        let verify = !manifest.ignore_checksums.contains(baseline);
+        let verify = manifest.verify_checksums.contains(baseline);
         let flows = cache.get_with(&path, &label, &config, verify);
         compare_group(&label, acceptance, rows, &flows.flows, known, &mut report, &mut all);
     }
