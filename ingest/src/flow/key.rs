@@ -36,6 +36,8 @@ pub(crate) struct FlowKey {
     pub vlan: Option<u16>,
     /// Inner VLAN, when keyed by VLAN.
     pub inner_vlan: Option<u16>,
+    /// Tunnel depth (Suricata's recursion level); always 0 under Zeek semantics.
+    pub depth: u8,
 }
 
 impl std::hash::Hash for FlowKey {
@@ -54,6 +56,9 @@ impl std::hash::Hash for FlowKey {
                 | vlan(self.vlan) << 40
                 | (vlan(self.inner_vlan) & 0x1_ffff).rotate_left(57),
         );
+        if self.depth != 0 {
+            state.write_u8(self.depth);
+        }
     }
 }
 
@@ -78,10 +83,16 @@ impl FlowKey {
         inner_vlan: Option<u16>,
     ) -> Self {
         if one_way || canon_lt(&src, sport, &dst, dport) {
-            Self { a: src, b: dst, pa: sport, pb: dport, proto, vlan, inner_vlan }
+            Self { a: src, b: dst, pa: sport, pb: dport, proto, vlan, inner_vlan, depth: 0 }
         } else {
-            Self { a: dst, b: src, pa: dport, pb: sport, proto, vlan, inner_vlan }
+            Self { a: dst, b: src, pa: dport, pb: sport, proto, vlan, inner_vlan, depth: 0 }
         }
+    }
+
+    /// The same key at tunnel depth `depth`.
+    #[inline]
+    pub(crate) fn at_depth(self, depth: u8) -> Self {
+        Self { depth, ..self }
     }
 }
 

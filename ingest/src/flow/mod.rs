@@ -34,6 +34,7 @@ mod key;
 mod lru;
 mod ports;
 mod record;
+mod suricata;
 mod table;
 mod tcp_state;
 #[cfg(test)]
@@ -43,4 +44,5 @@ mod uid;
 pub use community_id::community_id_v1;
 pub use ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS};
 pub use record::{DirectionStats, EndReason, FlowRecord, FlowSink};
+pub use suricata::{Semantics, SuricataConfig};
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats};

@@ -18,6 +18,7 @@ use super::key::{FlowKey, FxBuild, addr16};
 use super::lru::Slab;
 use super::ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS, PortSet};
 use super::record::{DirectionStats, EndReason, FlowRecord, FlowSink};
+use super::suricata::{self, IDLE_CLASSES, Proto, Semantics, SuriFlow, SuricataConfig};
 use super::tcp_state::{Segment, TcpConn, want_flip};
 use super::uid::uid_string;
 use crate::packet::{DecodedPacket, NetLayer, TimestampUs, Transport};
@@ -25,6 +26,12 @@ use crate::packet::{DecodedPacket, NetLayer, TimestampUs, Transport};
 /// Flow table settings. Timeouts default to Zeek's.
 #[derive(Debug, Clone)]
 pub struct FlowTableConfig {
+    /// Whose flow semantics to follow: Zeek's `conn.log` (default) or Suricata's flow events.
+    /// Under [`Semantics::Suricata`] the Zeek timers, role flips and DNS/close/attempt delays
+    /// below are not used; [`FlowTableConfig::suricata`] gives the timeouts instead.
+    pub semantics: Semantics,
+    /// Suricata's settings, used only under [`Semantics::Suricata`].
+    pub suricata: SuricataConfig,
     /// TCP idle timeout (Zeek `tcp_inactivity_timeout`, 5 min), µs.
     pub tcp_idle_us: i64,
     /// UDP idle timeout (Zeek `udp_inactivity_timeout`, 1 min), µs.
@@ -66,6 +73,8 @@ pub struct FlowTableConfig {
 impl Default for FlowTableConfig {
     fn default() -> Self {
         Self {
+            semantics: Semantics::Zeek,
+            suricata: SuricataConfig::default(),
             tcp_idle_us: 300_000_000,
             udp_idle_us: 60_000_000,
             icmp_idle_us: 60_000_000,
@@ -113,6 +122,10 @@ pub struct FlowTableStats {
     pub flushed: u64,
     /// IP tunnel layers (GRE, IP-in-IP) that are tunnel parents but not flows themselves.
     pub tunnel_layers: u64,
+    /// Suricata semantics: ICMP errors counted in the flow of the packet they quote.
+    pub icmp_errors_attached: u64,
+    /// Suricata semantics: ICMPv4 errors in no flow (Suricata never creates a flow for them).
+    pub icmp_errors_unattached: u64,
 }
 
 /// Idle list (plane 0) per timeout class.
@@ -121,7 +134,9 @@ const IDLE_TCP_HANDSHAKE: u8 = 1;
 const IDLE_UDP: u8 = 2;
 const IDLE_ICMP: u8 = 3;
 const IDLE_OTHER: u8 = 4;
-const IDLE_LISTS: usize = 5;
+/// First of the Suricata idle lists (one per protocol and flow state, `SuriFlow::idle_class`).
+const IDLE_SURICATA: u8 = 5;
+const IDLE_LISTS: usize = IDLE_SURICATA as usize + IDLE_CLASSES;
 /// Timer lists (plane 1).
 const TIMER_ATTEMPT: u8 = 0;
 const TIMER_CLOSE: u8 = 1;
@@ -134,6 +149,17 @@ enum Kind {
     Udp,
     Icmp,
     Other,
+}
+
+impl Kind {
+    fn proto(self) -> Proto {
+        match self {
+            Kind::Tcp => Proto::Tcp,
+            Kind::Udp => Proto::Udp,
+            Kind::Icmp => Proto::Icmp,
+            Kind::Other => Proto::Other,
+        }
+    }
 }
 
 /// One open flow.
@@ -166,6 +192,8 @@ struct Flow {
     bad_checksums: [(u32, u32); 2],
     tcp: TcpConn,
     tunnel_parents: Vec<u64>,
+    /// Suricata's per-flow state, under Suricata semantics only.
+    suri: Option<SuriFlow>,
 }
 
 impl Flow {
@@ -180,6 +208,9 @@ impl Flow {
     }
 
     fn idle_list(&self) -> u8 {
+        if let Some(su) = &self.suri {
+            return IDLE_SURICATA + su.idle_class(self.kind.proto()) as u8;
+        }
         match self.kind {
             Kind::Tcp if self.tcp.established_timeout => IDLE_TCP,
             Kind::Tcp => IDLE_TCP_HANDSHAKE,
@@ -249,13 +280,15 @@ pub struct FlowTable {
 impl FlowTable {
     /// An empty table.
     pub fn new(config: FlowTableConfig) -> Self {
-        let idle_timeouts = [
+        let mut idle_timeouts = [0; IDLE_LISTS];
+        idle_timeouts[..IDLE_SURICATA as usize].copy_from_slice(&[
             config.tcp_idle_us,
             config.tcp_handshake_idle_us,
             config.udp_idle_us,
             config.icmp_idle_us,
             config.other_idle_us,
-        ];
+        ]);
+        idle_timeouts[IDLE_SURICATA as usize..].copy_from_slice(&config.suricata.idle_timeouts());
         Self {
             tcp_ports: PortSet::new(&config.tcp_server_ports),
             udp_ports: PortSet::new(&config.udp_server_ports),
@@ -284,8 +317,10 @@ impl FlowTable {
             return;
         }
         let n = pkt.layers.len();
+        let suricata = self.config.semantics == Semantics::Suricata;
         let mut parent = None;
         for (i, layer) in pkt.layers.iter().enumerate() {
+            let depth = u8::try_from(i).unwrap_or(u8::MAX);
             if matches!(layer.transport, Transport::Other)
                 && layer.src.is_ipv6()
                 && matches!(layer.proto, 59 | 135)
@@ -300,14 +335,85 @@ impl FlowTable {
                 break;
             }
             let innermost = i + 1 == n && !pkt.held_fragment;
-            if !innermost && matches!(layer.transport, Transport::Other) {
+            if suricata {
+                if let Some(p) = self.suricata_special(pkt, layer, depth, innermost) {
+                    parent = p.or(parent);
+                    continue;
+                }
+            } else if !innermost && matches!(layer.transport, Transport::Other) {
                 // An IP tunnel header (GRE, IP-in-IP): Zeek logs no conn for it, but its inner
                 // connections name the tunnel's uid as parent.
                 parent = Some(self.tunnel_uid(pkt, layer));
                 continue;
             }
-            parent = Some(self.process_layer(pkt, layer, parent, sink));
+            parent = Some(self.process_layer(pkt, layer, depth, parent, sink));
         }
+    }
+
+    /// Suricata's rules for layers that are not ordinary flow packets: ICMPv4 errors (attached
+    /// to the quoted flow or dropped), GRE (no flow) and other IP tunnel headers. `None` =
+    /// process the layer as usual; `Some(parent)` = done, with the tunnel uid for inner layers.
+    fn suricata_special(
+        &mut self,
+        pkt: &DecodedPacket,
+        layer: &NetLayer,
+        depth: u8,
+        innermost: bool,
+    ) -> Option<Option<u64>> {
+        if suricata::is_icmp4_error(layer) {
+            if let Some(target) = suricata::icmp_error_target(layer)
+                && self.attach_icmp_error(pkt, layer, depth, target)
+            {
+                self.stats.icmp_errors_attached += 1;
+            } else {
+                self.stats.icmp_errors_unattached += 1;
+            }
+            return Some(None);
+        }
+        let tunnel_header = !innermost && matches!(layer.transport, Transport::Other);
+        if !suricata::layer_has_flow(layer)
+            || (tunnel_header && !suricata::tunnel_layer_has_flow(layer))
+        {
+            return Some(tunnel_header.then(|| self.tunnel_uid(pkt, layer)));
+        }
+        None
+    }
+
+    /// Counts an ICMP error in the flow of the packet it quotes, if that flow exists.
+    fn attach_icmp_error(
+        &mut self,
+        pkt: &DecodedPacket,
+        layer: &NetLayer,
+        depth: u8,
+        (qsrc, qsport, qdst, qdport, qproto): (IpAddr, u16, IpAddr, u16, u8),
+    ) -> bool {
+        let (vlan, inner_vlan) = self.vlans(pkt);
+        let mut key = FlowKey::new(
+            addr16(&qsrc),
+            qsport,
+            addr16(&qdst),
+            qdport,
+            qproto,
+            false,
+            vlan,
+            inner_vlan,
+        );
+        if self.config.suricata.recursion_level_tracking {
+            key = key.at_depth(depth);
+        }
+        let Some(&s) = self.map.get(&key) else { return false };
+        let f = self.flows.get_mut(s);
+        // FlowGetPacketDirection for ICMP: toserver when the sender is the flow's source.
+        let toserver = addr16(&layer.src) == addr16(&f.orig_h);
+        let d = &mut f.dir[usize::from(!toserver)];
+        d.pkts += 1;
+        d.ip_bytes += u64::from(layer.ip_total_len);
+        d.wire_bytes += suricata::packet_len(layer, depth, pkt.wire_len);
+        f.last_time = pkt.ts;
+        f.idle_base = pkt.ts;
+        let idle = f.idle_list();
+        self.flows.push_back(0, idle, s);
+        true
     }
 
     /// Expire flows idle (or active) past their timeout at time `now`.
@@ -454,7 +560,19 @@ impl FlowTable {
             bad_checksums: [(0, 1); 2],
             tcp: TcpConn::new(),
             tunnel_parents: Vec::new(),
+            suri: None,
         };
+        if self.config.semantics == Semantics::Suricata {
+            f.suri = Some(SuriFlow::new());
+            if t.kind == Kind::Tcp
+                && suricata::reverses_first_packet(layer, self.config.suricata.midstream)
+            {
+                f.flip();
+                f.tcp.flip();
+                f.hist.add('^');
+            }
+            return f;
+        }
         // IPBasedAnalyzer::NewConn / WantConnection: guess the true originator by the ports.
         let flip = match (t.kind, layer.transport) {
             (Kind::Tcp, Transport::Tcp(h)) => want_flip(
@@ -480,12 +598,14 @@ impl FlowTable {
         &mut self,
         pkt: &DecodedPacket,
         layer: &NetLayer,
+        depth: u8,
         parent: Option<u64>,
         sink: &mut impl FlowSink,
     ) -> u64 {
         let t = tuple_of(layer);
         let (vlan, inner_vlan) = self.vlans(pkt);
-        let key = FlowKey::new(
+        let suricata = self.config.semantics == Semantics::Suricata;
+        let mut key = FlowKey::new(
             addr16(&t.src),
             t.sport,
             addr16(&t.dst),
@@ -495,6 +615,9 @@ impl FlowTable {
             vlan,
             inner_vlan,
         );
+        if suricata && self.config.suricata.recursion_level_tracking {
+            key = key.at_depth(depth);
+        }
         let ts = pkt.ts;
 
         // Zeek's TCPAnalyzer::ExtractTCP_Header: a header longer than the IP payload or than
@@ -516,10 +639,15 @@ impl FlowTable {
         let mut slot = self.map.get(&key).copied();
         if let Some(s) = slot {
             let f = self.flows.get(s);
-            if let Some(seg) = &seg
-                && f.kind == Kind::Tcp
-                && f.tcp.is_reuse(seg)
-            {
+            let reuse = match (&seg, &f.suri) {
+                (Some(seg), Some(su)) if f.kind == Kind::Tcp => {
+                    let toserver = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;
+                    su.is_reuse(toserver, seg.flags, seg.seq, self.config.suricata.midstream)
+                }
+                (Some(seg), None) => f.kind == Kind::Tcp && f.tcp.is_reuse(seg),
+                _ => false,
+            };
+            if reuse {
                 self.stats.reused += 1;
                 self.emit(s, EndReason::Reused, sink);
                 slot = None;
@@ -539,6 +667,7 @@ impl FlowTable {
                 }
                 let mut f = self.new_flow(key, &t, layer, pkt);
                 let dns = f.kind == Kind::Udp
+                    && !suricata
                     && self.config.dns_session_timeout_us > 0
                     && self.dns_ports.contains(f.resp_p);
                 if dns {
@@ -582,18 +711,23 @@ impl FlowTable {
             Kind::Tcp => {
                 if let Some(seg) = &seg {
                     let out = f.tcp.process(&mut f.hist, is_orig, seg);
-                    if out.flipped {
+                    // Suricata keeps the first packet's direction (Zeek's role flip is undone
+                    // in the endpoint states) and has none of Zeek's TCP timers.
+                    let zeek = f.suri.is_none();
+                    if out.flipped && zeek {
                         f.flip();
                         is_orig = !is_orig;
+                    } else if out.flipped {
+                        f.tcp.flip();
                     }
-                    touch = out.touch;
-                    if out.close_complete {
+                    touch = out.touch || !zeek;
+                    if zeek && out.close_complete {
                         let base = if touch { ts } else { f.last_time };
                         timer = Some((
                             TIMER_CLOSE,
                             base.saturating_add(self.config.tcp_close_delay_us),
                         ));
-                    } else if out.attempt_timer && self.config.tcp_attempt_delay_us > 0 {
+                    } else if zeek && out.attempt_timer && self.config.tcp_attempt_delay_us > 0 {
                         timer = Some((
                             TIMER_ATTEMPT,
                             ts.saturating_add(self.config.tcp_attempt_delay_us),
@@ -623,10 +757,18 @@ impl FlowTable {
             Kind::Other => {}
         }
 
+        if let Some(su) = &mut f.suri {
+            let tcp = seg.as_ref().map(|g| (g.flags, g.seq));
+            su.on_packet(is_orig, tcp, self.config.suricata.midstream);
+        }
         let d = &mut f.dir[usize::from(!is_orig)];
         d.pkts += 1;
         d.ip_bytes += u64::from(layer.ip_total_len);
-        d.wire_bytes += u64::from(pkt.wire_len);
+        d.wire_bytes += if suricata {
+            suricata::packet_len(layer, depth, pkt.wire_len)
+        } else {
+            u64::from(pkt.wire_len)
+        };
         if let Transport::Tcp(h) = layer.transport {
             d.tcp_flags |= h.flags;
         }

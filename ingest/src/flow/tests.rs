@@ -41,6 +41,7 @@ pub(crate) fn layer(
         dst: ip(dst),
         proto,
         ip_header_len: hdr,
+        l2_len: 0,
         ip_total_len: u32::from(hdr) + l4_len,
         tos: 0,
         ttl: 64,
@@ -89,7 +90,7 @@ pub(crate) fn udp_layer(src: &str, sport: u16, dst: &str, dport: u16, len: u32) 
 }
 
 pub(crate) fn icmp_layer(src: &str, dst: &str, icmp_type: u8, code: u8, len: u32) -> NetLayer {
-    let h = IcmpHeader { icmp_type, code };
+    let h = IcmpHeader { icmp_type, code, quoted: None };
     let v6 = ip(src).is_ipv6();
     let (proto, t) = if v6 { (58, Transport::Icmpv6(h)) } else { (1, Transport::Icmp(h)) };
     layer(src, dst, proto, t, 8 + len, len)

@@ -88,7 +88,10 @@ impl Decoder {
             defrag: &mut self.defrag,
             ts: raw.ts,
             cut: (raw.data.len() as u64) < raw.wire_len as u64,
+            l2_base: 0,
+            l2_end: 0,
         };
+        ctx.mark_l2(raw.data);
         link::decode_link(&mut ctx, raw.linktype, raw.data);
     }
 }
@@ -107,6 +110,12 @@ pub(crate) struct Ctx<'a> {
     pub ts: TimestampUs,
     /// True when the frame was cut by the snap length (missing bytes are expected).
     pub cut: bool,
+    /// Address range of the buffer where the current encapsulation's payload starts (the
+    /// frame, or a tunnel's payload): [`NetLayer::l2_len`](super::NetLayer::l2_len) is
+    /// measured from `l2_base`.
+    pub l2_base: usize,
+    /// End of that buffer (exclusive).
+    pub l2_end: usize,
 }
 
 impl Ctx<'_> {
@@ -128,6 +137,24 @@ impl Ctx<'_> {
             self.out.inner_vlan = Some(id);
         } else {
             self.weird("triple_tagged_vlan_unsupported");
+        }
+    }
+
+    /// Marks `d` as the start of the current encapsulation's payload (a tunnel calls this
+    /// with what it hands to the L2 or IP decoder).
+    pub fn mark_l2(&mut self, d: &[u8]) {
+        self.l2_base = d.as_ptr() as usize;
+        self.l2_end = self.l2_base + d.len();
+    }
+
+    /// Bytes between the last [`Ctx::mark_l2`] and `ip` (an IP header inside that payload);
+    /// 0 when `ip` lies in another buffer (a reassembled datagram).
+    pub fn l2_len(&self, ip: &[u8]) -> u16 {
+        let p = ip.as_ptr() as usize;
+        if p >= self.l2_base && p <= self.l2_end {
+            u16::try_from(p - self.l2_base).unwrap_or(u16::MAX)
+        } else {
+            0
         }
     }
 

@@ -273,6 +273,7 @@ mod tests {
             ip_flags: 1,
             ip_id: 7,
             header_len: 20,
+            l2_len: 0,
         }
     }
 

@@ -29,6 +29,8 @@ pub(crate) struct IpMeta {
     /// IPv4 header length, or IPv6 40 + extension headers up to the
     /// fragment header (the unfragmentable part).
     pub header_len: u16,
+    /// Link-layer bytes before this IP header (see `NetLayer::l2_len`).
+    pub l2_len: u16,
 }
 
 /// Decode an IP packet whose version is told by its first nibble.
@@ -87,6 +89,7 @@ pub(crate) fn ipv4(ctx: &mut Ctx<'_>, data: &[u8], encap: Encapsulation) {
         ip_flags: (frag >> 13) as u8,
         ip_id: u16::from_be_bytes([data[4], data[5]]) as u32,
         header_len: ihl as u16,
+        l2_len: ctx.l2_len(data),
     };
     let proto = data[9];
     let more = frag & 0x2000 != 0;
@@ -241,6 +244,7 @@ pub(crate) fn ipv6(ctx: &mut Ctx<'_>, data: &[u8], encap: Encapsulation) {
         ip_flags: 0,
         ip_id: 0,
         header_len: 40,
+        l2_len: ctx.l2_len(data),
     };
     let w = walk_ext(ctx, body, 40, nh, &mut meta);
     if let Some((next, offset, more, id)) = w.frag {
@@ -325,6 +329,7 @@ pub(crate) fn finish(
         dst: meta.dst,
         proto,
         ip_header_len: header_len,
+        l2_len: meta.l2_len,
         ip_total_len: total_len,
         tos: meta.tos,
         ttl: meta.ttl,

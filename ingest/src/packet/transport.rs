@@ -1,8 +1,10 @@
 //! Transport headers: TCP, UDP, ICMP, ICMPv6, SCTP.
 
 use super::bytes::{be16, be32};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use super::types::{
-    IcmpHeader, SctpHeader, TCP_OPTIONS_MAX, TcpHeader, Transport, UdpHeader, Weird,
+    IcmpHeader, QuotedPacket, SctpHeader, TCP_OPTIONS_MAX, TcpHeader, Transport, UdpHeader, Weird,
 };
 
 /// IP protocol numbers used across the decoder.
@@ -23,6 +25,64 @@ pub(crate) mod proto {
     pub const ICMPV6: u8 = 58;
     /// SCTP.
     pub const SCTP: u8 = 132;
+}
+
+/// ICMP error messages, which quote the offending packet: ICMPv4 destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem; ICMPv6 destination
+/// unreachable, packet too big, time exceeded, parameter problem.
+pub(crate) fn is_icmp_error(v6: bool, icmp_type: u8) -> bool {
+    if v6 { (1..=4).contains(&icmp_type) } else { matches!(icmp_type, 3 | 4 | 5 | 11 | 12) }
+}
+
+/// Parses the IP header (and the ports after it) quoted by an ICMP error, from the bytes after
+/// the 8-byte ICMP header. `None` when they are not a plausible IPv4/IPv6 header.
+pub(crate) fn quoted_packet(d: &[u8]) -> Option<QuotedPacket> {
+    let (src, dst, proto, l4) = match d.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(d[0] & 0x0f) * 4;
+            if ihl < 20 || d.len() < ihl {
+                return None;
+            }
+            let src = IpAddr::V4(Ipv4Addr::new(d[12], d[13], d[14], d[15]));
+            let dst = IpAddr::V4(Ipv4Addr::new(d[16], d[17], d[18], d[19]));
+            let first_fragment = u16::from_be_bytes([d[6], d[7]]) & 0x1fff == 0;
+            (src, dst, d[9], first_fragment.then(|| &d[ihl..]))
+        }
+        6 => {
+            if d.len() < 40 {
+                return None;
+            }
+            let src = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&d[8..24]).ok()?));
+            let dst = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&d[24..40]).ok()?));
+            let (mut nh, mut off, mut first_fragment) = (d[6], 40usize, true);
+            for _ in 0..8 {
+                match nh {
+                    0 | 43 | 60 => {
+                        let (Some(&n), Some(&l)) = (d.get(off), d.get(off + 1)) else { break };
+                        nh = n;
+                        off += (usize::from(l) + 1) * 8;
+                    }
+                    44 => {
+                        let (Some(&n), Some(o)) = (d.get(off), be16(d, off + 2)) else { break };
+                        nh = n;
+                        first_fragment = o & 0xfff8 == 0;
+                        off += 8;
+                    }
+                    _ => break,
+                }
+            }
+            (src, dst, nh, first_fragment.then(|| d.get(off..).unwrap_or(&[])))
+        }
+        _ => return None,
+    };
+    let need = match proto {
+        proto::TCP | proto::SCTP => 4,
+        proto::UDP => 8,
+        _ => usize::MAX,
+    };
+    let ports = l4.filter(|t| t.len() >= need).and_then(|t| Some((be16(t, 0)?, be16(t, 2)?)));
+    let (src_port, dst_port) = ports.unwrap_or((0, 0));
+    Some(QuotedPacket { src, dst, proto, src_port, dst_port, has_ports: ports.is_some() })
 }
 
 /// A decoded transport header and how many bytes of header it claims.
@@ -115,7 +175,13 @@ pub(crate) fn parse(
                 weirds.push(Weird { name: "truncated_header", addl: Some("icmp".into()) });
                 return other;
             }
-            let h = IcmpHeader { icmp_type: data[0], code: data[1] };
+            let v6 = proto == proto::ICMPV6;
+            let quoted = if is_icmp_error(v6, data[0]) {
+                quoted_packet(data.get(8..).unwrap_or(&[]))
+            } else {
+                None
+            };
+            let h = IcmpHeader { icmp_type: data[0], code: data[1], quoted };
             let transport =
                 if proto == proto::ICMP { Transport::Icmp(h) } else { Transport::Icmpv6(h) };
             ParsedTransport { transport, header_len: 8, payload_len: declared.saturating_sub(8) }
@@ -192,7 +258,10 @@ mod tests {
         assert_eq!(p.payload_len, 4);
         // ICMP echo request (type 8 code 0), 8 header bytes + 56 payload declared.
         let p = parse(proto::ICMP, &[8, 0, 0, 0, 0, 1, 0, 1], 64, &mut w);
-        assert_eq!(p.transport, Transport::Icmp(IcmpHeader { icmp_type: 8, code: 0 }));
+        assert_eq!(
+            p.transport,
+            Transport::Icmp(IcmpHeader { icmp_type: 8, code: 0, quoted: None })
+        );
         assert_eq!(p.payload_len, 56);
         // SCTP 2905 → 2905, 12-byte common header.
         let d = [0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 0, 0, 0, 0, 0];

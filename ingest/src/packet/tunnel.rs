@@ -29,8 +29,14 @@ pub(crate) mod ports {
 /// Look for a tunnel in the payload `d` of a layer with IP protocol `p`.
 pub(crate) fn decap(ctx: &mut Ctx<'_>, p: u8, transport: &Transport, d: &[u8]) {
     match p {
-        proto::IPIP if enter(ctx) => ip::ipv4(ctx, d, Encapsulation::IpInIp),
-        proto::IPV6 if enter(ctx) => ip::ipv6(ctx, d, Encapsulation::IpInIp),
+        proto::IPIP if enter(ctx) => {
+            ctx.mark_l2(d);
+            ip::ipv4(ctx, d, Encapsulation::IpInIp)
+        }
+        proto::IPV6 if enter(ctx) => {
+            ctx.mark_l2(d);
+            ip::ipv6(ctx, d, Encapsulation::IpInIp)
+        }
         proto::GRE if enter(ctx) => gre(ctx, d),
         proto::UDP => {
             if let Transport::Udp(u) = transport {
@@ -101,6 +107,7 @@ pub(crate) fn gre(ctx: &mut Ctx<'_>, d: &[u8]) {
         return ctx.weird("truncated_GRE");
     }
     let body = &d[hl..];
+    ctx.mark_l2(body);
     if version == 1 {
         if ptype != 0x880b {
             return ctx.weird_addl("egre_protocol_type", ptype.to_string());
@@ -120,6 +127,7 @@ pub(crate) fn gre(ctx: &mut Ctx<'_>, d: &[u8]) {
             if body.len() < skip + 14 {
                 return ctx.weird("truncated_GRE");
             }
+            ctx.mark_l2(&body[skip..]);
             l2::ethernet(ctx, &body[skip..], E);
         }
         // ERSPAN type III: 12-byte header, +8 with the platform sub-header (O bit).
@@ -131,6 +139,7 @@ pub(crate) fn gre(ctx: &mut Ctx<'_>, d: &[u8]) {
             if body.len() < skip + 14 {
                 return ctx.weird("truncated_GRE");
             }
+            ctx.mark_l2(&body[skip..]);
             l2::ethernet(ctx, &body[skip..], E);
         }
         0x880b => l2::ppp_frame(ctx, body, E),
@@ -151,6 +160,7 @@ fn vxlan(ctx: &mut Ctx<'_>, d: &[u8]) {
     if d.len() <= 8 {
         return ctx.weird("vxlan_truncated");
     }
+    ctx.mark_l2(&d[8..]);
     l2::ethernet(ctx, &d[8..], Encapsulation::Vxlan);
 }
 
@@ -166,6 +176,7 @@ fn geneve(ctx: &mut Ctx<'_>, d: &[u8]) {
     if d.len() <= hl {
         return ctx.weird(if d.len() == hl { "geneve_empty_packet" } else { "geneve_truncated" });
     }
+    ctx.mark_l2(&d[hl..]);
     l2::dispatch(ctx, p, &d[hl..], Encapsulation::Geneve);
 }
 
@@ -201,6 +212,7 @@ fn gtpu(ctx: &mut Ctx<'_>, d: &[u8]) {
         return;
     }
     let inner = &d[hl..end];
+    ctx.mark_l2(inner);
     match inner[0] >> 4 {
         4 => ip::ipv4(ctx, inner, Encapsulation::GtpU),
         6 => ip::ipv6(ctx, inner, Encapsulation::GtpU),
@@ -215,6 +227,7 @@ fn teredo(ctx: &mut Ctx<'_>, data: &[u8]) {
         let fits = 40 + be16(inner, 4).unwrap_or(0) as usize == inner.len();
         let bubble = inner[6] == 59 && inner[4] == 0 && inner[5] == 0;
         if fits || bubble || ctx.cut {
+            ctx.mark_l2(inner);
             ip::ipv6(ctx, inner, Encapsulation::Teredo);
         }
     }
@@ -272,6 +285,7 @@ fn ayiya(ctx: &mut Ctx<'_>, d: &[u8]) {
     if inner.is_empty() {
         return ctx.weird("ayiya_empty_packet");
     }
+    ctx.mark_l2(inner);
     match d[3] {
         proto::IPIP => ip::ipv4(ctx, inner, Encapsulation::Ayiya),
         proto::IPV6 => ip::ipv6(ctx, inner, Encapsulation::Ayiya),

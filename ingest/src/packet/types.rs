@@ -164,13 +164,35 @@ pub struct UdpHeader {
     pub length: u16,
 }
 
-/// ICMP or ICMPv6 type and code, plus the echo identifier when present.
+/// ICMP or ICMPv6 type and code, plus the quoted packet of an error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpHeader {
     /// Message type.
     pub icmp_type: u8,
     /// Message code.
     pub code: u8,
+    /// For an error message (ICMPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1-4), the IP header
+    /// (and transport ports) of the packet that caused it, when the quote is well formed.
+    pub quoted: Option<QuotedPacket>,
+}
+
+/// The packet quoted by an ICMP error message: the offending packet's own tuple, in the
+/// offending packet's direction (its `src` is the host the error is sent back to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotedPacket {
+    /// Source address of the quoted packet.
+    pub src: IpAddr,
+    /// Destination address of the quoted packet.
+    pub dst: IpAddr,
+    /// IP protocol of the quoted packet (after IPv6 extension headers we can walk).
+    pub proto: u8,
+    /// Source port (TCP, UDP, SCTP), 0 otherwise or when not quoted.
+    pub src_port: u16,
+    /// Destination port (TCP, UDP, SCTP), 0 otherwise or when not quoted.
+    pub dst_port: u16,
+    /// True when the quote reaches the ports of a TCP, UDP or SCTP header
+    /// (Suricata's `emb_ports_set`: 4 bytes for TCP/SCTP, the full 8-byte UDP header).
+    pub has_ports: bool,
 }
 
 /// SCTP common header ports.
@@ -195,6 +217,12 @@ pub struct NetLayer {
     pub proto: u8,
     /// IPv4 header length or IPv6 40 + extension headers, in bytes.
     pub ip_header_len: u16,
+    /// Link-layer bytes between the start of this layer's encapsulation payload and its IP
+    /// header: the frame's link header (Ethernet, VLAN tags, ...) for the outermost layer,
+    /// the inner Ethernet header (plus tags) of a VXLAN / Geneve / GRE-TEB / ERSPAN tunnel,
+    /// PPP framing inside GRE, and 0 for IP carried directly (IP-in-IP, GTP-U, Teredo).
+    /// Suricata counts a decapsulated packet from there (`ip_total_len + l2_len`).
+    pub l2_len: u16,
     /// IP length as Zeek counts `ip_bytes`: IPv4 total length, IPv6 40 + payload length.
     /// For a reassembled datagram, the reassembled length.
     pub ip_total_len: u32,

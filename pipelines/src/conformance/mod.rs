@@ -37,6 +37,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use vigil_ingest::FlowTableConfig;
+use vigil_ingest::flow::Semantics;
 
 pub use flows::{DirView, OurFlow};
 pub use known::{KnownDifference, KnownDifferences};
@@ -204,6 +205,30 @@ impl FlowCache {
         self.get_with(path, label, &config, false)
     }
 
+    /// The cache key of `path` read with `config` (the bare path for the default config).
+    fn key_for(&self, path: &Path, config: &FlowTableConfig, verify_checksums: bool) -> PathBuf {
+        let ports = (&config.tcp_server_ports, &config.udp_server_ports);
+        let default_ports = (&self.config.tcp_server_ports, &self.config.udp_server_ports);
+        let semantics = match config.semantics {
+            Semantics::Zeek => String::new(),
+            Semantics::Suricata => {
+                let s = &config.suricata;
+                format!(
+                    "#semantics=suricata#midstream={}#recursion={}",
+                    s.midstream, s.recursion_level_tracking
+                )
+            }
+        };
+        match (ports == default_ports, verify_checksums, semantics.is_empty()) {
+            (true, false, true) => path.to_path_buf(),
+            (bare, verify, _) => PathBuf::from(format!(
+                "{}#bare={}#verify={verify}{semantics}",
+                path.display(),
+                !bare
+            )),
+        }
+    }
+
     /// Flows for `path` built with another flow-table configuration and, when
     /// `verify_checksums`, dropping what has bad checksums (a Zeek run without `-C`).
     pub(crate) fn get_with(
@@ -213,14 +238,7 @@ impl FlowCache {
         config: &FlowTableConfig,
         verify_checksums: bool,
     ) -> std::rc::Rc<CaptureFlows> {
-        let ports = (&config.tcp_server_ports, &config.udp_server_ports);
-        let default_ports = (&self.config.tcp_server_ports, &self.config.udp_server_ports);
-        let key = match (ports == default_ports, verify_checksums) {
-            (true, false) => path.to_path_buf(),
-            (bare, verify) => {
-                PathBuf::from(format!("{}#bare={}#verify={verify}", path.display(), !bare))
-            }
-        };
+        let key = self.key_for(path, config, verify_checksums);
         if let Some(c) = self.captures.get(&key) {
             return c.clone();
         }
@@ -240,9 +258,21 @@ impl FlowCache {
 
     /// Insert precomputed flows (tests).
     #[cfg(test)]
+    /// The same flows serve the Zeek/nDPI (default) and the Suricata-semantics readings.
     pub(crate) fn insert(&mut self, path: &Path, flows: Vec<OurFlow>) {
-        self.captures
-            .insert(path.to_path_buf(), std::rc::Rc::new(CaptureFlows { flows, error: None }));
+        let c = std::rc::Rc::new(CaptureFlows { flows, error: None });
+        let suricata = FlowTableConfig { semantics: Semantics::Suricata, ..self.config.clone() };
+        let keys = [self.key_for(path, &self.config, false), self.key_for(path, &suricata, false)];
+        for k in keys {
+            self.captures.insert(k, c.clone());
+        }
+    }
+
+    /// Captures read, each counted once whatever the configurations it was read with.
+    fn distinct_captures(&self) -> usize {
+        let base = |k: &PathBuf| k.to_string_lossy().split('#').next().unwrap_or("").to_string();
+        let paths: std::collections::HashSet<String> = self.captures.keys().map(base).collect();
+        paths.len()
     }
 
     fn failures(&self) -> Vec<CaptureFailure> {
@@ -300,7 +330,7 @@ pub(crate) fn run_with_cache(
     };
     Ok(ConformanceReport {
         data_dir: data_dir.display().to_string(),
-        captures_read: cache.captures.len(),
+        captures_read: cache.distinct_captures(),
         capture_failures: cache.failures(),
         known_differences: known.entries.len(),
         zeek,

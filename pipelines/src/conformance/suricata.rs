@@ -22,21 +22,26 @@
 //! on them) without naming a tuple counts a subset, picked by the test's signatures, of the flows
 //! matching its other fields: it passes when we have at least `count` such flows.
 //!
-//! **Direction.** Suricata's `toserver` is the direction of the flow's first packet. Our flows
-//! follow Zeek's originator, which is the first packet's sender unless Zeek flipped it (a SYN/ACK
-//! seen first, or port heuristics), which Zeek records as `^` in `history`: then `toserver` is
-//! our responder side. (Suricata itself also reverses TCP flows picked up on a SYN/ACK when
-//! midstream is on, and some UDP flows on app-layer detection; those cases may differ.)
+//! **Flows.** The checks are evaluated on flows built with `Semantics::Suricata` (Suricata's
+//! direction, timeouts, TCP reuse, ICMP-error attachment, tunnel depth in the key; see
+//! `vigil_ingest::flow`'s `suricata` module), with the test's `--set stream.midstream=true` and
+//! `--set decoder.recursion-level.use-for-tracking=false` honoured.
 //!
-//! **Bytes.** Suricata counts `GET_PKT_LEN`, the whole captured frame with its link layer:
-//! our `wire_bytes`. For a flow inside a tunnel Suricata counts the decapsulated pseudo-packet,
-//! which starts at the inner IP header: our `ip_bytes` for flows with tunnel parents.
+//! **Direction.** Suricata's `toserver` is the direction of the flow's first packet (reversed
+//! for a midstream SYN/ACK pickup): under Suricata semantics, our originator. (Suricata also
+//! reverses some UDP flows on app-layer detection, which we do not model.)
+//!
+//! **Bytes.** Suricata counts `GET_PKT_LEN`: the whole captured frame with its link layer, or,
+//! for a decapsulated packet, the tunnel payload from its inner L2 header: our `wire_bytes`
+//! under Suricata semantics.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use vigil_ingest::FlowTableConfig;
+use vigil_ingest::flow::Semantics;
 
 use super::flows::has_ports;
 use super::report::{Mismatch, SuricataReport, truncate};
@@ -54,6 +59,8 @@ pub(crate) struct Check {
     pub check_index: u64,
     #[serde(default)]
     pub test_requires: Option<Value>,
+    #[serde(default)]
+    pub test_args: Option<Value>,
     #[serde(default)]
     pub count: Option<u64>,
     #[serde(default)]
@@ -82,7 +89,8 @@ struct View<'a> {
 
 impl View<'_> {
     fn new(flow: &OurFlow) -> View<'_> {
-        View { flow, reversed: flow.flipped() }
+        // Under Suricata semantics our originator is Suricata's toserver side.
+        View { flow, reversed: false }
     }
     fn src(&self) -> (std::net::IpAddr, u16) {
         let f = self.flow;
@@ -99,7 +107,7 @@ impl View<'_> {
         if self.reversed { &self.flow.orig } else { &self.flow.resp }
     }
     fn bytes(&self, d: &super::DirView) -> u64 {
-        if self.flow.tunnelled() { d.ip_bytes } else { d.wire_bytes }
+        d.wire_bytes
     }
 }
 
@@ -371,6 +379,28 @@ pub(crate) fn evaluate_check(c: &Check, flows: &[OurFlow], tcp_flags: bool) -> O
     Outcome::Evaluated { full, pass, reason, closest: closest.map(|(_, i, _)| i), ignored }
 }
 
+/// The flow-table configuration a check is evaluated with: Suricata semantics, plus the
+/// settings the test overrides with `--set` that change flows.
+pub(crate) fn flow_config(base: &FlowTableConfig, c: &Check) -> FlowTableConfig {
+    let mut config = base.clone();
+    config.semantics = Semantics::Suricata;
+    let args: Vec<&str> = match &c.test_args {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    for a in args {
+        let a: String = a.split_whitespace().collect();
+        match a.as_str() {
+            "--setstream.midstream=true" => config.suricata.midstream = true,
+            "--setdecoder.recursion-level.use-for-tracking=false" => {
+                config.suricata.recursion_level_tracking = false
+            }
+            _ => {}
+        }
+    }
+    config
+}
+
 /// Evaluate the Suricata source.
 pub(crate) fn evaluate(
     pcap_dir: &Path,
@@ -385,7 +415,8 @@ pub(crate) fn evaluate(
     report.duplicates_dropped = dropped;
     let mut all = Vec::new();
     for c in &checks {
-        let flows = cache.get(&pcap_dir.join(&c.pcap), &c.pcap);
+        let config = flow_config(&opts.flow_config, c);
+        let flows = cache.get_with(&pcap_dir.join(&c.pcap), &c.pcap, &config, false);
         let item = format!("{}#{}", c.test, c.check_index);
         match evaluate_check(c, &flows.flows, opts.suricata_tcp_flags) {
             Outcome::NotApplicable => {
@@ -437,6 +468,7 @@ mod tests {
             pcap: "suricata-verify/tests/t/input.pcap".into(),
             check_index: 0,
             test_requires: None,
+            test_args: None,
             count: Some(count),
             lt: None,
             gt: None,
@@ -531,21 +563,37 @@ mod tests {
     }
 
     #[test]
-    fn direction_follows_first_packet_and_tunnel_bytes() {
+    fn toserver_is_our_originator_and_bytes_are_wire_bytes() {
+        // Under Suricata semantics the originator is the first packet's sender: a Zeek `^`
+        // in the history no longer reverses the view, and tunnelled flows count wire_bytes.
         let c = check(
             1,
-            serde_json::json!({"event_type": "flow", "src_ip": "10.0.0.2",
-                "flow.pkts_toserver": 2, "flow.pkts_toclient": 3}),
+            serde_json::json!({"event_type": "flow", "src_ip": "10.0.0.1",
+                "flow.pkts_toserver": 3, "flow.pkts_toclient": 2}),
         );
         let mut f = flow((3, 2));
-        assert!(!pass(&evaluate_check(&c, std::slice::from_ref(&f), false)));
         f.history = "^hADad".into();
-        assert!(pass(&evaluate_check(&c, &[f], false)));
-        let c = check(1, serde_json::json!({"event_type": "flow", "flow.bytes_toserver": 46}));
+        assert!(pass(&evaluate_check(&c, std::slice::from_ref(&f), false)));
+        let c = check(1, serde_json::json!({"event_type": "flow", "flow.bytes_toserver": 60}));
         let mut f = flow((1, 0));
-        assert!(!pass(&evaluate_check(&c, std::slice::from_ref(&f), false)));
         f.tunnel_parents = vec!["Cparent".into()];
         assert!(pass(&evaluate_check(&c, &[f], false)));
+    }
+
+    #[test]
+    fn flow_config_is_suricata_with_the_tests_overrides() {
+        let mut c = check(1, serde_json::json!({"event_type": "flow"}));
+        let base = FlowTableConfig::default();
+        let cfg = flow_config(&base, &c);
+        assert_eq!(cfg.semantics, Semantics::Suricata);
+        assert!(!cfg.suricata.midstream && cfg.suricata.recursion_level_tracking);
+        c.test_args = Some(serde_json::json!([
+            "--set stream.midstream=true",
+            "--set decoder.recursion-level.use-for-tracking=false",
+            "-k none"
+        ]));
+        let cfg = flow_config(&base, &c);
+        assert!(cfg.suricata.midstream && !cfg.suricata.recursion_level_tracking);
     }
 
     #[test]
