@@ -1,10 +1,12 @@
-//! Bidirectional flows with Zeek's semantics (one [`FlowRecord`] = one `conn.log` row).
+//! Bidirectional flows with Zeek's semantics (one [`FlowRecord`] = one `conn.log` row), or,
+//! with [`FlowTableConfig::semantics`] = [`Semantics::Suricata`], Suricata's (one record = one
+//! Suricata flow event; the rules and their sources in Suricata are in the `suricata` module).
 //!
 //! Modules: `key` (canonical 5-tuple + VLAN key, Fx hasher), `lru` (slab threaded on
 //! intrusive idle/timer lists), `tcp_state` (Zeek's TCP endpoint state machine, sequence-space
 //! sizes, TCP history letters, `WantConnection`, `IsReuse`), `history`, `conn_state`, `icmp`
 //! (type/counterpart "ports"), `ports` (`likely_server_ports`), `community_id`, `uid`, and
-//! `table`, the [`FlowTable`] tying them together.
+//! `table`, the [`FlowTable`] tying them together; `suricata` holds the Suricata-only rules.
 //!
 //! Zeek rules followed:
 //! - every IP layer of a packet is a connection (UDP tunnels included), except IP tunnel
@@ -39,6 +41,8 @@ mod table;
 mod tcp_state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_suricata;
 mod uid;
 
 pub use community_id::community_id_v1;

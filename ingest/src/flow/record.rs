@@ -30,7 +30,10 @@ pub struct DirectionStats {
     pub bytes: u64,
     /// Sum of IP lengths (Zeek `ip_bytes`).
     pub ip_bytes: u64,
-    /// Sum of on-the-wire frame lengths, link layer included (nDPI/Suricata semantics).
+    /// Sum of on-the-wire frame lengths, link layer included (nDPI semantics). Under
+    /// `Semantics::Suricata`, a tunnelled flow counts Suricata's decapsulated packet instead
+    /// (`NetLayer::ip_total_len + NetLayer::l2_len`), and an ICMP error attached to the flow
+    /// counts its own frame.
     pub wire_bytes: u64,
     /// OR of every TCP flag byte seen.
     pub tcp_flags: u8,

@@ -272,4 +272,78 @@ mod tests {
         let p = parse(99, &[1, 2, 3], 3, &mut w);
         assert_eq!((p.transport, p.payload_len), (Transport::Other, 3));
     }
+
+    /// An IPv4 header 10.0.0.1 → 10.0.0.2, protocol `p`, followed by `l4`.
+    fn quoted_v4(p: u8, l4: &[u8]) -> Vec<u8> {
+        let mut d = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, p, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        d.extend_from_slice(l4);
+        d
+    }
+
+    #[test]
+    fn icmp_error_quotes_the_offending_header() {
+        // Destination unreachable (3/4) quoting a TCP segment 40000 → 25.
+        let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x05, 0xdc];
+        icmp.extend(quoted_v4(6, &[0x9c, 0x40, 0, 25, 0, 0, 0, 1]));
+        let mut w = Vec::new();
+        let p = parse(proto::ICMP, &icmp, icmp.len() as u32, &mut w);
+        let Transport::Icmp(h) = p.transport else { panic!("{:?}", p.transport) };
+        let q = h.quoted.expect("quoted");
+        assert_eq!((q.src.to_string(), q.dst.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
+        assert_eq!((q.proto, q.src_port, q.dst_port, q.has_ports), (6, 40000, 25, true));
+        // A UDP quote needs the whole 8-byte header for its ports (as Suricata).
+        let mut icmp = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        icmp.extend(quoted_v4(17, &[0, 53, 0, 54]));
+        let p = parse(proto::ICMP, &icmp, icmp.len() as u32, &mut w);
+        let Transport::Icmp(h) = p.transport else { panic!() };
+        assert_eq!(h.quoted.map(|q| (q.proto, q.has_ports, q.src_port)), Some((17, false, 0)));
+        // Echo requests quote nothing.
+        let p = parse(proto::ICMP, &[8, 0, 0, 0, 0, 1, 0, 1, 0x45], 9, &mut w);
+        assert!(matches!(p.transport, Transport::Icmp(h) if h.quoted.is_none()));
+    }
+
+    #[test]
+    fn icmpv6_error_quote_walks_extension_headers() {
+        // Packet too big quoting IPv6 2001:db8::1 → 2001:db8::2, hop-by-hop then UDP 5000 → 53.
+        let mut d = vec![2, 0, 0, 0, 0, 0, 0x05, 0x00];
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 24, 0, 64];
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[15] = 1;
+        ip6.extend_from_slice(&a);
+        a[15] = 2;
+        ip6.extend_from_slice(&a);
+        ip6.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop, 8 bytes
+        ip6.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 16, 0, 0]);
+        d.extend(ip6);
+        let mut w = Vec::new();
+        let p = parse(proto::ICMPV6, &d, d.len() as u32, &mut w);
+        let Transport::Icmpv6(h) = p.transport else { panic!() };
+        let q = h.quoted.expect("quoted");
+        assert_eq!(q.dst.to_string(), "2001:db8::2");
+        assert_eq!((q.proto, q.src_port, q.dst_port, q.has_ports), (17, 5000, 53, true));
+    }
+
+    #[test]
+    fn icmp_error_garbage_quotes_never_panic() {
+        let mut w = Vec::new();
+        for len in 0..80usize {
+            for fill in [0x00u8, 0x45, 0x4f, 0x60, 0xff] {
+                for t in [3u8, 1] {
+                    let mut d = vec![fill; len.max(4)];
+                    d[0] = t;
+                    let _ = parse(proto::ICMP, &d, d.len() as u32, &mut w);
+                    let _ = parse(proto::ICMPV6, &d, d.len() as u32, &mut w);
+                }
+            }
+        }
+        // A header length beyond the quote, or a non-IP version: no quote.
+        assert!(quoted_packet(&[0x4f; 30]).is_none());
+        assert!(quoted_packet(&[0x50; 30]).is_none());
+        assert!(quoted_packet(&[0x60; 39]).is_none());
+        // A quoted non-first fragment has no ports.
+        let mut frag = quoted_v4(6, &[1, 2, 3, 4]);
+        frag[7] = 1;
+        assert!(!quoted_packet(&frag).unwrap().has_ports);
+    }
 }

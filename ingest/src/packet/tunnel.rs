@@ -387,4 +387,39 @@ mod tests {
         assert_eq!(p.layers.len(), super::MAX_TUNNEL_DEPTH + 1);
         assert!(p.weirds.iter().any(|w| w.name == "exceeded_tunnel_max_depth"));
     }
+
+    #[test]
+    fn l2_len_counts_the_link_bytes_before_each_ip_header() {
+        // IP-in-IP: the inner IP header follows the outer directly.
+        let p = decode(&v4(4, &inner()));
+        assert_eq!((p.layers[0].l2_len, p.layers[1].l2_len), (0, 0));
+        // VXLAN: inner Ethernet (14 bytes) before the inner IP.
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x08, 0x00]);
+        eth.extend(inner());
+        let vx = [&[0x08, 0, 0, 0, 0, 0, 1, 0][..], &eth].concat();
+        let p = decode(&v4(17, &udp(5000, 4789, &vx)));
+        assert_eq!(p.layers[1].l2_len, 14);
+        // Same with a VLAN tag in the inner frame: 18 bytes.
+        let mut tagged = vec![0u8; 12];
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
+        tagged.extend(inner());
+        let vx = [&[0x08, 0, 0, 0, 0, 0, 1, 0][..], &tagged].concat();
+        let p = decode(&v4(17, &udp(5000, 4789, &vx)));
+        assert_eq!(p.layers[1].l2_len, 18);
+        // GRE transparent Ethernet bridging: 14; GRE carrying IPv4 directly: 0.
+        let teb = [&[0x00, 0x00, 0x65, 0x58][..], &eth].concat();
+        assert_eq!(decode(&v4(47, &teb)).layers[1].l2_len, 14);
+        let gre = [&[0x00, 0x00, 0x08, 0x00][..], &inner()].concat();
+        assert_eq!(decode(&v4(47, &gre)).layers[1].l2_len, 0);
+        // The outermost layer of an Ethernet frame: the Ethernet header.
+        let frame = [&eth[..12], &[0x08, 0x00], &v4(17, &udp(5000, 4789, &vx))[..]].concat();
+        let p = Decoder::default().decode(&RawPacket {
+            ts: 0,
+            data: &frame,
+            wire_len: frame.len() as u32,
+            linktype: LinkType::ETHERNET,
+        });
+        assert_eq!(p.layers.iter().map(|l| l.l2_len).collect::<Vec<_>>(), vec![14, 18]);
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use vigil_ingest::flow::Semantics;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowTableConfig, PcapReader};
 use vigil_pipelines::extract::{ExtractStats, Extractor, WeirdEvent};
@@ -33,6 +34,14 @@ pub struct FlowsArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = FlowFormat::Conn)]
     format: FlowFormat,
+    /// Whose flow semantics to follow. `zeek`: one flow per Zeek conn.log row (port-based
+    /// originator guess, close/attempt delays, DNS session split, the timeouts below).
+    /// `suricata`: one flow per Suricata flow event (first packet's sender is `toserver`,
+    /// Suricata's default per-state timeouts instead of the ones below, TCP session reuse,
+    /// ICMP unreachables counted in the flow they quote, tunnel depth in the key, tunnelled
+    /// packets counted from their inner L2 header in the wire bytes).
+    #[arg(long, value_enum, default_value_t = SemanticsArg::Zeek)]
+    semantics: SemanticsArg,
     /// Write here instead of standard output (`-` is standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -74,6 +83,24 @@ pub struct FlowsArgs {
     summary_json: bool,
 }
 
+/// `--semantics` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SemanticsArg {
+    /// Zeek's conn.log.
+    Zeek,
+    /// Suricata's flow events.
+    Suricata,
+}
+
+impl From<SemanticsArg> for Semantics {
+    fn from(s: SemanticsArg) -> Self {
+        match s {
+            SemanticsArg::Zeek => Semantics::Zeek,
+            SemanticsArg::Suricata => Semantics::Suricata,
+        }
+    }
+}
+
 fn secs_to_us(name: &str, secs: f64) -> anyhow::Result<i64> {
     if !(secs.is_finite() && secs > 0.0) {
         bail!("--{name} must be a positive number of seconds, got {secs}");
@@ -96,6 +123,7 @@ impl FlowsArgs {
                 .map(|s| secs_to_us("active-timeout", s))
                 .transpose()?,
             max_flows: self.max_flows,
+            semantics: self.semantics.into(),
             ..FlowTableConfig::default()
         })
     }

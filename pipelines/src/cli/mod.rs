@@ -25,7 +25,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Turn packet captures into bidirectional flows (Zeek conn.log semantics).
+    /// Turn packet captures into bidirectional flows (Zeek conn.log semantics, or Suricata's with --semantics suricata).
     Flows(flows::FlowsArgs),
     /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
     Conformance(conformance::ConformanceArgs),
