@@ -19,6 +19,18 @@
 //! So a packet is TCP 5 + 7 = 12, UDP 5 + 1 = 6, ICMP 5 + 2 = 7 tokens without
 //! payload, matching `PROTOCOLS_LENGTH_WITHOUT_PAYLOAD` in
 //! `src/modules/netFoundTokenizer.py`; +6 with payload, +20 for TCP options.
+//!
+//! Where we differ from `3_field_extraction.cpp`, on purpose:
+//! - `IP_hl` of IPv6 counts extension headers (the reference always writes 40);
+//! - the ICMP payload is the bytes after the 8-byte ICMP header for every
+//!   type (the reference does that for echo only, and starts at the ICMP
+//!   type byte for other messages);
+//! - ICMPv6 gets the ICMP layout (the reference refuses protocol 58) and
+//!   keeps protocol 58 in the output; netFound's protocol embedding only
+//!   covers 1, 6 and 17, so a scorer must map or skip it;
+//! - `IP_tl` saturates at 65 535 for a reassembled jumbo datagram (the
+//!   reference's `to_bytes(2)` would raise); the burst's `bytes` keep the
+//!   real length.
 
 use vigil_ingest::{NetLayer, Transport};
 
