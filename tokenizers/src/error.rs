@@ -1,0 +1,78 @@
+//! The crate's one error type.
+
+use std::net::IpAddr;
+
+use arrow_schema::ArrowError;
+
+/// Everything a tokenizer can refuse.
+///
+/// Variants say who has to act: [`TokenizerError::Config`] is for the user,
+/// the per-packet variants describe bad input (count it or dead-letter it,
+/// the tokenizer state is left unchanged), and [`TokenizerError::Arrow`] is
+/// a failure to assemble the output batch.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenizerError {
+    /// The configuration cannot work (for example `max_bursts = 0`).
+    #[error("invalid netFound tokenizer config: {0}")]
+    Config(String),
+    /// The packet's transport has no netFound field layout.
+    #[error(
+        "flow {flow_id}: IP protocol {proto} has no netFound field layout (only TCP, UDP, ICMP and ICMPv6 do)"
+    )]
+    UnsupportedProtocol {
+        /// The flow the packet was pushed for.
+        flow_id: u64,
+        /// The packet's IP protocol number.
+        proto: u8,
+    },
+    /// The protocol says TCP, UDP or ICMP but the transport header was not decoded (truncated).
+    #[error("flow {flow_id}: IP protocol {proto} but the transport header is missing or truncated")]
+    MissingTransport {
+        /// The flow the packet was pushed for.
+        flow_id: u64,
+        /// The packet's IP protocol number.
+        proto: u8,
+    },
+    /// A packet of another protocol was pushed for an open flow.
+    #[error(
+        "flow {flow_id}: packet has IP protocol {got}, but the flow started as protocol {expected}"
+    )]
+    ProtocolMismatch {
+        /// The flow the packet was pushed for.
+        flow_id: u64,
+        /// The protocol of the flow's first packet.
+        expected: u8,
+        /// The protocol of this packet.
+        got: u8,
+    },
+    /// Neither end of the packet is the flow's originator.
+    #[error("flow {flow_id}: packet {src} -> {dst} does not involve the flow originator {orig}")]
+    EndpointMismatch {
+        /// The flow the packet was pushed for.
+        flow_id: u64,
+        /// Packet source address.
+        src: IpAddr,
+        /// Packet destination address.
+        dst: IpAddr,
+        /// The originator address given in the flow reference.
+        orig: IpAddr,
+    },
+    /// Building the Arrow output failed.
+    #[error("building the netFound record batch: {0}")]
+    Arrow(#[from] ArrowError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<TokenizerError>() <= 64,
+            "{}",
+            std::mem::size_of::<TokenizerError>()
+        );
+    }
+}
