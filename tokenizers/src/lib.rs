@@ -47,6 +47,7 @@
 //!     payload_prefix: [0; 12],
 //!     payload_prefix_len: 0,
 //!     bad_checksum: false,
+//!     l2_len: 0,
 //! };
 //! let flow = FlowRef { flow_id: 1, community_id: "1:x", orig_addr: client, orig_port: 5353 };
 //! let config = NetfoundConfig { payload: false, ..NetfoundConfig::default() };

@@ -28,6 +28,7 @@ pub fn layer(src: &str, dst: &str, proto: u8, total_len: u32, transport: Transpo
         payload_prefix: [0; 12],
         payload_prefix_len: 0,
         bad_checksum: false,
+        l2_len: 0,
     }
 }
 
@@ -81,7 +82,7 @@ pub fn icmp(src: &str, dst: &str, icmp_type: u8, ttl: u8, payload: &[u8]) -> Net
         dst,
         1,
         28 + payload.len() as u32,
-        Transport::Icmp(IcmpHeader { icmp_type, code: 0 }),
+        Transport::Icmp(IcmpHeader { icmp_type, code: 0, quoted: None }),
     );
     l.ip_flags = 0;
     l.ttl = ttl;
