@@ -244,3 +244,23 @@ fn live_capture_on_loopback_flushes_on_interrupt() {
     assert_eq!(ours["orig_pkts"], 3);
     assert_eq!(ours["id.orig_h"], "127.0.0.1");
 }
+
+#[test]
+fn tokenize_netfound_writes_one_parquet_row_per_flow() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let out = dir.path().join("tokens.parquet");
+    let res = run(&["tokenize", "netfound", &f, "--out", out.to_str().unwrap()], None);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    let schema = batches[0].schema();
+    for col in ["burst_tokens", "directions", "bytes", "iats", "counts", "protocol", "flow_id"] {
+        assert!(schema.field_with_name(col).is_ok(), "missing column {col}");
+    }
+}

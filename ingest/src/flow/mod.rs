@@ -49,4 +49,4 @@ pub use community_id::community_id_v1;
 pub use ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS};
 pub use record::{DirectionStats, EndReason, FlowRecord, FlowSink};
 pub use suricata::{Semantics, SuricataConfig};
-pub use table::{FlowTable, FlowTableConfig, FlowTableStats};
+pub use table::{FlowTable, FlowTableConfig, FlowTableStats, LayerFlow};

@@ -95,6 +95,23 @@ impl Default for FlowTableConfig {
     }
 }
 
+/// The flow one layer of a packet was counted in (see [`FlowTable::process_observed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerFlow<'a> {
+    /// Index of the layer in [`DecodedPacket::layers`].
+    pub layer: usize,
+    /// The flow's [`FlowRecord::flow_id`](super::FlowRecord::flow_id).
+    pub flow_id: u64,
+    /// The flow's Community ID (as its record will carry it).
+    pub community_id: &'a str,
+    /// Whether the layer was sent by the flow's originator (as it stands after this packet).
+    pub is_orig: bool,
+    /// The originator's address.
+    pub orig_h: IpAddr,
+    /// The originator's port (ICMP: type).
+    pub orig_p: u16,
+}
+
 /// Counters kept by the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlowTableStats {
@@ -174,7 +191,6 @@ struct Flow {
     resp_h: IpAddr,
     resp_p: u16,
     proto: u8,
-    one_way: bool,
     /// SCTP ports (orig, resp) for the Community ID; Zeek's conn id has none.
     sctp_ports: Option<(u16, u16)>,
     vlan: Option<u16>,
@@ -188,6 +204,8 @@ struct Flow {
     /// UDP/ICMP payload sizes per Zeek (`request_len`/`reply_len`); -1 = no packet.
     len: [i64; 2],
     hist: History,
+    /// Community ID v1, computed when the flow is created.
+    community_id: String,
     /// Bad-checksum packets per direction and the next count that logs `C`/`c`.
     bad_checksums: [(u32, u32); 2],
     tcp: TcpConn,
@@ -309,6 +327,18 @@ impl FlowTable {
 
     /// Account one packet, emitting any flows it ends.
     pub fn process(&mut self, pkt: &DecodedPacket, sink: &mut impl FlowSink) {
+        self.process_observed(pkt, sink, &mut |_| {});
+    }
+
+    /// Like [`process`](Self::process), and tell `on_layer` which flow each layer of the
+    /// packet was counted in (layers that count in no flow are not reported). Per-packet
+    /// consumers such as the netFound tokenizer use this to follow flows.
+    pub fn process_observed(
+        &mut self,
+        pkt: &DecodedPacket,
+        sink: &mut impl FlowSink,
+        on_layer: &mut impl FnMut(LayerFlow<'_>),
+    ) {
         self.expire(pkt.ts, sink);
         if pkt.layers.is_empty() {
             if !pkt.held_fragment {
@@ -346,7 +376,7 @@ impl FlowTable {
                 parent = Some(self.tunnel_uid(pkt, layer));
                 continue;
             }
-            parent = Some(self.process_layer(pkt, layer, depth, parent, sink));
+            parent = Some(self.process_layer(pkt, layer, depth, parent, sink, on_layer));
         }
     }
 
@@ -536,17 +566,28 @@ impl FlowTable {
         self.next_flow_id += 1;
         let uid = self.take_uid();
         self.stats.created += 1;
+        // Community ID orders the endpoints itself, so later role flips leave it unchanged.
+        let (cp_s, cp_d) = t.sctp.unwrap_or((t.sport, t.dport));
+        let community_id = community_id_v1(
+            self.config.community_id_seed,
+            &t.src,
+            cp_s,
+            &t.dst,
+            cp_d,
+            layer.proto,
+            t.one_way,
+        );
         let mut f = Flow {
             key,
             flow_id,
             uid,
+            community_id,
             kind: t.kind,
             orig_h: t.src,
             orig_p: t.sport,
             resp_h: t.dst,
             resp_p: t.dport,
             proto: layer.proto,
-            one_way: t.one_way,
             sctp_ports: t.sctp,
             vlan,
             inner_vlan,
@@ -601,6 +642,7 @@ impl FlowTable {
         depth: u8,
         parent: Option<u64>,
         sink: &mut impl FlowSink,
+        on_layer: &mut impl FnMut(LayerFlow<'_>),
     ) -> u64 {
         let t = tuple_of(layer);
         let (vlan, inner_vlan) = self.vlans(pkt);
@@ -772,6 +814,14 @@ impl FlowTable {
         if let Transport::Tcp(h) = layer.transport {
             d.tcp_flags |= h.flags;
         }
+        on_layer(LayerFlow {
+            layer: usize::from(depth),
+            flow_id: f.flow_id,
+            community_id: &f.community_id,
+            is_orig,
+            orig_h: f.orig_h,
+            orig_p: f.orig_p,
+        });
         if touch {
             f.last_time = ts;
         }
@@ -811,20 +861,10 @@ impl FlowTable {
             }
             Kind::Other => "OTH",
         };
-        let (cp_o, cp_r) = f.sctp_ports.unwrap_or((f.orig_p, f.resp_p));
-        let community_id = community_id_v1(
-            self.config.community_id_seed,
-            &f.orig_h,
-            cp_o,
-            &f.resp_h,
-            cp_r,
-            f.proto,
-            f.one_way,
-        );
         sink.flow(FlowRecord {
             flow_id: f.flow_id,
             uid: uid_string(f.uid, seed),
-            community_id,
+            community_id: f.community_id,
             ts_start: f.ts_start,
             ts_end: f.last_time,
             orig_h: f.orig_h,

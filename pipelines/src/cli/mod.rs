@@ -3,7 +3,9 @@
 mod bench;
 mod conformance;
 mod flows;
+mod inputs;
 mod progress;
+mod tokenize;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,8 @@ enum Command {
     Flows(flows::FlowsArgs),
     /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
     Conformance(conformance::ConformanceArgs),
+    /// Turn records into model inputs (Parquet), as training and serving both read them.
+    Tokenize(tokenize::TokenizeArgs),
     /// Throughput figures, side by side with peer tools.
     Bench(bench::BenchArgs),
 }
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Flows(args) => flows::run(args, cli.quiet),
         Command::Conformance(args) => conformance::run(args),
+        Command::Tokenize(args) => tokenize::run(args, cli.quiet),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -3,6 +3,7 @@
 //! The three text formats share one column model ([`conn_fields`]), so a
 //! column added there shows up in all of them.
 
+mod batch_file;
 mod conn_fields;
 mod conn_log;
 mod csv_table;
@@ -13,6 +14,7 @@ use std::io::Write;
 
 use vigil_ingest::{FlowRecord, FlowSink};
 
+pub use batch_file::BatchFileWriter;
 pub use conn_fields::{CONN_COLUMNS, ConnValue, conn_values};
 pub use conn_log::ConnLogWriter;
 pub use csv_table::CsvWriter;

@@ -1,0 +1,74 @@
+//! A Parquet file of Arrow record batches of any one schema.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+/// Writes record batches to a Snappy-compressed Parquet file, created under a
+/// temporary name and renamed into place on [`finish`](Self::finish), so a
+/// reader never sees a half-written file.
+pub struct BatchFileWriter {
+    writer: ArrowWriter<File>,
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    rows: u64,
+}
+
+impl BatchFileWriter {
+    /// Create `path` (via `path.tmp`) for batches of `schema`.
+    pub fn create(path: &Path, schema: SchemaRef) -> io::Result<Self> {
+        let tmp = path.with_extension("parquet.tmp");
+        let file = File::create(&tmp)?;
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(io::Error::other)?;
+        Ok(Self { writer, tmp, path: path.to_path_buf(), rows: 0 })
+    }
+
+    /// Append one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch).map_err(io::Error::other)
+    }
+
+    /// Close the file, sync it and move it to its final name; returns the rows written.
+    pub fn finish(self) -> io::Result<u64> {
+        let file = self.writer.into_inner().map_err(io::Error::other)?;
+        file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)?;
+        Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+
+    #[test]
+    fn batches_land_under_the_final_name_only_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::UInt64, false)]));
+        let mut w = BatchFileWriter::create(&path, schema.clone()).unwrap();
+        let col: ArrayRef = Arc::new(UInt64Array::from(vec![1, 2, 3]));
+        w.write(&RecordBatch::try_new(schema, vec![col]).unwrap()).unwrap();
+        assert!(!path.exists());
+        assert_eq!(w.finish().unwrap(), 3);
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 3);
+    }
+}

@@ -1,0 +1,6 @@
+//! Captures and records in, model inputs out: the glue between readers, the flow
+//! table and the tokenizers of `vigil-tokenizers`.
+
+mod netfound;
+
+pub use netfound::{NetfoundRun, netfound_from_capture};
