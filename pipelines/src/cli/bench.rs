@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use vigil_pipelines::bench::bench_flows;
+use vigil_pipelines::bench::{bench_flows, bench_netfound};
 
 use super::Outcome;
 
@@ -31,6 +31,18 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Capture → flows → netFound tokens: packets/s and tokens/s, and the rate as a
+    /// fraction of the flow-only path on the same capture.
+    Netfound {
+        /// The capture.
+        capture: PathBuf,
+        /// Runs per measurement; the fastest is kept.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run `vigil bench`.
@@ -38,6 +50,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     match args.what {
         BenchWhat::Flows { capture, repeat, peers, json } => {
             let b = bench_flows(&capture, repeat, peers)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                print!("{b}");
+            }
+        }
+        BenchWhat::Netfound { capture, repeat, json } => {
+            let b = bench_netfound(&capture, repeat)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
