@@ -50,7 +50,7 @@ pub fn normalise_variate(values: &mut [f64], observed: &mut [bool], eps: f64) ->
 /// (`values[v * h + t]`); each becomes `x * std[v] + mean[v]`.
 pub fn denormalise(values: &[f32], stats: &NormStats) -> Result<Vec<f32>, TokenizerError> {
     let n = stats.mean.len();
-    if n == 0 || stats.std.len() != n || values.len() % n != 0 {
+    if n == 0 || stats.std.len() != n || !values.len().is_multiple_of(n) {
         return Err(TokenizerError::VariateShape {
             expected: n,
             got: if n == 0 { values.len() } else { values.len() % n },
