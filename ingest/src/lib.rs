@@ -32,6 +32,7 @@
 
 mod error;
 pub mod flow;
+pub mod metrics;
 pub mod packet;
 pub mod schema;
 pub mod source;

@@ -58,6 +58,25 @@ pub enum TokenizerError {
         /// The originator address given in the flow reference.
         orig: IpAddr,
     },
+    /// The iTransformer window configuration cannot work (for example `lookback = 0`).
+    #[error("invalid variate tokenizer config: {0}")]
+    VariateConfig(String),
+    /// A step or forecast has the wrong number of variates.
+    #[error("expected {expected} variates, got {got} values")]
+    VariateShape {
+        /// Variates the tokenizer or the statistics have.
+        expected: usize,
+        /// Values given (or the remainder that did not divide evenly).
+        got: usize,
+    },
+    /// A step's time is not after the previous step's.
+    #[error("step at {got} µs is not after the previous step at {previous} µs")]
+    NonIncreasingTime {
+        /// The previous step's time.
+        previous: i64,
+        /// The refused step's time.
+        got: i64,
+    },
     /// Building the Arrow output failed.
     #[error("building the netFound record batch: {0}")]
     Arrow(#[from] ArrowError),

@@ -64,6 +64,7 @@
 
 mod error;
 pub mod netfound;
+pub mod variate;
 
 pub use error::TokenizerError;
 pub use netfound::{
