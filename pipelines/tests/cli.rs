@@ -264,3 +264,43 @@ fn tokenize_netfound_writes_one_parquet_row_per_flow() {
         assert!(schema.field_with_name(col).is_ok(), "missing column {col}");
     }
 }
+
+#[test]
+fn tokenize_variate_windows_a_wide_csv_and_keeps_dead_letters() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("date,a,b\n");
+    for h in 0..10 {
+        csv.push_str(&format!("2024-01-01 {h:02}:00:00,{h},{}\n", 10 - h));
+    }
+    csv.push_str("not a date,1,2\n");
+    let input = write(dir.path(), "m.csv", csv.as_bytes());
+    let out = dir.path().join("w.parquet");
+    let dead = dir.path().join("dead.jsonl");
+    let res = run(
+        &[
+            "tokenize",
+            "variate",
+            &input,
+            "--out",
+            out.to_str().unwrap(),
+            "--lookback",
+            "4",
+            "--dead-letters",
+            dead.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(res.status.code(), Some(3), "{}", String::from_utf8_lossy(&res.stderr));
+    let rows: usize = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 7, "10 hourly steps, lookback 4, stride 1");
+    let dl: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&dead).unwrap().lines().next().unwrap())
+            .unwrap();
+    assert_eq!(dl["line"], 12);
+}
