@@ -100,8 +100,9 @@ fn loghub_openssh_against_its_labels() {
     check_sequences(&events);
 
     // With loghub's templates, our matcher must agree with loghub's own labels.
-    let csv = std::fs::File::open(dir.join("OpenSSH_2k.log_templates.csv")).unwrap();
-    let templates = TemplateMatcher::empty().with_loghub_csv("templates", csv).unwrap();
+    let templates = TemplateMatcher::empty()
+        .with_loghub_csv_file(dir.join("OpenSSH_2k.log_templates.csv"))
+        .unwrap();
     let cfg = AuthLogConfig { year: 2015, templates, ..Default::default() };
     let (events, _) = read_all(ActionReader::open(&log, ActionLogFormat::AuthLog(cfg)).unwrap());
     let mut labels = csv::Reader::from_path(dir.join("OpenSSH_2k.log_structured.csv")).unwrap();

@@ -114,10 +114,10 @@ impl AuthLogParser {
     /// Parses one line, or says why not.
     pub fn parse_line(&mut self, line: &str) -> Result<AuthLine, String> {
         // `Mmm dd hh:mm:ss host tag: message`; the day may be space-padded.
-        let mut words = line.splitn(4, ' ').filter(|w| !w.is_empty());
-        let month = words.next().ok_or("empty line")?;
+        let line = line.trim_start();
+        let (month, rest) = line.split_once(' ').ok_or("not a syslog line")?;
         let m = month_from_abbr(month).ok_or_else(|| format!("no syslog month in `{month}`"))?;
-        let rest = line[month.len()..].trim_start();
+        let rest = rest.trim_start();
         let (day, rest) = rest.split_once(' ').ok_or("no day")?;
         let (time, rest) = rest.trim_start().split_once(' ').ok_or("no time")?;
         let (host, rest) = rest.trim_start().split_once(' ').ok_or("no host")?;

@@ -158,6 +158,14 @@ impl TemplateMatcher {
         Ok(self.with_templates(out))
     }
 
+    /// [`TemplateMatcher::with_loghub_csv`] from a file (`.gz` not supported here).
+    pub fn with_loghub_csv_file(self, path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path)
+            .map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
+        self.with_loghub_csv(&path.display().to_string(), file)
+    }
+
     /// The first template matching `msg`, with its wildcard values.
     pub fn find<'s, 'm>(&'s self, msg: &'m str) -> Option<(&'s LogTemplate, Vec<&'m str>)> {
         self.templates.iter().find_map(|t| t.captures(msg).map(|c| (t, c)))
