@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod actions;
 mod error;
 pub mod flow;
 pub mod metrics;

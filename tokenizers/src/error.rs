@@ -77,6 +77,12 @@ pub enum TokenizerError {
         /// The refused step's time.
         got: i64,
     },
+    /// The HSTU sequence configuration cannot work (for example `max_len = 0`).
+    #[error("invalid HSTU action sequence config: {0}")]
+    ActionConfig(String),
+    /// An action vocabulary could not be fitted or read back (bad size, bad JSON).
+    #[error("HSTU action vocabulary: {0}")]
+    Vocab(String),
     /// Building the Arrow output failed.
     #[error("building the netFound record batch: {0}")]
     Arrow(#[from] ArrowError),

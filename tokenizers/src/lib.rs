@@ -62,6 +62,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod actions;
 mod error;
 pub mod netfound;
 pub mod variate;
