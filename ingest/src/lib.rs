@@ -32,6 +32,7 @@
 
 mod error;
 pub mod flow;
+pub mod flow_records;
 pub mod packet;
 pub mod schema;
 pub mod source;
