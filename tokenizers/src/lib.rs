@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod flow_window;
 pub mod netfound;
 
 pub use error::TokenizerError;
