@@ -33,6 +33,7 @@
 pub mod actions;
 mod error;
 pub mod flow;
+pub mod flow_records;
 pub mod metrics;
 pub mod packet;
 pub mod schema;

@@ -83,6 +83,20 @@ pub enum TokenizerError {
     /// An action vocabulary could not be fitted or read back (bad size, bad JSON).
     #[error("HSTU action vocabulary: {0}")]
     Vocab(String),
+    /// The flow-window configuration cannot work (for example `window = 0`).
+    #[error("invalid flow-window config: {0}")]
+    FlowWindowConfig(String),
+    /// A record's feature names differ from those the preprocessor was fitted on.
+    #[error("flow {flow_id}: features do not match the preprocessor: {message}")]
+    FeatureMismatch {
+        /// The record's flow id.
+        flow_id: u64,
+        /// Which names differ.
+        message: String,
+    },
+    /// A saved preprocessor could not be read back.
+    #[error("preprocessor JSON: {0}")]
+    PreprocessorJson(String),
     /// Building the Arrow output failed.
     #[error("building the netFound record batch: {0}")]
     Arrow(#[from] ArrowError),

@@ -64,6 +64,7 @@
 
 pub mod actions;
 mod error;
+pub mod flow_window;
 pub mod netfound;
 pub mod variate;
 
