@@ -304,3 +304,83 @@ fn tokenize_variate_windows_a_wide_csv_and_keeps_dead_letters() {
             .unwrap();
     assert_eq!(dl["line"], 12);
 }
+
+fn parquet_rows(path: &Path) -> usize {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum()
+}
+
+#[test]
+fn tokenize_flow_fits_saves_and_reuses_a_preprocessor() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let (out, prep) = (dir.path().join("w.parquet"), dir.path().join("prep.json"));
+    let res = run(
+        &[
+            "tokenize",
+            "flow",
+            &f,
+            "--out",
+            out.to_str().unwrap(),
+            "--save-preprocessor",
+            prep.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(parquet_rows(&out), 1);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&prep).unwrap()).unwrap();
+    assert!(saved.is_object());
+    let again = dir.path().join("w2.parquet");
+    let res = run(
+        &[
+            "tokenize",
+            "flow",
+            &f,
+            "--out",
+            again.to_str().unwrap(),
+            "--preprocessor",
+            prep.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(std::fs::read(&out).unwrap().len(), std::fs::read(&again).unwrap().len());
+}
+
+#[test]
+fn tokenize_actions_reads_an_access_log_and_keeps_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a.html HTTP/1.0\" 200 2326\n\
+               10.0.0.1 - - [10/Oct/2000:13:56:36 -0700] \"POST /login?x=1 HTTP/1.0\" 302 0\n\
+               garbage that is no access log\n\
+               10.0.0.2 - - [10/Oct/2000:13:57:36 -0700] \"GET /a.html HTTP/1.0\" 404 12\n";
+    let input = write(dir.path(), "access.log", log.as_bytes());
+    let (out, dead) = (dir.path().join("s.parquet"), dir.path().join("dead.jsonl"));
+    let res = run(
+        &[
+            "tokenize",
+            "actions",
+            &input,
+            "--log",
+            "access",
+            "--out",
+            out.to_str().unwrap(),
+            "--dead-letters",
+            dead.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(res.status.code(), Some(3), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(parquet_rows(&out), 3);
+    let dl: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&dead).unwrap().lines().next().unwrap())
+            .unwrap();
+    assert_eq!(dl["line"], 3);
+}

@@ -1,0 +1,143 @@
+//! `vigil tokenize actions`: action logs to HSTU sequences.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use vigil_ingest::actions::{
+    AccessEntity, AccessLogConfig, ActionColumns, ActionLogFormat, ActionReader, AuthEntity,
+    AuthLogConfig, TemplateMatcher,
+};
+use vigil_pipelines::output::BatchFileWriter;
+use vigil_tokenizers::actions::{
+    ActionSequenceConfig, ActionVocab, actions_schema, sequences, to_record_batch,
+};
+
+use super::{BATCH_ROWS, write_dead_letters};
+use crate::cli::Outcome;
+
+/// Kind of action log.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogKind {
+    /// CSV with entity, ts, action, object columns.
+    Csv,
+    /// JSON lines with entity, ts, action, object fields.
+    Jsonl,
+    /// Apache/nginx common or combined access log.
+    Access,
+    /// Syslog auth log (sshd, PAM), actions named by event template.
+    Auth,
+}
+
+/// Arguments of `vigil tokenize actions`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  vigil tokenize actions access.log --log access --out seq.parquet --save-vocab vocab.json"
+)]
+pub struct ActionsArgs {
+    /// The log file (optionally gzip-compressed).
+    input: PathBuf,
+    /// The Parquet file to write.
+    #[arg(short, long, value_name = "FILE.parquet")]
+    out: PathBuf,
+    /// Kind of log.
+    #[arg(long, value_enum, default_value_t = LogKind::Csv)]
+    log: LogKind,
+    /// Year of syslog timestamps, which carry none.
+    #[arg(long, default_value_t = 1970)]
+    year: i32,
+    /// Auth logs: the entity is the user instead of the source address.
+    #[arg(long)]
+    by_user: bool,
+    /// Auth logs: extra event templates from a loghub `*_templates.csv` file.
+    #[arg(long, value_name = "FILE.csv")]
+    templates: Option<PathBuf>,
+    /// Use this saved vocabulary instead of fitting one on the input.
+    #[arg(long, value_name = "FILE.json")]
+    vocab: Option<PathBuf>,
+    /// Save the vocabulary (fitted or loaded) here.
+    #[arg(long, value_name = "FILE.json")]
+    save_vocab: Option<PathBuf>,
+    /// Vocabulary size for actions when fitting (pad and OOV included).
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_actions: usize,
+    /// Vocabulary size for objects when fitting (pad and OOV included).
+    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    max_objects: usize,
+    /// Longest sequence kept per entity.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    max_len: usize,
+    /// Write lines that could not be read as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    dead_letters: Option<PathBuf>,
+}
+
+impl ActionsArgs {
+    fn format(&self) -> anyhow::Result<ActionLogFormat> {
+        Ok(match self.log {
+            LogKind::Csv => ActionLogFormat::Csv(ActionColumns::default()),
+            LogKind::Jsonl => ActionLogFormat::Jsonl(ActionColumns::default()),
+            LogKind::Access => ActionLogFormat::AccessLog(AccessLogConfig {
+                entity: AccessEntity::ClientIp,
+                ..AccessLogConfig::default()
+            }),
+            LogKind::Auth => {
+                let mut templates = TemplateMatcher::sshd();
+                if let Some(path) = &self.templates {
+                    templates = templates.with_loghub_csv_file(path)?;
+                }
+                ActionLogFormat::AuthLog(AuthLogConfig {
+                    year: self.year,
+                    entity: if self.by_user { AuthEntity::User } else { AuthEntity::SourceIp },
+                    templates,
+                    ..AuthLogConfig::default()
+                })
+            }
+        })
+    }
+}
+
+/// Run `vigil tokenize actions`.
+pub fn run(args: ActionsArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let mut reader = ActionReader::open(&args.input, args.format()?)?;
+    let mut events = Vec::new();
+    while let Some(e) = reader.next_event()? {
+        events.push(e);
+    }
+    let stats = reader.stats();
+    if let Some(path) = &args.dead_letters {
+        let kept = reader.take_dead_letters();
+        write_dead_letters(path, kept.iter().map(|d| (&d.source, d.line, &d.reason, &d.raw)))?;
+    }
+    if events.is_empty() {
+        bail!("{}: no events", args.input.display());
+    }
+    let vocab = match &args.vocab {
+        Some(path) => ActionVocab::from_json(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )?,
+        None => ActionVocab::fit(&events, args.max_actions, args.max_objects)?,
+    };
+    if let Some(path) = &args.save_vocab {
+        std::fs::write(path, vocab.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let config = ActionSequenceConfig { max_len: args.max_len, ..ActionSequenceConfig::default() };
+    let snaps = sequences(&events, vocab, config)?;
+    let mut out = BatchFileWriter::create(&args.out, actions_schema())
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    for chunk in snaps.chunks(BATCH_ROWS) {
+        out.write(&to_record_batch(chunk)?).context("cannot write the sequences")?;
+    }
+    let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if !quiet {
+        eprintln!(
+            "vigil: {} events, {rows} sequences into {} ({} dead letters)",
+            events.len(),
+            args.out.display(),
+            stats.dead_letters
+        );
+    }
+    Ok(if stats.dead_letters > 0 { Outcome::Partial } else { Outcome::Complete })
+}

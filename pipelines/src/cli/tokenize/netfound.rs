@@ -1,0 +1,142 @@
+//! `vigil tokenize netfound`: captures to netFound packet tokens.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowTableConfig, PcapReader};
+use vigil_pipelines::output::BatchFileWriter;
+use vigil_pipelines::tokenize::netfound_from_capture;
+use vigil_tokenizers::{
+    BurstSplit, FlowTokens, IpNetwork, NetfoundConfig, netfound_schema, to_record_batch,
+};
+
+use super::BATCH_ROWS;
+use crate::cli::Outcome;
+use crate::cli::inputs::expand_inputs;
+
+/// Arguments of `vigil tokenize netfound`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  vigil tokenize netfound samples/ssh.pcap --out ssh-tokens.parquet"
+)]
+pub struct NetfoundArgs {
+    /// Capture files, directories of them, or `-` for standard input.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The Parquet file to write.
+    #[arg(short, long, value_name = "FILE.parquet")]
+    out: PathBuf,
+    /// An internal network (CIDR, repeatable): its hosts' packets are the forward direction.
+    /// Without any, the flow's originator is forward.
+    #[arg(long = "internal-net", value_name = "CIDR")]
+    internal_nets: Vec<IpNetwork>,
+    /// Gap in milliseconds after which a packet starts a new burst.
+    #[arg(long, default_value_t = 10.0, value_name = "MS")]
+    burst_gap_ms: f64,
+    /// Packets kept per burst.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    max_packets_per_burst: usize,
+    /// Bursts kept per flow.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    max_bursts: usize,
+    /// Also start a new burst whenever the direction changes (the reference splits each
+    /// direction on its own).
+    #[arg(long)]
+    split_on_direction_change: bool,
+    /// Leave out the first 12 payload bytes (6 tokens per packet).
+    #[arg(long)]
+    no_payload: bool,
+    /// Add the TCP options (20 tokens per TCP packet).
+    #[arg(long)]
+    tcp_options: bool,
+    /// Emit a flow early once this many bursts are complete (0: only when it ends).
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    emit_after_bursts: usize,
+}
+
+impl NetfoundArgs {
+    fn config(&self) -> anyhow::Result<NetfoundConfig> {
+        if !(self.burst_gap_ms.is_finite() && self.burst_gap_ms >= 0.0) {
+            bail!("--burst-gap-ms must be a non-negative number, got {}", self.burst_gap_ms);
+        }
+        Ok(NetfoundConfig {
+            internal_networks: self.internal_nets.clone(),
+            burst_gap_us: (self.burst_gap_ms * 1000.0).round() as i64,
+            burst_split: if self.split_on_direction_change {
+                BurstSplit::OnDirectionChange
+            } else {
+                BurstSplit::PerDirection
+            },
+            max_packets_per_burst: self.max_packets_per_burst,
+            max_bursts: self.max_bursts,
+            payload: !self.no_payload,
+            tcp_options: self.tcp_options,
+            emit_after_bursts: (self.emit_after_bursts > 0).then_some(self.emit_after_bursts),
+            ..NetfoundConfig::default()
+        })
+    }
+}
+
+/// Run `vigil tokenize netfound`.
+pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let config = args.config()?;
+    let mut out = BatchFileWriter::create(&args.out, netfound_schema())
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut pending: Vec<FlowTokens> = Vec::with_capacity(BATCH_ROWS);
+    let mut write_error: Option<anyhow::Error> = None;
+    let flush = |pending: &mut Vec<FlowTokens>, out: &mut BatchFileWriter| -> anyhow::Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = to_record_batch(pending)?;
+        pending.clear();
+        out.write(&batch).context("cannot write the tokens")
+    };
+    let mut partial = false;
+    let (mut packets, mut rows) = (0u64, 0u64);
+    for path in expand_inputs(&args.inputs)? {
+        let reader = match PcapReader::open(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}");
+                partial = true;
+                continue;
+            }
+        };
+        let run = netfound_from_capture(
+            reader,
+            DecoderConfig::default(),
+            FlowTableConfig::default(),
+            config.clone(),
+            &mut |t| {
+                pending.push(t);
+                if pending.len() >= BATCH_ROWS
+                    && write_error.is_none()
+                    && let Err(e) = flush(&mut pending, &mut out)
+                {
+                    write_error = Some(e);
+                }
+            },
+        )?;
+        if let Some(e) = write_error.take() {
+            return Err(e);
+        }
+        if let Some(e) = &run.error {
+            tracing::error!("{e}");
+            partial = true;
+        }
+        for (kind, n) in &run.rejected {
+            tracing::info!(count = n, "packets not tokenized: {kind}");
+        }
+        packets += run.packets;
+        rows += run.token_rows;
+    }
+    flush(&mut pending, &mut out)?;
+    out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if !quiet {
+        eprintln!("vigil: {packets} packets, {rows} flows tokenized into {}", args.out.display());
+    }
+    Ok(if partial { Outcome::Partial } else { Outcome::Complete })
+}
