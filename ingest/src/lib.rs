@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod dead_letter;
 mod error;
 pub mod flow;
 pub mod flow_records;
@@ -39,6 +40,7 @@ pub mod packet;
 pub mod schema;
 pub mod source;
 
+pub use dead_letter::{DeadLetter, DeadLetters, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 pub use error::{IngestError, Result};
 pub use flow::{
     DirectionStats, EndReason, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
