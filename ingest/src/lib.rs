@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod packet;
 pub mod schema;
 pub mod source;
+pub mod time;
 
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 pub use error::{IngestError, Result};
