@@ -35,6 +35,7 @@ pub mod dead_letter;
 mod error;
 pub mod flow;
 pub mod flow_records;
+pub mod gzip;
 pub mod metrics;
 pub mod packet;
 pub mod schema;

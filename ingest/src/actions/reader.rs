@@ -2,16 +2,15 @@
 //! any byte stream, dead-lettering the lines it cannot parse.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::Path;
-
-use flate2::read::MultiGzDecoder;
 
 use super::access_log::{AccessLogConfig, parse_access_line};
 use super::auth_log::{AuthLine, AuthLogConfig, AuthLogParser};
 use super::generic::{ActionColumns, event_from_fields, parse_json_line};
 use super::{ActionEvent, DeadLetter};
 use crate::dead_letter::DeadLetters;
+use crate::gzip::maybe_gunzip;
 use crate::{IngestError, Result};
 
 /// Which kind of action log to read.
@@ -101,15 +100,10 @@ impl ActionReader {
         format: ActionLogFormat,
     ) -> Result<Self> {
         let source = source.into();
-        let mut buffered = BufReader::with_capacity(64 * 1024, input);
-        let head = buffered
-            .fill_buf()
-            .map_err(|e| IngestError::Io { path: source.clone().into(), source: e })?;
-        let input: Box<dyn BufRead + Send> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered)))
-        } else {
-            Box::new(buffered)
-        };
+        let input: Box<dyn BufRead + Send> = Box::new(
+            maybe_gunzip(input)
+                .map_err(|e| IngestError::Io { path: source.clone().into(), source: e })?,
+        );
         let parser = match format {
             ActionLogFormat::Jsonl(c) => Ok(LineParser::Jsonl(c)),
             ActionLogFormat::AccessLog(c) => Ok(LineParser::Access(c)),

@@ -1,7 +1,6 @@
 //! [`FlowCsvReader`]: one flow CSV (or Zeek TSV), streamed row by row, bad rows dead-lettered.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Chain, Cursor, Read};
+use std::io::{BufRead, Chain, Cursor, Read};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use super::{ColumnMapping, FeatureNames, FlowFeatures, FlowRecordError, Timestam
 
 pub use crate::dead_letter::{DeadLetter, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 use crate::dead_letter::{DeadLetters, truncate_str};
+use crate::gzip::open_maybe_gzip;
 
 /// Column indices resolved against the header.
 #[derive(Debug)]
@@ -48,20 +48,15 @@ pub struct FlowCsvReader<R: Read> {
 }
 
 impl FlowCsvReader<Box<dyn BufRead + Send>> {
-    /// Opens a file; a name ending in `.gz` is gunzipped on the fly.
+    /// Opens a file; gzip is detected by its magic bytes and gunzipped on the fly.
     pub fn open(path: impl AsRef<Path>, mapping: &ColumnMapping) -> Result<Self, FlowRecordError> {
         let path = path.as_ref();
         let source = path.display().to_string();
-        let file = File::open(path).map_err(|e| FlowRecordError::Read {
+        let inner = open_maybe_gzip(path).map_err(|e| FlowRecordError::Read {
             source_name: source.clone(),
             line: 0,
             message: e.to_string(),
         })?;
-        let inner: Box<dyn BufRead + Send> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
-        } else {
-            Box::new(BufReader::new(file))
-        };
         FlowCsvReader::new(inner, source, mapping)
     }
 }
@@ -360,6 +355,7 @@ impl<R: BufRead> Iterator for FlowCsvReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn read_all<R: BufRead>(r: &mut FlowCsvReader<R>) -> Vec<FlowFeatures> {
         let mut out = Vec::new();

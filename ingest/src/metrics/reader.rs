@@ -2,15 +2,15 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
 use super::timestamp::{EpochUnit, parse_timestamp_with};
 use super::{DeadLetter, MetricPoint};
 use crate::dead_letter::DeadLetters;
+use crate::gzip::maybe_gunzip;
 use crate::{IngestError, Result};
 
 /// Column names tried, in order, when no timestamp column is configured.
@@ -184,13 +184,8 @@ impl MetricsReader {
         config: MetricsReaderConfig,
     ) -> Result<Self> {
         let source = source.into();
-        let mut buf = BufReader::with_capacity(64 * 1024, reader);
-        let gz = buf.fill_buf().map_err(|e| io_err(&source, e))?.starts_with(&[0x1f, 0x8b]);
-        let stream: Box<dyn BufRead> = if gz {
-            Box::new(BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buf)))
-        } else {
-            Box::new(buf)
-        };
+        let stream: Box<dyn BufRead> =
+            Box::new(maybe_gunzip(reader).map_err(|e| io_err(&source, e))?);
         let name = Path::new(&source).file_name().map(|n| n.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
         let name = name.strip_suffix(".gz").unwrap_or(&name).to_owned();
