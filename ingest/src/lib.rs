@@ -31,14 +31,18 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod dead_letter;
 mod error;
 pub mod flow;
 pub mod flow_records;
+pub mod gzip;
 pub mod metrics;
 pub mod packet;
 pub mod schema;
 pub mod source;
+pub mod time;
 
+pub use dead_letter::{DeadLetter, DeadLetters, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 pub use error::{IngestError, Result};
 pub use flow::{
     DirectionStats, EndReason, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,

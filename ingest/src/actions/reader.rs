@@ -2,16 +2,15 @@
 //! any byte stream, dead-lettering the lines it cannot parse.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::Path;
-
-use flate2::read::MultiGzDecoder;
 
 use super::access_log::{AccessLogConfig, parse_access_line};
 use super::auth_log::{AuthLine, AuthLogConfig, AuthLogParser};
-use super::event::{DEAD_LETTER_RAW_MAX, truncate_str};
 use super::generic::{ActionColumns, event_from_fields, parse_json_line};
 use super::{ActionEvent, DeadLetter};
+use crate::dead_letter::DeadLetters;
+use crate::gzip::maybe_gunzip;
 use crate::{IngestError, Result};
 
 /// Which kind of action log to read.
@@ -44,7 +43,7 @@ pub struct ActionReaderStats {
 pub const MAX_LINE_LEN: usize = 1 << 20;
 
 /// Dead letters kept by default ([`ActionReader::with_max_dead_letters`]).
-pub const DEFAULT_MAX_DEAD_LETTERS: usize = 10_000;
+pub const DEFAULT_MAX_DEAD_LETTERS: usize = crate::dead_letter::MAX_KEPT_DEAD_LETTERS;
 
 enum Inner {
     Lines {
@@ -70,8 +69,7 @@ pub struct ActionReader {
     source: String,
     inner: Inner,
     stats: ActionReaderStats,
-    dead: Vec<DeadLetter>,
-    max_dead: usize,
+    dead: DeadLetters,
 }
 
 impl std::fmt::Debug for ActionReader {
@@ -102,15 +100,10 @@ impl ActionReader {
         format: ActionLogFormat,
     ) -> Result<Self> {
         let source = source.into();
-        let mut buffered = BufReader::with_capacity(64 * 1024, input);
-        let head = buffered
-            .fill_buf()
-            .map_err(|e| IngestError::Io { path: source.clone().into(), source: e })?;
-        let input: Box<dyn BufRead + Send> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered)))
-        } else {
-            Box::new(buffered)
-        };
+        let input: Box<dyn BufRead + Send> = Box::new(
+            maybe_gunzip(input)
+                .map_err(|e| IngestError::Io { path: source.clone().into(), source: e })?,
+        );
         let parser = match format {
             ActionLogFormat::Jsonl(c) => Ok(LineParser::Jsonl(c)),
             ActionLogFormat::AccessLog(c) => Ok(LineParser::Access(c)),
@@ -143,26 +136,22 @@ impl ActionReader {
             }
         };
         Ok(ActionReader {
+            dead: DeadLetters::new(source.clone(), DEFAULT_MAX_DEAD_LETTERS),
             source,
             inner,
             stats: ActionReaderStats::default(),
-            dead: Vec::new(),
-            max_dead: DEFAULT_MAX_DEAD_LETTERS,
         })
     }
 
     /// Keeps at most `max` dead letters (all are still counted).
     pub fn with_max_dead_letters(mut self, max: usize) -> Self {
-        self.max_dead = max;
+        self.dead.set_max_kept(max);
         self
     }
 
     fn dead_letter(&mut self, line: u64, reason: String, raw: &str) {
         self.stats.dead_letters += 1;
-        if self.dead.len() < self.max_dead {
-            let raw = truncate_str(raw, DEAD_LETTER_RAW_MAX).to_owned();
-            self.dead.push(DeadLetter { source: self.source.clone(), line, reason, raw });
-        }
+        self.dead.push(line, reason, || raw.to_owned());
     }
 
     /// The next event; `Ok(None)` at the end. Errors are I/O failures only:
@@ -259,12 +248,12 @@ impl ActionReader {
 
     /// The dead letters kept so far.
     pub fn dead_letters(&self) -> &[DeadLetter] {
-        &self.dead
+        self.dead.kept()
     }
 
     /// Takes the dead letters kept so far, leaving none.
     pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
-        std::mem::take(&mut self.dead)
+        self.dead.take()
     }
 
     /// The counters.

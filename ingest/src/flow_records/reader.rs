@@ -1,30 +1,15 @@
 //! [`FlowCsvReader`]: one flow CSV (or Zeek TSV), streamed row by row, bad rows dead-lettered.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Chain, Cursor, Read};
+use std::io::{BufRead, Chain, Cursor, Read};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::{ColumnMapping, FeatureNames, FlowFeatures, FlowRecordError, TimestampFormat};
 
-/// Raw row text kept in a [`DeadLetter`] is cut to this many bytes.
-pub const MAX_RAW_LEN: usize = 512;
-/// A reader keeps the first this-many dead letters; later ones are only counted.
-pub const MAX_KEPT_DEAD_LETTERS: usize = 10_000;
-
-/// A row that could not be read, kept for the `dead_letters` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// The file (or the name given to [`FlowCsvReader::new`]).
-    pub source: String,
-    /// Line number of the row's start, 1-based, counting header and `#` lines.
-    pub line: u64,
-    /// Why the row was refused.
-    pub reason: String,
-    /// The row's text (fields re-joined with the delimiter), cut to [`MAX_RAW_LEN`] bytes.
-    pub raw: String,
-}
+pub use crate::dead_letter::{DeadLetter, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
+use crate::dead_letter::{DeadLetters, truncate_str};
+use crate::gzip::open_maybe_gzip;
 
 /// Column indices resolved against the header.
 #[derive(Debug)]
@@ -57,27 +42,21 @@ pub struct FlowCsvReader<R: Read> {
     line_offset: u64,
     delimiter: u8,
     record: csv::ByteRecord,
-    dead: Vec<DeadLetter>,
-    dead_count: u64,
+    dead: DeadLetters,
     rows: u64,
     done: bool,
 }
 
 impl FlowCsvReader<Box<dyn BufRead + Send>> {
-    /// Opens a file; a name ending in `.gz` is gunzipped on the fly.
+    /// Opens a file; gzip is detected by its magic bytes and gunzipped on the fly.
     pub fn open(path: impl AsRef<Path>, mapping: &ColumnMapping) -> Result<Self, FlowRecordError> {
         let path = path.as_ref();
         let source = path.display().to_string();
-        let file = File::open(path).map_err(|e| FlowRecordError::Read {
+        let inner = open_maybe_gzip(path).map_err(|e| FlowRecordError::Read {
             source_name: source.clone(),
             line: 0,
             message: e.to_string(),
         })?;
-        let inner: Box<dyn BufRead + Send> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
-        } else {
-            Box::new(BufReader::new(file))
-        };
         FlowCsvReader::new(inner, source, mapping)
     }
 }
@@ -88,17 +67,6 @@ fn parse_separator(value: &str) -> Option<u8> {
         return u8::from_str_radix(hex, 16).ok();
     }
     (v.len() == 1).then(|| v.as_bytes()[0])
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 fn proto_number(s: &str) -> Option<u8> {
@@ -213,6 +181,7 @@ impl<R: BufRead> FlowCsvReader<R> {
             categorical: mapping.categorical.iter().map(|f| f.name().to_string()).collect(),
         });
         Ok(FlowCsvReader {
+            dead: DeadLetters::new(source.clone(), MAX_KEPT_DEAD_LETTERS),
             source,
             csv,
             cols,
@@ -221,8 +190,6 @@ impl<R: BufRead> FlowCsvReader<R> {
             line_offset,
             delimiter,
             record: csv::ByteRecord::new(),
-            dead: Vec::new(),
-            dead_count: 0,
             rows: 0,
             done: false,
         })
@@ -240,17 +207,17 @@ impl<R: BufRead> FlowCsvReader<R> {
 
     /// Dead letters kept so far (the first [`MAX_KEPT_DEAD_LETTERS`]).
     pub fn dead_letters(&self) -> &[DeadLetter] {
-        &self.dead
+        self.dead.kept()
     }
 
     /// Takes the kept dead letters out (the count is not reset).
     pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
-        std::mem::take(&mut self.dead)
+        self.dead.take()
     }
 
     /// Rows refused so far, kept or not.
     pub fn dead_letter_count(&self) -> u64 {
-        self.dead_count
+        self.dead.count()
     }
 
     /// Rows read so far (good and dead).
@@ -258,26 +225,25 @@ impl<R: BufRead> FlowCsvReader<R> {
         self.rows
     }
 
-    fn raw_text(&self) -> String {
+    /// The row's fields re-joined with the delimiter (the dead letter cuts it).
+    fn raw_text(record: &csv::ByteRecord, delimiter: u8) -> String {
         let mut out = Vec::new();
-        for (i, f) in self.record.iter().enumerate() {
+        for (i, f) in record.iter().enumerate() {
             if i > 0 {
-                out.push(self.delimiter);
+                out.push(delimiter);
             }
             out.extend_from_slice(f);
             if out.len() > MAX_RAW_LEN {
                 break;
             }
         }
-        truncate(String::from_utf8_lossy(&out).into_owned(), MAX_RAW_LEN)
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     fn dead_letter(&mut self, line: u64, reason: String) {
-        self.dead_count += 1;
-        if self.dead.len() < MAX_KEPT_DEAD_LETTERS {
-            let raw = self.raw_text();
+        let raw = || Self::raw_text(&self.record, self.delimiter);
+        if self.dead.push(line, reason.clone(), raw) {
             tracing::debug!(source = %self.source, line, %reason, "flow row dead-lettered");
-            self.dead.push(DeadLetter { source: self.source.clone(), line, reason, raw });
         }
     }
 
@@ -331,11 +297,7 @@ impl<R: BufRead> FlowCsvReader<R> {
         match self.cell(i)? {
             None => Ok(None),
             Some(s) => parse(s).map(Some).ok_or_else(|| {
-                format!(
-                    "column `{}`: `{}` is not {what}",
-                    self.cols.header[i],
-                    truncate(s.to_string(), 64)
-                )
+                format!("column `{}`: `{}` is not {what}", self.cols.header[i], truncate_str(s, 64))
             }),
         }
     }
@@ -393,6 +355,7 @@ impl<R: BufRead> Iterator for FlowCsvReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn read_all<R: BufRead>(r: &mut FlowCsvReader<R>) -> Vec<FlowFeatures> {
         let mut out = Vec::new();

@@ -1,73 +1,30 @@
-//! Timestamp cells to µs since the epoch, without a date library.
+//! Timestamp cells to µs since the epoch: a thin wrapper over [`crate::time`]
+//! that keeps the flow-record readers' answers on edge cases.
 
 use super::TimestampFormat;
+use crate::time::{EpochUnit, IsoRules, parse_epoch_float, parse_iso8601_with};
 
-/// Days from 1970-01-01 to the given civil date (proleptic Gregorian; H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn num(s: &str, lo: i64, hi: i64) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let v: i64 = s.parse().ok()?;
-    (lo..=hi).contains(&v).then_some(v)
-}
-
-fn parse_datetime(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once([' ', 'T'])?;
-    let mut d = date.split('-');
-    let (y, mo, da) = (d.next()?, d.next()?, d.next()?);
-    if d.next().is_some() {
-        return None;
-    }
-    let (y, mo, da) = (num(y, 1, 9999)?, num(mo, 1, 12)?, num(da, 1, 31)?);
-    let time = time.trim_end_matches('Z');
-    let (hms, frac) = match time.split_once('.') {
-        Some((a, b)) => (a, b),
-        None => (time, ""),
-    };
-    let mut t = hms.split(':');
-    let (h, mi, se) = (t.next()?, t.next()?, t.next()?);
-    if t.next().is_some() {
-        return None;
-    }
-    let (h, mi, se) = (num(h, 0, 23)?, num(mi, 0, 59)?, num(se, 0, 60)?);
-    let mut us = 0i64;
-    if !frac.is_empty() {
-        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let six = format!("{frac:0<6}");
-        us = six[..6].parse().ok()?;
-    }
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
-    Some(secs * 1_000_000 + us)
-}
+/// The flow-record readers' ISO rules: a time is required, second `60` and
+/// days up to 31 in any month are taken (and roll over), as they always were.
+const DATETIME_RULES: IsoRules = IsoRules {
+    date_only: false,
+    leap_second: true,
+    day_overflow: true,
+    empty_fraction: true,
+    max_fraction_digits: Some(9),
+};
 
 /// Parses one timestamp cell to µs since the Unix epoch; `None` when it does not fit `format`.
 ///
 /// `datetime` takes `YYYY-MM-DD HH:MM:SS[.fraction]` (or `T` between, optional
-/// trailing `Z`), read as UTC, fraction cut to microseconds.
+/// zone, `Z` or an offset), UTC when no zone is given, fraction cut to
+/// microseconds. Epoch cells take anything `f64` parses, rounded to the microsecond.
 pub fn parse_timestamp_us(cell: &str, format: TimestampFormat) -> Option<i64> {
-    let cell = cell.trim();
-    let scaled = |mult: f64| -> Option<i64> {
-        let v: f64 = cell.parse().ok()?;
-        let us = (v * mult).round();
-        (us.is_finite() && us.abs() < 9.0e18).then_some(us as i64)
-    };
     match format {
-        TimestampFormat::EpochS => scaled(1e6),
-        TimestampFormat::EpochMs => scaled(1e3),
-        TimestampFormat::EpochUs => cell.parse().ok().or_else(|| scaled(1.0)),
-        TimestampFormat::Datetime => parse_datetime(cell),
+        TimestampFormat::EpochS => parse_epoch_float(cell, EpochUnit::Seconds),
+        TimestampFormat::EpochMs => parse_epoch_float(cell, EpochUnit::Millis),
+        TimestampFormat::EpochUs => parse_epoch_float(cell, EpochUnit::Micros),
+        TimestampFormat::Datetime => parse_iso8601_with(cell, &DATETIME_RULES),
     }
 }
 

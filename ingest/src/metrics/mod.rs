@@ -47,8 +47,7 @@ pub use timestamp::{CivilTime, EpochUnit, civil_from_us, parse_timestamp, parse_
 
 use crate::packet::TimestampUs;
 
-/// Raw text kept in a [`DeadLetter`], at most, in bytes.
-pub const MAX_RAW_LEN: usize = 512;
+pub use crate::dead_letter::{DeadLetter, MAX_RAW_LEN};
 
 /// One observation: a row of the `metrics` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,17 +58,4 @@ pub struct MetricPoint {
     pub ts: TimestampUs,
     /// The value (always finite; gaps are not points).
     pub value: f64,
-}
-
-/// A row that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// The file or stream name.
-    pub source: String,
-    /// 1-based line number (of the record's start for CSV).
-    pub line: u64,
-    /// Why it was refused.
-    pub reason: String,
-    /// The row's text (lossy UTF-8), truncated to [`MAX_RAW_LEN`] bytes.
-    pub raw: String,
 }

@@ -2,14 +2,15 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
 use super::timestamp::{EpochUnit, parse_timestamp_with};
-use super::{DeadLetter, MAX_RAW_LEN, MetricPoint};
+use super::{DeadLetter, MetricPoint};
+use crate::dead_letter::DeadLetters;
+use crate::gzip::maybe_gunzip;
 use crate::{IngestError, Result};
 
 /// Column names tried, in order, when no timestamp column is configured.
@@ -82,7 +83,7 @@ impl Default for MetricsReaderConfig {
             default_series: None,
             epoch_unit: EpochUnit::Auto,
             index_time: None,
-            max_dead_letters_kept: 10_000,
+            max_dead_letters_kept: crate::dead_letter::MAX_KEPT_DEAD_LETTERS,
         }
     }
 }
@@ -131,7 +132,7 @@ pub struct MetricsReader {
     config: MetricsReaderConfig,
     input: Input,
     pending: VecDeque<MetricPoint>,
-    dead: Vec<DeadLetter>,
+    dead: DeadLetters,
     stats: MetricsReaderStats,
     done: bool,
 }
@@ -147,18 +148,6 @@ impl std::fmt::Debug for MetricsReader {
 
 fn io_err(path: &str, source: std::io::Error) -> IngestError {
     IngestError::Io { path: PathBuf::from(path), source }
-}
-
-fn truncate(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    if s.len() <= MAX_RAW_LEN {
-        return s.into_owned();
-    }
-    let mut end = MAX_RAW_LEN;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
 }
 
 fn is_missing(s: &str) -> bool {
@@ -195,13 +184,8 @@ impl MetricsReader {
         config: MetricsReaderConfig,
     ) -> Result<Self> {
         let source = source.into();
-        let mut buf = BufReader::with_capacity(64 * 1024, reader);
-        let gz = buf.fill_buf().map_err(|e| io_err(&source, e))?.starts_with(&[0x1f, 0x8b]);
-        let stream: Box<dyn BufRead> = if gz {
-            Box::new(BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buf)))
-        } else {
-            Box::new(buf)
-        };
+        let stream: Box<dyn BufRead> =
+            Box::new(maybe_gunzip(reader).map_err(|e| io_err(&source, e))?);
         let name = Path::new(&source).file_name().map(|n| n.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
         let name = name.strip_suffix(".gz").unwrap_or(&name).to_owned();
@@ -224,13 +208,14 @@ impl MetricsReader {
                 .from_reader(Box::new(stream) as Box<dyn Read>);
             Input::Csv { reader, layout: None, record: csv::ByteRecord::new() }
         };
+        let dead = DeadLetters::new(source.clone(), config.max_dead_letters_kept);
         let mut r = MetricsReader {
             source,
             stem,
             config,
             input,
             pending: VecDeque::new(),
-            dead: Vec::new(),
+            dead,
             stats: MetricsReaderStats::default(),
             done: false,
         };
@@ -258,7 +243,7 @@ impl MetricsReader {
 
     /// The dead letters kept since the last call.
     pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
-        std::mem::take(&mut self.dead)
+        self.dead.take()
     }
 
     /// Read every remaining point.
@@ -290,14 +275,7 @@ impl MetricsReader {
     fn dead_letter(&mut self, line: u64, reason: String, raw: &[u8]) {
         self.stats.dead_letters += 1;
         tracing::debug!(source = %self.source, line, %reason, "metrics row dead-lettered");
-        if self.dead.len() < self.config.max_dead_letters_kept {
-            self.dead.push(DeadLetter {
-                source: self.source.clone(),
-                line,
-                reason,
-                raw: truncate(raw),
-            });
-        }
+        self.dead.push(line, reason, || String::from_utf8_lossy(raw).into_owned());
     }
 
     fn find_ts(&self, names: &[String]) -> Result<Option<usize>> {

@@ -19,7 +19,7 @@ use pcap::{Active, Capture, Offline, Precision};
 use crate::error::{IngestError, Result};
 use crate::packet::{LinkType, RawPacket, TimestampUs};
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+use crate::gzip::GZIP_MAGIC;
 /// Per-record overhead of a classic pcap record header, used to estimate progress.
 const RECORD_HEADER_LEN: u64 = 16;
 /// How long a live read waits for traffic before checking for a stop request.
