@@ -107,7 +107,7 @@ pub fn run(args: ActionsArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let stats = reader.stats();
     if let Some(path) = &args.dead_letters {
         let kept = reader.take_dead_letters();
-        write_dead_letters(path, kept.iter().map(|d| (&d.source, d.line, &d.reason, &d.raw)))?;
+        write_dead_letters(path, &kept)?;
     }
     if events.is_empty() {
         bail!("{}: no events", args.input.display());

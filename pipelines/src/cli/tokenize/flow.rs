@@ -97,7 +97,7 @@ fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
     let dead = reader.dead_letter_count();
     if let Some(path) = &args.dead_letters {
         let kept = reader.take_dead_letters();
-        write_dead_letters(path, kept.iter().map(|d| (&d.source, d.line, &d.reason, &d.raw)))?;
+        write_dead_letters(path, &kept)?;
     }
     recs.sort_by_key(|r| (r.ts_us, r.flow_id));
     Ok((recs, dead))

@@ -49,13 +49,10 @@ pub fn run(args: TokenizeArgs, quiet: bool) -> anyhow::Result<Outcome> {
 }
 
 /// Write dead letters (rows that could not be read) as JSON lines: source, line, reason, raw.
-fn write_dead_letters<'a>(
-    path: &Path,
-    dead: impl Iterator<Item = (&'a String, u64, &'a String, &'a String)>,
-) -> anyhow::Result<()> {
+fn write_dead_letters(path: &Path, dead: &[vigil_ingest::DeadLetter]) -> anyhow::Result<()> {
     let mut text = String::new();
-    for (source, line, reason, raw) in dead {
-        let row = serde_json::json!({"source": source, "line": line, "reason": reason, "raw": raw});
+    for d in dead {
+        let row = serde_json::json!({"source": d.source, "line": d.line, "reason": d.reason, "raw": d.raw});
         text.push_str(&row.to_string());
         text.push('\n');
     }

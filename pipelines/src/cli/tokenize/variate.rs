@@ -81,7 +81,7 @@ pub fn run(args: VariateArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let dead = reader.take_dead_letters();
     let stats = reader.stats();
     if let Some(path) = &args.dead_letters {
-        write_dead_letters(path, dead.iter().map(|d| (&d.source, d.line, &d.reason, &d.raw)))?;
+        write_dead_letters(path, &dead)?;
     }
     let rs = ResampleConfig {
         step_us: (args.step * 1e6).round() as i64,
