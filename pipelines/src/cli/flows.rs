@@ -15,7 +15,7 @@ use vigil_pipelines::extract::{ExtractStats, Extractor, WeirdEvent};
 use vigil_pipelines::output::{FlowFormat, WriterSink, writer_for};
 
 use super::Outcome;
-use super::inputs::expand_inputs;
+use super::inputs::CaptureInputs;
 use super::progress::bytes_bar;
 
 /// Arguments of `vigil flows`.
@@ -183,15 +183,8 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         reader.stop_when(stop);
         partial |= ex.run_capture(reader, &mut sink, &mut on_weird, &mut |_| {}).is_some();
     } else {
-        for path in expand_inputs(&args.inputs)? {
-            let reader = match PcapReader::open(&path) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    partial = true;
-                    continue;
-                }
-            };
+        let mut captures = CaptureInputs::new(&args.inputs)?;
+        for (path, reader) in &mut captures {
             let bar = bytes_bar(reader.total_bytes(), &path.display().to_string(), quiet);
             let failed =
                 ex.run_capture(reader, &mut sink, &mut on_weird, &mut |b| bar.set_position(b));
@@ -201,6 +194,7 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 partial = true;
             }
         }
+        partial |= captures.failed;
     }
     let stats = ex.finish(&mut sink);
     sink.finish().context("cannot write the flows")?;

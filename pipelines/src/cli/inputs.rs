@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use vigil_ingest::PcapReader;
 
 /// Expand directories into their capture files, sorted by name.
 pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -30,4 +31,36 @@ fn is_capture_name(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let name = name.strip_suffix(".gz").unwrap_or(name);
     [".pcap", ".pcapng", ".cap", ".trace", ".dump"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// The capture inputs opened one by one; one that cannot be opened is logged with
+/// its reason and skipped, and [`CaptureInputs::failed`] remembers it.
+pub struct CaptureInputs {
+    paths: std::vec::IntoIter<PathBuf>,
+    /// Whether any input could not be opened.
+    pub failed: bool,
+}
+
+impl CaptureInputs {
+    /// Expand `inputs` (see [`expand_inputs`]).
+    pub fn new(inputs: &[PathBuf]) -> anyhow::Result<Self> {
+        Ok(Self { paths: expand_inputs(inputs)?.into_iter(), failed: false })
+    }
+}
+
+impl Iterator for CaptureInputs {
+    type Item = (PathBuf, PcapReader);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for path in self.paths.by_ref() {
+            match PcapReader::open(&path) {
+                Ok(r) => return Some((path, r)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.failed = true;
+                }
+            }
+        }
+        None
+    }
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use vigil_ingest::FlowTableConfig;
 use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{FlowTableConfig, PcapReader};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::tokenize::netfound_from_capture;
 use vigil_tokenizers::{
@@ -14,7 +14,7 @@ use vigil_tokenizers::{
 
 use super::BATCH_ROWS;
 use crate::cli::Outcome;
-use crate::cli::inputs::expand_inputs;
+use crate::cli::inputs::CaptureInputs;
 
 /// Arguments of `vigil tokenize netfound`.
 #[derive(Debug, Args)]
@@ -96,15 +96,8 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
     };
     let mut partial = false;
     let (mut packets, mut rows) = (0u64, 0u64);
-    for path in expand_inputs(&args.inputs)? {
-        let reader = match PcapReader::open(&path) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!("{e}");
-                partial = true;
-                continue;
-            }
-        };
+    let mut captures = CaptureInputs::new(&args.inputs)?;
+    for (_, reader) in &mut captures {
         let run = netfound_from_capture(
             reader,
             DecoderConfig::default(),
@@ -133,6 +126,7 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
         packets += run.packets;
         rows += run.token_rows;
     }
+    partial |= captures.failed;
     flush(&mut pending, &mut out)?;
     out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
     if !quiet {
