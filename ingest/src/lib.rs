@@ -48,5 +48,5 @@ pub use flow::{
     DirectionStats, EndReason, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
 };
 pub use packet::{DecodedPacket, Decoder, LinkType, NetLayer, RawPacket, Transport, Weird};
-pub use schema::{flows_schema, flows_to_batch};
+pub use schema::{flows_from_batch, flows_schema, flows_to_batch};
 pub use source::{PcapReader, ReadPacket};

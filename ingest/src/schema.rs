@@ -167,6 +167,105 @@ pub fn flows_to_batch(flows: &[FlowRecord], sensor: &str) -> Result<RecordBatch,
     RecordBatch::try_new(flows_schema(), columns)
 }
 
+/// The `conn_state` values a flow can carry.
+const CONN_STATES: [&str; 13] =
+    ["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"];
+
+/// Read flows back from a record batch of [`flows_schema`] (e.g. a `vigil flows -f
+/// parquet` file), so later stages can start from stored flows.
+pub fn flows_from_batch(batch: &RecordBatch) -> Result<Vec<FlowRecord>, ArrowError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{TimestampMicrosecondType, UInt8Type, UInt16Type, UInt64Type};
+    use flow_columns::*;
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| ArrowError::SchemaError(format!("flows batch lacks column `{name}`")))
+    };
+    let u64c = |name: &str| col(name).map(|c| c.as_primitive::<UInt64Type>().clone());
+    let u16c = |name: &str| col(name).map(|c| c.as_primitive::<UInt16Type>().clone());
+    let u8c = |name: &str| col(name).map(|c| c.as_primitive::<UInt8Type>().clone());
+    let tsc = |name: &str| col(name).map(|c| c.as_primitive::<TimestampMicrosecondType>().clone());
+    let strc = |name: &str| col(name).map(|c| c.as_string::<i32>().clone());
+    let (flow_id, uid, cid) = (u64c(FLOW_ID)?, strc(UID)?, strc(COMMUNITY_ID)?);
+    let (ts_start, ts_end) = (tsc(TS_START)?, tsc(TS_END)?);
+    let (src, dst, sport, dport) = (strc(SRC_IP)?, strc(DST_IP)?, u16c(SRC_PORT)?, u16c(DST_PORT)?);
+    let (proto, vlan, inner_vlan) = (u8c(PROTO)?, u16c(VLAN)?, u16c(INNER_VLAN)?);
+    let counters: Vec<_> = [
+        "orig_pkts",
+        "resp_pkts",
+        "orig_bytes",
+        "resp_bytes",
+        "orig_ip_bytes",
+        "resp_ip_bytes",
+        "orig_wire_bytes",
+        "resp_wire_bytes",
+        "missed_bytes",
+    ]
+    .iter()
+    .map(|n| u64c(n))
+    .collect::<Result<_, _>>()?;
+    let (state, history) = (strc("conn_state")?, strc("history")?);
+    let (flags_o, flags_r) = (u8c("tcp_flags_orig")?, u8c("tcp_flags_resp")?);
+    let parents = col("tunnel_parents")?.as_list::<i32>().clone();
+    let end = strc("end_reason")?;
+    let addr = |s: &str, row: usize| {
+        s.parse().map_err(|_| ArrowError::ParseError(format!("row {row}: bad address `{s}`")))
+    };
+    (0..batch.num_rows())
+        .map(|i| {
+            let conn_state = CONN_STATES
+                .iter()
+                .find(|s| **s == state.value(i))
+                .ok_or_else(|| {
+                    ArrowError::ParseError(format!("row {i}: bad conn_state `{}`", state.value(i)))
+                })?;
+            let end_reason = [
+                EndReason::IdleTimeout,
+                EndReason::ActiveTimeout,
+                EndReason::Closed,
+                EndReason::Evicted,
+                EndReason::Flush,
+                EndReason::Reused,
+            ]
+            .into_iter()
+            .find(|r| end_reason_name(*r) == end.value(i))
+            .unwrap_or(EndReason::Flush);
+            let dir = |o: usize, flags: &arrow_array::UInt8Array| crate::flow::DirectionStats {
+                pkts: counters[o].value(i),
+                bytes: counters[o + 2].value(i),
+                ip_bytes: counters[o + 4].value(i),
+                wire_bytes: counters[o + 6].value(i),
+                tcp_flags: flags.value(i),
+            };
+            let tunnel = parents.value(i);
+            let tunnel = tunnel.as_string::<i32>();
+            Ok(FlowRecord {
+                flow_id: flow_id.value(i),
+                uid: uid.value(i).to_string(),
+                community_id: cid.value(i).to_string(),
+                ts_start: ts_start.value(i),
+                ts_end: ts_end.value(i),
+                orig_h: addr(src.value(i), i)?,
+                orig_p: sport.value(i),
+                resp_h: addr(dst.value(i), i)?,
+                resp_p: dport.value(i),
+                proto: proto.value(i),
+                vlan: vlan.is_valid(i).then(|| vlan.value(i)),
+                inner_vlan: inner_vlan.is_valid(i).then(|| inner_vlan.value(i)),
+                orig: dir(0, &flags_o),
+                resp: dir(1, &flags_r),
+                conn_state,
+                history: history.value(i).to_string(),
+                missed_bytes: counters[8].value(i),
+                tunnel_parents: tunnel.iter().flatten().map(str::to_string).collect(),
+                end_reason,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +307,16 @@ mod tests {
             tunnel_parents: vec!["Cparent".into()],
             end_reason: EndReason::Closed,
         }
+    }
+
+    #[test]
+    fn flows_survive_a_round_trip_through_arrow() {
+        let mut second = flow(2);
+        second.vlan = None;
+        second.tunnel_parents.clear();
+        let flows = vec![flow(1), second];
+        let batch = flows_to_batch(&flows, "lab").unwrap();
+        assert_eq!(flows_from_batch(&batch).unwrap(), flows);
     }
 
     #[test]
