@@ -41,15 +41,15 @@
 //! ```
 //!
 //! Tuple columns are optional: NF-v2 has no timestamp and UNSW-NB15 no
-//! addresses, so [`FlowFeatures::ts_us`] and friends are `Option`s.
+//! addresses, so [`FlowTuple::ts_us`] and friends are `Option`s.
 
 mod error;
 mod mapping;
 mod nf_v2;
 mod reader;
 mod timestamp;
+mod tuple;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use error::FlowRecordError;
@@ -57,6 +57,7 @@ pub use mapping::{ColumnMapping, FeatureColumn, TimestampColumn, TimestampFormat
 pub use nf_v2::{NF_V2_NOT_DERIVED, nf_v2_feature_names, nf_v2_features};
 pub use reader::{DeadLetter, FlowCsvReader, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 pub use timestamp::parse_timestamp_us;
+pub use tuple::FlowTuple;
 
 /// The names of the features a record carries, shared by every record of one source.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -70,20 +71,8 @@ pub struct FeatureNames {
 /// One flow, from any source, as named numeric and categorical features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowFeatures {
-    /// Identifies the flow within its source: the `FlowRecord::flow_id`, or the CSV line number.
-    pub flow_id: u64,
-    /// Flow start time, µs since the Unix epoch (UTC); `None` when the source has none (NF-v2).
-    pub ts_us: Option<i64>,
-    /// Source (originator) address.
-    pub src_addr: Option<IpAddr>,
-    /// Source port.
-    pub src_port: Option<u16>,
-    /// Destination (responder) address.
-    pub dst_addr: Option<IpAddr>,
-    /// Destination port.
-    pub dst_port: Option<u16>,
-    /// IP protocol number.
-    pub proto: Option<u8>,
+    /// Which flow this is: id, start time and 5-tuple.
+    pub tuple: FlowTuple,
     /// Feature names (shared).
     pub names: Arc<FeatureNames>,
     /// Numeric values in [`FeatureNames::numeric`] order; a missing value is NaN.

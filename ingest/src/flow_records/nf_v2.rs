@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use super::{FeatureNames, FlowFeatures};
+use super::{FeatureNames, FlowFeatures, FlowTuple};
 use crate::FlowRecord;
 
 /// Numeric NF-v2 columns we derive, in [`FlowFeatures::numeric`] order.
@@ -109,13 +109,15 @@ pub fn nf_v2_features(flow: &FlowRecord) -> FlowFeatures {
     let (cf, sf) = if tcp { (flow.orig.tcp_flags, flow.resp.tcp_flags) } else { (0, 0) };
     let icmp_type = if flow.proto == 1 { flow.orig_p } else { 0 };
     FlowFeatures {
-        flow_id: flow.flow_id,
-        ts_us: Some(flow.ts_start),
-        src_addr: Some(flow.orig_h),
-        src_port: Some(flow.orig_p),
-        dst_addr: Some(flow.resp_h),
-        dst_port: Some(flow.resp_p),
-        proto: Some(flow.proto),
+        tuple: FlowTuple {
+            flow_id: flow.flow_id,
+            ts_us: Some(flow.ts_start),
+            src_addr: Some(flow.orig_h),
+            src_port: Some(flow.orig_p),
+            dst_addr: Some(flow.resp_h),
+            dst_port: Some(flow.resp_p),
+            proto: Some(flow.proto),
+        },
         names: nf_v2_feature_names(),
         numeric: vec![
             ib,

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ColumnMapping, FeatureNames, FlowFeatures, FlowRecordError, TimestampFormat};
+use super::{
+    ColumnMapping, FeatureNames, FlowFeatures, FlowRecordError, FlowTuple, TimestampFormat,
+};
 
 pub use crate::dead_letter::{DeadLetter, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 use crate::dead_letter::{DeadLetters, truncate_str};
@@ -328,7 +330,7 @@ impl<R: BufRead> FlowCsvReader<R> {
                 .map_err(|_| format!("column `{}` is not UTF-8", c.header[i]))?;
             categorical.push(s.trim().to_string());
         }
-        Ok(FlowFeatures {
+        let tuple = FlowTuple {
             flow_id: line,
             ts_us,
             src_addr: self.parsed(c.src_addr, "an IP address", addr)?,
@@ -336,6 +338,9 @@ impl<R: BufRead> FlowCsvReader<R> {
             dst_addr: self.parsed(c.dst_addr, "an IP address", addr)?,
             dst_port: self.parsed(c.dst_port, "a port", port)?,
             proto: self.parsed(c.proto, "an IP protocol", proto_number)?,
+        };
+        Ok(FlowFeatures {
+            tuple,
             names: self.names.clone(),
             numeric,
             categorical,
@@ -380,14 +385,17 @@ mod tests {
         let flows = read_all(&mut r);
         assert_eq!(flows.len(), 2);
         let f = &flows[0];
-        assert_eq!(f.flow_id, 2);
-        assert_eq!(f.ts_us, Some(1_499_358_341_298_564));
-        assert_eq!(f.src_addr, Some("192.168.10.12".parse().unwrap()));
-        assert_eq!((f.src_port, f.dst_port, f.proto), (Some(35756), Some(53), Some(17)));
+        assert_eq!(f.tuple.flow_id, 2);
+        assert_eq!(f.tuple.ts_us, Some(1_499_358_341_298_564));
+        assert_eq!(f.tuple.src_addr, Some("192.168.10.12".parse().unwrap()));
+        assert_eq!(
+            (f.tuple.src_port, f.tuple.dst_port, f.tuple.proto),
+            (Some(35756), Some(53), Some(17))
+        );
         assert_eq!(f.numeric_value("Flow Duration"), Some(234_318.0));
         assert_eq!(f.categorical_value("Dst Port"), Some("53"));
         assert_eq!(f.label.as_deref(), Some("BENIGN"));
-        assert_eq!(flows[1].flow_id, 4);
+        assert_eq!(flows[1].tuple.flow_id, 4);
         assert_eq!(r.dead_letter_count(), 1);
         let d = &r.dead_letters()[0];
         assert_eq!((d.source.as_str(), d.line), ("BENIGN_2500.csv", 3));
@@ -410,9 +418,9 @@ mod tests {
         let mut r = FlowCsvReader::new(ZEEK_TSV.as_bytes(), "conn.log", &m).unwrap();
         let flows = read_all(&mut r);
         assert_eq!(flows.len(), 2);
-        assert_eq!(flows[0].flow_id, 8);
-        assert_eq!(flows[0].ts_us, Some(1_538_478_769_600_293));
-        assert_eq!(flows[0].proto, Some(17));
+        assert_eq!(flows[0].tuple.flow_id, 8);
+        assert_eq!(flows[0].tuple.ts_us, Some(1_538_478_769_600_293));
+        assert_eq!(flows[0].tuple.proto, Some(17));
         assert_eq!(flows[0].numeric_value("duration"), Some(5.005151));
         assert!(flows[1].numeric_value("duration").unwrap().is_nan(), "`-` is missing");
         assert_eq!(flows[1].label.as_deref(), Some("Malicious"));

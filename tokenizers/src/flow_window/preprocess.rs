@@ -138,7 +138,7 @@ fn mismatch(rec: &FlowFeatures, want: &FeatureNames) -> TokenizerError {
         }
     };
     TokenizerError::FeatureMismatch {
-        flow_id: rec.flow_id,
+        flow_id: rec.tuple.flow_id,
         message: format!(
             "numeric: {}; categorical: {}",
             diff(&want.numeric, &rec.names.numeric),
@@ -176,7 +176,7 @@ impl Preprocessor {
             }
             if rec.numeric.len() != lo.len() || rec.categorical.len() != counts.len() {
                 return Err(TokenizerError::FeatureMismatch {
-                    flow_id: rec.flow_id,
+                    flow_id: rec.tuple.flow_id,
                     message: "value count differs from the name count".into(),
                 });
             }
@@ -307,6 +307,8 @@ impl Preprocessor {
 
 #[cfg(test)]
 mod tests {
+    use vigil_ingest::flow_records::FlowTuple;
+
     use super::*;
 
     fn names() -> Arc<FeatureNames> {
@@ -318,13 +320,7 @@ mod tests {
 
     fn rec(names: &Arc<FeatureNames>, id: u64, bytes: f64, port: &str) -> FlowFeatures {
         FlowFeatures {
-            flow_id: id,
-            ts_us: None,
-            src_addr: None,
-            src_port: None,
-            dst_addr: None,
-            dst_port: None,
-            proto: None,
+            tuple: FlowTuple { flow_id: id, ..FlowTuple::default() },
             names: names.clone(),
             numeric: vec![bytes, 10.0],
             categorical: vec![port.into()],

@@ -87,13 +87,14 @@ pub fn windows_to_record_batch(windows: &[FlowWindow]) -> Result<RecordBatch, Ar
     let mut numeric = ListBuilder::new(ListBuilder::new(Float32Builder::new()));
     let mut categorical = ListBuilder::new(ListBuilder::new(UInt32Builder::new()));
     for w in windows {
-        flow_id.append_value(w.flow_id);
-        ts.append_option(w.ts_us);
-        src_ip.append_option(w.src_addr.map(|a| a.to_string()));
-        dst_ip.append_option(w.dst_addr.map(|a| a.to_string()));
-        src_port.append_option(w.src_port);
-        dst_port.append_option(w.dst_port);
-        proto.append_option(w.proto);
+        let t = &w.tuple;
+        flow_id.append_value(t.flow_id);
+        ts.append_option(t.ts_us);
+        src_ip.append_option(t.src_addr.map(|a| a.to_string()));
+        dst_ip.append_option(t.dst_addr.map(|a| a.to_string()));
+        src_port.append_option(t.src_port);
+        dst_port.append_option(t.dst_port);
+        proto.append_option(t.proto);
         label.append_option(w.label.as_deref());
         padding.append_value(w.padding);
         for i in 0..w.len() {

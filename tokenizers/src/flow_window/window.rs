@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use vigil_ingest::flow_records::FlowFeatures;
+use vigil_ingest::flow_records::{FlowFeatures, FlowTuple};
 
 use super::EncodedFlow;
 use crate::TokenizerError;
@@ -89,20 +89,8 @@ impl FlowWindowConfig {
 /// oldest first, then the scored flow as the last row (LastToken semantics).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowWindow {
-    /// The scored flow's id.
-    pub flow_id: u64,
-    /// Its start time (µs, UTC).
-    pub ts_us: Option<i64>,
-    /// Its source address.
-    pub src_addr: Option<IpAddr>,
-    /// Its source port.
-    pub src_port: Option<u16>,
-    /// Its destination address.
-    pub dst_addr: Option<IpAddr>,
-    /// Its destination port.
-    pub dst_port: Option<u16>,
-    /// Its IP protocol.
-    pub proto: Option<u8>,
+    /// The scored flow's id, start time and 5-tuple.
+    pub tuple: FlowTuple,
     /// Its label, when the source had one.
     pub label: Option<String>,
     /// Padding rows at the start of the window.
@@ -219,9 +207,9 @@ impl FlowWindower {
     fn key(&self, rec: &FlowFeatures) -> GroupKey {
         match self.config.group_by {
             GroupBy::None => GroupKey(None, None),
-            GroupBy::SrcAddr => GroupKey(rec.src_addr, None),
-            GroupBy::DstAddr => GroupKey(None, rec.dst_addr),
-            GroupBy::SrcDst => GroupKey(rec.src_addr, rec.dst_addr),
+            GroupBy::SrcAddr => GroupKey(rec.tuple.src_addr, None),
+            GroupBy::DstAddr => GroupKey(None, rec.tuple.dst_addr),
+            GroupBy::SrcDst => GroupKey(rec.tuple.src_addr, rec.tuple.dst_addr),
         }
     }
 
@@ -243,7 +231,7 @@ impl FlowWindower {
             .or_insert_with(|| Group { last_ts: i64::MIN, ..Group::default() });
         group.last_used = tick;
 
-        let ts = rec.ts_us.unwrap_or(group.last_ts);
+        let ts = rec.tuple.ts_us.unwrap_or(group.last_ts);
         if ts < group.last_ts {
             self.stats.out_of_order += 1;
         }
@@ -265,9 +253,9 @@ impl FlowWindower {
         }
         numeric.extend_from_slice(&row.numeric);
         categorical.extend_from_slice(&row.categorical);
-        member_ids.push(rec.flow_id);
+        member_ids.push(rec.tuple.flow_id);
 
-        group.entries.insert(p, Entry { ts, flow_id: rec.flow_id, row });
+        group.entries.insert(p, Entry { ts, flow_id: rec.tuple.flow_id, row });
         while group.entries.len() > cap {
             group.entries.pop_front();
         }
@@ -283,13 +271,7 @@ impl FlowWindower {
             self.stats.groups_evicted += 1;
         }
         FlowWindow {
-            flow_id: rec.flow_id,
-            ts_us: rec.ts_us,
-            src_addr: rec.src_addr,
-            src_port: rec.src_port,
-            dst_addr: rec.dst_addr,
-            dst_port: rec.dst_port,
-            proto: rec.proto,
+            tuple: rec.tuple,
             label: rec.label.clone(),
             padding: padding as u32,
             member_ids,
@@ -312,13 +294,15 @@ mod tests {
 
     fn rec(id: u64, ts: Option<i64>, src: u8, dst: u8) -> FlowFeatures {
         FlowFeatures {
-            flow_id: id,
-            ts_us: ts,
-            src_addr: Some(IpAddr::from([10, 0, 0, src])),
-            src_port: Some(1000),
-            dst_addr: Some(IpAddr::from([10, 0, 1, dst])),
-            dst_port: Some(80),
-            proto: Some(6),
+            tuple: FlowTuple {
+                flow_id: id,
+                ts_us: ts,
+                src_addr: Some(IpAddr::from([10, 0, 0, src])),
+                src_port: Some(1000),
+                dst_addr: Some(IpAddr::from([10, 0, 1, dst])),
+                dst_port: Some(80),
+                proto: Some(6),
+            },
             names: Arc::new(FeatureNames::default()),
             numeric: vec![],
             categorical: vec![],
@@ -447,15 +431,15 @@ mod tests {
             let mut win = FlowWindower::new(config).unwrap();
             let recs: Vec<_> = hosts.iter().enumerate().map(|(i, &(s, d))| rec(i as u64, Some(i as i64), s, d)).collect();
             for r in &recs {
-                let out = win.push(r, row(r.flow_id));
-                let mut expect: Vec<u64> = recs[..r.flow_id as usize]
+                let out = win.push(r, row(r.tuple.flow_id));
+                let mut expect: Vec<u64> = recs[..r.tuple.flow_id as usize]
                     .iter()
                     .filter(|p| win.key(p) == win.key(r))
-                    .map(|p| p.flow_id)
+                    .map(|p| p.tuple.flow_id)
                     .collect();
                 let cut = expect.len().saturating_sub(w - 1);
                 expect.drain(..cut);
-                expect.push(r.flow_id);
+                expect.push(r.tuple.flow_id);
                 prop_assert_eq!(&out.member_ids, &expect);
                 prop_assert_eq!(out.padding as usize, w - expect.len());
             }

@@ -60,8 +60,8 @@ fn cicids2017_improved_sampled_end_to_end() {
     // 16 files, 17 636 lines, 16 of them headers (PROVENANCE.md: <= 2,500 rows per class).
     assert_eq!(flows.len() as u64 + dead, 17_620);
     assert_eq!(dead, 0, "every row of the sample reads");
-    assert!(flows.iter().all(|f| f.ts_us.is_some() && f.src_addr.is_some()));
-    flows.sort_by_key(|f| f.ts_us);
+    assert!(flows.iter().all(|f| f.tuple.ts_us.is_some() && f.tuple.src_addr.is_some()));
+    flows.sort_by_key(|f| f.tuple.ts_us);
 
     // Fit on the first 80 % (by time), score everything.
     let cut = flows.len() * 8 / 10;

@@ -76,7 +76,7 @@ fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
             tracing::error!("{e}");
         }
         let mut recs: Vec<FlowFeatures> = flows.iter().map(nf_v2_features).collect();
-        recs.sort_by_key(|r| (r.ts_us, r.flow_id));
+        recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
         return Ok((recs, 0));
     };
     let mapping = match ColumnMapping::builtin(name) {
@@ -99,7 +99,7 @@ fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
         let kept = reader.take_dead_letters();
         write_dead_letters(path, &kept)?;
     }
-    recs.sort_by_key(|r| (r.ts_us, r.flow_id));
+    recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
     Ok((recs, dead))
 }
 
