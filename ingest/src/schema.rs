@@ -215,10 +215,8 @@ pub fn flows_from_batch(batch: &RecordBatch) -> Result<Vec<FlowRecord>, ArrowErr
     };
     (0..batch.num_rows())
         .map(|i| {
-            let conn_state = CONN_STATES
-                .iter()
-                .find(|s| **s == state.value(i))
-                .ok_or_else(|| {
+            let conn_state =
+                CONN_STATES.iter().find(|s| **s == state.value(i)).ok_or_else(|| {
                     ArrowError::ParseError(format!("row {i}: bad conn_state `{}`", state.value(i)))
                 })?;
             let end_reason = [

@@ -384,3 +384,21 @@ fn tokenize_actions_reads_an_access_log_and_keeps_dead_letters() {
             .unwrap();
     assert_eq!(dl["line"], 3);
 }
+
+#[test]
+fn tokenize_flow_from_stored_flows_equals_from_the_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let stored = dir.path().join("flows.parquet");
+    assert!(
+        run(&["flows", &f, "-f", "parquet", "-o", stored.to_str().unwrap(), "-q"], None)
+            .status
+            .success()
+    );
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    for (input, out) in [(f.as_str(), &a), (stored.to_str().unwrap(), &b)] {
+        let res = run(&["tokenize", "flow", input, "--out", out.to_str().unwrap(), "-q"], None);
+        assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}

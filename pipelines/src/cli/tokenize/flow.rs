@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use vigil_ingest::FlowTableConfig;
 use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatures, nf_v2_features};
 use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowRecord, FlowTableConfig, flows_from_batch};
 use vigil_pipelines::extract::flows_from_capture;
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_tokenizers::flow_window::{
@@ -37,8 +37,9 @@ enum Group {
     after_help = "Examples:\n  vigil tokenize flow samples/ssh.pcap --out w.parquet --save-preprocessor prep.json\n  vigil tokenize flow flows.csv --mapping cicflowmeter --preprocessor prep.json --out w.parquet"
 )]
 pub struct FlowArgs {
-    /// A flow CSV (read with --mapping) or, without --mapping, a capture whose flows give
-    /// the NF-v2 features derivable from headers.
+    /// A flow CSV (read with --mapping) or, without --mapping, our own flows: a capture,
+    /// or a Parquet `flows` table from `vigil flows -f parquet`; their NF-v2 features
+    /// derivable from headers are used.
     input: PathBuf,
     /// The Parquet file to write.
     #[arg(short, long, value_name = "FILE.parquet")]
@@ -70,11 +71,19 @@ pub struct FlowArgs {
 /// Records of the input, in start-time order, and how many rows were dead letters.
 fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
     let Some(name) = &args.mapping else {
-        let (flows, error) =
-            flows_from_capture(&args.input, DecoderConfig::default(), FlowTableConfig::default());
-        if let Some(e) = error {
-            tracing::error!("{e}");
-        }
+        let flows = if is_parquet(&args.input)? {
+            read_flows_parquet(&args.input)?
+        } else {
+            let (flows, error) = flows_from_capture(
+                &args.input,
+                DecoderConfig::default(),
+                FlowTableConfig::default(),
+            );
+            if let Some(e) = error {
+                tracing::error!("{e}");
+            }
+            flows
+        };
         let mut recs: Vec<FlowFeatures> = flows.iter().map(nf_v2_features).collect();
         recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
         return Ok((recs, 0));
@@ -101,6 +110,34 @@ fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
     }
     recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
     Ok((recs, dead))
+}
+
+/// Whether the file starts with Parquet's magic bytes.
+fn is_parquet(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(f.read(&mut magic).unwrap_or(0) == 4 && &magic == b"PAR1")
+}
+
+/// Flows stored by `vigil flows -f parquet` (the `flows` table schema).
+fn read_flows_parquet(path: &Path) -> anyhow::Result<Vec<FlowRecord>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path)?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+    let mut flows = Vec::new();
+    for batch in reader {
+        let batch =
+            batch.with_context(|| format!("{}: cannot read a row group", path.display()))?;
+        flows.extend(
+            flows_from_batch(&batch)
+                .with_context(|| format!("{}: not a `flows` table", path.display()))?,
+        );
+    }
+    Ok(flows)
 }
 
 fn preprocessor(args: &FlowArgs, recs: &[FlowFeatures]) -> anyhow::Result<Preprocessor> {
