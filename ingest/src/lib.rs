@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod data_dir;
 pub mod dead_letter;
 mod error;
 pub mod flow;

@@ -5,26 +5,14 @@
 //! printed reason when it is absent. `VIGIL_DUMP=path/to.pcap` prints the
 //! decoded layers of one capture (`cargo test --test decode_captures dump -- --nocapture`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vigil_ingest::packet::Encapsulation;
 use vigil_ingest::{DecodedPacket, Decoder, PcapReader, Transport};
 
 fn data_dir() -> Option<PathBuf> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = match std::env::var_os("VIGIL_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => [crate_dir.join("../shared/data"), crate_dir.join("../../shared/data")]
-            .into_iter()
-            .find(|d| d.join("pcap").is_dir())
-            .unwrap_or_else(|| crate_dir.join("../shared/data")),
-    };
-    if dir.join("pcap").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no capture data at {}", dir.display());
-        None
-    }
+    vigil_ingest::data_dir::shared_data(Path::new(env!("CARGO_MANIFEST_DIR")), "pcap")
+        .map(|p| p.parent().expect("pcap has a parent").to_path_buf())
 }
 
 fn decode_file(path: &std::path::Path) -> Vec<DecodedPacket> {

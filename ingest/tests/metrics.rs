@@ -2,7 +2,7 @@
 //! the real ETTh1 file when `VIGIL_DATA` (default `../shared/data`) has it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -148,20 +148,11 @@ fn missing_timestamp_column_is_a_config_error() {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = match std::env::var_os("VIGIL_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => [crate_dir.join("../shared/data"), crate_dir.join("../../shared/data")]
-            .into_iter()
-            .find(|d| d.join("timeseries").is_dir())
-            .unwrap_or_else(|| crate_dir.join("../shared/data")),
-    };
-    if dir.join("timeseries/ett/ETTh1.csv").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no timeseries/ett/ETTh1.csv under {}", dir.display());
-        None
-    }
+    vigil_ingest::data_dir::shared_data(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "timeseries/ett/ETTh1.csv",
+    )
+    .map(|_| vigil_ingest::data_dir::data_dir(Path::new(env!("CARGO_MANIFEST_DIR"))))
 }
 
 #[test]

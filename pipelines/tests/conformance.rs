@@ -1,26 +1,15 @@
 //! End-to-end conformance on the shared data set, with the acceptance thresholds.
 //!
-//! Data: `$VIGIL_DATA`, else `CARGO_MANIFEST_DIR/../../shared/data`. Skipped (with a printed
-//! reason) when absent. Fails until the decoder and flow table are merged: that is intended.
+//! Data: `$VIGIL_DATA`, else `shared/data` beside the checkout. Skipped (with a printed
+//! reason) when absent.
 
-use std::path::PathBuf;
-
-use vigil_pipelines::conformance::{ConformanceOptions, DATA_ENV, run};
-
-fn data_dir() -> PathBuf {
-    match std::env::var_os(DATA_ENV) {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
-    }
-}
+use vigil_pipelines::conformance::{ConformanceOptions, run};
 
 #[test]
 fn conformance_meets_acceptance_thresholds() {
-    let dir = data_dir();
-    if !dir.join("pcap").is_dir() {
-        println!("skipped: no data set at {} (set {DATA_ENV})", dir.display());
-        return;
-    }
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(pcap) = vigil_ingest::data_dir::shared_data(crate_dir, "pcap") else { return };
+    let dir = pcap.parent().expect("pcap has a parent").to_path_buf();
     let opts = ConformanceOptions { max_mismatches: 40, ..Default::default() };
     let report = run(&dir, &opts).unwrap_or_else(|e| panic!("conformance run: {e}"));
     println!("{report}");

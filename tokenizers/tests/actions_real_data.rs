@@ -13,20 +13,8 @@ use vigil_tokenizers::actions::{
     to_record_batch,
 };
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("VIGIL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
-
 fn find(rel: &str) -> Option<PathBuf> {
-    let p = data_dir().join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("skipping: {} not found (set VIGIL_DATA)", p.display());
-        None
-    }
+    vigil_ingest::data_dir::shared_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), rel)
 }
 
 fn read_all(mut r: ActionReader) -> (Vec<ActionEvent>, ActionReader) {

@@ -115,20 +115,8 @@ fn golden_one_two_three() {
 }
 
 fn etth1() -> Option<PathBuf> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var_os("VIGIL_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        [crate_dir.join("../shared/data"), crate_dir.join("../../shared/data")]
-            .into_iter()
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| crate_dir.join("../shared/data"))
-    });
-    let f = dir.join("timeseries/ett/ETTh1.csv");
-    if f.is_file() {
-        Some(f)
-    } else {
-        eprintln!("skipping: {} not found (set VIGIL_DATA)", f.display());
-        None
-    }
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    vigil_ingest::data_dir::shared_data(crate_dir, "timeseries/ett/ETTh1.csv")
 }
 
 #[test]

@@ -46,8 +46,7 @@ pub use report::{
     thresholds,
 };
 
-/// The environment variable naming the data directory.
-pub const DATA_ENV: &str = "VIGIL_DATA";
+pub use vigil_ingest::data_dir::DATA_ENV;
 
 /// The known-differences file shipped with the source (`known_differences.json`).
 pub const EMBEDDED_KNOWN_DIFFERENCES: &str = include_str!("known_differences.json");
@@ -171,12 +170,10 @@ pub enum ConformanceError {
     UnknownSource(String),
 }
 
-/// The data directory: `$VIGIL_DATA`, else `../shared/data` relative to the current directory.
+/// The data directory: `$VIGIL_DATA`, else `shared/data` beside the current directory's
+/// checkout (see [`vigil_ingest::data_dir::data_dir`]).
 pub fn default_data_dir() -> PathBuf {
-    match std::env::var_os(DATA_ENV) {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from("../shared/data"),
-    }
+    vigil_ingest::data_dir::data_dir(Path::new("."))
 }
 
 /// Our flows for each capture, computed once per capture path.

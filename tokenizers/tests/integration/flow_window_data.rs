@@ -14,21 +14,8 @@ use vigil_tokenizers::flow_window::{
 };
 
 fn cic_dir() -> Option<PathBuf> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let data = match std::env::var_os("VIGIL_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => [crate_dir.join("../../shared/data"), crate_dir.join("../shared/data")]
-            .into_iter()
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| crate_dir.join("../../shared/data")),
-    };
-    let dir = data.join("flows/cicids2017-improved-sampled");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no CIC-IDS2017 sample at {}", dir.display());
-        None
-    }
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    vigil_ingest::data_dir::shared_data(crate_dir, "flows/cicids2017-improved-sampled")
 }
 
 #[test]
