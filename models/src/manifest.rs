@@ -1,0 +1,243 @@
+//! `manifest.json`: what a model artifact is, what it takes and what it gives.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The contents of an artifact's `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Model name, e.g. `flowtransformer-nf`.
+    pub name: String,
+    /// Model family, e.g. `netfound`, `flowtransformer`, `itransformer`, `hstu`.
+    pub family: String,
+    /// Artifact version.
+    pub version: String,
+    /// Lower-case hex sha256 of `model.onnx`.
+    pub sha256: String,
+    /// The graph inputs.
+    pub inputs: Vec<TensorSpec>,
+    /// The graph outputs.
+    pub outputs: Vec<TensorSpec>,
+    /// Class names, in the order of the class axis of a classifier's output.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Decision thresholds per label.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, f64>,
+    /// Preprocessing constants (free-form, read by the tokenizers' callers).
+    #[serde(default)]
+    pub preprocessing: serde_json::Value,
+    /// The training data used.
+    #[serde(default)]
+    pub training_data: serde_json::Value,
+    /// Metrics measured on it.
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+/// One graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    /// Name in the ONNX graph.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions; dynamic ones are `-1` or a name such as `"batch"`.
+    pub shape: Vec<Dim>,
+}
+
+/// A tensor element type as written in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DType {
+    /// 32-bit float.
+    Float32,
+    /// 64-bit float.
+    Float64,
+    /// 16-bit float.
+    Float16,
+    /// 32-bit signed integer.
+    Int32,
+    /// 64-bit signed integer.
+    Int64,
+    /// 8-bit signed integer.
+    Int8,
+    /// 8-bit unsigned integer.
+    Uint8,
+    /// Boolean.
+    Bool,
+    /// String.
+    String,
+}
+
+impl DType {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DType::Float32 => "float32",
+            DType::Float64 => "float64",
+            DType::Float16 => "float16",
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+            DType::Int8 => "int8",
+            DType::Uint8 => "uint8",
+            DType::Bool => "bool",
+            DType::String => "string",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One dimension of a [`TensorSpec`]: a fixed size, or dynamic (`-1` or a name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dim {
+    /// A size; `-1` means dynamic.
+    Fixed(i64),
+    /// A named dynamic dimension, e.g. `"batch"`.
+    Named(String),
+}
+
+impl Dim {
+    /// The fixed size, or `None` when the dimension is dynamic.
+    pub fn size(&self) -> Option<usize> {
+        match self {
+            Dim::Fixed(n) if *n >= 0 => Some(*n as usize),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads and checks `path` (a `manifest.json`).
+    pub fn from_path(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|source| Error::ManifestParse { path: path.to_path_buf(), source })?;
+        manifest
+            .validate()
+            .map_err(|message| Error::ManifestInvalid { path: path.to_path_buf(), message })?;
+        Ok(manifest)
+    }
+
+    /// Checks the manifest's own consistency.
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("sha256 {:?} is not 64 hex digits", self.sha256));
+        }
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Err("inputs and outputs must not be empty".into());
+        }
+        for (kind, specs) in [("input", &self.inputs), ("output", &self.outputs)] {
+            for (i, spec) in specs.iter().enumerate() {
+                if specs[..i].iter().any(|s| s.name == spec.name) {
+                    return Err(format!("{kind} {:?} is listed twice", spec.name));
+                }
+                if let Some(Dim::Fixed(n)) =
+                    spec.shape.iter().find(|d| matches!(d, Dim::Fixed(n) if *n < -1))
+                {
+                    return Err(format!("{kind} {:?} has dimension {n}", spec.name));
+                }
+            }
+        }
+        for label in self.thresholds.keys() {
+            if !self.labels.iter().any(|l| l == label) {
+                return Err(format!("threshold for unknown label {label:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The input spec called `name`.
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|s| s.name == name)
+    }
+
+    /// The output spec called `name`.
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|s| s.name == name)
+    }
+
+    /// The decision threshold for `label`, if the manifest has one.
+    pub fn threshold(&self, label: &str) -> Option<f64> {
+        self.thresholds.get(label).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "cc5222c1f5cb00d58ea186e7ae5e7a3a5575cb89cee8d9ad078e71e4cd8481f0";
+
+    fn parse(json: &str) -> std::result::Result<Manifest, String> {
+        let m: Manifest = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    #[test]
+    fn parses_dynamic_dims_and_defaults() {
+        let m = parse(&format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"int64","shape":[-1,"seq",8]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":["batch"]}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.inputs[0].dtype, DType::Int64);
+        assert_eq!(
+            m.inputs[0].shape,
+            vec![Dim::Fixed(-1), Dim::Named("seq".into()), Dim::Fixed(8)]
+        );
+        assert_eq!(m.inputs[0].shape[0].size(), None);
+        assert_eq!(m.inputs[0].shape[2].size(), Some(8));
+        assert!(m.labels.is_empty());
+        assert!(m.preprocessing.is_null());
+    }
+
+    #[test]
+    fn refuses_bad_sha_and_unknown_threshold() {
+        let bad_sha = r#"{"name":"m","family":"f","version":"1","sha256":"abc",
+            "inputs":[{"name":"x","dtype":"float32","shape":[1]}],
+            "outputs":[{"name":"y","dtype":"float32","shape":[1]}]}"#;
+        assert!(parse(bad_sha).unwrap_err().contains("sha256"));
+        let bad_threshold = format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"float32","shape":[1]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[1]}}],
+            "labels":["a"],"thresholds":{{"b":0.5}}}}"#
+        );
+        assert!(parse(&bad_threshold).unwrap_err().contains("unknown label"));
+    }
+
+    #[test]
+    fn refuses_unknown_dtype() {
+        let json = format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"float99","shape":[1]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[1]}}]}}"#
+        );
+        assert!(parse(&json).unwrap_err().contains("float99"));
+    }
+}
