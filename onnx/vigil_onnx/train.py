@@ -29,10 +29,10 @@ def seed_everything(seed: int = SEED) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def class_weights(y: np.ndarray, n: int) -> torch.Tensor:
-    """Inverse square-root frequency, mean 1, so rare attacks count without dominating."""
+def class_weights(y: np.ndarray, n: int, power: float) -> torch.Tensor:
+    """Inverse frequency to `power` (1 = balanced, 0.5 = inverse square root), mean 1."""
     counts = np.bincount(y, minlength=n).astype(np.float64)
-    w = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    w = np.maximum(counts, 1.0) ** -power
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
@@ -96,7 +96,7 @@ def train_flow_transformer(args) -> None:
     cfg = FlowTransformerConfig(window=w.numeric.shape[1], n_numeric=w.numeric.shape[2],
                                 categorical_levels=levels, n_classes=len(labels),
                                 d_model=args.d_model, n_layers=args.layers)
-    weights = class_weights(ytr, len(labels))
+    weights = class_weights(ytr, len(labels), args.class_weight_power)
 
     # Baseline: logistic regression on the last flow's features only.
     t1 = time.time()
@@ -113,6 +113,7 @@ def train_flow_transformer(args) -> None:
     loss_fn = nn.CrossEntropyLoss(weight=weights)
     gen = torch.Generator().manual_seed(SEED)
     xn, xc, xp, yt = (torch.from_numpy(a) for a in (tr.numeric, tr.categorical, tr.padding, ytr))
+    history = []
     for epoch in range(args.epochs):
         model.train()
         t2 = time.time()
@@ -127,9 +128,14 @@ def train_flow_transformer(args) -> None:
             sched.step()
             total += loss.item() * len(i)
         r = report(yva, predict(model, va), labels)
+        history.append({"epoch": epoch + 1, "loss": round(total / len(tr), 5),
+                        "val_macro_f1": round(r["macro_f1"], 4), "val_accuracy": round(r["accuracy"], 4)})
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(tr):.4f}, "
               f"val macro-F1 {r['macro_f1']:.4f}, acc {r['accuracy']:.4f} ({time.time() - t2:.1f}s)")
-    final = report(yva, predict(model, va), labels)
+    pred = predict(model, va)
+    final = report(yva, pred, labels)
+    for t, p_ in zip(yva[yva != pred], pred[yva != pred]):
+        print(f"  val error: true {labels[t]!r} predicted {labels[p_]!r}")
     print(json.dumps({"model": final, "baseline": base}, indent=1))
 
     ckpt = work / "model.pt"
@@ -144,11 +150,21 @@ def train_flow_transformer(args) -> None:
         "split": {"kind": "stratified by label", "val_frac": args.val_frac, "seed": SEED,
                   "train_windows": len(tr), "val_windows": len(va)},
         "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "epochs": args.epochs,
-                     "batch": args.batch, "loss": "cross-entropy, inverse-sqrt-frequency class weights",
+                     "batch": args.batch, "loss": f"cross-entropy, class weights = frequency^-{args.class_weight_power}",
                      "seed": SEED},
         "metrics": {
             "validation": final,
             "baseline_logistic_regression_last_flow": base,
+            "val_errors": [[labels[t], labels[p_]] for t, p_ in zip(yva[yva != pred], pred[yva != pred])],
+            "history": history,
+            "notes": (
+                "Validation macro-F1 is dominated by the rare classes (Heartbleed, Infiltration, the three "
+                "web attacks: 1-11 validation windows each); one XSS window moves it by ~0.06, and it moved "
+                "between 0.92 and 0.99 over the last epochs. Hyperparameters (class-weight power 0.5, lr 1e-3, "
+                "30 epochs) were chosen after three runs on this same validation split; there is no separate "
+                "test split. Windows are tokenized per file (one label per file), so a window's context "
+                "flows share the scored flow's label."
+            ),
         },
     }
     (work / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -168,11 +184,12 @@ def main(argv=None) -> None:
     ft.add_argument("--window", type=int, default=8)
     ft.add_argument("--group-by", default="src")
     ft.add_argument("--val-frac", type=float, default=0.2)
-    ft.add_argument("--epochs", type=int, default=12)
+    ft.add_argument("--epochs", type=int, default=30)
     ft.add_argument("--batch", type=int, default=128)
-    ft.add_argument("--lr", type=float, default=2e-3)
+    ft.add_argument("--lr", type=float, default=1e-3)
     ft.add_argument("--d-model", type=int, default=64)
     ft.add_argument("--layers", type=int, default=2)
+    ft.add_argument("--class-weight-power", type=float, default=0.5)
     ft.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
