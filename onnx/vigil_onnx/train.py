@@ -77,13 +77,13 @@ def train_flow_transformer(args) -> None:
     seed_everything()
     t0 = time.time()
     files = D.csv_files(Path(args.data))
-    work = BUILD / "flow_transformer"
+    work = Path(args.work)
     parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by)
     prep = D.load_preprocessor(prep_path)
     w = D.read_windows(parquets)
     labels = sorted(set(w.labels.tolist()))
     y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
-    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=SEED)
+    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
     tr, va = w.take(tr_idx), w.take(va_idx)
     ytr, yva = y[tr_idx], y[va_idx]
     levels = [len(c["levels"]) for c in prep["categorical"]]
@@ -147,7 +147,7 @@ def train_flow_transformer(args) -> None:
         "group_by": args.group_by,
         "mapping": "cicflowmeter",
         "files": [str(f.relative_to(Path(args.data))) for f in files],
-        "split": {"kind": "stratified by label", "val_frac": args.val_frac, "seed": SEED,
+        "split": {"kind": "stratified by label", "val_frac": args.val_frac, "seed": args.split_seed,
                   "train_windows": len(tr), "val_windows": len(va)},
         "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "epochs": args.epochs,
                      "batch": args.batch, "loss": f"cross-entropy, class weights = frequency^-{args.class_weight_power}",
@@ -181,6 +181,8 @@ def main(argv=None) -> None:
     ft = sub.add_parser("flow_transformer", help="FlowTransformer on improved CIC-IDS2017")
     ft.add_argument("--data", default=str(D.DEFAULT_DATA))
     ft.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017"))
+    ft.add_argument("--work", default=str(BUILD / "flow_transformer"), help="tokenized data and checkpoint")
+    ft.add_argument("--split-seed", type=int, default=SEED)
     ft.add_argument("--window", type=int, default=8)
     ft.add_argument("--group-by", default="src")
     ft.add_argument("--val-frac", type=float, default=0.2)
