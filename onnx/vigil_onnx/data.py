@@ -1,0 +1,154 @@
+"""Training data for FlowTransformer, produced only by the Rust tokenizer.
+
+`vigil tokenize flow` turns each flow CSV into windows of W flows (Parquet), so training and
+serving share one tokenizer. This module runs it, reads the Parquet into numpy arrays and makes
+a stratified split with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = Path(os.environ.get("VIGIL_DATA", REPO.parent / "shared" / "data"))
+CICIDS_DIR = "flows/cicids2017-improved-sampled"
+
+
+def vigil_binary() -> Path:
+    """The `vigil` binary: `$VIGIL_BIN`, else a built one in the usual target dirs, else PATH."""
+    env = os.environ.get("VIGIL_BIN")
+    if env:
+        return Path(env)
+    targets = [os.environ.get("CARGO_TARGET_DIR"), REPO / "target", "/work/target-conformance"]
+    for t in targets:
+        if not t:
+            continue
+        for profile in ("release", "debug"):
+            p = Path(t) / profile / "vigil"
+            if p.is_file():
+                return p
+    found = shutil.which("vigil")
+    if found:
+        return Path(found)
+    raise FileNotFoundError(
+        "no `vigil` binary: build it with `cargo build --release -p vigil-pipelines` or set VIGIL_BIN"
+    )
+
+
+@dataclass
+class Windows:
+    """Tokenized windows: numeric [N, W, n_num] f32, categorical [N, W, n_cat] i64, padding [N] i64."""
+
+    numeric: np.ndarray
+    categorical: np.ndarray
+    padding: np.ndarray
+    labels: np.ndarray  # [N] object (str)
+    source: np.ndarray  # [N] index into `files`
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, idx: np.ndarray) -> "Windows":
+        return Windows(
+            self.numeric[idx], self.categorical[idx], self.padding[idx],
+            self.labels[idx], self.source[idx], self.files,
+        )
+
+
+def csv_files(data_dir: Path = DEFAULT_DATA) -> list[Path]:
+    d = data_dir / CICIDS_DIR
+    files = sorted(p for p in d.glob("*.csv") if p.name != "data_header_reference.csv")
+    if not files:
+        raise FileNotFoundError(f"no CIC-IDS2017 CSVs under {d}")
+    return files
+
+
+def concat_csvs(files: list[Path], out: Path) -> Path:
+    """One CSV with the shared header, for fitting one preprocessor over all files."""
+    header = None
+    with open(out, "w", newline="") as w:
+        for f in files:
+            with open(f, newline="") as r:
+                h = r.readline()
+                if header is None:
+                    header = h
+                    w.write(h)
+                elif h != header:
+                    raise ValueError(f"{f}: header differs from {files[0]}")
+                shutil.copyfileobj(r, w)
+    return out
+
+
+def tokenize(
+    files: list[Path], work: Path, window: int = 8, group_by: str = "src", mapping: str = "cicflowmeter"
+) -> tuple[list[Path], Path]:
+    """Fit one preprocessor on all files, then tokenize each file with it. Returns (parquets, prep.json)."""
+    vigil = str(vigil_binary())
+    work.mkdir(parents=True, exist_ok=True)
+    prep = work / "preprocessor.json"
+    allcsv = concat_csvs(files, work / "all.csv")
+    subprocess.run(
+        [vigil, "tokenize", "flow", str(allcsv), "--mapping", mapping, "--save-preprocessor", str(prep),
+         "--out", str(work / "all.parquet"), "--window", str(window), "--group-by", group_by],
+        check=True,
+    )
+    outs = []
+    for f in files:
+        out = work / (f.stem + ".parquet")
+        subprocess.run(
+            [vigil, "tokenize", "flow", str(f), "--mapping", mapping, "--preprocessor", str(prep),
+             "--out", str(out), "--window", str(window), "--group-by", group_by],
+            check=True,
+        )
+        outs.append(out)
+    return outs, prep
+
+
+def read_windows(parquets: list[Path]) -> Windows:
+    nums, cats, pads, labels, srcs = [], [], [], [], []
+    for i, p in enumerate(parquets):
+        t = pq.read_table(p, columns=["label", "padding", "numeric", "categorical"])
+        n = t.num_rows
+        num = t.column("numeric").combine_chunks()
+        cat = t.column("categorical").combine_chunks()
+        # list<list<x>> with exactly W inner lists of fixed width: flatten twice, reshape.
+        w = len(num[0]) if n else 0
+        nf = np.asarray(num.flatten().flatten(), dtype=np.float32)
+        cf = np.asarray(cat.flatten().flatten(), dtype=np.int64)
+        nums.append(nf.reshape(n, w, -1))
+        cats.append(cf.reshape(n, w, -1))
+        pads.append(t.column("padding").to_numpy().astype(np.int64))
+        labels.append(np.asarray(t.column("label").to_pylist(), dtype=object))
+        srcs.append(np.full(n, i, dtype=np.int64))
+    return Windows(
+        np.concatenate(nums), np.concatenate(cats), np.concatenate(pads),
+        np.concatenate(labels), np.concatenate(srcs), [str(p) for p in parquets],
+    )
+
+
+def stratified_split(labels: np.ndarray, val_frac: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, a fixed-seed shuffle; `val_frac` of each class (at least one when it has 2+) to validation."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for lab in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == lab)
+        rng.shuffle(idx)
+        k = int(round(len(idx) * val_frac))
+        if len(idx) >= 2:
+            k = max(1, k)
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def load_preprocessor(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
