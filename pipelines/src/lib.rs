@@ -3,6 +3,7 @@
 //! - [`extract`]: capture → decoded packets → flows, with counters and progress.
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
 //! - [`bench`]: end-to-end throughput against peer tools.
+//! - [`score`]: model verdicts added to tokenized rows.
 //! - [`tokenize`]: captures to model inputs (netFound tokens) as Parquet-ready batches.
 //! - [`conformance`]: compares our flows with Zeek, Suricata and nDPI outputs.
 #![deny(missing_docs)]
@@ -11,4 +12,5 @@ pub mod bench;
 pub mod conformance;
 pub mod extract;
 pub mod output;
+pub mod score;
 pub mod tokenize;

@@ -402,3 +402,54 @@ fn tokenize_flow_from_stored_flows_equals_from_the_capture() {
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
+
+#[test]
+fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(csv) = vigil_ingest::data_dir::shared_data(
+        crate_dir,
+        "flows/cicids2017-improved-sampled/Heartbleed_11.csv",
+    ) else {
+        return;
+    };
+    let model = crate_dir.join("../onnx/artifacts/flow-transformer-cicids2017");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scored.parquet");
+    let res = run(
+        &[
+            "score",
+            "flow",
+            csv.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            "cuda", // no GPU here: falls back to CPU with a warning
+        ],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let truth = batch.column_by_name("label").unwrap().as_string::<i32>().clone();
+    let verdict = batch.column_by_name("flow-transformer-cicids2017").unwrap().as_struct().clone();
+    let predicted = verdict.column_by_name("label").unwrap().as_string::<i32>().clone();
+    let right = (0..batch.num_rows()).filter(|&i| truth.value(i) == predicted.value(i)).count();
+    assert_eq!(batch.num_rows(), 7, "the sampled file holds 7 Heartbleed flows");
+    assert!(right >= 6, "{right}/7 Heartbleed flows recognised");
+    let score =
+        verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
+    assert!((0..score.len()).all(|i| (0.0..=1.0).contains(&score.value(i))));
+}

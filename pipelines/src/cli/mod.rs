@@ -5,7 +5,8 @@ mod conformance;
 mod flows;
 mod inputs;
 mod progress;
-mod tokenize;
+mod score;
+pub(crate) mod tokenize;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Turn records into model inputs (Parquet), as training and serving both read them.
     Tokenize(tokenize::TokenizeArgs),
+    /// Score records with a model and add its verdict to each row (Parquet).
+    Score(score::ScoreArgs),
     /// Throughput figures, side by side with peer tools.
     Bench(bench::BenchArgs),
 }
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Flows(args) => flows::run(args, cli.quiet),
         Command::Conformance(args) => conformance::run(args),
         Command::Tokenize(args) => tokenize::run(args, cli.quiet),
+        Command::Score(args) => score::run(args, cli.quiet),
         Command::Bench(args) => bench::run(args),
     }
 }

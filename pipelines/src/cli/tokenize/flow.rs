@@ -68,17 +68,20 @@ pub struct FlowArgs {
     dead_letters: Option<PathBuf>,
 }
 
-/// Records of the input, in start-time order, and how many rows were dead letters.
-fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
-    let Some(name) = &args.mapping else {
-        let flows = if is_parquet(&args.input)? {
-            read_flows_parquet(&args.input)?
+/// Records of `input` (a flow CSV read with `mapping`, else a capture or a stored
+/// `flows` table), in start-time order, and how many rows were dead letters (kept
+/// in `dead_letters` when given).
+pub(crate) fn read_flow_records(
+    input: &Path,
+    mapping: Option<&str>,
+    dead_letters: Option<&Path>,
+) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
+    let Some(name) = mapping else {
+        let flows = if is_parquet(input)? {
+            read_flows_parquet(input)?
         } else {
-            let (flows, error) = flows_from_capture(
-                &args.input,
-                DecoderConfig::default(),
-                FlowTableConfig::default(),
-            );
+            let (flows, error) =
+                flows_from_capture(input, DecoderConfig::default(), FlowTableConfig::default());
             if let Some(e) = error {
                 tracing::error!("{e}");
             }
@@ -98,13 +101,13 @@ fn read_records(args: &FlowArgs) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
             )
         })?,
     };
-    let mut reader = FlowCsvReader::open(&args.input, &mapping)?;
+    let mut reader = FlowCsvReader::open(input, &mapping)?;
     let mut recs = Vec::new();
     while let Some(r) = reader.next_record()? {
         recs.push(r);
     }
     let dead = reader.dead_letter_count();
-    if let Some(path) = &args.dead_letters {
+    if let Some(path) = dead_letters {
         let kept = reader.take_dead_letters();
         write_dead_letters(path, &kept)?;
     }
@@ -161,7 +164,8 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 
 /// Run `vigil tokenize flow`.
 pub fn run(args: FlowArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let (recs, dead) = read_records(&args)?;
+    let (recs, dead) =
+        read_flow_records(&args.input, args.mapping.as_deref(), args.dead_letters.as_deref())?;
     if recs.is_empty() {
         bail!("{}: no flow records", args.input.display());
     }

@@ -1,7 +1,7 @@
 //! `vigil tokenize`: records in, model inputs out, as Parquet.
 
 mod actions;
-mod flow;
+pub(crate) mod flow;
 mod netfound;
 mod variate;
 
