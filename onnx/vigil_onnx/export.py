@@ -174,11 +174,17 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=["flow_transformer"])
-    p.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017"))
+    p.add_argument("family", choices=["flow_transformer", "itransformer"])
+    p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.family == "itransformer":
+        from . import itransformer
+        itransformer.export(ONNX_DIR / "build" / "itransformer",
+                            Path(args.artifacts or ONNX_DIR / "artifacts" / "itransformer-etth1"))
+        return
+    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017")
     work = ONNX_DIR / "build" / "flow_transformer"
     meta = json.loads((work / "meta.json").read_text())
     w = D.read_windows([work / (Path(f).stem + ".parquet") for f in meta["files"]])

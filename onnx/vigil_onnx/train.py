@@ -193,9 +193,13 @@ def main(argv=None) -> None:
     ft.add_argument("--layers", type=int, default=2)
     ft.add_argument("--class-weight-power", type=float, default=0.5)
     ft.add_argument("--threads", type=int, default=1)
+    from . import itransformer
+    itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
         train_flow_transformer(args)
+    elif args.family == "itransformer":
+        itransformer.train(args)
 
 
 if __name__ == "__main__":
