@@ -453,3 +453,52 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
         verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
     assert!((0..score.len()).all(|i| (0.0..=1.0).contains(&score.value(i))));
 }
+
+#[test]
+fn score_variate_forecasts_etth1_with_the_shipped_model() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(csv) = vigil_ingest::data_dir::shared_data(crate_dir, "timeseries/ett/ETTh1.csv")
+    else {
+        return;
+    };
+    let model = crate_dir.join("../onnx/artifacts/itransformer-etth1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fc.parquet");
+    let res = run(
+        &[
+            "score",
+            "variate",
+            csv.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--stride",
+            "2000",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    // 17,420 hourly steps, lookback 96, stride 2000: windows end at steps 95, 2095, ... 16095.
+    assert_eq!(batch.num_rows(), 9);
+    let verdict = batch.column_by_name("itransformer-etth1").unwrap().as_struct().clone();
+    let forecast = verdict.column_by_name("forecast").unwrap().as_list::<i32>();
+    assert_eq!(forecast.value(0).len(), 7, "one forecast per variate");
+    assert_eq!(forecast.value(0).as_list::<i32>().value(0).len(), 96, "horizon 96");
+    let score =
+        verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
+    assert!((0..9).all(|i| score.value(i).is_finite() && score.value(i) >= 0.0));
+}
