@@ -174,11 +174,16 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=["flow_transformer"])
-    p.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017"))
+    p.add_argument("family", choices=["flow_transformer", "hstu"])
+    p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.family == "hstu":
+        from .hstu import export_from_checkpoint
+        export_from_checkpoint(ONNX_DIR / "build" / "hstu", Path(args.artifacts or ONNX_DIR / "artifacts" / "hstu-ml100k"))
+        return
+    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017")
     work = ONNX_DIR / "build" / "flow_transformer"
     meta = json.loads((work / "meta.json").read_text())
     w = D.read_windows([work / (Path(f).stem + ".parquet") for f in meta["files"]])

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from . import data as D
+from . import hstu as H
 from .flow_transformer import FlowTransformer, FlowTransformerConfig
 from .metrics import report
 
@@ -193,9 +194,12 @@ def main(argv=None) -> None:
     ft.add_argument("--layers", type=int, default=2)
     ft.add_argument("--class-weight-power", type=float, default=0.5)
     ft.add_argument("--threads", type=int, default=1)
+    H.add_parser(sub)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
         train_flow_transformer(args)
+    elif args.family == "hstu":
+        H.train(args)
 
 
 if __name__ == "__main__":
