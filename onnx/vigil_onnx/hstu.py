@@ -273,6 +273,8 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, 
     torch.manual_seed(SEED)
     model = NextItemModel(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps = args.epochs * ((len(tr) + args.batch - 1) // args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(SEED)
     ids, tb = torch.from_numpy(rows.object_ids[tr]), torch.from_numpy(rows.time_buckets[tr])
     y = ids[:, -1]
@@ -288,6 +290,7 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, 
             loss = F.cross_entropy(model.logits(ids[i], tb[i]), y[i])
             loss.backward()
             opt.step()
+            sched.step()
             total += loss.item() * len(i)
         m = rank_metrics(predict(model, rows.object_ids[va], rows.time_buckets[va]), rows.object_ids[va, -1])
         history.append({"epoch": epoch + 1, "loss": round(total / len(tr), 4), "val": m})
@@ -348,7 +351,7 @@ def train(args) -> None:
         "n_users": len(set(rows.entity)), "n_items": n_items,
         "split": {"kind": "leave-one-out per user (tokenizer order: ts, then file order)",
                   "train_rows": len(tr), "val_rows": len(va), "test_rows": len(te)},
-        "training": {"optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
+        "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "weight_decay": args.weight_decay,
                      "epochs": args.epochs, "batch": args.batch, "seed": SEED,
                      "loss": "full softmax cross-entropy over the object vocabulary, last position of each row",
                      "model_selection": "epoch with the best validation NDCG@10"},
@@ -360,7 +363,10 @@ def train(args) -> None:
             "hstu_params": results["hstu"]["params"], "hstu_history": results["hstu"]["history"],
             "notes": ("Full ranking over all items (ids >= 2), previously seen items not removed, ties count "
                       "against the target. SASRec baseline: same size (d_model, heads, layers), embeddings, "
-                      "head, loss, optimizer and epochs, learned absolute positions, softmax attention."),
+                      "head, loss, optimizer and epochs, learned absolute positions, softmax attention. Both models are "
+                      "trained for 3 epochs only (one target per row, ~100k rows, about 70-80 s an epoch on one "
+                      "core) and were still improving: the figures are below what longer training reaches. "
+                      "Hyperparameters were set once (one 1-epoch trial run), not tuned on the test split."),
         },
     }
     (work / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -514,9 +520,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--work", default=str(ONNX_DIR / "build" / "hstu"), help="data, tokenized rows, checkpoints")
     p.add_argument("--wheel-dir", default="/tmp/recbole", help="where the recbole==1.2.1 wheel is (or goes)")
     p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--heads", type=int, default=2)
