@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from . import data as D
+from . import hstu as H
 from .flow_transformer import FlowTransformer, FlowTransformerConfig
 from .metrics import report
 
@@ -195,11 +196,14 @@ def main(argv=None) -> None:
     ft.add_argument("--threads", type=int, default=1)
     from . import itransformer
     itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
+    H.add_parser(sub)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
         train_flow_transformer(args)
     elif args.family == "itransformer":
         itransformer.train(args)
+    elif args.family == "hstu":
+        H.train(args)
 
 
 if __name__ == "__main__":
