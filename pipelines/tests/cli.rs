@@ -502,3 +502,22 @@ fn score_variate_forecasts_etth1_with_the_shipped_model() {
         verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
     assert!((0..9).all(|i| score.value(i).is_finite() && score.value(i) >= 0.0));
 }
+
+#[test]
+fn bench_score_times_our_path_and_the_python_peer() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts/test-linear");
+    let res = run(
+        &["bench", "score", model.to_str().unwrap(), "--batches", "3,8", "--iters", "3", "--json"],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["batch"], 8);
+    assert!(rows.iter().all(|r| r["ours_ms"].as_f64().unwrap() > 0.0));
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use vigil_pipelines::bench::{bench_flows, bench_netfound};
+use vigil_pipelines::bench::{bench_flows, bench_netfound, bench_score};
 
 use super::Outcome;
 
@@ -31,6 +31,21 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Model scoring through vigil-models against a bare onnxruntime Python session on
+    /// the same model, inputs (the artifact's parity rows) and batch, one thread each.
+    Score {
+        /// The model directory (model.onnx, manifest.json, parity.json).
+        model: PathBuf,
+        /// Batch sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 32, 256])]
+        batches: Vec<usize>,
+        /// Timed calls per batch size.
+        #[arg(long, default_value_t = 200)]
+        iters: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Capture → flows → netFound tokens: packets/s and tokens/s, and the rate as a
     /// fraction of the flow-only path on the same capture.
     Netfound {
@@ -54,6 +69,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
                 print!("{b}");
+            }
+        }
+        BenchWhat::Score { model, batches, iters, json } => {
+            let rows = bench_score(&model, &batches, iters.max(1))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:>6} {:>12} {:>12} {:>10}",
+                    "batch", "vigil ms", "python ms", "overhead"
+                );
+                for r in rows {
+                    let (peer, over) = match r.peer_ms {
+                        Some(p) => {
+                            (format!("{p:.3}"), format!("{:+.1}%", 100.0 * (r.ours_ms / p - 1.0)))
+                        }
+                        None => ("-".into(), "-".into()),
+                    };
+                    println!("{:>6} {:>12.3} {:>12} {:>10}", r.batch, r.ours_ms, peer, over);
+                }
             }
         }
         BenchWhat::Netfound { capture, repeat, json } => {

@@ -15,6 +15,10 @@ use vigil_ingest::{FlowRecord, FlowTableConfig, PcapReader};
 
 use crate::extract::Extractor;
 
+mod score;
+
+pub use score::{ScoreTiming, bench_score};
+
 /// One contender's timing on the capture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timing {
