@@ -17,6 +17,7 @@ import torch
 
 from . import __version__
 from . import data as D
+from .fixtures import write_parity
 from .flow_transformer import FlowTransformer, FlowTransformerConfig, FlowTransformerProbs
 
 ONNX_DIR = Path(__file__).resolve().parents[1]
@@ -94,8 +95,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
         sub = {k: v[:b] for k, v in inputs.items()}
         assert np.max(np.abs(sess.run(["probs"], sub)[0] - probs[:b])) <= PARITY_TOL
 
-    np.savez_compressed(out / "parity_inputs.npz", **inputs)
-    np.savez_compressed(out / "parity_outputs.npz", probs=probs)
+    write_parity(out, inputs, {"probs": probs}, json_rows=32)
 
     # Latency of the exported graph at a few batch sizes (single thread), for the record.
     so = ort.SessionOptions()
@@ -159,6 +159,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "onnxruntime_cpu_latency_1_thread": latency,
         },
         "parity": {
+            "fixture": "parity.json (first 32 rows)",
             "inputs": "parity_inputs.npz",
             "outputs": "parity_outputs.npz",
             "rows": int(len(rows)),

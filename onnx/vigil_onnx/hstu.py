@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fixtures import write_parity
+
 ONNX_DIR = Path(__file__).resolve().parents[1]
 SEED = 0
 PAD, OOV, FIRST = 0, 1, 2
@@ -434,12 +436,7 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
         raise SystemExit(f"parity failed: {max_diff} / {max_diff_all} > {PARITY_TOL}")
     onnx_test = rank_metrics(ort_all, rows.object_ids[te, -1])
 
-    fixture = {"inputs": {k: {"shape": list(v.shape), "data": v.reshape(-1).tolist()} for k, v in inputs.items()},
-               "outputs": {"scores": {"shape": list(scores.shape),
-                                      "data": [float(x) for x in scores.reshape(-1)]}}}
-    (out / "parity.json").write_text(json.dumps(fixture, separators=(",", ":")) + "\n")
-    np.savez_compressed(out / "parity_inputs.npz", **inputs)
-    np.savez_compressed(out / "parity_outputs.npz", scores=scores)
+    write_parity(out, inputs, {"scores": scores})
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from . import data as D
+from .fixtures import write_parity
 
 ETTH1 = "timeseries/ett/ETTh1.csv"
 TRAIN_ROWS, VAL_ROWS, TEST_ROWS = 12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24
@@ -365,12 +366,7 @@ def export(work: Path, out: Path, parity_rows: int = 8) -> dict:
     mu, sd = np.array(meta["scaler"]["mean"]), np.array(meta["scaler"]["std"])
     onnx_test = scaled_metrics(full, test["y"], mu, sd)
 
-    fixture = {"inputs": {"x": {"shape": list(x.shape), "data": [float(v) for v in x.ravel()]}},
-               "outputs": {"forecast": {"shape": list(forecast.shape),
-                                        "data": [float(v) for v in forecast.ravel()]}}}
-    (out / "parity.json").write_text(json.dumps(fixture) + "\n")
-    np.savez_compressed(out / "parity_inputs.npz", x=x)
-    np.savez_compressed(out / "parity_outputs.npz", forecast=forecast)
+    write_parity(out, {"x": x}, {"forecast": forecast})
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
