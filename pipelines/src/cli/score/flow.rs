@@ -1,0 +1,88 @@
+//! `vigil score flow`: FlowTransformer over flow CSVs, captures or stored flows.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vigil_models::{Device, Model, ModelOptions};
+use vigil_pipelines::output::BatchFileWriter;
+use vigil_pipelines::score::{score_flow_windows, scored_flow_schema};
+use vigil_tokenizers::flow_window::{FlowWindowConfig, FlowWindowTokenizer, GroupBy, Preprocessor};
+
+use super::SCORE_ROWS;
+use crate::cli::Outcome;
+use crate::cli::tokenize::flow::read_flow_records;
+
+/// Arguments of `vigil score flow`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  vigil score flow flows.csv --model onnx/artifacts/flow-transformer-cicids2017 --out scored.parquet"
+)]
+pub struct FlowScoreArgs {
+    /// A flow CSV (read with the model's column mapping, or --mapping), a capture, or a
+    /// stored `flows` table (Parquet).
+    input: PathBuf,
+    /// The model directory (model.onnx + manifest.json).
+    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/flow-transformer-cicids2017")]
+    model: PathBuf,
+    /// The Parquet file to write: the window columns plus one struct column named after
+    /// the model (`label`, `score`, `probs`).
+    #[arg(short, long, value_name = "FILE.parquet")]
+    out: PathBuf,
+    /// Column mapping of a flow CSV, overriding the model's; `none` reads the input as
+    /// our own flows (capture or stored flows table).
+    #[arg(long, value_name = "NAME|FILE|none")]
+    mapping: Option<String>,
+    /// Where to score.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
+    device: Device,
+    /// Write rows that could not be read as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    dead_letters: Option<PathBuf>,
+}
+
+pub(super) fn run(args: FlowScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
+        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
+    let prep = &model.manifest().preprocessing;
+    let preprocessor = Preprocessor::from_json(&prep["preprocessor"].to_string())
+        .context("the manifest's preprocessing.preprocessor")?;
+    let window = prep["window"].as_u64().context("the manifest has no preprocessing.window")?;
+    let group_by = match prep["group_by"].as_str().unwrap_or("none") {
+        "none" => GroupBy::None,
+        "src" => GroupBy::SrcAddr,
+        "dst" => GroupBy::DstAddr,
+        "src_dst" | "src-dst" => GroupBy::SrcDst,
+        other => bail!("the manifest's preprocessing.group_by `{other}` is unknown"),
+    };
+    let mapping = match args.mapping.as_deref() {
+        Some("none") => None,
+        Some(m) => Some(m.to_string()),
+        None if prep["mapping"].is_string() => prep["mapping"].as_str().map(str::to_string),
+        None => None,
+    };
+    let (recs, dead) =
+        read_flow_records(&args.input, mapping.as_deref(), args.dead_letters.as_deref())?;
+    if recs.is_empty() {
+        bail!("{}: no flow records", args.input.display());
+    }
+    let config =
+        FlowWindowConfig { window: window as usize, group_by, ..FlowWindowConfig::default() };
+    let mut tok = FlowWindowTokenizer::new(preprocessor, config)?;
+    let mut out = BatchFileWriter::create(&args.out, scored_flow_schema(model.name()))
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    for chunk in recs.chunks(SCORE_ROWS) {
+        let windows = chunk.iter().map(|r| tok.push(r)).collect::<Result<Vec<_>, _>>()?;
+        out.write(&score_flow_windows(&model, &windows)?).context("cannot write the scores")?;
+    }
+    let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if !quiet {
+        eprintln!(
+            "vigil: {rows} flows scored by {} on {} into {} ({dead} dead letters)",
+            model.name(),
+            model.device(),
+            args.out.display()
+        );
+    }
+    Ok(if dead > 0 { Outcome::Partial } else { Outcome::Complete })
+}

@@ -1,0 +1,35 @@
+//! `vigil score`: tokenized (or raw) records in, model verdicts added, Parquet out.
+//! One module per model family.
+
+mod flow;
+mod variate;
+
+use clap::{Args, Subcommand};
+
+use super::Outcome;
+
+/// Rows scored per model call batch and per Parquet batch.
+const SCORE_ROWS: usize = 4096;
+
+/// Arguments of `vigil score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(subcommand)]
+    family: Family,
+}
+
+#[derive(Debug, Subcommand)]
+enum Family {
+    /// FlowTransformer: flow windows encoded with the model's own preprocessor, classified.
+    Flow(flow::FlowScoreArgs),
+    /// iTransformer: metrics windows forecast, and the next step scored by its residual.
+    Variate(variate::VariateScoreArgs),
+}
+
+/// Run `vigil score`.
+pub fn run(args: ScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    match args.family {
+        Family::Flow(a) => flow::run(a, quiet),
+        Family::Variate(a) => variate::run(a, quiet),
+    }
+}
