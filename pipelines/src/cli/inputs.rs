@@ -64,3 +64,27 @@ impl Iterator for CaptureInputs {
         None
     }
 }
+
+/// Whether the file starts with Parquet's magic bytes.
+pub fn is_parquet(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(f.read(&mut magic).unwrap_or(0) == 4 && &magic == b"PAR1")
+}
+
+/// The record batches of a Parquet file, each error naming the file.
+pub fn parquet_batches(
+    path: &Path,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<arrow_array::RecordBatch>>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+    let path = path.to_path_buf();
+    Ok(reader
+        .map(move |b| b.with_context(|| format!("{}: cannot read a row group", path.display()))))
+}

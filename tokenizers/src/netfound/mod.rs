@@ -27,7 +27,7 @@ pub use fields::{
     CLS_TOKEN, EOS_TOKEN, ICMP_TOKENS, IP_TOKENS, Layout, MASK_TOKEN, PAD_TOKEN, PAYLOAD_TOKENS,
     PacketContext, TCP_OPTIONS_TOKENS, TCP_TOKENS, UDP_TOKENS, packet_tokens,
 };
-pub use schema::{columns, netfound_schema, to_record_batch};
+pub use schema::{columns, from_record_batch, netfound_schema, to_record_batch};
 
 use crate::TokenizerError;
 use burst::FlowState;

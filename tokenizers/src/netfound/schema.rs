@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::builder::{
     BooleanBuilder, ListBuilder, StringBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use super::FlowTokens;
@@ -112,6 +112,91 @@ pub fn to_record_batch(flows: &[FlowTokens]) -> Result<RecordBatch, ArrowError> 
     RecordBatch::try_new(netfound_schema(), cols)
 }
 
+/// Read rows of [`netfound_schema`] back into flows (e.g. a `vigil tokenize netfound`
+/// Parquet file). Burst start times are not stored, so they read as 0, and every row
+/// reads as [`EmitReason::Closed`](super::EmitReason::Closed).
+pub fn from_record_batch(batch: &RecordBatch) -> Result<Vec<FlowTokens>, ArrowError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{UInt16Type, UInt32Type, UInt64Type};
+
+    let col = |name: &str| {
+        batch.column_by_name(name).ok_or_else(|| {
+            ArrowError::SchemaError(format!("not a netFound token table: no `{name}` column"))
+        })
+    };
+    let list = |name: &str| {
+        col(name)?
+            .as_list_opt::<i32>()
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("column `{name}` is not a list")))
+    };
+    let prim_err =
+        |name: &str| ArrowError::SchemaError(format!("column `{name}` has the wrong type"));
+    let duration = col(columns::FLOW_DURATION)?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| prim_err(columns::FLOW_DURATION))?;
+    let protocol = col(columns::PROTOCOL)?
+        .as_primitive_opt::<UInt16Type>()
+        .ok_or_else(|| prim_err(columns::PROTOCOL))?;
+    let flow_id = col(columns::FLOW_ID)?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| prim_err(columns::FLOW_ID))?;
+    let community_id = col(columns::COMMUNITY_ID)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| prim_err(columns::COMMUNITY_ID))?;
+    let (tokens, directions) = (list(columns::BURST_TOKENS)?, list(columns::DIRECTIONS)?);
+    let (bytes, iats, counts) =
+        (list(columns::BYTES)?, list(columns::IATS)?, list(columns::COUNTS)?);
+
+    let mut flows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let toks = tokens.value(row);
+        let toks = toks.as_list_opt::<i32>().ok_or_else(|| prim_err(columns::BURST_TOKENS))?;
+        let dirs = directions.value(row);
+        let dirs = dirs.as_boolean_opt().ok_or_else(|| prim_err(columns::DIRECTIONS))?;
+        let (b, i, c) = (bytes.value(row), iats.value(row), counts.value(row));
+        let b = b.as_primitive_opt::<UInt32Type>().ok_or_else(|| prim_err(columns::BYTES))?;
+        let i = i.as_primitive_opt::<UInt64Type>().ok_or_else(|| prim_err(columns::IATS))?;
+        let c = c.as_primitive_opt::<UInt32Type>().ok_or_else(|| prim_err(columns::COUNTS))?;
+        let n = toks.len();
+        if [dirs.len(), b.len(), i.len(), c.len()].iter().any(|&l| l != n) {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "row {row}: the burst lists have different lengths"
+            )));
+        }
+        let bursts = (0..n)
+            .map(|k| {
+                let t = toks.value(k);
+                let t = t
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| prim_err(columns::BURST_TOKENS))?;
+                Ok(super::Burst {
+                    tokens: t.values().to_vec(),
+                    direction: dirs.value(k),
+                    bytes: b.value(k),
+                    iat_us: i.value(k),
+                    packets: c.value(k),
+                    ts_start: 0,
+                })
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        flows.push(FlowTokens {
+            flow_id: flow_id.value(row),
+            community_id: community_id.value(row).to_string(),
+            protocol: u8::try_from(protocol.value(row)).map_err(|_| {
+                ArrowError::InvalidArgumentError(format!(
+                    "row {row}: protocol {} is not an IP protocol number",
+                    protocol.value(row)
+                ))
+            })?,
+            flow_duration_us: duration.value(row),
+            bursts,
+            reason: super::EmitReason::Closed,
+        });
+    }
+    Ok(flows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +227,43 @@ mod tests {
         let toks = b.column(1).as_list::<i32>().value(0);
         let first = toks.as_list::<i32>().value(0);
         assert_eq!(first.as_primitive::<UInt32Type>().values(), &[65537, 1, 2]);
+    }
+
+    #[test]
+    fn rows_read_back_as_written() {
+        let f = FlowTokens {
+            flow_id: 9,
+            community_id: "1:xyz".into(),
+            protocol: 6,
+            flow_duration_us: 1234,
+            bursts: vec![
+                Burst {
+                    tokens: vec![65537, 5, 6],
+                    direction: true,
+                    bytes: 80,
+                    iat_us: 0,
+                    packets: 2,
+                    ts_start: 0,
+                },
+                Burst {
+                    tokens: vec![65537, 7],
+                    direction: false,
+                    bytes: 40,
+                    iat_us: 9,
+                    packets: 1,
+                    ts_start: 0,
+                },
+            ],
+            reason: EmitReason::Closed,
+        };
+        let batch = to_record_batch(std::slice::from_ref(&f)).unwrap();
+        assert_eq!(from_record_batch(&batch).unwrap(), vec![f]);
+        let other = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("x", DataType::UInt64, false)])),
+            vec![Arc::new(arrow_array::UInt64Array::from(vec![1u64]))],
+        )
+        .unwrap();
+        let err = from_record_batch(&other).unwrap_err().to_string();
+        assert!(err.contains("no `flow_duration` column"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! One module per model family.
 
 mod flow;
+mod netfound;
 mod variate;
 
 use clap::{Args, Subcommand};
@@ -22,6 +23,9 @@ pub struct ScoreArgs {
 enum Family {
     /// FlowTransformer: flow windows encoded with the model's own preprocessor, classified.
     Flow(flow::FlowScoreArgs),
+    /// netFound: captures (or their tokens) classified by traffic class, with a malicious
+    /// probability and an embedding per flow.
+    Netfound(netfound::NetfoundScoreArgs),
     /// iTransformer: metrics windows forecast, and the next step scored by its residual.
     Variate(variate::VariateScoreArgs),
 }
@@ -30,6 +34,7 @@ enum Family {
 pub fn run(args: ScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
     match args.family {
         Family::Flow(a) => flow::run(a, quiet),
+        Family::Netfound(a) => netfound::run(a, quiet),
         Family::Variate(a) => variate::run(a, quiet),
     }
 }

@@ -17,6 +17,7 @@ use vigil_tokenizers::flow_window::{
 
 use super::{BATCH_ROWS, write_dead_letters};
 use crate::cli::Outcome;
+use crate::cli::inputs::{is_parquet, parquet_batches};
 
 /// Which flows a window may hold.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -115,26 +116,11 @@ pub(crate) fn read_flow_records(
     Ok((recs, dead))
 }
 
-/// Whether the file starts with Parquet's magic bytes.
-fn is_parquet(path: &Path) -> anyhow::Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(f.read(&mut magic).unwrap_or(0) == 4 && &magic == b"PAR1")
-}
-
 /// Flows stored by `vigil flows -f parquet` (the `flows` table schema).
 fn read_flows_parquet(path: &Path) -> anyhow::Result<Vec<FlowRecord>> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = std::fs::File::open(path)?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
     let mut flows = Vec::new();
-    for batch in reader {
-        let batch =
-            batch.with_context(|| format!("{}: cannot read a row group", path.display()))?;
+    for batch in parquet_batches(path)? {
+        let batch = batch?;
         flows.extend(
             flows_from_batch(&batch)
                 .with_context(|| format!("{}: not a `flows` table", path.display()))?,

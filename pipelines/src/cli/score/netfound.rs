@@ -1,0 +1,158 @@
+//! `vigil score netfound`: netFound over captures (tokenized on the way, with the
+//! model's own tokenizer settings) or over a `vigil tokenize netfound` Parquet file.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vigil_ingest::FlowTableConfig;
+use vigil_ingest::packet::DecoderConfig;
+use vigil_models::{Device, Manifest, Model, ModelOptions};
+use vigil_pipelines::output::BatchFileWriter;
+use vigil_pipelines::score::{NetfoundShape, score_netfound, scored_netfound_schema};
+use vigil_pipelines::tokenize::netfound_from_capture;
+use vigil_tokenizers::{FlowTokens, IpNetwork, NetfoundConfig, netfound::from_record_batch};
+
+use super::SCORE_ROWS;
+use crate::cli::Outcome;
+use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
+
+/// Arguments of `vigil score netfound`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  vigil score netfound samples/ssh.pcap --out scored.parquet\n  vigil tokenize netfound capture.pcap --out tokens.parquet && vigil score netfound tokens.parquet --out scored.parquet"
+)]
+pub struct NetfoundScoreArgs {
+    /// Capture files, directories of them, `-` for standard input, or one Parquet file
+    /// written by `vigil tokenize netfound`.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The model directory (model.onnx + manifest.json).
+    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/netfound")]
+    model: PathBuf,
+    /// The Parquet file to write: the token columns plus one struct column named after
+    /// the model (`label`, `score`, `probs`, `malicious`, `embedding`).
+    #[arg(short, long, value_name = "FILE.parquet")]
+    out: PathBuf,
+    /// An internal network (CIDR, repeatable): its hosts' packets are the forward
+    /// direction. Without any, the flow's originator is forward.
+    #[arg(long = "internal-net", value_name = "CIDR")]
+    internal_nets: Vec<IpNetwork>,
+    /// Where to score.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
+    device: Device,
+}
+
+/// The tokenizer settings the model was trained with (`preprocessing.tokenizer`),
+/// on top of the defaults, which are those of `vigil tokenize netfound`.
+fn tokenizer_config(m: &Manifest, internal: &[IpNetwork]) -> anyhow::Result<NetfoundConfig> {
+    let mut c = NetfoundConfig { internal_networks: internal.to_vec(), ..Default::default() };
+    let t = &m.preprocessing["tokenizer"];
+    if let Some(ms) = t["burst_gap_ms"].as_f64() {
+        c.burst_gap_us = (ms * 1000.0).round() as i64;
+    }
+    if let Some(n) = t["max_packets_per_burst"].as_u64() {
+        c.max_packets_per_burst = n as usize;
+    }
+    if let Some(n) = t["max_bursts"].as_u64().or(m.preprocessing["max_bursts"].as_u64()) {
+        c.max_bursts = n as usize;
+        c.emit_after_bursts = Some(n as usize);
+    }
+    if let Some(b) = t["payload"].as_bool() {
+        c.payload = b;
+    }
+    if let Some(b) = t["tcp_options"].as_bool() {
+        c.tcp_options = b;
+    }
+    c.validate().with_context(|| format!("model {}: preprocessing.tokenizer", m.name))?;
+    Ok(c)
+}
+
+/// Scores flows in batches of [`SCORE_ROWS`] and writes them.
+struct Scorer {
+    model: Model,
+    shape: NetfoundShape,
+    out: BatchFileWriter,
+    pending: Vec<FlowTokens>,
+}
+
+impl Scorer {
+    fn push(&mut self, flow: FlowTokens) -> anyhow::Result<()> {
+        self.pending.push(flow);
+        if self.pending.len() >= SCORE_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = score_netfound(&self.model, &self.pending, self.shape)?;
+        self.pending.clear();
+        self.out.write(&batch).context("cannot write the scores")
+    }
+}
+
+/// Run `vigil score netfound`.
+pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
+        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
+    let shape = NetfoundShape::from_manifest(model.manifest())?;
+    let config = tokenizer_config(model.manifest(), &args.internal_nets)?;
+    let out = BatchFileWriter::create(&args.out, scored_netfound_schema(&model))
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut scorer = Scorer { model, shape, out, pending: Vec::with_capacity(SCORE_ROWS) };
+
+    let tokens_file = match args.inputs.as_slice() {
+        [one] if one.as_os_str() != "-" && one.is_file() && is_parquet(one)? => Some(one.clone()),
+        _ => None,
+    };
+    let mut partial = false;
+    if let Some(path) = tokens_file {
+        for batch in parquet_batches(&path)? {
+            let flows = from_record_batch(&batch?)
+                .with_context(|| format!("{}: not a netFound token table", path.display()))?;
+            flows.into_iter().try_for_each(|f| scorer.push(f))?;
+        }
+    } else {
+        if args.inputs.iter().any(|p| p.extension().is_some_and(|e| e == "parquet")) {
+            bail!("a Parquet token file must be the only input");
+        }
+        let mut captures = CaptureInputs::new(&args.inputs)?;
+        for (_, reader) in &mut captures {
+            let mut error = None;
+            let run = netfound_from_capture(
+                reader,
+                DecoderConfig::default(),
+                FlowTableConfig::default(),
+                config.clone(),
+                &mut |t| {
+                    if error.is_none()
+                        && let Err(e) = scorer.push(t)
+                    {
+                        error = Some(e);
+                    }
+                },
+            )?;
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if let Some(e) = &run.error {
+                tracing::error!("{e}");
+                partial = true;
+            }
+        }
+        partial |= captures.failed;
+    }
+    scorer.flush()?;
+    let name = scorer.model.name().to_string();
+    let device = scorer.model.device();
+    let rows =
+        scorer.out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if !quiet {
+        eprintln!("vigil: {rows} flows scored by {name} on {device} into {}", args.out.display());
+    }
+    Ok(if partial { Outcome::Partial } else { Outcome::Complete })
+}
