@@ -4,6 +4,8 @@
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
 //! - [`bench`]: end-to-end throughput against peer tools.
 //! - [`score`]: model verdicts added to tokenized rows.
+//! - [`sql`]: read-only DataFusion SQL over the store, saved queries.
+//! - [`store`]: the event store (partitioned Parquet tables, compaction, retention).
 //! - [`tokenize`]: captures to model inputs (netFound tokens) as Parquet-ready batches.
 //! - [`conformance`]: compares our flows with Zeek, Suricata and nDPI outputs.
 #![deny(missing_docs)]
@@ -13,4 +15,6 @@ pub mod conformance;
 pub mod extract;
 pub mod output;
 pub mod score;
+pub mod sql;
+pub mod store;
 pub mod tokenize;

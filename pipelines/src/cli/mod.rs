@@ -6,6 +6,7 @@ mod flows;
 mod inputs;
 mod progress;
 mod score;
+mod sql;
 pub(crate) mod tokenize;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Score records with a model and add its verdict to each row (Parquet).
     Score(score::ScoreArgs),
+    /// Query the event store in SQL (read-only); an interactive shell without a query.
+    Sql(sql::SqlArgs),
     /// Throughput figures, side by side with peer tools.
     Bench(bench::BenchArgs),
 }
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Conformance(args) => conformance::run(args),
         Command::Tokenize(args) => tokenize::run(args, cli.quiet),
         Command::Score(args) => score::run(args, cli.quiet),
+        Command::Sql(args) => sql::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -1,0 +1,42 @@
+//! The event store: one directory per table, Parquet files partitioned by date and
+//! hour, written so that a reader (DataFusion, DuckDB, pyarrow) never sees a partial file.
+//!
+//! ```text
+//! <store>/<table>/date=YYYY-MM-DD/hour=HH/<instance>-<uuid>.parquet
+//! ```
+//!
+//! - [`tables`]: the five tables and their base Arrow schemas;
+//! - [`writer`]: batches → one zstd Parquet file per hour partition (temporary name,
+//!   fsync, rename, fsync of the directory);
+//! - [`compact`]: merges an hour's small files into one, crash-safe;
+//! - [`retention`]: drops the oldest partitions past a maximum age or size;
+//! - [`files`]: listing the committed files of a table.
+//!
+//! Model verdicts are extra struct columns (one per model, named after it), so a new
+//! model adds a column; files without it read as nulls (see [`crate::sql`]).
+
+pub mod compact;
+pub mod files;
+pub mod retention;
+pub mod tables;
+pub mod writer;
+
+use std::path::PathBuf;
+
+pub use compact::{CompactStats, compact_table};
+pub use files::{DataFile, list_files};
+pub use retention::{Retention, RetentionStats, enforce_retention};
+pub use tables::Table;
+pub use writer::StoreWriter;
+
+/// The environment variable naming the store directory.
+pub const STORE_ENV: &str = "VIGIL_STORE";
+
+/// The directory used when no `--data` is given: `$VIGIL_STORE`, else `vigil-data`
+/// relative to the working directory.
+pub fn default_store_dir() -> PathBuf {
+    std::env::var_os(STORE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("vigil-data"))
+}
