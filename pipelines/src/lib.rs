@@ -1,6 +1,7 @@
 //! Vigil's runtime pieces and the glue behind the `vigil` command.
 //!
 //! - [`extract`]: capture → decoded packets → flows, with counters and progress.
+//! - [`inputs`]: capture inputs (files, directories, `-`).
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
 //! - [`bench`]: end-to-end throughput against peer tools.
 //! - [`score`]: model verdicts added to tokenized rows.
@@ -13,6 +14,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod extract;
+pub mod inputs;
 pub mod output;
 pub mod score;
 pub mod sql;
