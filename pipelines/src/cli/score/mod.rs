@@ -1,6 +1,7 @@
 //! `vigil score`: tokenized (or raw) records in, model verdicts added, Parquet out.
 //! One module per model family.
 
+mod actions;
 mod flow;
 mod variate;
 
@@ -24,6 +25,9 @@ enum Family {
     Flow(flow::FlowScoreArgs),
     /// iTransformer: metrics windows forecast, and the next step scored by its residual.
     Variate(variate::VariateScoreArgs),
+    /// HSTU: each action event's surprise given its entity's earlier events, and the most
+    /// likely next token.
+    Actions(actions::ActionsScoreArgs),
 }
 
 /// Run `vigil score`.
@@ -31,5 +35,6 @@ pub fn run(args: ScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
     match args.family {
         Family::Flow(a) => flow::run(a, quiet),
         Family::Variate(a) => variate::run(a, quiet),
+        Family::Actions(a) => actions::run(a, quiet),
     }
 }
