@@ -23,6 +23,11 @@ the bucket resolution). Relative position bias: one learned weight per offset j 
 
 SASRec baseline: the same embeddings, head and training, learned absolute positions and pre-LN
 blocks with softmax attention and an FFN.
+
+Instances: `hstu-ml100k` (`train`, MovieLens ml-100k) and `hstu-user-actions` (hstu_actions.py:
+web-access and auth logs), which adds the context events' action ids as a third input
+(`HSTUConfig.n_actions`, embedded and added to the object embeddings). Both go through
+`train_rows` (split, baselines, training, metrics) and `export`.
 """
 
 from __future__ import annotations
@@ -66,6 +71,11 @@ class HSTUConfig:
     n_layers: int = 2
     dropout: float = 0.2
     kind: str = "hstu"  # "hstu" or "sasrec"
+    n_actions: int = 0  # action vocabulary size when `action_ids` is a context input, else 0
+
+    def input_names(self) -> list[str]:
+        """The graph's inputs, in forward() order."""
+        return ["object_ids", "time_buckets"] + (["action_ids"] if self.n_actions else [])
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +145,12 @@ class NextItemModel(nn.Module):
         with torch.no_grad():
             self.item.weight[PAD].zero_()
         self.pos = nn.Embedding(n, d) if cfg.kind == "sasrec" else None
+        # Optional context: each event's action embedding added to its object embedding.
+        self.action = nn.Embedding(cfg.n_actions, d, padding_idx=PAD) if cfg.n_actions else None
+        if self.action is not None:
+            nn.init.normal_(self.action.weight, std=0.02)
+            with torch.no_grad():
+                self.action.weight[PAD].zero_()
         layer = HSTULayer if cfg.kind == "hstu" else SASRecLayer
         self.layers = nn.ModuleList(layer(cfg) for _ in range(cfg.n_layers))
         self.drop = nn.Dropout(cfg.dropout)
@@ -142,10 +158,12 @@ class NextItemModel(nn.Module):
         self.register_buffer("causal", torch.tril(torch.ones(n, n)), persistent=False)
         self.register_buffer("eye", torch.eye(n), persistent=False)
 
-    def logits(self, object_ids, time_buckets):
+    def logits(self, object_ids, time_buckets, action_ids=None):
         ids, tb = object_ids[:, :-1], time_buckets[:, :-1]
         valid = (ids != PAD).to(torch.float32)  # [B, n]
         x = self.item(ids) * math.sqrt(self.cfg.d_model)
+        if self.action is not None:
+            x = x + self.action(action_ids[:, :-1]) * math.sqrt(self.cfg.d_model)
         if self.pos is not None:
             x = x + self.pos.weight[None]
         x = self.drop(x) * valid[:, :, None]
@@ -156,8 +174,8 @@ class NextItemModel(nn.Module):
         h = self.ln(x[:, -1])
         return h @ self.item.weight.t()
 
-    def forward(self, object_ids, time_buckets):
-        return torch.log_softmax(self.logits(object_ids, time_buckets), dim=-1)
+    def forward(self, object_ids, time_buckets, action_ids=None):
+        return torch.log_softmax(self.logits(object_ids, time_buckets, action_ids), dim=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,13 +216,21 @@ def to_action_csv(inter: Path, out: Path) -> int:
     return len(ev)
 
 
-def tokenize_actions(csv_path: Path, work: Path, max_len: int) -> tuple[Path, Path]:
+def tokenize_actions(log_path: Path, work: Path, max_len: int, log: str = "csv", stem: str = "seq",
+                     vocab_in: Path | None = None) -> tuple[Path, Path]:
+    """`vigil tokenize actions` of one log into work/<stem>.parquet, its vocabulary (fitted, or
+    `vocab_in` when given) saved as work/<stem>.vocab.json (`vocab.json` for the default stem)."""
     from .data import vigil_binary
 
-    seq, vocab = work / "seq.parquet", work / "vocab.json"
-    subprocess.run([str(vigil_binary()), "tokenize", "actions", str(csv_path), "--log", "csv",
-                    "--out", str(seq), "--save-vocab", str(vocab), "--max-len", str(max_len)],
-                   check=True)
+    seq = work / f"{stem}.parquet"
+    vocab = work / ("vocab.json" if stem == "seq" else f"{stem}.vocab.json")
+    cmd = [str(vigil_binary()), "tokenize", "actions", str(log_path), "--log", log,
+           "--out", str(seq), "--save-vocab", str(vocab), "--max-len", str(max_len)]
+    if vocab_in is not None:
+        cmd += ["--vocab", str(vocab_in)]
+    rc = subprocess.run(cmd).returncode
+    if rc not in (0, 3):  # 3: done, with lines the reader could not parse (dead letters)
+        raise SystemExit(f"{' '.join(cmd)}: exit status {rc}")
     return seq, vocab
 
 
@@ -214,31 +240,44 @@ class Rows:
     object_ids: np.ndarray  # [N, L] int64
     time_buckets: np.ndarray  # [N, L] int64
     length: np.ndarray  # [N] int64
+    action_ids: np.ndarray  # [N, L] int64
+    ts: np.ndarray  # [N] int64, the scored event's time (µs)
+
+    def inputs(self, cfg: HSTUConfig, idx) -> list[np.ndarray]:
+        """The model inputs of rows `idx`, in `cfg.input_names()` order."""
+        return [getattr(self, name)[idx] for name in cfg.input_names()]
+
+    @staticmethod
+    def concat(parts: list["Rows"]) -> "Rows":
+        return Rows(*(np.concatenate([getattr(r, f) for r in parts]) for f in
+                      ("entity", "object_ids", "time_buckets", "length", "action_ids", "ts")))
 
 
-def read_rows(path: Path) -> Rows:
+def read_rows(path: Path, entity_prefix: str = "") -> Rows:
+    """The tokenizer's rows; `entity_prefix` keeps entities of different logs apart."""
     import pyarrow.parquet as pq
 
-    t = pq.read_table(path, columns=["entity", "object_ids", "time_buckets", "length"])
+    t = pq.read_table(path, columns=["entity", "ts", "action_ids", "object_ids", "time_buckets", "length"])
     n = t.num_rows
 
     def mat(c):
         return np.asarray(t.column(c).combine_chunks().flatten(), dtype=np.int64).reshape(n, -1)
 
-    return Rows(np.asarray(t.column("entity").to_pylist(), dtype=object), mat("object_ids"),
-                mat("time_buckets"), t.column("length").to_numpy().astype(np.int64))
+    return Rows(np.asarray([entity_prefix + e for e in t.column("entity").to_pylist()], dtype=object),
+                mat("object_ids"), mat("time_buckets"), t.column("length").to_numpy().astype(np.int64),
+                mat("action_ids"), t.column("ts").cast("int64").to_numpy().astype(np.int64))
 
 
 def leave_one_out(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices per entity in tokenizer order: last = test, second-to-last = validation, the rest
-    (with at least one event before them) = training."""
+    """Row indices per entity in time order (ts, then tokenizer order; a log written at request
+    completion is not quite in time order): last = test, second-to-last = validation, the rest (with
+    at least one event before them) = training."""
     tr, va, te = [], [], []
     by = {}
     for i, e in enumerate(rows.entity):
         by.setdefault(e, []).append(i)
     for e in sorted(by, key=lambda s: int(s) if s.isdigit() else s):
-        idx = by[e]
-        assert all(rows.length[a] <= rows.length[b] for a, b in zip(idx, idx[1:])), e
+        idx = sorted(by[e], key=lambda i: (rows.ts[i], i))
         if len(idx) < 3:
             continue
         te.append(idx[-1])
@@ -263,12 +302,13 @@ def rank_metrics(scores: np.ndarray, target: np.ndarray, k: int = 10) -> dict:
             "mrr": round(float((1.0 / (rank + 1)).mean()), 4), "rows": int(len(s))}
 
 
-def predict(model: NextItemModel, ids: np.ndarray, tb: np.ndarray, batch: int = 1024) -> np.ndarray:
+def predict(model: NextItemModel, inputs: list[np.ndarray], batch: int = 1024) -> np.ndarray:
+    """Logits of the rows given as model inputs (`Rows.inputs`)."""
     model.eval()
     with torch.no_grad():
         return np.concatenate([
-            model.logits(torch.from_numpy(ids[s:s + batch]), torch.from_numpy(tb[s:s + batch])).numpy()
-            for s in range(0, len(ids), batch)])
+            model.logits(*(torch.from_numpy(a[s:s + batch]) for a in inputs)).numpy()
+            for s in range(0, len(inputs[0]), batch)])
 
 
 def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, list, dict]:
@@ -278,8 +318,8 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, 
     steps = args.epochs * ((len(tr) + args.batch - 1) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(SEED)
-    ids, tb = torch.from_numpy(rows.object_ids[tr]), torch.from_numpy(rows.time_buckets[tr])
-    y = ids[:, -1]
+    xs = [torch.from_numpy(a) for a in rows.inputs(cfg, tr)]
+    y = xs[0][:, -1]
     best, best_state, history = -1.0, None, []
     t0 = time.time()
     for epoch in range(args.epochs):
@@ -289,12 +329,12 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, 
         for s in range(0, len(tr), args.batch):
             i = perm[s:s + args.batch]
             opt.zero_grad()
-            loss = F.cross_entropy(model.logits(ids[i], tb[i]), y[i])
+            loss = F.cross_entropy(model.logits(*(x[i] for x in xs)), y[i])
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(i)
-        m = rank_metrics(predict(model, rows.object_ids[va], rows.time_buckets[va]), rows.object_ids[va, -1])
+        m = rank_metrics(predict(model, rows.inputs(cfg, va)), rows.object_ids[va, -1])
         history.append({"epoch": epoch + 1, "loss": round(total / len(tr), 4), "val": m})
         log(f"[{cfg.kind}] epoch {epoch + 1}/{args.epochs}: loss {total / len(tr):.4f}, val HR@10 "
             f"{m['hr@10']:.4f} NDCG@10 {m['ndcg@10']:.4f} ({time.time() - t0:.0f}s)")
@@ -306,52 +346,98 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log) -> tuple[NextItemModel, 
     return model.eval(), history, {"best_epoch": best_epoch, "train_seconds": round(time.time() - t0, 1)}
 
 
+def surprise_separation(logp: np.ndarray, target: np.ndarray, seed: int = SEED) -> dict:
+    """Surprise (-log p) of each row's real next object against that of a random substitute (uniform
+    over the other real ids >= 2): means, quantiles, and the AUC of surprise for telling them apart
+    (P(substitute more surprising than the real one), ties 1/2)."""
+    rng = np.random.default_rng(seed)
+    n_ids = logp.shape[1]
+    sub = rng.integers(FIRST, n_ids - 1, size=len(target))
+    sub = sub + (sub >= target)  # skip the real id
+    rows = np.arange(len(target))
+    real, fake = -logp[rows, target].astype(np.float64), -logp[rows, sub].astype(np.float64)
+    auc = float(((fake[None, :] > real[:, None]).mean() + 0.5 * (fake[None, :] == real[:, None]).mean()))
+    q = lambda a: {f"p{p}": round(float(np.percentile(a, p)), 3) for p in (10, 50, 90, 99)}
+    return {"rows": int(len(target)), "mean_real": round(float(real.mean()), 3),
+            "mean_substitute": round(float(fake.mean()), 3), "auc": round(auc, 4),
+            "real_quantiles": q(real), "substitute_quantiles": q(fake)}
+
+
+def popularity_logp(counts: np.ndarray) -> np.ndarray:
+    """log p of each id under add-one-smoothed training counts over the real ids (ids < 2: -inf)."""
+    c = counts.astype(np.float64) + 1.0
+    c[:FIRST] = 0.0
+    with np.errstate(divide="ignore"):
+        return np.log(c / c.sum())
+
+
 def train(args) -> None:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.use_deterministic_algorithms(True)
+    """ml-100k: write the action CSV, tokenize it, train, export."""
+    setup(args)
     t0 = time.time()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     inter = ml100k_inter(work, Path(args.wheel_dir))
     n_events = to_action_csv(inter, work / "ml100k_actions.csv")
     seq, vocab_path = tokenize_actions(work / "ml100k_actions.csv", work, args.max_len)
-    rows = read_rows(seq)
+    data = {"n_events": n_events, "entities": "users"}
+    train_rows(args, work, read_rows(seq), vocab_path, data, t0)
+
+
+def setup(args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    torch.use_deterministic_algorithms(True)
+
+
+def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: float,
+               artifact: dict | None = None) -> None:
+    """Leave-one-out split, popularity, HSTU and SASRec training, metrics, export to args.artifacts.
+    `data` describes the events (n_events, entities: what an entity is); `artifact` the manifest parts
+    that differ from ml-100k's (name, preprocessing, training_data), stored in meta.json for export."""
     vocab = json.loads(vocab_path.read_text())
-    n_items = int(rows.object_ids.max()) + 1
+    n_items = len(vocab["objects"]) + FIRST
+    assert int(rows.object_ids.max()) < n_items
+    n_actions = len(vocab["actions"]) + FIRST if args.action_context else 0
     tr, va, te = leave_one_out(rows)
-    print(f"{n_events} events, {len(rows.entity)} rows, {len(set(rows.entity))} users, "
+    noun = data["entities"]
+    print(f"{data['n_events']} events, {len(rows.entity)} rows, {len(set(rows.entity))} {noun}, "
           f"object vocab {n_items} (incl. pad/oov), train {len(tr)} / val {len(va)} / test {len(te)} rows "
           f"({time.time() - t0:.1f}s)")
     assert rows.object_ids.shape[1] == args.max_len
 
-    # Popularity: items ranked by their count among the training events (all but each user's last two).
+    # Popularity: items ranked by their count among the training events (all but each entity's last two).
     train_events = np.ones(len(rows.entity), dtype=bool)
     train_events[va] = False
     train_events[te] = False
     counts = np.bincount(rows.object_ids[train_events, -1], minlength=n_items).astype(np.float64)
     pop = {s: rank_metrics(np.tile(counts, (len(ix), 1)), rows.object_ids[ix, -1])
            for s, ix in (("val", va), ("test", te))}
-    print(f"popularity: test {pop['test']}")
+    pop["test_surprise"] = surprise_separation(np.tile(popularity_logp(counts), (len(te), 1)),
+                                               rows.object_ids[te, -1])
+    print(f"popularity: test {pop['test']}, surprise {pop['test_surprise']}")
 
-    results, ckpts = {}, {}
+    results = {}
     for kind in ("hstu", "sasrec"):
         cfg = HSTUConfig(n_items=n_items, max_len=args.max_len, d_model=args.d_model,
-                         n_heads=args.heads, n_layers=args.layers, dropout=args.dropout, kind=kind)
+                         n_heads=args.heads, n_layers=args.layers, dropout=args.dropout, kind=kind,
+                         n_actions=n_actions)
         model, history, info = fit(cfg, rows, tr, va, args, print)
-        test = rank_metrics(predict(model, rows.object_ids[te], rows.time_buckets[te]), rows.object_ids[te, -1])
+        logits = predict(model, rows.inputs(cfg, te))
+        test = rank_metrics(logits, rows.object_ids[te, -1])
+        logp = torch.log_softmax(torch.from_numpy(logits), dim=-1).numpy()
+        surprise = surprise_separation(logp, rows.object_ids[te, -1])
         val = history[info["best_epoch"] - 1]["val"]
-        results[kind] = {"test": test, "val": val, **info, "params": sum(p.numel() for p in model.parameters()),
-                         "history": history}
-        print(f"[{kind}] best epoch {info['best_epoch']}: test {test}")
-        ckpts[kind] = work / f"{kind}.pt"
-        torch.save({"config": cfg.to_dict(), "state_dict": model.state_dict()}, ckpts[kind])
+        results[kind] = {"test": test, "test_surprise": surprise, "val": val, **info,
+                         "params": sum(p.numel() for p in model.parameters()), "history": history}
+        print(f"[{kind}] best epoch {info['best_epoch']}: test {test}, surprise {surprise}")
+        torch.save({"config": cfg.to_dict(), "state_dict": model.state_dict()}, work / f"{kind}.pt")
 
     meta = {
-        "vocab_path": str(vocab_path), "max_len": args.max_len, "n_events": n_events,
+        "vocab_path": str(vocab_path), "max_len": args.max_len, "n_events": data["n_events"],
         "n_users": len(set(rows.entity)), "n_items": n_items,
-        "split": {"kind": "leave-one-out per user (tokenizer order: ts, then file order)",
+        "split": {"kind": f"leave-one-out per {noun.rstrip('s')} (tokenizer order: ts, then file order)",
                   "train_rows": len(tr), "val_rows": len(va), "test_rows": len(te)},
         "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "weight_decay": args.weight_decay,
                      "epochs": args.epochs, "batch": args.batch, "seed": SEED,
@@ -359,24 +445,30 @@ def train(args) -> None:
                      "model_selection": "epoch with the best validation NDCG@10"},
         "metrics": {
             "test_hstu": results["hstu"]["test"], "val_hstu": results["hstu"]["val"],
+            "test_hstu_surprise": results["hstu"]["test_surprise"],
             "baseline_popularity": pop, "baseline_sasrec": {k: v for k, v in results["sasrec"].items()},
             "hstu_best_epoch": results["hstu"]["best_epoch"],
             "hstu_train_seconds": results["hstu"]["train_seconds"],
             "hstu_params": results["hstu"]["params"], "hstu_history": results["hstu"]["history"],
-            "notes": ("Full ranking over all items (ids >= 2), previously seen items not removed, ties count "
-                      "against the target. SASRec baseline: same size (d_model, heads, layers), embeddings, "
-                      "head, loss, optimizer and epochs, learned absolute positions, softmax attention. Both models are "
-                      "trained for 3 epochs only (one target per row, ~100k rows, about 70-80 s an epoch on one "
-                      "core) and were still improving: the figures are below what longer training reaches. "
-                      "Hyperparameters were set once (one 1-epoch trial run), not tuned on the test split."),
+            "notes": args.notes,
         },
     }
+    if artifact is not None:
+        meta["artifact"] = artifact
     (work / "meta.json").write_text(json.dumps(meta, indent=1))
     np.save(work / "test_idx.npy", te)
     print(json.dumps({"hstu": results["hstu"]["test"], "sasrec": results["sasrec"]["test"],
-                      "popularity": pop["test"]}, indent=1))
+                      "popularity": pop["test"], "surprise_hstu": results["hstu"]["test_surprise"]}, indent=1))
     export(work, rows, te, Path(args.artifacts))
     print(f"total {time.time() - t0:.1f}s")
+
+
+ML100K_NOTES = ("Full ranking over all items (ids >= 2), previously seen items not removed, ties count "
+                "against the target. SASRec baseline: same size (d_model, heads, layers), embeddings, "
+                "head, loss, optimizer and epochs, learned absolute positions, softmax attention. Both models are "
+                "trained for 3 epochs only (one target per row, ~100k rows, about 70-80 s an epoch on one "
+                "core) and were still improving: the figures are below what longer training reaches. "
+                "Hyperparameters were set once (one 1-epoch trial run), not tuned on the test split.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,24 +502,24 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
     onnx_path = out / "model.onnx"
 
     sel = parity_rows(rows, te)
-    inputs = {"object_ids": rows.object_ids[sel].astype(np.int64),
-              "time_buckets": rows.time_buckets[sel].astype(np.int64)}
-    tin = (torch.from_numpy(inputs["object_ids"]), torch.from_numpy(inputs["time_buckets"]))
+    names = cfg.input_names()
+    inputs = dict(zip(names, (a.astype(np.int64) for a in rows.inputs(cfg, sel))))
+    tin = tuple(torch.from_numpy(inputs[n]) for n in names)
     with torch.no_grad():
         scores = model(*tin).numpy().astype(np.float32)
     torch.onnx.export(
-        model, tin, str(onnx_path), input_names=["object_ids", "time_buckets"], output_names=["scores"],
-        dynamic_axes={"object_ids": {0: "batch"}, "time_buckets": {0: "batch"}, "scores": {0: "batch"}},
+        model, tin, str(onnx_path), input_names=names, output_names=["scores"],
+        dynamic_axes={**{n: {0: "batch"} for n in names}, "scores": {0: "batch"}},
         opset_version=OPSET, dynamo=False, do_constant_folding=True,
     )
     onnx.checker.check_model(onnx.load(str(onnx_path)))
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     max_diff = float(np.max(np.abs(sess.run(["scores"], inputs)[0] - scores)))
     # Dynamic batch: all test rows through ONNX Runtime against PyTorch, and batch 1.
-    allin = {"object_ids": rows.object_ids[te], "time_buckets": rows.time_buckets[te]}
+    allin = dict(zip(names, rows.inputs(cfg, te)))
     ort_all = sess.run(["scores"], allin)[0]
     with torch.no_grad():
-        pt_all = model(torch.from_numpy(allin["object_ids"]), torch.from_numpy(allin["time_buckets"])).numpy()
+        pt_all = model(*(torch.from_numpy(allin[n]) for n in names)).numpy()
     max_diff_all = float(np.max(np.abs(ort_all - pt_all)))
     one = sess.run(["scores"], {k: v[:1] for k, v in inputs.items()})[0]
     assert np.max(np.abs(one - scores[:1])) <= PARITY_TOL
@@ -452,16 +544,16 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
         latency[f"batch_{b}_ms"] = round((time.perf_counter() - t) / n * 1e3, 3)
 
     L, V = cfg.max_len, cfg.n_items
+    art = {**ml100k_artifact(meta, L), **meta.get("artifact", {})}
     manifest = {
-        "name": "hstu-ml100k",
+        "name": art["name"],
         "family": "hstu",
         "version": __version__,
         "model_file": "model.onnx",
         "sha256": _sha256(onnx_path),
         "opset": OPSET,
         "exporter": f"torch.onnx.export (dynamo=False), torch {torch.__version__}",
-        "inputs": [{"name": "object_ids", "dtype": "int64", "shape": [-1, L]},
-                   {"name": "time_buckets", "dtype": "int64", "shape": [-1, L]}],
+        "inputs": [{"name": n, "dtype": "int64", "shape": [-1, L]} for n in names],
         "outputs": [{"name": "scores", "dtype": "float32", "shape": [-1, V]}],
         "labels": [],
         "decision": ("scores[b, k] = log p(object id k at the row's last position | the L-1 events before it); "
@@ -476,19 +568,15 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
             "context": "positions 0..L-2 of the row; the last position (the scored event) is not read",
         },
         "preprocessing": {
-            "tokenizer": "vigil tokenize actions --log csv --max-len %d" % L,
             "max_len": L,
             "num_buckets": cfg.num_buckets,
             "time_bucket": "floor(ln(max(1, |gap_s|)) / 0.301), clamped to num_buckets - 1; gap to the scored event",
             "pad_id": PAD, "oov_id": OOV,
-            "csv": "entity = user_id, ts = timestamp (epoch s), action = 'rate', object = item_id",
+            "target": "object_ids",
+            **art["preprocessing"],
             "vocab": json.loads(Path(meta["vocab_path"]).read_text()),
         },
-        "training_data": {
-            "dataset": "MovieLens ml-100k, recbole==1.2.1 wheel: recbole/dataset_example/ml-100k/ml-100k.inter",
-            "events": meta["n_events"], "users": meta["n_users"],
-            "split": meta["split"],
-        },
+        "training_data": {**art["training_data"], "events": meta["n_events"], "split": meta["split"]},
         "training": meta["training"],
         "metrics": {
             **meta["metrics"],
@@ -506,19 +594,33 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
     return manifest
 
 
-def export_from_checkpoint(work: Path, out: Path) -> dict:
-    rows = read_rows(work / "seq.parquet")
+def ml100k_artifact(meta: dict, max_len: int) -> dict:
+    """The manifest parts of hstu-ml100k (meta.json's `artifact` overrides them for other data)."""
+    return {
+        "name": "hstu-ml100k",
+        "preprocessing": {
+            "tokenizer": "vigil tokenize actions --log csv --max-len %d" % max_len,
+            "csv": "entity = user_id, ts = timestamp (epoch s), action = 'rate', object = item_id",
+        },
+        "training_data": {
+            "dataset": "MovieLens ml-100k, recbole==1.2.1 wheel: recbole/dataset_example/ml-100k/ml-100k.inter",
+            "users": meta["n_users"],
+        },
+    }
+
+
+def export_from_checkpoint(work: Path, out: Path, rows: Rows | None = None) -> dict:
+    rows = rows if rows is not None else read_rows(work / "seq.parquet")
     return export(work, rows, np.load(work / "test_idx.npy"), out)
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("hstu", help="HSTU next-item model on MovieLens ml-100k (+ SASRec, popularity)")
-    p.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "hstu-ml100k"))
-    p.add_argument("--work", default=str(ONNX_DIR / "build" / "hstu"), help="data, tokenized rows, checkpoints")
-    p.add_argument("--wheel-dir", default="/tmp/recbole", help="where the recbole==1.2.1 wheel is (or goes)")
+def add_training_arguments(p: argparse.ArgumentParser, name: str, work: str, epochs: int, batch: int) -> None:
+    """The options every HSTU instance shares; `name` and `work` set the artifact and build dirs."""
+    p.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / name))
+    p.add_argument("--work", default=str(ONNX_DIR / "build" / work), help="data, tokenized rows, checkpoints")
     p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch", type=int, default=batch)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--d-model", type=int, default=64)
@@ -526,4 +628,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--threads", type=int, default=1)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("hstu", help="HSTU next-item model on MovieLens ml-100k (+ SASRec, popularity)")
+    add_training_arguments(p, "hstu-ml100k", "hstu", epochs=3, batch=512)
+    p.add_argument("--wheel-dir", default="/tmp/recbole", help="where the recbole==1.2.1 wheel is (or goes)")
+    p.set_defaults(action_context=False, notes=ML100K_NOTES)
     return p

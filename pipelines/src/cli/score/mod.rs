@@ -1,6 +1,7 @@
 //! `vigil score`: tokenized (or raw) records in, model verdicts added, Parquet out.
 //! One module per model family.
 
+mod actions;
 mod flow;
 mod netfound;
 mod variate;
@@ -28,6 +29,9 @@ enum Family {
     Netfound(netfound::NetfoundScoreArgs),
     /// iTransformer: metrics windows forecast, and the next step scored by its residual.
     Variate(variate::VariateScoreArgs),
+    /// HSTU: each action event's surprise given its entity's earlier events, and the most
+    /// likely next token.
+    Actions(actions::ActionsScoreArgs),
 }
 
 /// Run `vigil score`.
@@ -36,5 +40,6 @@ pub fn run(args: ScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
         Family::Flow(a) => flow::run(a, quiet),
         Family::Netfound(a) => netfound::run(a, quiet),
         Family::Variate(a) => variate::run(a, quiet),
+        Family::Actions(a) => actions::run(a, quiet),
     }
 }

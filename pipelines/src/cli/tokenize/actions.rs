@@ -1,12 +1,12 @@
 //! `vigil tokenize actions`: action logs to HSTU sequences.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use vigil_ingest::actions::{
-    AccessEntity, AccessLogConfig, ActionColumns, ActionLogFormat, ActionReader, AuthEntity,
-    AuthLogConfig, TemplateMatcher,
+    AccessEntity, AccessLogConfig, ActionColumns, ActionEvent, ActionLogFormat, ActionReader,
+    AuthEntity, AuthLogConfig, TemplateMatcher,
 };
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_tokenizers::actions::{
@@ -18,7 +18,7 @@ use crate::cli::Outcome;
 
 /// Kind of action log.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogKind {
+pub(crate) enum LogKind {
     /// CSV with entity, ts, action, object columns.
     Csv,
     /// JSON lines with entity, ts, action, object fields.
@@ -40,18 +40,8 @@ pub struct ActionsArgs {
     /// The Parquet file to write.
     #[arg(short, long, value_name = "FILE.parquet")]
     out: PathBuf,
-    /// Kind of log.
-    #[arg(long, value_enum, default_value_t = LogKind::Csv)]
-    log: LogKind,
-    /// Year of syslog timestamps, which carry none.
-    #[arg(long, default_value_t = 1970)]
-    year: i32,
-    /// Auth logs: the entity is the user instead of the source address.
-    #[arg(long)]
-    by_user: bool,
-    /// Auth logs: extra event templates from a loghub `*_templates.csv` file.
-    #[arg(long, value_name = "FILE.csv")]
-    templates: Option<PathBuf>,
+    #[command(flatten)]
+    reading: LogArgs,
     /// Use this saved vocabulary instead of fitting one on the input.
     #[arg(long, value_name = "FILE.json")]
     vocab: Option<PathBuf>,
@@ -67,12 +57,30 @@ pub struct ActionsArgs {
     /// Longest sequence kept per entity.
     #[arg(long, default_value_t = 200, value_name = "N")]
     max_len: usize,
-    /// Write lines that could not be read as JSON lines to this file.
+}
+
+/// How to read an action log: the options `vigil tokenize actions` and `vigil score
+/// actions` share.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Kind of log.
+    #[arg(long, value_enum, default_value_t = LogKind::Csv)]
+    log: LogKind,
+    /// Year of syslog timestamps, which carry none.
+    #[arg(long, default_value_t = 1970)]
+    year: i32,
+    /// Auth logs: the entity is the user instead of the source address.
+    #[arg(long)]
+    by_user: bool,
+    /// Auth logs: extra event templates from a loghub `*_templates.csv` file.
+    #[arg(long, value_name = "FILE.csv")]
+    templates: Option<PathBuf>,
+    /// Write lines that could not be read to this file (JSON lines).
     #[arg(long, value_name = "FILE")]
     dead_letters: Option<PathBuf>,
 }
 
-impl ActionsArgs {
+impl LogArgs {
     fn format(&self) -> anyhow::Result<ActionLogFormat> {
         Ok(match self.log {
             LogKind::Csv => ActionLogFormat::Csv(ActionColumns::default()),
@@ -95,23 +103,30 @@ impl ActionsArgs {
             }
         })
     }
+
+    /// Every event of `input`, in file order, and the number of dead letters (written to
+    /// `--dead-letters` when given). No event at all is an error.
+    pub(crate) fn read_events(&self, input: &Path) -> anyhow::Result<(Vec<ActionEvent>, u64)> {
+        let mut reader = ActionReader::open(input, self.format()?)?;
+        let mut events = Vec::new();
+        while let Some(e) = reader.next_event()? {
+            events.push(e);
+        }
+        let stats = reader.stats();
+        if let Some(path) = &self.dead_letters {
+            let kept = reader.take_dead_letters();
+            write_dead_letters(path, &kept)?;
+        }
+        if events.is_empty() {
+            bail!("{}: no events", input.display());
+        }
+        Ok((events, stats.dead_letters))
+    }
 }
 
 /// Run `vigil tokenize actions`.
 pub fn run(args: ActionsArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let mut reader = ActionReader::open(&args.input, args.format()?)?;
-    let mut events = Vec::new();
-    while let Some(e) = reader.next_event()? {
-        events.push(e);
-    }
-    let stats = reader.stats();
-    if let Some(path) = &args.dead_letters {
-        let kept = reader.take_dead_letters();
-        write_dead_letters(path, &kept)?;
-    }
-    if events.is_empty() {
-        bail!("{}: no events", args.input.display());
-    }
+    let (events, dead_letters) = args.reading.read_events(&args.input)?;
     let vocab = match &args.vocab {
         Some(path) => ActionVocab::from_json(
             &std::fs::read_to_string(path)
@@ -136,8 +151,8 @@ pub fn run(args: ActionsArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "vigil: {} events, {rows} sequences into {} ({} dead letters)",
             events.len(),
             args.out.display(),
-            stats.dead_letters
+            dead_letters
         );
     }
-    Ok(if stats.dead_letters > 0 { Outcome::Partial } else { Outcome::Complete })
+    Ok(if dead_letters > 0 { Outcome::Partial } else { Outcome::Complete })
 }

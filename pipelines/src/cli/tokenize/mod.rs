@@ -1,6 +1,6 @@
 //! `vigil tokenize`: records in, model inputs out, as Parquet.
 
-mod actions;
+pub(crate) mod actions;
 pub(crate) mod flow;
 mod netfound;
 mod variate;
