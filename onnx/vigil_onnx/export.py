@@ -1,7 +1,8 @@
 """Export a trained model to ONNX with its manifest and parity fixture.
 
 `python -m vigil_onnx.export flow_transformer` re-exports from the last training checkpoint
-(`onnx/build/flow_transformer/`); `python -m vigil_onnx.train flow_transformer` trains and exports.
+(`onnx/build/flow_transformer/`; `flow_transformer_nslkdd` likewise); `python -m vigil_onnx.train
+flow_transformer` trains and exports.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def load_checkpoint(work: Path) -> FlowTransformer:
     return model.eval()
 
 
-def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Path) -> dict:
+def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Path, task: D.FlowTask) -> dict:
     import onnx
     import onnxruntime as ort
 
@@ -114,7 +115,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
     prep = json.loads(Path(meta["preprocessor_path"]).read_text())
     w, nn_, nc = cfg.window, cfg.n_numeric, len(cfg.categorical_levels)
     manifest = {
-        "name": "flow-transformer-cicids2017",
+        "name": task.artifact,
         "family": "flow_transformer",
         "version": __version__,
         "model_file": "model.onnx",
@@ -145,9 +146,10 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "preprocessor": prep,
         },
         "training_data": {
-            "dataset": "improved CIC-IDS2017 (Engelen et al.), sampled: shared/data/flows/cicids2017-improved-sampled",
+            "dataset": task.dataset,
             "files": meta["files"],
-            "label_column": "Label",
+            "label_column": task.label_column,
+            **({"label_map": task.label_map_text} if task.label_map_text else {}),
             "split": meta["split"],
             "tokenized_per_file": True,
             "preprocessor_fitted_on": "all files concatenated",
@@ -175,7 +177,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=["flow_transformer", "itransformer", "hstu", "hstu_actions"])
+    p.add_argument("family", choices=[*D.FLOW_TASKS, "itransformer", "hstu", "hstu_actions"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -195,14 +197,15 @@ def main(argv=None) -> None:
         work = ONNX_DIR / "build" / "hstu_actions"
         export_from_checkpoint(work, Path(args.artifacts or ONNX_DIR / "artifacts" / NAME), read_parts(work))
         return
-    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017")
-    work = ONNX_DIR / "build" / "flow_transformer"
+    task = D.FLOW_TASKS[args.family]
+    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / task.artifact)
+    work = ONNX_DIR / "build" / task.family
     meta = json.loads((work / "meta.json").read_text())
     w = D.read_windows([work / (Path(f).stem + ".parquet") for f in meta["files"]])
     labels = meta["labels"]
-    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
+    y = np.array([labels.index(l) for l in task.classes(w.labels)], dtype=np.int64)
     va_idx = np.load(work / "val_idx.npy")
-    export_flow_transformer(work, w.take(va_idx), y[va_idx], Path(args.artifacts))
+    export_flow_transformer(work, w.take(va_idx), y[va_idx], Path(args.artifacts), task)
 
 
 if __name__ == "__main__":

@@ -503,6 +503,118 @@ fn score_variate_forecasts_etth1_with_the_shipped_model() {
     assert!((0..9).all(|i| score.value(i).is_finite() && score.value(i) >= 0.0));
 }
 
+/// A Parquet file's first record batch.
+fn first_batch(path: &Path) -> arrow_array::RecordBatch {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn score_flow_classifies_header_less_nsl_kdd_rows_with_the_shipped_binary_model() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(txt) =
+        vigil_ingest::data_dir::shared_data(crate_dir, "flows/nsl-kdd/KDDTrain+_20Percent.txt")
+    else {
+        return;
+    };
+    // The first 500 records (training and validation rows alike), no header line.
+    let head: String = std::fs::read_to_string(&txt)
+        .unwrap()
+        .lines()
+        .take(500)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "kdd.txt", head.as_bytes());
+    let out = dir.path().join("scored.parquet");
+    let model = crate_dir.join("../onnx/artifacts/flow-transformer-nslkdd");
+    let res = run(
+        &[
+            "score",
+            "flow",
+            &input,
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    use arrow_array::cast::AsArray;
+    let batch = first_batch(&out);
+    assert_eq!(
+        batch.num_rows(),
+        500,
+        "one window (W = 1) per record, the mapping names the columns"
+    );
+    let truth = batch.column_by_name("label").unwrap().as_string::<i32>().clone();
+    let verdict = batch.column_by_name("flow-transformer-nslkdd").unwrap().as_struct().clone();
+    let predicted = verdict.column_by_name("label").unwrap().as_string::<i32>().clone();
+    let binary = |l: &str| if l == "normal" { "normal" } else { "attack" };
+    let right = (0..500).filter(|&i| binary(truth.value(i)) == predicted.value(i)).count();
+    assert!(right >= 475, "{right}/500 records classified normal/attack correctly");
+}
+
+#[test]
+fn score_variate_forecasts_one_nab_series_with_series_and_step_given() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(csv) = vigil_ingest::data_dir::shared_data(
+        crate_dir,
+        "timeseries/nab/data/artificialWithAnomaly/art_daily_jumpsup.csv",
+    ) else {
+        return;
+    };
+    let model = crate_dir.join("../onnx/artifacts/itransformer-etth1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fc.parquet");
+    let (csv, model, out_s) =
+        (csv.to_str().unwrap(), model.to_str().unwrap(), out.to_str().unwrap());
+    let score = |extra: &[&str]| {
+        let mut a =
+            vec!["score", "variate", csv, "--model", model, "--stride", "1000", "--out", out_s];
+        a.extend_from_slice(extra);
+        run(&a, None)
+    };
+    // Without --series the manifest's seven ETTh1 series are looked for and absent.
+    assert!(!score(&[]).status.success());
+    // A `timestamp,value` CSV holds one series named after the file.
+    let res = score(&["--series", "value", "--step", "300"]);
+    assert!(
+        String::from_utf8_lossy(&res.stderr).contains("art_daily_jumpsup"),
+        "names what it has"
+    );
+    let zero = score(&["--series", "art_daily_jumpsup", "--step", "0"]);
+    assert!(!zero.status.success(), "a zero step is refused");
+    let res = score(&["--series", "art_daily_jumpsup", "--step", "300"]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    use arrow_array::cast::AsArray;
+    let batch = first_batch(&out);
+    // 4,032 five-minute steps, lookback 96, stride 1000: windows end at steps 95, 1095, 2095, 3095.
+    assert_eq!(batch.num_rows(), 4);
+    let verdict = batch.column_by_name("itransformer-etth1").unwrap().as_struct().clone();
+    let forecast = verdict.column_by_name("forecast").unwrap().as_list::<i32>();
+    assert_eq!(forecast.value(0).len(), 1, "one series");
+    assert_eq!(forecast.value(0).as_list::<i32>().value(0).len(), 96, "horizon 96");
+    let residual =
+        verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
+    assert!((0..4).all(|i| residual.value(i).is_finite() && residual.value(i) >= 0.0));
+}
+
 #[test]
 fn bench_score_times_our_path_and_the_python_peer() {
     if let Err(e) = vigil_models::runtime::find_library() {

@@ -80,6 +80,7 @@ fn default_missing() -> Vec<String> {
 ///   "name": "cicflowmeter",
 ///   "delimiter": ",",
 ///   "missing": ["", "-", "(empty)"],
+///   "columns": null,
 ///   "ts": {"column": "Timestamp", "format": "datetime"},
 ///   "src_addr": "Src IP", "src_port": "Src Port",
 ///   "dst_addr": "Dst IP", "dst_port": "Dst Port",
@@ -90,8 +91,10 @@ fn default_missing() -> Vec<String> {
 /// }
 /// ```
 ///
-/// `missing` values read as NaN (numeric), `None` (tuple, label) or stay as
-/// text (categorical, where "missing" is a level like any other). `proto`
+/// `columns` names the columns of a file that has no header line (every line is
+/// a row); without it the first line is the header. `missing` values read as
+/// NaN (numeric), `None` (tuple, label) or stay as text (categorical, where
+/// "missing" is a level like any other). `proto`
 /// accepts numbers or the names `tcp`, `udp`, `icmp`, `icmpv6` (Zeek). A Zeek
 /// TSV file (`#separator`, `#fields` lines) is recognised by its header, and
 /// its own separator wins over `delimiter`.
@@ -109,6 +112,10 @@ pub struct ColumnMapping {
     /// Cell values that mean "no value".
     #[serde(default = "default_missing")]
     pub missing: Vec<String>,
+    /// The column names, in file order, of files without a header line (NSL-KDD):
+    /// every line is then a row. `None`: the first line is the header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     /// Flow start time.
     #[serde(default)]
     pub ts: Option<TimestampColumn>,
@@ -142,6 +149,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cicflowmeter", include_str!("../../mappings/cicflowmeter.json")),
     ("nf_v2", include_str!("../../mappings/nf_v2.json")),
     ("nf_v2_derivable", include_str!("../../mappings/nf_v2_derivable.json")),
+    ("nsl_kdd", include_str!("../../mappings/nsl_kdd.json")),
     ("zeek_conn", include_str!("../../mappings/zeek_conn.json")),
 ];
 
@@ -193,6 +201,21 @@ impl ColumnMapping {
         if !self.delimiter.is_ascii() {
             return Err(bad(format!("delimiter {:?} is not one ASCII character", self.delimiter)));
         }
+        if let Some(columns) = &self.columns {
+            if columns.is_empty() {
+                return Err(bad("`columns` is empty".into()));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(c) = columns.iter().find(|c| !seen.insert(c.as_str())) {
+                return Err(bad(format!("column `{c}` appears twice in `columns`")));
+            }
+            let plain = |c: &str| !c.contains([self.delimiter, '"', '\r', '\n']) && c == c.trim();
+            if let Some(c) = columns.iter().find(|c| !plain(c)) {
+                return Err(bad(format!(
+                    "column `{c}` in `columns` has the delimiter, a quote, a line break or edge spaces"
+                )));
+            }
+        }
         for (kind, list) in [("numeric", &self.numeric), ("categorical", &self.categorical)] {
             let mut seen = std::collections::HashSet::new();
             for f in list {
@@ -216,6 +239,10 @@ mod tests {
             assert_eq!(&m.name, name);
             assert!(!m.numeric.is_empty(), "{name}");
         }
+        // NSL-KDD: 41 features, the label and the difficulty, no header line.
+        let kdd = ColumnMapping::builtin("nsl_kdd").unwrap();
+        assert_eq!(kdd.columns.as_ref().map(Vec::len), Some(43));
+        assert_eq!(kdd.numeric.len() + kdd.categorical.len(), 41);
     }
 
     #[test]
@@ -233,6 +260,10 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_unknown_keys() {
         assert!(ColumnMapping::from_json(r#"{"name":"x","numeric":["a","a"]}"#).is_err());
+        assert!(ColumnMapping::from_json(r#"{"name":"x","columns":["a","a"]}"#).is_err());
+        assert!(ColumnMapping::from_json(r#"{"name":"x","columns":[]}"#).is_err());
+        assert!(ColumnMapping::from_json(r#"{"name":"x","columns":["a,b"]}"#).is_err());
+        assert!(ColumnMapping::from_json(r#"{"name":"x","columns":[" a"]}"#).is_err());
         assert!(ColumnMapping::from_json(r#"{"name":"x","nmeric":["a"]}"#).is_err());
     }
 }

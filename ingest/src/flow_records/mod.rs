@@ -10,7 +10,7 @@
 //! - [`ColumnMapping`] says which CSV column is the timestamp, the 5-tuple,
 //!   the label, and which columns are numeric or categorical features. It is
 //!   a JSON file; [`ColumnMapping::builtin`] gives the embedded defaults
-//!   (`cicflowmeter`, `nf_v2`, `nf_v2_derivable`, `zeek_conn`, the files in
+//!   (`cicflowmeter`, `nf_v2`, `nf_v2_derivable`, `nsl_kdd`, `zeek_conn`, the files in
 //!   `ingest/mappings/`), and [`ColumnMapping::from_path`] reads a user's own.
 //! - [`FlowCsvReader`] streams a CSV (or `.gz`, or Zeek TSV with `#fields`)
 //!   row by row. A malformed row never stops it: it becomes a [`DeadLetter`]

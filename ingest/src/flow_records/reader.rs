@@ -42,6 +42,8 @@ pub struct FlowCsvReader<R: Read> {
     names: Arc<FeatureNames>,
     missing: Vec<String>,
     line_offset: u64,
+    /// Whether the csv reader sees a made-up header line (lines are one less).
+    synthetic_header: bool,
     delimiter: u8,
     record: csv::ByteRecord,
     dead: DeadLetters,
@@ -115,7 +117,7 @@ impl<R: BufRead> FlowCsvReader<R> {
                 }
                 return Err(read_err(line_offset + 1, "empty input, no header".into()));
             }
-            if first.first() != Some(&b'#') {
+            if first.first() != Some(&b'#') || mapping.columns.is_some() {
                 break;
             }
             line_offset += 1;
@@ -129,6 +131,16 @@ impl<R: BufRead> FlowCsvReader<R> {
                 zeek_fields =
                     Some(v.split(delimiter as char).map(|s| s.trim().to_string()).collect());
             }
+        }
+        // A header-less file (the mapping names its columns) is read as if it began with
+        // a header line of those names, with the first line's ending, so that it takes
+        // the same path as a file with a header; its line numbers are one less.
+        // (With `columns` the loop above reads no `#` line, so this is never a Zeek log.)
+        let synthetic_header = mapping.columns.is_some();
+        if let Some(names) = &mapping.columns {
+            let ending: &[u8] = if first.ends_with(b"\r\n") { b"\r\n" } else { b"\n" };
+            let header = names.join(&(delimiter as char).to_string());
+            first = [header.as_bytes(), ending, &first].concat();
         }
         // The csv crate counts a CRLF header's line break only once it sees the next
         // record, so every record of a CRLF file reports one line too few.
@@ -190,6 +202,7 @@ impl<R: BufRead> FlowCsvReader<R> {
             names,
             missing: mapping.missing.clone(),
             line_offset,
+            synthetic_header,
             delimiter,
             record: csv::ByteRecord::new(),
             rows: 0,
@@ -256,14 +269,14 @@ impl<R: BufRead> FlowCsvReader<R> {
                 Ok(false) => self.done = true,
                 Ok(true) => {
                     self.rows += 1;
-                    let line = self.line_offset + self.record.position().map_or(0, |p| p.line());
+                    let line = self.line(self.record.position());
                     match self.parse(line) {
                         Ok(f) => return Ok(Some(f)),
                         Err(reason) => self.dead_letter(line, reason),
                     }
                 }
                 Err(e) => {
-                    let line = self.line_offset + e.position().map_or(0, |p| p.line());
+                    let line = self.line(e.position());
                     if let csv::ErrorKind::Io(_) = e.kind() {
                         self.done = true;
                         return Err(FlowRecordError::Read {
@@ -279,6 +292,12 @@ impl<R: BufRead> FlowCsvReader<R> {
             }
         }
         Ok(None)
+    }
+
+    /// The input line of a csv position.
+    fn line(&self, pos: Option<&csv::Position>) -> u64 {
+        (self.line_offset + pos.map_or(0, |p| p.line()))
+            .saturating_sub(u64::from(self.synthetic_header))
     }
 
     fn cell(&self, i: usize) -> Result<Option<&str>, String> {
@@ -474,6 +493,48 @@ mod tests {
         assert!(matches!(
             FlowCsvReader::new(&b""[..], "t.csv", &m),
             Err(FlowRecordError::Read { .. })
+        ));
+    }
+
+    /// Two NSL-KDD rows (KDDTrain+_20Percent.txt lines 1 and 3), a short row, CRLF ends.
+    #[test]
+    fn header_less_file_with_named_columns() {
+        let text = "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20\r\n\
+0,tcp,private\r\n\
+0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune,19\r\n";
+        let m = ColumnMapping::builtin("nsl_kdd").unwrap();
+        let mut r = FlowCsvReader::new(text.as_bytes(), "kdd.txt", &m).unwrap();
+        let flows = read_all(&mut r);
+        assert_eq!(flows.len(), 2, "the first line is a row, not a header");
+        assert_eq!(flows[0].tuple.flow_id, 1);
+        assert_eq!(flows[0].tuple.ts_us, None);
+        assert_eq!(flows[0].numeric_value("src_bytes"), Some(491.0));
+        assert_eq!(flows[0].numeric_value("dst_host_count"), Some(150.0));
+        assert_eq!(flows[0].categorical_value("service"), Some("ftp_data"));
+        assert_eq!(flows[0].label.as_deref(), Some("normal"));
+        assert_eq!(flows[1].tuple.flow_id, 3);
+        assert_eq!(flows[1].categorical_value("flag"), Some("S0"));
+        assert_eq!(flows[1].label.as_deref(), Some("neptune"));
+        let d = &r.dead_letters()[0];
+        assert_eq!(d.line, 2);
+        assert!(d.reason.contains("expected 43 fields, found 3"), "{}", d.reason);
+        // A `#` first cell is data too, and a mapped column must be among `columns`.
+        let m = ColumnMapping::from_json(
+            r#"{"name":"t","columns":["a","b"],"categorical":["a"],"numeric":["b"]}"#,
+        )
+        .unwrap();
+        let mut r = FlowCsvReader::new(&b"#x,1\ny,2\n"[..], "t.csv", &m).unwrap();
+        let flows = read_all(&mut r);
+        assert_eq!(
+            flows.iter().map(|f| f.categorical[0].as_str()).collect::<Vec<_>>(),
+            ["#x", "y"]
+        );
+        assert_eq!(flows[1].tuple.flow_id, 2, "LF lines count from 1 too");
+        let m =
+            ColumnMapping::from_json(r#"{"name":"t","columns":["a"],"numeric":["zz"]}"#).unwrap();
+        assert!(matches!(
+            FlowCsvReader::new(&b"1\n"[..], "t.csv", &m),
+            Err(FlowRecordError::MissingColumn { .. })
         ));
     }
 

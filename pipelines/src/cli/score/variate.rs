@@ -13,7 +13,7 @@ use crate::cli::Outcome;
 /// Arguments of `vigil score variate`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  vigil score variate ../shared/data/timeseries/ett/ETTh1.csv --stride 24 --out forecasts.parquet"
+    after_help = "Examples:\n  vigil score variate ../shared/data/timeseries/ett/ETTh1.csv --stride 24 --out forecasts.parquet\n  vigil score variate nab/data/realKnownCause/nyc_taxi.csv --series nyc_taxi --step 1800 --out taxi.parquet"
 )]
 pub struct VariateScoreArgs {
     /// Metrics file (long or wide CSV, JSON lines) holding the model's series.
@@ -25,6 +25,14 @@ pub struct VariateScoreArgs {
     /// the model (`score`, `forecast`).
     #[arg(short, long, value_name = "FILE.parquet")]
     out: PathBuf,
+    /// The series to forecast, in model input order, instead of the manifest's
+    /// `preprocessing.series` (a model with a dynamic variate axis takes any number;
+    /// a CSV `timestamp,value` holds one series named after the file's stem).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    series: Option<Vec<String>>,
+    /// Grid step in seconds instead of the manifest's `preprocessing.step_seconds`.
+    #[arg(long, value_name = "SECS")]
+    step: Option<f64>,
     /// Steps between scored windows.
     #[arg(long, default_value_t = 1, value_name = "N")]
     stride: usize,
@@ -41,13 +49,36 @@ pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome
     let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
     let prep = &model.manifest().preprocessing;
-    let series: Vec<String> = serde_json::from_value(prep["series"].clone())
-        .context("the manifest has no preprocessing.series")?;
-    let step = prep["step_seconds"].as_f64().context("no preprocessing.step_seconds")?;
+    let series: Vec<String> = match args.series {
+        Some(s) => s,
+        None => serde_json::from_value(prep["series"].clone())
+            .context("the manifest has no preprocessing.series (or give --series)")?,
+    };
+    let step = match args.step {
+        Some(s) => s,
+        None => prep["step_seconds"]
+            .as_f64()
+            .context("no preprocessing.step_seconds (or give --step)")?,
+    };
+    if !(step.is_finite() && step > 0.0) {
+        bail!("the step must be a positive number of seconds, got {step}");
+    }
     let lookback = prep["lookback"].as_u64().context("no preprocessing.lookback")? as usize;
     let mut reader = MetricsReader::open(&args.input, MetricsReaderConfig::default())?;
     let points = reader.read_all()?;
     let dead = reader.stats().dead_letters;
+    let present: std::collections::BTreeSet<&str> =
+        points.iter().map(|p| p.series.as_str()).collect();
+    if let Some(absent) = series.iter().find(|s| !present.contains(s.as_str())) {
+        let some: Vec<&str> = present.iter().take(10).copied().collect();
+        bail!(
+            "{}: no series `{absent}` (it has {} series: {}{}); choose with --series",
+            args.input.display(),
+            present.len(),
+            some.join(", "),
+            if present.len() > some.len() { ", ..." } else { "" }
+        );
+    }
     let rs = ResampleConfig { step_us: (step * 1e6).round() as i64, ..ResampleConfig::default() };
     let frame = resample(&points, Some(series.clone()), rs)?;
     let config = VariateConfig { lookback, stride: args.stride, ..VariateConfig::default() };

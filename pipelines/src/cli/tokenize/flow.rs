@@ -46,7 +46,7 @@ pub struct FlowArgs {
     #[arg(short, long, value_name = "FILE.parquet")]
     out: PathBuf,
     /// Column mapping of a flow CSV: a built-in name (cicflowmeter, nf_v2, nf_v2_derivable,
-    /// zeek_conn) or a mapping JSON file.
+    /// nsl_kdd, zeek_conn) or a mapping JSON file.
     #[arg(long, value_name = "NAME|FILE")]
     mapping: Option<String>,
     /// Encode with this saved preprocessor instead of fitting one on the input.
