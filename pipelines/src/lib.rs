@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod extract;
 pub mod inputs;
 pub mod output;
+pub mod runtime;
 pub mod score;
 pub mod sql;
 pub mod store;

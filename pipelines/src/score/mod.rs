@@ -19,5 +19,8 @@ pub use actions::{
     scored_actions_schema, snapshots_from_batch, surprise_and_rank, verdict_type, with_verdicts,
 };
 pub use flow::{score_flow_windows, scored_flow_schema};
-pub use netfound::{NetfoundShape, netfound_inputs, score_netfound, scored_netfound_schema};
+pub use netfound::{
+    NetfoundShape, netfound_inputs, netfound_tokenizer_config, score_netfound,
+    scored_netfound_schema,
+};
 pub use variate::{residual_score, score_variate_windows, scored_variate_schema};

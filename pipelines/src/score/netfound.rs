@@ -17,7 +17,7 @@ use arrow_array::{ArrayRef, Float32Array, RecordBatch, StructArray};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use vigil_models::ndarray::{ArrayD, IxDyn};
 use vigil_models::{InputTensor, Manifest, Model};
-use vigil_tokenizers::{FlowTokens, netfound_schema, to_record_batch};
+use vigil_tokenizers::{FlowTokens, IpNetwork, NetfoundConfig, netfound_schema, to_record_batch};
 
 /// The fixed burst grid a netFound graph reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,34 @@ impl NetfoundShape {
         ensure!(max_bursts > 0 && tokens_per_burst > 0, "model {}: empty burst grid", m.name);
         Ok(NetfoundShape { max_bursts, tokens_per_burst })
     }
+}
+
+/// The tokenizer settings the model was trained with (`preprocessing.tokenizer`),
+/// on top of the defaults, which are those of `vigil tokenize netfound`.
+pub fn netfound_tokenizer_config(
+    m: &Manifest,
+    internal: &[IpNetwork],
+) -> anyhow::Result<NetfoundConfig> {
+    let mut c = NetfoundConfig { internal_networks: internal.to_vec(), ..Default::default() };
+    let t = &m.preprocessing["tokenizer"];
+    if let Some(ms) = t["burst_gap_ms"].as_f64() {
+        c.burst_gap_us = (ms * 1000.0).round() as i64;
+    }
+    if let Some(n) = t["max_packets_per_burst"].as_u64() {
+        c.max_packets_per_burst = n as usize;
+    }
+    if let Some(n) = t["max_bursts"].as_u64().or(m.preprocessing["max_bursts"].as_u64()) {
+        c.max_bursts = n as usize;
+        c.emit_after_bursts = Some(n as usize);
+    }
+    if let Some(b) = t["payload"].as_bool() {
+        c.payload = b;
+    }
+    if let Some(b) = t["tcp_options"].as_bool() {
+        c.tcp_options = b;
+    }
+    c.validate().with_context(|| format!("model {}: preprocessing.tokenizer", m.name))?;
+    Ok(c)
 }
 
 /// The graph inputs for `flows`, in the order of the module docs.

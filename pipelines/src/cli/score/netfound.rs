@@ -7,11 +7,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 use vigil_ingest::FlowTableConfig;
 use vigil_ingest::packet::DecoderConfig;
-use vigil_models::{Device, Manifest, Model, ModelOptions};
+use vigil_models::{Device, Model, ModelOptions};
 use vigil_pipelines::output::BatchFileWriter;
-use vigil_pipelines::score::{NetfoundShape, score_netfound, scored_netfound_schema};
+use vigil_pipelines::score::{
+    NetfoundShape, netfound_tokenizer_config, score_netfound, scored_netfound_schema,
+};
 use vigil_pipelines::tokenize::netfound_from_capture;
-use vigil_tokenizers::{FlowTokens, IpNetwork, NetfoundConfig, netfound::from_record_batch};
+use vigil_tokenizers::{FlowTokens, IpNetwork, netfound::from_record_batch};
 
 use super::SCORE_ROWS;
 use crate::cli::Outcome;
@@ -41,31 +43,6 @@ pub struct NetfoundScoreArgs {
     /// Where to score.
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     device: Device,
-}
-
-/// The tokenizer settings the model was trained with (`preprocessing.tokenizer`),
-/// on top of the defaults, which are those of `vigil tokenize netfound`.
-fn tokenizer_config(m: &Manifest, internal: &[IpNetwork]) -> anyhow::Result<NetfoundConfig> {
-    let mut c = NetfoundConfig { internal_networks: internal.to_vec(), ..Default::default() };
-    let t = &m.preprocessing["tokenizer"];
-    if let Some(ms) = t["burst_gap_ms"].as_f64() {
-        c.burst_gap_us = (ms * 1000.0).round() as i64;
-    }
-    if let Some(n) = t["max_packets_per_burst"].as_u64() {
-        c.max_packets_per_burst = n as usize;
-    }
-    if let Some(n) = t["max_bursts"].as_u64().or(m.preprocessing["max_bursts"].as_u64()) {
-        c.max_bursts = n as usize;
-        c.emit_after_bursts = Some(n as usize);
-    }
-    if let Some(b) = t["payload"].as_bool() {
-        c.payload = b;
-    }
-    if let Some(b) = t["tcp_options"].as_bool() {
-        c.tcp_options = b;
-    }
-    c.validate().with_context(|| format!("model {}: preprocessing.tokenizer", m.name))?;
-    Ok(c)
 }
 
 /// Scores flows in batches of [`SCORE_ROWS`] and writes them.
@@ -100,7 +77,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
     let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
     let shape = NetfoundShape::from_manifest(model.manifest())?;
-    let config = tokenizer_config(model.manifest(), &args.internal_nets)?;
+    let config = netfound_tokenizer_config(model.manifest(), &args.internal_nets)?;
     let out = BatchFileWriter::create(&args.out, scored_netfound_schema(&model))
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut scorer = Scorer { model, shape, out, pending: Vec::with_capacity(SCORE_ROWS) };

@@ -1,0 +1,268 @@
+//! The topology file (`vigil run --config vigil.toml`): named sources, transforms and
+//! sinks wired by name, like Vector's.
+//!
+//! Relative paths are relative to the working directory.
+//!
+//! ```toml
+//! sensor = "lab-1"
+//!
+//! [store]
+//! dir = "vigil-data"              # default: $VIGIL_STORE, else ./vigil-data
+//!
+//! [sources.capture]
+//! type = "pcap"                   # pcap | interface | flow_csv | metrics | actions
+//! paths = ["samples/ssh.pcap"]    # files, directories, or "-" for stdin
+//!
+//! [transforms.netfound]
+//! type = "score"
+//! model = "onnx/artifacts/netfound"
+//! inputs = ["capture"]
+//!
+//! [transforms.alerts]
+//! type = "alerts"
+//! inputs = ["netfound"]
+//! rules = [{ name = "netfound-malicious", model = "netfound", field = "malicious", min_score = 0.9 }]
+//!
+//! [sinks.store]
+//! type = "store"
+//! inputs = ["netfound", "alerts"]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::store::Retention;
+
+/// The whole topology file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyConfig {
+    /// Stamped on every row (`sensor` column) and naming the store's files.
+    #[serde(default = "default_sensor")]
+    pub sensor: String,
+    /// The event store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Micro-batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Batches buffered between two stages (backpressure beyond).
+    #[serde(default = "default_channel")]
+    pub channel_capacity: usize,
+    /// The Prometheus `/metrics` listener; off when absent.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+    /// Named sources.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Named transforms.
+    #[serde(default)]
+    pub transforms: BTreeMap<String, TransformConfig>,
+    /// Named sinks.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+fn default_sensor() -> String {
+    "vigil".to_string()
+}
+
+fn default_channel() -> usize {
+    8
+}
+
+/// The event store's place and upkeep.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The store directory; default `$VIGIL_STORE`, else `./vigil-data`.
+    pub dir: Option<PathBuf>,
+    /// Seconds between compaction and retention runs (default 300).
+    pub maintenance_secs: Option<u64>,
+    /// Retention per table name (`flows`, `alerts`, ...).
+    #[serde(default)]
+    pub retention: BTreeMap<String, Retention>,
+}
+
+/// When a source's pending rows become a batch.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Rows per batch at most.
+    #[serde(default = "default_rows")]
+    pub max_rows: usize,
+    /// Milliseconds a row may wait for its batch to fill.
+    #[serde(default = "default_ms")]
+    pub max_ms: u64,
+}
+
+fn default_rows() -> usize {
+    4096
+}
+
+fn default_ms() -> u64 {
+    1000
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_rows: default_rows(), max_ms: default_ms() }
+    }
+}
+
+/// The `/metrics` listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on; default `127.0.0.1:9187`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9187".to_string()
+}
+
+/// A source of records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Capture files or directories of them (`-` = stdin), turned into flows.
+    Pcap {
+        /// Files, directories, or `-`.
+        paths: Vec<PathBuf>,
+        /// Keep watching the directories for new capture files until stopped.
+        #[serde(default)]
+        follow: bool,
+    },
+    /// A live interface, turned into flows.
+    Interface {
+        /// Interface name.
+        name: String,
+    },
+    /// Flow records from a CSV (NF-v2, CICFlowMeter, Zeek conn.log).
+    FlowCsv {
+        /// The file.
+        path: PathBuf,
+        /// Column mapping: a built-in name or a mapping file.
+        mapping: String,
+    },
+    /// Metric points (long or wide CSV, JSON lines).
+    Metrics {
+        /// The file (`-` = stdin).
+        path: PathBuf,
+    },
+    /// Action logs (web access, auth, CSV, JSON lines).
+    Actions {
+        /// The file (`-` = stdin).
+        path: PathBuf,
+        /// `access`, `auth`, `csv`, `jsonl` or `auto` (default).
+        #[serde(default)]
+        format: Option<String>,
+    },
+}
+
+/// A transform between sources and sinks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TransformConfig {
+    /// Tokenize and score with a model; its family picks the tokenizer and the records
+    /// it accepts (netfound, flowtransformer: flows; itransformer: metrics; hstu: actions).
+    Score {
+        /// The model directory.
+        model: PathBuf,
+        /// Upstream stages.
+        inputs: Vec<String>,
+        /// `cpu` (default) or `cuda`.
+        #[serde(default)]
+        device: Option<String>,
+        /// Store the model's embedding too (netFound).
+        #[serde(default)]
+        embedding: bool,
+        /// iTransformer: the series to forecast, instead of the manifest's.
+        #[serde(default)]
+        series: Option<Vec<String>>,
+        /// iTransformer: the grid step in seconds, instead of the manifest's.
+        #[serde(default)]
+        step_seconds: Option<f64>,
+    },
+    /// Raise alerts from scored records.
+    Alerts {
+        /// Upstream stages.
+        inputs: Vec<String>,
+        /// The rules.
+        rules: Vec<AlertRule>,
+    },
+}
+
+/// One alert rule: a model's verdict at or above a score.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// The rule's name, the alert's signature.
+    pub name: String,
+    /// The model whose verdict is read (its manifest name).
+    pub model: String,
+    /// Only this predicted label (classifiers).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Not this predicted label (e.g. `BENIGN`).
+    #[serde(default)]
+    pub not_label: Option<String>,
+    /// The verdict field compared with `min_score`: `score` (default) or `malicious`.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Alert when the field is at least this.
+    pub min_score: f32,
+    /// 1 (high) to 3 (low); default 2.
+    #[serde(default = "default_severity")]
+    pub severity: u8,
+    /// The alert category; default "Anomalous Activity".
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Seconds in which the same rule and key (source address or entity) alert once.
+    #[serde(default = "default_suppress")]
+    pub suppress_secs: u64,
+}
+
+fn default_severity() -> u8 {
+    2
+}
+
+fn default_suppress() -> u64 {
+    60
+}
+
+/// A sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// The event store: each record kind to its table.
+    Store {
+        /// Upstream stages.
+        inputs: Vec<String>,
+    },
+    /// Alerts as EVE JSON lines.
+    Eve {
+        /// The file to append to.
+        path: PathBuf,
+        /// Upstream stages.
+        inputs: Vec<String>,
+    },
+}
+
+impl TopologyConfig {
+    /// Parse a topology; errors name the file and the line.
+    pub fn from_toml(text: &str, origin: &Path) -> anyhow::Result<TopologyConfig> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))
+    }
+
+    /// Read and parse a topology file.
+    pub fn from_path(path: &Path) -> anyhow::Result<TopologyConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Self::from_toml(&text, path)
+    }
+}

@@ -1,0 +1,31 @@
+//! The streaming runtime behind `vigil run` and `vigil demo`.
+//!
+//! ```text
+//!  sources (blocking threads) ──► transforms (score on a blocking pool) ──► sinks
+//!  pcap/iface/csv/metrics/actions     netFound, FlowTransformer,             store (Parquet)
+//!       │ bounded channels             iTransformer, HSTU, alert rules      EVE JSON
+//!       └── micro-batches: Arrow RecordBatches of N rows or T ms
+//! ```
+//!
+//! - [`config`]: the TOML topology;
+//! - [`topology`]: checks it and builds the stages;
+//! - [`runner`]: runs them (tasks, channels, shutdown, counters, upkeep);
+//! - [`sources`], [`transforms`], [`sinks`]: the stages;
+//! - [`stats`] and [`http`]: counters, Prometheus text on `/metrics`;
+//! - [`record`], [`rows`], [`outputs`]: batches and their plumbing.
+
+pub mod config;
+pub mod http;
+pub mod outputs;
+pub mod record;
+pub mod rows;
+pub mod runner;
+pub mod sinks;
+pub mod sources;
+pub mod stats;
+pub mod topology;
+pub mod transforms;
+
+pub use config::TopologyConfig;
+pub use runner::{RunSummary, Runner, stats_file};
+pub use topology::Topology;

@@ -1,0 +1,186 @@
+//! Sinks: the event store, and EVE JSON lines for alerts.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt64Type,
+};
+use arrow_array::{Array, RecordBatch};
+use serde_json::{Map, Value, json};
+
+use super::record::{Envelope, RecordKind};
+use crate::store::StoreWriter;
+
+/// A sink ready to run.
+pub enum Sink {
+    /// Each batch to its table of the store.
+    Store(StoreWriter),
+    /// Alerts appended to an EVE JSON file.
+    Eve(EveWriter),
+}
+
+impl Sink {
+    /// Write one batch; returns the rows committed.
+    pub fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
+        match self {
+            Sink::Store(w) => {
+                w.write(env.kind.table(), &env.batch)?;
+                Ok(env.rows())
+            }
+            Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
+            Sink::Eve(_) => Ok(0),
+        }
+    }
+}
+
+/// Appends alerts as Suricata-style EVE JSON, one object per line.
+pub struct EveWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl EveWriter {
+    /// Open (append to, or create) `path`.
+    pub fn open(path: &Path) -> anyhow::Result<EveWriter> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        Ok(EveWriter { path: path.to_path_buf(), out: BufWriter::new(file) })
+    }
+
+    /// Append the rows of an `alerts` batch and flush.
+    pub fn write(&mut self, b: &RecordBatch) -> anyhow::Result<usize> {
+        for r in 0..b.num_rows() {
+            let line = eve_alert(b, r)?;
+            writeln!(self.out, "{line}")?;
+        }
+        self.out.flush().map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        Ok(b.num_rows())
+    }
+}
+
+/// One `alerts` row as an EVE alert event.
+pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
+    let col = |n: &str| b.column_by_name(n).ok_or_else(|| anyhow::anyhow!("alerts without `{n}`"));
+    let text = |n: &str| -> anyhow::Result<Option<String>> {
+        let c = col(n)?.as_string::<i32>();
+        Ok(c.is_valid(r).then(|| c.value(r).to_string()))
+    };
+    let ts = col("timestamp")?.as_primitive::<TimestampMicrosecondType>().value(r);
+    let mut e = Map::new();
+    e.insert("timestamp".into(), json!(rfc3339(ts)));
+    e.insert("event_type".into(), json!("alert"));
+    let flow_id = col("flow_id")?.as_primitive::<UInt64Type>();
+    if flow_id.is_valid(r) {
+        e.insert("flow_id".into(), json!(flow_id.value(r)));
+    }
+    if let Some(c) = text("community_id")? {
+        e.insert("community_id".into(), json!(c));
+    }
+    if let Some(src) = text("src_ip")? {
+        e.insert("src_ip".into(), json!(src));
+        e.insert("src_port".into(), json!(col("src_port")?.as_primitive::<UInt16Type>().value(r)));
+        e.insert("dest_ip".into(), json!(text("dest_ip")?));
+        e.insert(
+            "dest_port".into(),
+            json!(col("dest_port")?.as_primitive::<UInt16Type>().value(r)),
+        );
+        let proto = col("proto")?.as_primitive::<UInt8Type>().value(r);
+        let name = match proto {
+            6 => "TCP".to_string(),
+            17 => "UDP".to_string(),
+            1 => "ICMP".to_string(),
+            58 => "IPv6-ICMP".to_string(),
+            p => p.to_string(),
+        };
+        e.insert("proto".into(), json!(name));
+    }
+    e.insert(
+        "alert".into(),
+        json!({
+            "action": "allowed",
+            "signature": text("signature")?,
+            "category": text("category")?,
+            "severity": col("severity")?.as_primitive::<UInt8Type>().value(r),
+        }),
+    );
+    let evidence: Value =
+        text("evidence")?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null);
+    e.insert(
+        "vigil".into(),
+        json!({
+            "model": text("model")?,
+            "label": text("label")?,
+            "score": col("score")?.as_primitive::<Float32Type>().value(r),
+            "entity": text("entity")?,
+            "evidence": evidence,
+        }),
+    );
+    e.insert("host".into(), json!(text("sensor")?));
+    Ok(Value::Object(e))
+}
+
+/// µs since the epoch as Suricata writes it: `2026-11-29T10:00:00.123456+0000`.
+fn rfc3339(ts: i64) -> String {
+    let c = vigil_ingest::time::civil_from_us(ts);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        ts.rem_euclid(1_000_000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::config::AlertRule;
+    use crate::runtime::transforms::{Alert, alerts_batch};
+
+    #[test]
+    fn alerts_become_eve_lines() {
+        let rule = AlertRule {
+            name: "netfound-malicious".into(),
+            model: "netfound".into(),
+            label: None,
+            not_label: None,
+            field: Some("malicious".into()),
+            min_score: 0.9,
+            severity: 1,
+            category: None,
+            suppress_secs: 60,
+        };
+        let a = Alert {
+            ts: 1_000_000_123_456,
+            rule: 0,
+            flow_id: Some(7),
+            community_id: Some("1:abc".into()),
+            tuple: Some(("10.0.0.1".into(), 1234, "10.0.0.2".into(), 80, 6)),
+            entity: None,
+            label: Some("HTTP".into()),
+            score: 0.95,
+            evidence: json!({"conn_state": "SF"}),
+            sensor: "lab".into(),
+        };
+        let b = alerts_batch(&[a], &[rule]).unwrap();
+        let e = eve_alert(&b, 0).unwrap();
+        assert_eq!(e["timestamp"], "2001-09-09T01:46:40.123456+0000");
+        assert_eq!(e["proto"], "TCP");
+        assert_eq!(e["alert"]["signature"], "netfound-malicious");
+        assert_eq!(e["alert"]["severity"], 1);
+        assert_eq!(e["vigil"]["evidence"]["conn_state"], "SF");
+        assert_eq!(e["dest_port"], 80);
+    }
+}

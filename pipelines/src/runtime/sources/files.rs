@@ -1,0 +1,236 @@
+//! File sources: flow CSVs, metrics and action logs, read row by row into batches.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use vigil_ingest::actions::{
+    AccessEntity, AccessLogConfig, ActionColumns, ActionLogFormat, ActionReader, AuthEntity,
+    AuthLogConfig, TemplateMatcher,
+};
+use vigil_ingest::flow::EndReason;
+use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatures};
+use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
+use vigil_ingest::{DirectionStats, FlowRecord};
+
+use super::{Pending, SourceContext};
+use crate::runtime::record::{Envelope, RecordKind};
+use crate::runtime::rows::{actions_batch, metrics_batch};
+
+/// Flow records from a CSV, kept with their model features.
+pub struct FlowCsvSource {
+    path: PathBuf,
+    mapping: ColumnMapping,
+}
+
+impl FlowCsvSource {
+    /// A CSV read with a built-in mapping name or a mapping file.
+    pub fn new(path: PathBuf, mapping: &str) -> anyhow::Result<Self> {
+        let mapping = match ColumnMapping::builtin(mapping) {
+            Some(m) => m,
+            None => ColumnMapping::from_path(mapping).map_err(|e| {
+                let known: Vec<&str> = ColumnMapping::builtin_names().collect();
+                anyhow::anyhow!(
+                    "`{mapping}` is neither a built-in mapping ({}) nor a mapping file: {e}",
+                    known.join(", ")
+                )
+            })?,
+        };
+        Ok(FlowCsvSource { path, mapping })
+    }
+
+    /// Read the file to its end (or until stopped).
+    pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
+        let mut reader = FlowCsvReader::open(&self.path, &self.mapping)?;
+        let mut pending: Pending<FlowFeatures> = Pending::new();
+        while !ctx.stopped() {
+            let Some(rec) = reader.next_record()? else { break };
+            ctx.stats.add_in(1);
+            pending.push(rec);
+            ctx.dead_letters(&reader.take_dead_letters())?;
+            if pending.due(&ctx.batch) {
+                emit_flow_records(ctx, &mut pending)?;
+            }
+        }
+        ctx.dead_letters(&reader.take_dead_letters())?;
+        emit_flow_records(ctx, &mut pending)
+    }
+}
+
+fn emit_flow_records(
+    ctx: &SourceContext,
+    pending: &mut Pending<FlowFeatures>,
+) -> anyhow::Result<()> {
+    let (recs, waited) = pending.take();
+    if recs.is_empty() {
+        return Ok(());
+    }
+    let flows: Vec<FlowRecord> = recs.iter().map(record_of_features).collect();
+    let batch = vigil_ingest::flows_to_batch(&flows, &ctx.sensor)?;
+    let mut env = Envelope::new(RecordKind::Flows, batch);
+    env.features = Some(Arc::new(recs));
+    ctx.emit(env, waited)?;
+    Ok(())
+}
+
+/// The first of `names` the record has.
+fn first_value(r: &FlowFeatures, names: &[&str]) -> Option<f64> {
+    names.iter().find_map(|n| r.numeric_value(n)).filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// A flow row for a CSV record: its 5-tuple and time, and the packet and byte
+/// counters where the mapping has them (NF-v2, CICFlowMeter and Zeek names). TCP
+/// state and history are unknown (empty).
+fn record_of_features(r: &FlowFeatures) -> FlowRecord {
+    let t = &r.tuple;
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let count = |names: &[&str]| first_value(r, names).map(|v| v as u64).unwrap_or(0);
+    let duration_us = first_value(r, &["FLOW_DURATION_MILLISECONDS"])
+        .map(|ms| ms * 1e3)
+        .or_else(|| first_value(r, &["Flow Duration"]))
+        .or_else(|| first_value(r, &["duration"]).map(|s| s * 1e6))
+        .unwrap_or(0.0) as i64;
+    let ts = t.ts_us.unwrap_or(0);
+    let dir = |pkts: u64, bytes: u64| DirectionStats {
+        pkts,
+        bytes,
+        ip_bytes: bytes,
+        wire_bytes: bytes,
+        tcp_flags: 0,
+    };
+    FlowRecord {
+        flow_id: t.flow_id,
+        uid: format!("CSV{}", t.flow_id),
+        community_id: String::new(),
+        ts_start: ts,
+        ts_end: ts + duration_us,
+        orig_h: t.src_addr.unwrap_or(unspecified),
+        orig_p: t.src_port.unwrap_or(0),
+        resp_h: t.dst_addr.unwrap_or(unspecified),
+        resp_p: t.dst_port.unwrap_or(0),
+        proto: t.proto.unwrap_or(0),
+        vlan: None,
+        inner_vlan: None,
+        orig: dir(
+            count(&["IN_PKTS", "Total Fwd Packet", "orig_pkts"]),
+            count(&["IN_BYTES", "Total Length of Fwd Packet", "orig_bytes"]),
+        ),
+        resp: dir(
+            count(&["OUT_PKTS", "Total Bwd packets", "resp_pkts"]),
+            count(&["OUT_BYTES", "Total Length of Bwd Packet", "resp_bytes"]),
+        ),
+        conn_state: "",
+        history: String::new(),
+        missed_bytes: 0,
+        tunnel_parents: Vec::new(),
+        end_reason: EndReason::Flush,
+    }
+}
+
+/// Metric points from a CSV or JSON-lines file.
+pub struct MetricsSource {
+    path: PathBuf,
+}
+
+impl MetricsSource {
+    /// A metrics file.
+    pub fn new(path: PathBuf) -> Self {
+        MetricsSource { path }
+    }
+
+    /// Read the file to its end (or until stopped).
+    pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
+        let mut reader = MetricsReader::open(&self.path, MetricsReaderConfig::default())?;
+        let source = self.path.display().to_string();
+        let mut pending = Pending::new();
+        let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
+            let (points, waited) = pending.take();
+            let batch = metrics_batch(&points, &source, &ctx.sensor);
+            ctx.emit(Envelope::new(RecordKind::Metrics, batch), waited)?;
+            Ok(())
+        };
+        while !ctx.stopped() {
+            let Some(p) = reader.next_point()? else { break };
+            ctx.stats.add_in(1);
+            pending.push(p);
+            if pending.due(&ctx.batch) {
+                flush(&mut pending)?;
+                ctx.dead_letters(&reader.take_dead_letters())?;
+            }
+        }
+        flush(&mut pending)?;
+        ctx.dead_letters(&reader.take_dead_letters())?;
+        Ok(())
+    }
+}
+
+/// Actions from an access log, an auth log, CSV or JSON lines.
+pub struct ActionsSource {
+    path: PathBuf,
+    format: ActionLogFormat,
+}
+
+/// The log format by name, or guessed from the file name (`auto`).
+pub fn action_log_format(
+    name: Option<&str>,
+    path: &std::path::Path,
+) -> anyhow::Result<ActionLogFormat> {
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let name = match name.unwrap_or("auto") {
+        "auto" if file.ends_with(".jsonl") || file.ends_with(".json") => "jsonl",
+        "auto" if file.ends_with(".csv") => "csv",
+        "auto" if file.contains("auth") || file.contains("ssh") || file.contains("secure") => {
+            "auth"
+        }
+        "auto" => "access",
+        other => other,
+    };
+    Ok(match name {
+        "csv" => ActionLogFormat::Csv(ActionColumns::default()),
+        "jsonl" => ActionLogFormat::Jsonl(ActionColumns::default()),
+        "access" => ActionLogFormat::AccessLog(AccessLogConfig {
+            entity: AccessEntity::ClientIp,
+            ..AccessLogConfig::default()
+        }),
+        "auth" => ActionLogFormat::AuthLog(AuthLogConfig {
+            entity: AuthEntity::SourceIp,
+            templates: TemplateMatcher::sshd(),
+            ..AuthLogConfig::default()
+        }),
+        other => bail!("unknown action log format `{other}` (access, auth, csv, jsonl, auto)"),
+    })
+}
+
+impl ActionsSource {
+    /// An action log of `format` (`None` = guessed from the name).
+    pub fn new(path: PathBuf, format: Option<&str>) -> anyhow::Result<Self> {
+        let format = action_log_format(format, &path)?;
+        Ok(ActionsSource { path, format })
+    }
+
+    /// Read the log to its end (or until stopped).
+    pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
+        let mut reader = ActionReader::open(&self.path, self.format)?;
+        let source = self.path.display().to_string();
+        let mut pending = Pending::new();
+        let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
+            let (events, waited) = pending.take();
+            let batch = actions_batch(&events, &source, &ctx.sensor);
+            ctx.emit(Envelope::new(RecordKind::Actions, batch), waited)?;
+            Ok(())
+        };
+        while !ctx.stopped() {
+            let Some(e) = reader.next_event()? else { break };
+            ctx.stats.add_in(1);
+            pending.push(e);
+            if pending.due(&ctx.batch) {
+                flush(&mut pending)?;
+                ctx.dead_letters(&reader.take_dead_letters())?;
+            }
+        }
+        flush(&mut pending)?;
+        ctx.dead_letters(&reader.take_dead_letters())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! Scoring actions: each event against its entity's earlier events (HSTU), giving
+//! the surprise of what happened, its rank and the most likely alternative.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::builder::{Float32Builder, StringBuilder, UInt32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{ArrayRef, RecordBatch};
+use vigil_ingest::actions::ActionEvent;
+use vigil_models::Model;
+use vigil_tokenizers::actions::ActionSequencer;
+
+use crate::runtime::record::Envelope;
+use crate::score::{ActionModelSpec, score_snapshots};
+
+/// HSTU over an action stream; entity histories live in the sequencer.
+pub struct ActionsTransform {
+    model: Arc<Model>,
+    spec: ActionModelSpec,
+    sequencer: ActionSequencer,
+}
+
+impl ActionsTransform {
+    /// A transform for `model` (an HSTU artifact).
+    pub fn new(model: Arc<Model>) -> anyhow::Result<Self> {
+        let spec = ActionModelSpec::from_model(&model)?;
+        let sequencer = ActionSequencer::new(spec.sequence_config(), spec.vocab.clone())?;
+        Ok(ActionsTransform { model, spec, sequencer })
+    }
+
+    /// Fill `surprise`, `rank`, `predicted` and `model` of an actions batch.
+    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Envelope> {
+        let batch = &env.batch;
+        let col = |name: &str| {
+            batch.column_by_name(name).with_context(|| format!("actions rows without `{name}`"))
+        };
+        let (entity, action, object) = (
+            col("entity")?.as_string::<i32>(),
+            col("action")?.as_string::<i32>(),
+            col("object")?.as_string::<i32>(),
+        );
+        let ts = col("ts")?.as_primitive::<TimestampMicrosecondType>();
+        let snaps: Vec<_> = (0..batch.num_rows())
+            .map(|i| {
+                self.sequencer.push(&ActionEvent {
+                    entity: entity.value(i).to_string(),
+                    ts: ts.value(i),
+                    action: action.value(i).to_string(),
+                    object: object.value(i).to_string(),
+                })
+            })
+            .collect();
+        let verdicts = score_snapshots(&self.model, &self.spec, &snaps)?;
+        let n = verdicts.len();
+        let mut surprise = Float32Builder::with_capacity(n);
+        let mut rank = UInt32Builder::with_capacity(n);
+        let (mut predicted, mut model) = (StringBuilder::new(), StringBuilder::new());
+        for v in &verdicts {
+            surprise.append_option(v.score);
+            rank.append_option(v.rank);
+            predicted.append_value(&v.label);
+            model.append_value(self.model.name());
+        }
+        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        let schema = batch.schema();
+        let mut set = |name: &str, array: ArrayRef| -> anyhow::Result<()> {
+            let i = schema.index_of(name)?;
+            cols[i] = array;
+            Ok(())
+        };
+        set("surprise", Arc::new(surprise.finish()))?;
+        set("rank", Arc::new(rank.finish()))?;
+        set("predicted", Arc::new(predicted.finish()))?;
+        set("model", Arc::new(model.finish()))?;
+        let batch = RecordBatch::try_new(schema.clone(), cols)?;
+        Ok(Envelope { batch, ..env })
+    }
+}

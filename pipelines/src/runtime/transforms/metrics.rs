@@ -1,0 +1,191 @@
+//! Scoring metrics: the model's series resampled onto its grid, each step forecast
+//! from the lookback window before it and scored by its normalised residual.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::builder::{
+    Float32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StructArray};
+use datafusion::arrow::compute::filter_record_batch;
+use vigil_ingest::metrics::{MetricPoint, ResampleConfig, ResampledStep, Resampler};
+use vigil_models::Model;
+use vigil_tokenizers::variate::{VariateConfig, VariateTokenizer, VariateWindow};
+
+use super::verdict::last_struct;
+use crate::runtime::record::{Envelope, RecordKind};
+use crate::score::score_variate_windows;
+use crate::store::Table;
+
+/// iTransformer over a metrics stream.
+pub struct MetricsTransform {
+    model: Arc<Model>,
+    series: Vec<String>,
+    resampler: Resampler,
+    tokenizer: VariateTokenizer,
+    /// The latest full window, waiting for the step after it.
+    last_window: Option<VariateWindow>,
+    /// `source` and `sensor` of the input rows, stamped on the resampled rows.
+    origin: Option<(String, String)>,
+}
+
+impl MetricsTransform {
+    /// A transform for `model`; `series` and `step_seconds` override the manifest's.
+    pub fn new(
+        model: Arc<Model>,
+        series: Option<Vec<String>>,
+        step_seconds: Option<f64>,
+    ) -> anyhow::Result<Self> {
+        let prep = &model.manifest().preprocessing;
+        let series = match series {
+            Some(s) => s,
+            None => serde_json::from_value(prep["series"].clone())
+                .with_context(|| format!("model {}: no preprocessing.series", model.name()))?,
+        };
+        let step = step_seconds
+            .or(prep["step_seconds"].as_f64())
+            .with_context(|| format!("model {}: no preprocessing.step_seconds", model.name()))?;
+        let lookback = prep["lookback"].as_u64().context("no preprocessing.lookback")? as usize;
+        let rs = ResampleConfig { step_us: (step * 1e6).round() as i64, ..Default::default() };
+        let resampler = Resampler::new(series.clone(), rs)?;
+        let config = VariateConfig { lookback, stride: 1, ..VariateConfig::default() };
+        let tokenizer = VariateTokenizer::new(series.clone(), config)?;
+        Ok(MetricsTransform {
+            model,
+            series,
+            resampler,
+            tokenizer,
+            last_window: None,
+            origin: None,
+        })
+    }
+
+    /// The model's series resampled and scored; other series' rows pass through.
+    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Vec<Envelope>> {
+        let batch = &env.batch;
+        let col = |name: &str| {
+            batch.column_by_name(name).with_context(|| format!("metrics rows without `{name}`"))
+        };
+        let series = col("series")?.as_string::<i32>();
+        let ts = col("ts")?.as_primitive::<TimestampMicrosecondType>();
+        let value = col("value")?.as_primitive::<Float64Type>();
+        if self.origin.is_none() && batch.num_rows() > 0 {
+            let s = |name: &str| col(name).map(|c| c.as_string::<i32>().value(0).to_string());
+            self.origin = Some((s("source")?, s("sensor")?));
+        }
+        let ours: HashMap<&str, ()> = self.series.iter().map(|s| (s.as_str(), ())).collect();
+        let mut steps = Vec::new();
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let mine = ours.contains_key(series.value(i));
+            keep.push(!mine);
+            if mine && value.is_valid(i) {
+                let p = MetricPoint {
+                    series: series.value(i).to_string(),
+                    ts: ts.value(i),
+                    value: value.value(i),
+                };
+                self.resampler.push(&p, &mut steps);
+            }
+        }
+        let mut out = Vec::new();
+        let others = filter_record_batch(batch, &BooleanArray::from(keep))?;
+        if others.num_rows() > 0 {
+            out.push(Envelope::new(RecordKind::Metrics, others));
+        }
+        if let Some(scored) = self.score_steps(&steps)? {
+            out.push(Envelope::new(RecordKind::Metrics, scored));
+        }
+        Ok(out)
+    }
+
+    /// End of input: the step in progress is complete.
+    pub fn finish(&mut self) -> anyhow::Result<Vec<Envelope>> {
+        let mut steps = Vec::new();
+        self.resampler.finish(&mut steps);
+        Ok(self
+            .score_steps(&steps)?
+            .map(|b| Envelope::new(RecordKind::Metrics, b))
+            .into_iter()
+            .collect())
+    }
+
+    /// Forecast and score each step whose lookback window is full; rows for all.
+    fn score_steps(&mut self, steps: &[ResampledStep]) -> anyhow::Result<Option<RecordBatch>> {
+        if steps.is_empty() {
+            return Ok(None);
+        }
+        let mut pairs: Vec<(usize, VariateWindow)> = Vec::new();
+        for (k, s) in steps.iter().enumerate() {
+            if let Some(w) = self.last_window.take() {
+                pairs.push((k, w));
+            }
+            self.last_window = self.tokenizer.push_step(s)?.into_iter().last();
+        }
+        let n = self.series.len();
+        // forecast[k][v] and score[k] of each step that had a window.
+        let mut forecast: Vec<Option<Vec<f32>>> = vec![None; steps.len()];
+        let mut score: Vec<Option<f32>> = vec![None; steps.len()];
+        if !pairs.is_empty() {
+            let windows: Vec<VariateWindow> = pairs.iter().map(|(_, w)| w.clone()).collect();
+            let next: Vec<Option<Vec<f64>>> =
+                pairs.iter().map(|(k, _)| Some(steps[*k].values.clone())).collect();
+            let scored = score_variate_windows(&self.model, &windows, &next)?;
+            let verdict: StructArray = last_struct(&scored)?;
+            let scores = verdict
+                .column_by_name("score")
+                .context("no score")?
+                .as_primitive::<Float32Type>()
+                .clone();
+            let lists = verdict.column_by_name("forecast").context("no forecast")?;
+            let lists: &ListArray = lists.as_list::<i32>();
+            for (row, (k, _)) in pairs.iter().enumerate() {
+                score[*k] = scores.is_valid(row).then(|| scores.value(row));
+                let per_variate = lists.value(row);
+                let per_variate = per_variate.as_list::<i32>();
+                forecast[*k] = Some(
+                    (0..n)
+                        .map(|v| per_variate.value(v).as_primitive::<Float32Type>().value(0))
+                        .collect(),
+                );
+            }
+        }
+        let (source, sensor) = self.origin.clone().unwrap_or_default();
+        let rows = steps.len() * n;
+        let mut b_series = StringBuilder::new();
+        let mut b_ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
+        let mut b_value = Float64Builder::with_capacity(rows);
+        let mut b_forecast = Float64Builder::with_capacity(rows);
+        let mut b_score = Float32Builder::with_capacity(rows);
+        let (mut b_model, mut b_source, mut b_sensor) =
+            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        for (k, s) in steps.iter().enumerate() {
+            for (v, name) in self.series.iter().enumerate() {
+                b_series.append_value(name);
+                b_ts.append_value(s.ts);
+                b_value.append_option(s.values[v].is_finite().then_some(s.values[v]));
+                b_forecast.append_option(forecast[k].as_ref().map(|f| f64::from(f[v])));
+                b_score.append_option(score[k]);
+                b_model.append_value(self.model.name());
+                b_source.append_value(&source);
+                b_sensor.append_value(&sensor);
+            }
+        }
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(b_series.finish()),
+            Arc::new(b_ts.finish()),
+            Arc::new(b_value.finish()),
+            Arc::new(b_forecast.finish()),
+            Arc::new(b_score.finish()),
+            Arc::new(b_model.finish()),
+            Arc::new(b_source.finish()),
+            Arc::new(b_sensor.finish()),
+        ];
+        let batch = RecordBatch::try_new(Table::Metrics.base_schema(), cols)?;
+        Ok(Some(batch))
+    }
+}

@@ -1,0 +1,118 @@
+//! Transforms: scoring with a model (its family decides the records it reads) and
+//! alert rules over scored records.
+
+mod actions;
+mod alerts;
+mod flows;
+mod metrics;
+pub mod verdict;
+
+use std::sync::Arc;
+
+use vigil_models::{Device, Model, ModelOptions};
+
+pub use actions::ActionsTransform;
+pub use alerts::{Alert, AlertsTransform, alerts_batch};
+pub use flows::{FlowTransform, NetfoundTransform};
+pub use metrics::MetricsTransform;
+
+use super::config::TransformConfig;
+use super::record::{Envelope, RecordKind};
+
+/// A transform ready to run.
+pub enum Transform {
+    /// netFound over flows' packet tokens.
+    Netfound(NetfoundTransform),
+    /// FlowTransformer over flow windows.
+    Flow(FlowTransform),
+    /// iTransformer over metrics.
+    Metrics(MetricsTransform),
+    /// HSTU over actions.
+    Actions(ActionsTransform),
+    /// Alert rules.
+    Alerts(AlertsTransform),
+}
+
+/// Load a model for a score transform, naming the transform in errors.
+pub fn load_model(name: &str, config: &TransformConfig) -> anyhow::Result<Option<Arc<Model>>> {
+    let TransformConfig::Score { model, device, .. } = config else { return Ok(None) };
+    let device: Device = device
+        .as_deref()
+        .unwrap_or("cpu")
+        .parse()
+        .map_err(|e| anyhow::anyhow!("transform `{name}`: {e}"))?;
+    let m = Model::load_with(model, &ModelOptions::default().device(device)).map_err(|e| {
+        anyhow::anyhow!("transform `{name}`: cannot load the model in {}: {e}", model.display())
+    })?;
+    Ok(Some(Arc::new(m)))
+}
+
+impl Transform {
+    /// The transform for a configuration (`model` loaded by [`load_model`] for scoring).
+    pub fn new(
+        name: &str,
+        config: &TransformConfig,
+        model: Option<Arc<Model>>,
+    ) -> anyhow::Result<Transform> {
+        let t = match (config, model) {
+            (TransformConfig::Alerts { rules, .. }, _) => {
+                Transform::Alerts(AlertsTransform::new(rules.clone())?)
+            }
+            (TransformConfig::Score { embedding, series, step_seconds, .. }, Some(model)) => {
+                match model.manifest().family.to_ascii_lowercase().as_str() {
+                    "netfound" => Transform::Netfound(NetfoundTransform::new(model, *embedding)?),
+                    "flowtransformer" | "flow_transformer" | "flow-transformer" => {
+                        Transform::Flow(FlowTransform::new(model)?)
+                    }
+                    "itransformer" => Transform::Metrics(MetricsTransform::new(
+                        model,
+                        series.clone(),
+                        *step_seconds,
+                    )?),
+                    "hstu" => Transform::Actions(ActionsTransform::new(model)?),
+                    other => {
+                        anyhow::bail!("transform `{name}`: no scorer for model family `{other}`")
+                    }
+                }
+            }
+            (TransformConfig::Score { .. }, None) => anyhow::bail!("transform `{name}`: no model"),
+        };
+        Ok(t)
+    }
+
+    /// The record kind it scores (`None`: alerts read any scored kind).
+    pub fn input_kind(&self) -> Option<RecordKind> {
+        match self {
+            Transform::Netfound(_) | Transform::Flow(_) => Some(RecordKind::Flows),
+            Transform::Metrics(_) => Some(RecordKind::Metrics),
+            Transform::Actions(_) => Some(RecordKind::Actions),
+            Transform::Alerts(_) => None,
+        }
+    }
+
+    /// Process one batch. Scoring transforms pass batches of other kinds (dead letters)
+    /// through; the alerts transform emits only alerts.
+    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Vec<Envelope>> {
+        if let Transform::Alerts(a) = self {
+            return Ok(a.apply(&env)?.into_iter().collect());
+        }
+        if Some(env.kind) != self.input_kind() || env.rows() == 0 {
+            return Ok(vec![env]);
+        }
+        Ok(match self {
+            Transform::Netfound(t) => vec![t.apply(env)?],
+            Transform::Flow(t) => vec![t.apply(env)?],
+            Transform::Metrics(t) => t.apply(env)?,
+            Transform::Actions(t) => vec![t.apply(env)?],
+            Transform::Alerts(_) => unreachable!("handled above"),
+        })
+    }
+
+    /// End of input: what the transform still holds.
+    pub fn finish(&mut self) -> anyhow::Result<Vec<Envelope>> {
+        match self {
+            Transform::Metrics(t) => t.finish(),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
