@@ -175,7 +175,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=["flow_transformer", "itransformer", "hstu"])
+    p.add_argument("family", choices=["flow_transformer", "itransformer", "hstu", "netfound"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -188,6 +188,10 @@ def main(argv=None) -> None:
     if args.family == "hstu":
         from .hstu import export_from_checkpoint
         export_from_checkpoint(ONNX_DIR / "build" / "hstu", Path(args.artifacts or ONNX_DIR / "artifacts" / "hstu-ml100k"))
+        return
+    if args.family == "netfound":
+        from .netfound_export import export_from_checkpoint as netfound_export
+        netfound_export(ONNX_DIR / "build" / "netfound", Path(args.artifacts or ONNX_DIR / "artifacts" / "netfound"))
         return
     args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017")
     work = ONNX_DIR / "build" / "flow_transformer"

@@ -197,6 +197,8 @@ def main(argv=None) -> None:
     from . import itransformer
     itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
     H.add_parser(sub)
+    from . import netfound_train
+    netfound_train.add_parser(sub)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
         train_flow_transformer(args)
@@ -204,6 +206,8 @@ def main(argv=None) -> None:
         itransformer.train(args)
     elif args.family == "hstu":
         H.train(args)
+    elif args.family == "netfound":
+        netfound_train.train(args)
 
 
 if __name__ == "__main__":
