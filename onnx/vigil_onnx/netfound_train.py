@@ -200,7 +200,7 @@ def finetune(model: NetFound, flows: ND.Flows, idx, ycls, ymal, wcls, wmal, cw, 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = args.epochs * ((len(idx) + args.batch - 1) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, steps), pct_start=0.1)
-    gen = torch.Generator().manual_seed(SEED + 2)
+    gen = torch.Generator().manual_seed(SEED + 2 + 1000 * args.finetune_seed)
     hist = []
     yc, ym = torch.from_numpy(ycls), torch.from_numpy(ymal).float()
     wc, wm = torch.from_numpy(wcls), torch.from_numpy(wmal)
@@ -364,6 +364,10 @@ def train(args) -> None:
     pos = float((wmal_all[mal_tr] * (ymal[mal_tr] == 1)).sum())
     neg = float((wmal_all[mal_tr] * (ymal[mal_tr] == 0)).sum())
     pos_weight = neg / max(pos, 1e-6)
+    if args.finetune_seed:
+        # Another fine-tuning run on the same pretrained weights (dropout, batch order): for the
+        # spread of the figures; 0 keeps the committed run's random stream.
+        torch.manual_seed(SEED + 1000 + args.finetune_seed)
     t2 = time.time()
     ft_hist = finetune(model, flows, ft_idx, ycls[ft_idx], ymal[ft_idx], wcls_all[ft_idx], wmal_all[ft_idx], cw,
                        pos_weight, args, log)
@@ -463,4 +467,5 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--no-cache", action="store_true", help="pretrain even when work/pretrained.pt matches")
+    p.add_argument("--finetune-seed", type=int, default=0, help="0: the committed run; N: another fine-tuning seed")
     return p
