@@ -26,7 +26,8 @@ pub struct Manifest {
     /// Class names, in the order of the class axis of a classifier's output.
     #[serde(default)]
     pub labels: Vec<String>,
-    /// Decision thresholds per label.
+    /// Decision thresholds per label, or per output for a model's single-score output
+    /// (netFound's `malicious`).
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
     /// Preprocessing constants (free-form, read by the tokenizers' callers).
@@ -162,8 +163,8 @@ impl Manifest {
             }
         }
         for label in self.thresholds.keys() {
-            if !self.labels.iter().any(|l| l == label) {
-                return Err(format!("threshold for unknown label {label:?}"));
+            if !self.labels.iter().any(|l| l == label) && self.output(label).is_none() {
+                return Err(format!("threshold for unknown label or output {label:?}"));
             }
         }
         Ok(())
@@ -179,7 +180,7 @@ impl Manifest {
         self.outputs.iter().find(|s| s.name == name)
     }
 
-    /// The decision threshold for `label`, if the manifest has one.
+    /// The decision threshold for `label` (or a single-score output), if the manifest has one.
     pub fn threshold(&self, label: &str) -> Option<f64> {
         self.thresholds.get(label).copied()
     }
@@ -229,6 +230,13 @@ mod tests {
             "labels":["a"],"thresholds":{{"b":0.5}}}}"#
         );
         assert!(parse(&bad_threshold).unwrap_err().contains("unknown label"));
+        let output_threshold = format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"float32","shape":[1]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[1]}}],
+            "labels":["a"],"thresholds":{{"y":0.5}}}}"#
+        );
+        assert_eq!(parse(&output_threshold).unwrap().threshold("y"), Some(0.5));
     }
 
     #[test]

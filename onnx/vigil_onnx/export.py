@@ -177,7 +177,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=[*D.FLOW_TASKS, "itransformer", "hstu", "hstu_actions"])
+    p.add_argument("family", choices=[*D.FLOW_TASKS, "itransformer", "hstu", "hstu_actions", "netfound"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -196,6 +196,10 @@ def main(argv=None) -> None:
         from .hstu_actions import NAME, read_parts
         work = ONNX_DIR / "build" / "hstu_actions"
         export_from_checkpoint(work, Path(args.artifacts or ONNX_DIR / "artifacts" / NAME), read_parts(work))
+        return
+    if args.family == "netfound":
+        from .netfound_export import export_from_checkpoint as netfound_export
+        netfound_export(ONNX_DIR / "build" / "netfound", Path(args.artifacts or ONNX_DIR / "artifacts" / "netfound"))
         return
     task = D.FLOW_TASKS[args.family]
     args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / task.artifact)

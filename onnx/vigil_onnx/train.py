@@ -220,6 +220,8 @@ def main(argv=None) -> None:
     H.add_parser(sub)
     from . import hstu_actions
     hstu_actions.add_parser(sub)
+    from . import netfound_train
+    netfound_train.add_parser(sub)
     args = p.parse_args(argv)
     if args.family in D.FLOW_TASKS:
         train_flow_transformer(args, D.FLOW_TASKS[args.family])
@@ -229,6 +231,8 @@ def main(argv=None) -> None:
         H.train(args)
     elif args.family == "hstu_actions":
         hstu_actions.train(args)
+    elif args.family == "netfound":
+        netfound_train.train(args)
 
 
 if __name__ == "__main__":
