@@ -2,11 +2,14 @@
 
 mod bench;
 mod conformance;
+mod demo;
 mod flows;
 mod inputs;
 mod progress;
+mod run;
 mod score;
 mod sql;
+mod stats;
 pub(crate) mod tokenize;
 
 use std::process::ExitCode;
@@ -37,6 +40,12 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Score records with a model and add its verdict to each row (Parquet).
     Score(score::ScoreArgs),
+    /// Run a topology (sources → tokenize and score → store, alerts) from a TOML file.
+    Run(run::RunArgs),
+    /// Run the whole path on the shipped samples, store the results and summarise them.
+    Demo(demo::DemoArgs),
+    /// Per-stage counters of a running instance or of the last run over a store.
+    Stats(stats::StatsArgs),
     /// Query the event store in SQL (read-only); an interactive shell without a query.
     Sql(sql::SqlArgs),
     /// Throughput figures, side by side with peer tools.
@@ -73,6 +82,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Tokenize(args) => tokenize::run(args, cli.quiet),
         Command::Score(args) => score::run(args, cli.quiet),
         Command::Sql(args) => sql::run(args),
+        Command::Run(args) => run::run(args, cli.quiet),
+        Command::Demo(args) => demo::run(args, cli.quiet),
+        Command::Stats(args) => stats::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -99,11 +99,11 @@ pub enum Source {
     /// Captures or a live interface.
     Capture(Box<CaptureSource>),
     /// A flow CSV.
-    FlowCsv(FlowCsvSource),
+    FlowCsv(Box<FlowCsvSource>),
     /// A metrics file.
     Metrics(MetricsSource),
     /// An action log.
-    Actions(ActionsSource),
+    Actions(Box<ActionsSource>),
 }
 
 impl Source {
@@ -120,7 +120,7 @@ impl Source {
             }
             SourceConfig::FlowCsv { path, mapping } => {
                 check_paths(std::slice::from_ref(path))?;
-                Source::FlowCsv(FlowCsvSource::new(path.clone(), mapping)?)
+                Source::FlowCsv(Box::new(FlowCsvSource::new(path.clone(), mapping)?))
             }
             SourceConfig::Metrics { path } => {
                 check_paths(std::slice::from_ref(path))?;
@@ -128,7 +128,7 @@ impl Source {
             }
             SourceConfig::Actions { path, format } => {
                 check_paths(std::slice::from_ref(path))?;
-                Source::Actions(ActionsSource::new(path.clone(), format.as_deref())?)
+                Source::Actions(Box::new(ActionsSource::new(path.clone(), format.as_deref())?))
             }
         })
     }

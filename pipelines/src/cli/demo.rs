@@ -1,0 +1,132 @@
+//! `vigil demo`: the whole path on the shipped samples — a capture, a flow CSV, a
+//! metrics file and an access log, scored by all four model families, stored, then
+//! queried for a short summary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use arrow_array::RecordBatch;
+use clap::Args;
+use vigil_pipelines::runtime::TopologyConfig;
+use vigil_pipelines::sql::{OutputFormat, QueryLimits, open_store, run_query, write_batches};
+use vigil_pipelines::store::default_store_dir;
+
+use super::Outcome;
+use super::run::{print_summary, run_topology};
+
+/// The demo topology, with `{root}` and `{store}` to fill in.
+const DEMO_TOPOLOGY: &str = include_str!("demo.toml");
+
+/// Arguments of `vigil demo`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Then try:\n  vigil sql \"select count(*) from flows\"\n  vigil sql --saved alerts-by-model\n  vigil stats"
+)]
+pub struct DemoArgs {
+    /// The store to write [default: $VIGIL_STORE, else ./vigil-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The Vigil checkout holding `samples/` and `onnx/artifacts/` [default: the
+    /// working directory or one above it, else the one the binary was built in].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Print the demo topology (TOML, usable with `vigil run --config`) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+/// The checkout: `start` or a directory above it with `samples/` and `onnx/artifacts/`.
+fn find_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join("samples/ssh.pcap").is_file() && d.join("onnx/artifacts").is_dir())
+        .map(Path::to_path_buf)
+}
+
+fn toml_path(p: &Path) -> String {
+    p.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Run `vigil demo`.
+pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let root = match &args.root {
+        Some(r) => r.clone(),
+        None => {
+            let cwd = std::env::current_dir()?;
+            let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            find_root(&cwd).or_else(|| find_root(&built_in)).context(
+                "cannot find the Vigil checkout (samples/ and onnx/artifacts/): run from it or pass --root",
+            )?
+        }
+    };
+    let store = args.data.clone().unwrap_or_else(default_store_dir);
+    let text = DEMO_TOPOLOGY
+        .replace("{root}", &toml_path(&std::path::absolute(&root)?))
+        .replace("{store}", &toml_path(&store));
+    if args.print_config {
+        print!("{text}");
+        return Ok(Outcome::Complete);
+    }
+    let config = TopologyConfig::from_toml(&text, Path::new("vigil demo"))?;
+    if !quiet {
+        eprintln!("vigil demo: scoring the samples in {} into {}", root.display(), store.display());
+    }
+    let summary = run_topology(config, quiet)?;
+    if !quiet {
+        print_summary(&summary);
+    }
+    if !summary.errors.is_empty() {
+        bail!("the demo did not run cleanly: {}", summary.errors.join("; "));
+    }
+    report(&store)?;
+    Ok(Outcome::Complete)
+}
+
+/// What the demo stored, from the store itself.
+fn report(store: &Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let ctx = open_store(store, QueryLimits::default()).await?;
+        let t = Duration::from_secs(60);
+        let q = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move { run_query(&ctx, sql, t).await.map_err(anyhow::Error::from) }
+        };
+        let counts = q("select (select count(*) from flows) as flows, \
+                        (select count(*) from flows where netfound is not null) as netfound_scored, \
+                        (select count(*) from flows where flow_transformer_cicids2017 is not null) as flowtransformer_scored, \
+                        (select count(*) from metrics where anomaly_score is not null) as metric_steps_scored, \
+                        (select count(*) from actions where surprise is not null) as actions_scored, \
+                        (select count(*) from alerts) as alerts, \
+                        (select count(*) from dead_letters) as dead_letters")
+            .await?;
+        let top = q("select severity, signature, count(*) as alerts, max(score) as max_score \
+                     from alerts group by severity, signature order by severity, alerts desc limit 10")
+            .await?;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        use std::io::Write;
+        writeln!(out, "\nWhat the store at {} holds now:", store.display())?;
+        print_table(&mut out, &counts.schema, &counts.batches)?;
+        writeln!(out, "\nAlerts by signature:")?;
+        print_table(&mut out, &top.schema, &top.batches)?;
+        writeln!(
+            out,
+            "\nThe data is in {} (Parquet, one directory per table; alerts also in {}).\n\
+             Try:\n  vigil sql \"select netfound.label, count(*) from flows group by 1\"\n  \
+             vigil sql --saved alerts-by-model\n  vigil stats",
+            store.display(),
+            store.join("eve.json").display()
+        )?;
+        Ok(())
+    })
+}
+
+fn print_table(
+    out: &mut dyn std::io::Write,
+    schema: &arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+) -> anyhow::Result<()> {
+    write_batches(out, OutputFormat::Table, schema, batches)
+}

@@ -1,0 +1,164 @@
+//! `vigil run`: a topology from a TOML file, until its inputs end or a signal stops it.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use clap::Args;
+use vigil_pipelines::runtime::{RunSummary, Runner, Topology, TopologyConfig};
+
+use super::Outcome;
+
+/// Arguments of `vigil run`.
+#[derive(Debug, Args)]
+#[command(after_help = "The topology file names sources, transforms and sinks; see \
+`pipelines/src/runtime/config.rs` and `examples/vigil.toml`.\n\nThe first SIGINT or SIGTERM \
+stops the sources, flushes everything in flight and exits 0; a second exits at once \
+(130).\n\nExample:\n  vigil run --config examples/vigil.toml")]
+pub struct RunArgs {
+    /// The topology file.
+    #[arg(long, short, value_name = "FILE.toml")]
+    config: PathBuf,
+    /// The store directory, instead of the file's `store.dir`.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Serve Prometheus counters on this address (`/metrics`), instead of the file's.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// Check the topology (models, files, wiring) and exit.
+    #[arg(long)]
+    check: bool,
+    /// Print the run's summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `vigil run`.
+pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let mut config = TopologyConfig::from_path(&args.config)?;
+    if let Some(d) = args.data {
+        config.store.dir = Some(d);
+    }
+    if let Some(listen) = args.metrics_listen {
+        config.http = Some(vigil_pipelines::runtime::config::HttpConfig { listen });
+    }
+    if args.check {
+        let topology = Topology::build(config)?;
+        if !quiet {
+            eprintln!(
+                "vigil: {} is valid: {} sources, {} transforms, {} sinks; store {}",
+                args.config.display(),
+                topology.sources.len(),
+                topology.transforms.len(),
+                topology.sinks.len(),
+                topology.store_dir.display()
+            );
+        }
+        return Ok(Outcome::Complete);
+    }
+    let summary = run_topology(config, quiet)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !quiet {
+        print_summary(&summary);
+    }
+    Ok(if summary.errors.is_empty() { Outcome::Complete } else { Outcome::Partial })
+}
+
+/// Build and run a topology on a Tokio runtime, with signal handling and the
+/// optional `/metrics` listener.
+pub(crate) fn run_topology(config: TopologyConfig, quiet: bool) -> anyhow::Result<RunSummary> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let http = config.http.clone();
+        let topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        let runner = Runner::new(topology);
+        let stop = runner.stop_flag();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            stop.store(true, Ordering::Relaxed);
+            eprintln!(
+                "vigil: stopping (flushing what is in flight; a second signal exits at once)"
+            );
+            wait_for_signal().await;
+            eprintln!("vigil: second signal, exiting now");
+            std::process::exit(130);
+        });
+        let server = match http {
+            Some(h) => {
+                let listener = vigil_pipelines::runtime::http::bind(&h.listen).await?;
+                if !quiet && let Some(addr) = vigil_pipelines::runtime::http::local_addr(&listener)
+                {
+                    eprintln!("vigil: counters at http://{addr}/metrics");
+                }
+                Some(tokio::spawn(vigil_pipelines::runtime::http::serve(listener, runner.stats())))
+            }
+            None => None,
+        };
+        let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let stats = runner.stats();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let line: Vec<String> = stats
+                        .snapshot()
+                        .iter()
+                        .filter(|s| s.role != "transform")
+                        .map(|s| format!("{} {}", s.stage, s.records_out))
+                        .collect();
+                    eprint!("\r\x1b[2K{}", line.join(" · "));
+                }
+            })
+        });
+        let summary = runner.run().await;
+        if let Some(p) = progress {
+            p.abort();
+            eprint!("\r\x1b[2K");
+        }
+        if let Some(s) = server {
+            s.abort();
+        }
+        summary
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Per-stage counters as a table on stderr.
+pub(crate) fn print_summary(s: &RunSummary) {
+    eprintln!(
+        "{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "stage", "role", "in", "out", "dropped", "dead", "batches"
+    );
+    for st in &s.stages {
+        eprintln!(
+            "{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8}",
+            st.stage,
+            st.role,
+            st.records_in,
+            st.records_out,
+            st.dropped,
+            st.dead_lettered,
+            st.batches
+        );
+    }
+    for e in &s.errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!("vigil: finished in {:.1} s; store {}", s.seconds, s.store.display());
+}

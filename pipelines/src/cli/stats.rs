@@ -1,0 +1,100 @@
+//! `vigil stats`: the per-stage counters of a running instance (`/metrics`) or of the
+//! instances that last wrote to a store.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vigil_pipelines::runtime::stats::StageSnapshot;
+use vigil_pipelines::store::default_store_dir;
+
+use super::Outcome;
+
+/// Arguments of `vigil stats`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  vigil stats                       (instances that wrote to ./vigil-data)\n  vigil stats --url 127.0.0.1:9187  (a running instance's /metrics)"
+)]
+pub struct StatsArgs {
+    /// The store directory [default: $VIGIL_STORE, else ./vigil-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Read a running instance's `/metrics` at HOST:PORT instead.
+    #[arg(long, value_name = "HOST:PORT")]
+    url: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `vigil stats`.
+pub fn run(args: StatsArgs) -> anyhow::Result<Outcome> {
+    if let Some(url) = &args.url {
+        print!("{}", fetch_metrics(url)?);
+        return Ok(Outcome::Complete);
+    }
+    let store = args.data.unwrap_or_else(default_store_dir);
+    let dir = store.join("_stats");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("no counters in {} (has an instance run there?)", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no counters in {}", dir.display());
+    }
+    let mut all = serde_json::Map::new();
+    for f in &files {
+        let stages: Vec<StageSnapshot> = serde_json::from_slice(&std::fs::read(f)?)
+            .with_context(|| format!("{}: not a counters file", f.display()))?;
+        let instance = f.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+        if args.json {
+            all.insert(instance, serde_json::to_value(&stages)?);
+            continue;
+        }
+        println!("instance {instance} ({})", f.display());
+        println!(
+            "  {:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10}",
+            "stage", "role", "in", "out", "dropped", "dead", "batches", "avg ms"
+        );
+        for s in stages {
+            let avg =
+                if s.batches > 0 { s.latency_seconds_sum * 1e3 / s.batches as f64 } else { 0.0 };
+            println!(
+                "  {:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10.1}",
+                s.stage,
+                s.role,
+                s.records_in,
+                s.records_out,
+                s.dropped,
+                s.dead_lettered,
+                s.batches,
+                avg
+            );
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(Outcome::Complete)
+}
+
+/// GET http://`addr`/metrics.
+fn fetch_metrics(addr: &str) -> anyhow::Result<String> {
+    let addr =
+        addr.trim_start_matches("http://").trim_end_matches("/metrics").trim_end_matches('/');
+    let mut conn = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(conn, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    conn.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("{addr}: {}", head.lines().next().unwrap_or("no answer"));
+    }
+    Ok(body.to_string())
+}
