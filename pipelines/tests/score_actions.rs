@@ -6,40 +6,14 @@
 //! why and passes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(VIGIL).args(args).output().expect("vigil runs")
-}
-
-fn artifact(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts").join(name)
-}
-
-fn no_runtime() -> bool {
-    match vigil_models::runtime::find_library() {
-        Ok(_) => false,
-        Err(e) => {
-            println!("skipped: no ONNX Runtime library: {e}");
-            true
-        }
-    }
-}
-
-fn read(path: &Path) -> Vec<RecordBatch> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
-    reader.map(Result::unwrap).collect()
-}
+use common::{artifact, no_runtime, read, run};
 
 /// (score, rank) columns of the verdict struct named `model`, over all batches.
 fn verdicts(batches: &[RecordBatch], model: &str) -> (Vec<Option<f32>>, Vec<Option<u32>>) {
