@@ -12,7 +12,7 @@ use super::Outcome;
 /// Arguments of `vigil run`.
 #[derive(Debug, Args)]
 #[command(after_help = "The topology file names sources, transforms and sinks; see \
-`pipelines/src/runtime/config.rs` and `examples/vigil.toml`.\n\nThe first SIGINT or SIGTERM \
+`examples/vigil.toml` (commented) and the README.\n\nThe first SIGINT or SIGTERM \
 stops the sources, flushes everything in flight and exits 0; a second exits at once \
 (130).\n\nExample:\n  vigil run --config examples/vigil.toml")]
 pub struct RunArgs {
