@@ -207,9 +207,25 @@ def add_flow_arguments(ft, task: D.FlowTask) -> None:
     ft.add_argument("--threads", type=int, default=1)
 
 
+#: Every family `train all` retrains, in order (each with its defaults).
+ALL_FAMILIES = ["flow_transformer", "flow_transformer_nslkdd", "itransformer", "hstu", "hstu_actions", "netfound"]
+
+
+def train_all() -> None:
+    """Retrain and re-export every model with its defaults, then re-run the NAB evaluation."""
+    for family in ALL_FAMILIES:
+        started = time.time()
+        print(f"== train {family}", flush=True)
+        main([family])
+        print(f"== {family}: {time.time() - started:.0f} s", flush=True)
+    from . import evaluate
+    evaluate.main(["nab"])
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.train")
     sub = p.add_subparsers(dest="family", required=True)
+    sub.add_parser("all", help="every family below in turn, with its defaults, then `evaluate nab`")
     add_flow_arguments(sub.add_parser("flow_transformer", help="FlowTransformer on improved CIC-IDS2017"),
                        D.FLOW_TASKS["flow_transformer"])
     add_flow_arguments(sub.add_parser("flow_transformer_nslkdd",
@@ -223,7 +239,9 @@ def main(argv=None) -> None:
     from . import netfound_train
     netfound_train.add_parser(sub)
     args = p.parse_args(argv)
-    if args.family in D.FLOW_TASKS:
+    if args.family == "all":
+        train_all()
+    elif args.family in D.FLOW_TASKS:
         train_flow_transformer(args, D.FLOW_TASKS[args.family])
     elif args.family == "itransformer":
         itransformer.train(args)
