@@ -246,8 +246,10 @@ fn the_first_signal_flushes_everything_and_exits_0() {
         ),
     )
     .unwrap();
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(VIGIL)
-        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["run", "--config", config.to_str().unwrap(), "--metrics-listen", &listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,6 +261,14 @@ fn the_first_signal_flushes_everything_and_exits_0() {
         std::fs::read_to_string(&stats).is_ok_and(|s| s.contains("\"records_in\": 1797"))
     });
     assert!(child.try_wait().unwrap().is_none(), "follow mode keeps running");
+    // Its counters, in Prometheus' text format, from the running instance.
+    let metrics = common::run(&["stats", "--url", &listen]);
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        text.contains("vigil_stage_records_in_total{stage=\"capture\",role=\"source\"} 1797"),
+        "{text}{}",
+        String::from_utf8_lossy(&metrics.stderr)
+    );
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     wait_for(30, "vigil to exit", || child.try_wait().unwrap().is_some());
@@ -328,4 +338,39 @@ fn kill_9_mid_ingest_leaves_whole_files_and_a_rerun_fills_the_gaps() {
     });
     assert_eq!(distinct, 150_000);
     assert_eq!(total, 150_000 + before as i64);
+}
+
+#[test]
+fn demo_then_sql_as_the_readme_types_them() {
+    if no_runtime() {
+        return;
+    }
+    // A fresh working directory: the default store is ./vigil-data there.
+    let cwd = tempfile::tempdir().unwrap();
+    let vigil = |args: &[&str]| {
+        Command::new(VIGIL)
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("VIGIL_STORE")
+            .output()
+            .unwrap()
+    };
+    let demo = vigil(&["demo"]);
+    let said = String::from_utf8_lossy(&demo.stdout);
+    assert_eq!(demo.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(said.contains("Alerts by signature") && said.contains("vigil sql"), "{said}");
+    let sql = vigil(&["sql", "select count(*) as n from flows", "--format", "json"]);
+    assert_eq!(sql.status.code(), Some(0), "{}", String::from_utf8_lossy(&sql.stderr));
+    let row: serde_json::Value = serde_json::from_slice(&sql.stdout).unwrap();
+    // The capture's 25 flows and the flow CSV's 448 records.
+    assert_eq!(row["n"], 473);
+    let csv = vigil(&["sql", "--saved", "alerts-by-model", "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("model,signature,severity,alerts"));
+    let refused = vigil(&["sql", "delete from flows"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("read-only"));
+    let stats = vigil(&["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(v["demo"].as_array().map(Vec::len), Some(11), "eleven stages in the demo");
+    assert!(cwd.path().join("vigil-data/eve.json").is_file());
 }

@@ -163,7 +163,7 @@ mod tests {
             suppress_secs: 60,
         };
         let a = Alert {
-            ts: 1_000_000_123_456,
+            ts: 1_000_000_000_123_456,
             rule: 0,
             flow_id: Some(7),
             community_id: Some("1:abc".into()),
