@@ -121,7 +121,7 @@ impl Flows<'_> {
             self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
             let index = pkt.index;
             self.process()?;
-            if index % 1024 == 0 {
+            if index % 64 == 0 {
                 if self.ctx.stopped() {
                     break;
                 }

@@ -18,6 +18,11 @@ use super::{Pending, SourceContext};
 use crate::runtime::record::{Envelope, RecordKind};
 use crate::runtime::rows::{actions_batch, metrics_batch};
 
+/// Whether `path` means standard input.
+fn is_stdin(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Flow records from a CSV, kept with their model features.
 pub struct FlowCsvSource {
     path: PathBuf,
@@ -42,7 +47,13 @@ impl FlowCsvSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = FlowCsvReader::open(&self.path, &self.mapping)?;
+        let mut reader = if is_stdin(&self.path) {
+            let stdin: Box<dyn std::io::BufRead + Send> =
+                Box::new(std::io::BufReader::new(std::io::stdin()));
+            FlowCsvReader::new(stdin, "stdin", &self.mapping)?
+        } else {
+            FlowCsvReader::open(&self.path, &self.mapping)?
+        };
         let mut pending: Pending<FlowFeatures> = Pending::new();
         while !ctx.stopped() {
             let Some(rec) = reader.next_record()? else { break };
@@ -141,7 +152,11 @@ impl MetricsSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = MetricsReader::open(&self.path, MetricsReaderConfig::default())?;
+        let mut reader = if is_stdin(&self.path) {
+            MetricsReader::from_reader("stdin", std::io::stdin(), MetricsReaderConfig::default())?
+        } else {
+            MetricsReader::open(&self.path, MetricsReaderConfig::default())?
+        };
         let source = self.path.display().to_string();
         let mut pending = Pending::new();
         let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
@@ -211,7 +226,11 @@ impl ActionsSource {
 
     /// Read the log to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = ActionReader::open(&self.path, self.format)?;
+        let mut reader = if is_stdin(&self.path) {
+            ActionReader::from_reader("stdin", std::io::stdin(), self.format)?
+        } else {
+            ActionReader::open(&self.path, self.format)?
+        };
         let source = self.path.display().to_string();
         let mut pending = Pending::new();
         let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
