@@ -1,7 +1,8 @@
 """Export a trained model to ONNX with its manifest and parity fixture.
 
-`python -m vigil_onnx.export flow_transformer` re-exports from the last training checkpoint
-(`onnx/build/flow_transformer/`); `python -m vigil_onnx.train flow_transformer` trains and exports.
+`python -m vigil_onnx.export flow_transformer` (or `flow_transformer_iot23`) re-exports from the
+last training checkpoint (`onnx/build/<family>/`); `python -m vigil_onnx.train <family>` trains
+and exports.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
     prep = json.loads(Path(meta["preprocessor_path"]).read_text())
     w, nn_, nc = cfg.window, cfg.n_numeric, len(cfg.categorical_levels)
     manifest = {
-        "name": "flow-transformer-cicids2017",
+        "name": meta.get("name", "flow-transformer-cicids2017"),
         "family": "flow_transformer",
         "version": __version__,
         "model_file": "model.onnx",
@@ -129,7 +130,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
         "outputs": [{"name": "probs", "dtype": "float32", "shape": [-1, cfg.n_classes]}],
         "labels": meta["labels"],
         "decision": "argmax over probs; label = labels[argmax], score = its probability",
-        "thresholds": {},
+        "thresholds": meta.get("thresholds", {}),
         "architecture": {
             **cfg.to_dict(),
             "encoder": "basic transformer, post-LN blocks, learned positions",
@@ -144,14 +145,14 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "group_by": meta["group_by"],
             "preprocessor": prep,
         },
-        "training_data": {
+        "training_data": meta.get("training_data", {
             "dataset": "improved CIC-IDS2017 (Engelen et al.), sampled: shared/data/flows/cicids2017-improved-sampled",
             "files": meta["files"],
             "label_column": "Label",
             "split": meta["split"],
             "tokenized_per_file": True,
             "preprocessor_fitted_on": "all files concatenated",
-        },
+        }),
         "training": meta["training"],
         "metrics": {
             **meta["metrics"],
@@ -164,7 +165,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "outputs": "parity_outputs.npz",
             "rows": int(len(rows)),
             "tolerance": PARITY_TOL,
-            "source": "PyTorch eval-mode outputs of the validation rows",
+            "source": meta.get("parity_source", "PyTorch eval-mode outputs of the validation rows"),
         },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -175,7 +176,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=["flow_transformer", "itransformer", "hstu"])
+    p.add_argument("family", choices=["flow_transformer", "flow_transformer_iot23", "itransformer", "hstu"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -189,12 +190,15 @@ def main(argv=None) -> None:
         from .hstu import export_from_checkpoint
         export_from_checkpoint(ONNX_DIR / "build" / "hstu", Path(args.artifacts or ONNX_DIR / "artifacts" / "hstu-ml100k"))
         return
-    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017")
-    work = ONNX_DIR / "build" / "flow_transformer"
+    iot23 = args.family == "flow_transformer_iot23"
+    artifact = "flow-transformer-iot23" if iot23 else "flow-transformer-cicids2017"
+    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / artifact)
+    work = ONNX_DIR / "build" / args.family
     meta = json.loads((work / "meta.json").read_text())
-    w = D.read_windows([work / (Path(f).stem + ".parquet") for f in meta["files"]])
+    parquets = meta.get("parquets") or [work / (Path(f).stem + ".parquet") for f in meta["files"]]
+    w = D.read_windows([Path(p) for p in parquets])
     labels = meta["labels"]
-    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
+    y = np.array([labels.index(meta.get("label_map", {}).get(str(l).lower(), l)) for l in w.labels], dtype=np.int64)
     va_idx = np.load(work / "val_idx.npy")
     export_flow_transformer(work, w.take(va_idx), y[va_idx], Path(args.artifacts))
 

@@ -1,4 +1,5 @@
-"""Train and export a model family: `python -m vigil_onnx.train flow_transformer`.
+"""Train and export a model family: `python -m vigil_onnx.train flow_transformer` (also
+`flow_transformer_iot23`, `itransformer`, `hstu`).
 
 Deterministic: fixed seeds, one thread, deterministic algorithms.
 """
@@ -73,28 +74,11 @@ def predict(model: FlowTransformer, w: D.Windows, batch: int = 1024) -> np.ndarr
     return np.concatenate(out)
 
 
-def train_flow_transformer(args) -> None:
-    torch.set_num_threads(args.threads)
-    seed_everything()
-    t0 = time.time()
-    files = D.csv_files(Path(args.data))
-    work = Path(args.work)
-    parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by)
-    prep = D.load_preprocessor(prep_path)
-    w = D.read_windows(parquets)
-    labels = sorted(set(w.labels.tolist()))
-    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
-    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
-    tr, va = w.take(tr_idx), w.take(va_idx)
-    ytr, yva = y[tr_idx], y[va_idx]
-    levels = [len(c["levels"]) for c in prep["categorical"]]
-    print(f"windows: {len(w)} ({len(tr)} train, {len(va)} val), W={w.numeric.shape[1]}, "
-          f"n_num={w.numeric.shape[2]}, n_cat={w.categorical.shape[2]}, classes={len(labels)}, "
-          f"tokenized in {time.time() - t0:.1f}s")
-    assert w.numeric.shape[2] == len(prep["numeric"]) and w.categorical.shape[2] == len(levels)
-    assert int(w.categorical.max()) <= max(levels)
-
-    cfg = FlowTransformerConfig(window=w.numeric.shape[1], n_numeric=w.numeric.shape[2],
+def fit_flow_transformer(tr: D.Windows, ytr: np.ndarray, va: D.Windows, yva: np.ndarray,
+                         labels: list[str], levels: list[int], args) -> dict:
+    """The logistic-regression baseline and a seeded FlowTransformer, both trained on `tr` and
+    evaluated on `va`. Returns model, config, reports, history and validation predictions."""
+    cfg = FlowTransformerConfig(window=tr.numeric.shape[1], n_numeric=tr.numeric.shape[2],
                                 categorical_levels=levels, n_classes=len(labels),
                                 d_model=args.d_model, n_layers=args.layers)
     weights = class_weights(ytr, len(labels), args.class_weight_power)
@@ -135,6 +119,34 @@ def train_flow_transformer(args) -> None:
               f"val macro-F1 {r['macro_f1']:.4f}, acc {r['accuracy']:.4f} ({time.time() - t2:.1f}s)")
     pred = predict(model, va)
     final = report(yva, pred, labels)
+    return {"model": model, "config": cfg, "report": final, "baseline": base, "history": history,
+            "pred": pred, "base_pred": base_pred}
+
+
+def train_flow_transformer(args) -> None:
+    torch.set_num_threads(args.threads)
+    seed_everything()
+    t0 = time.time()
+    files = D.csv_files(Path(args.data))
+    work = Path(args.work)
+    parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by)
+    prep = D.load_preprocessor(prep_path)
+    w = D.read_windows(parquets)
+    labels = sorted(set(w.labels.tolist()))
+    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
+    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
+    tr, va = w.take(tr_idx), w.take(va_idx)
+    ytr, yva = y[tr_idx], y[va_idx]
+    levels = [len(c["levels"]) for c in prep["categorical"]]
+    print(f"windows: {len(w)} ({len(tr)} train, {len(va)} val), W={w.numeric.shape[1]}, "
+          f"n_num={w.numeric.shape[2]}, n_cat={w.categorical.shape[2]}, classes={len(labels)}, "
+          f"tokenized in {time.time() - t0:.1f}s")
+    assert w.numeric.shape[2] == len(prep["numeric"]) and w.categorical.shape[2] == len(levels)
+    assert int(w.categorical.max()) <= max(levels)
+
+    fit = fit_flow_transformer(tr, ytr, va, yva, labels, levels, args)
+    model, cfg, final, base, history, pred = (fit[k] for k in ("model", "config", "report", "baseline",
+                                                               "history", "pred"))
     for t, p_ in zip(yva[yva != pred], pred[yva != pred]):
         print(f"  val error: true {labels[t]!r} predicted {labels[p_]!r}")
     print(json.dumps({"model": final, "baseline": base}, indent=1))
@@ -176,13 +188,11 @@ def train_flow_transformer(args) -> None:
     print(f"total {time.time() - t0:.1f}s")
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m vigil_onnx.train")
-    sub = p.add_subparsers(dest="family", required=True)
-    ft = sub.add_parser("flow_transformer", help="FlowTransformer on improved CIC-IDS2017")
+def add_flow_transformer_arguments(ft: argparse.ArgumentParser, artifact: str, work: str) -> None:
+    """The options every FlowTransformer training entry shares (data, windows, optimisation)."""
     ft.add_argument("--data", default=str(D.DEFAULT_DATA))
-    ft.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "flow-transformer-cicids2017"))
-    ft.add_argument("--work", default=str(BUILD / "flow_transformer"), help="tokenized data and checkpoint")
+    ft.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / artifact))
+    ft.add_argument("--work", default=str(BUILD / work), help="tokenized data and checkpoint")
     ft.add_argument("--split-seed", type=int, default=SEED)
     ft.add_argument("--window", type=int, default=8)
     ft.add_argument("--group-by", default="src")
@@ -194,12 +204,23 @@ def main(argv=None) -> None:
     ft.add_argument("--layers", type=int, default=2)
     ft.add_argument("--class-weight-power", type=float, default=0.5)
     ft.add_argument("--threads", type=int, default=1)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m vigil_onnx.train")
+    sub = p.add_subparsers(dest="family", required=True)
+    ft = sub.add_parser("flow_transformer", help="FlowTransformer on improved CIC-IDS2017")
+    add_flow_transformer_arguments(ft, "flow-transformer-cicids2017", "flow_transformer")
+    from . import iot23
+    iot23.add_parser(sub)
     from . import itransformer
     itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
     H.add_parser(sub)
     args = p.parse_args(argv)
     if args.family == "flow_transformer":
         train_flow_transformer(args)
+    elif args.family == "flow_transformer_iot23":
+        iot23.train(args)
     elif args.family == "itransformer":
         itransformer.train(args)
     elif args.family == "hstu":
