@@ -66,11 +66,12 @@ class Windows:
         )
 
 
-def csv_files(data_dir: Path = DEFAULT_DATA) -> list[Path]:
-    d = data_dir / CICIDS_DIR
+def csv_files(data_dir: Path = DEFAULT_DATA, sub: str = CICIDS_DIR) -> list[Path]:
+    """The flow CSVs of a data set folder (default: the sampled CIC-IDS2017), sorted by name."""
+    d = data_dir / sub
     files = sorted(p for p in d.glob("*.csv") if p.name != "data_header_reference.csv")
     if not files:
-        raise FileNotFoundError(f"no CIC-IDS2017 CSVs under {d}")
+        raise FileNotFoundError(f"no flow CSVs under {d}")
     return files
 
 
@@ -107,10 +108,14 @@ def concat_csvs(files: list[Path], out: Path) -> Path:
     return out
 
 
-def tokenize(
-    files: list[Path], work: Path, window: int = 8, group_by: str = "src", mapping: str = "cicflowmeter"
-) -> tuple[list[Path], Path]:
-    """Fit one preprocessor on all files, then tokenize each file with it. Returns (parquets, prep.json)."""
+def fit_preprocessor(
+    files: list[Path], work: Path, window: int = 8, group_by: str = "src", mapping: str = "cicflowmeter",
+    constant: tuple[str, ...] = (),
+) -> Path:
+    """Fit one preprocessor on all `files` (concatenated) and save it as `work/preprocessor.json`.
+
+    The categoricals named in `constant` keep no level, so every flow encodes them as id 0 (unseen):
+    the model sees them as a constant (for a feature our own flows cannot provide)."""
     vigil = str(vigil_binary())
     work.mkdir(parents=True, exist_ok=True)
     prep = work / "preprocessor.json"
@@ -120,16 +125,39 @@ def tokenize(
          "--out", str(work / "all.parquet"), "--window", str(window), "--group-by", group_by],
         check=True,
     )
+    if constant:
+        p = load_preprocessor(prep)
+        names = [c["name"] for c in p["categorical"]]
+        for name in constant:
+            p["categorical"][names.index(name)]["levels"] = []
+        prep.write_text(json.dumps(p, indent=2))
+    return prep
+
+
+def tokenize_files(
+    files: list[Path], work: Path, prep: Path, window: int = 8, group_by: str = "src",
+    mapping: str = "cicflowmeter", suffix: str = "",
+) -> list[Path]:
+    """Tokenize each file on its own (windows never span files) with the saved preprocessor."""
+    vigil = str(vigil_binary())
     outs = []
     for f in files:
-        out = work / (f.stem + ".parquet")
+        out = work / (f.stem + suffix + ".parquet")
         subprocess.run(
             [vigil, "tokenize", "flow", str(f), "--mapping", mapping, "--preprocessor", str(prep),
              "--out", str(out), "--window", str(window), "--group-by", group_by],
             check=True,
         )
         outs.append(out)
-    return outs, prep
+    return outs
+
+
+def tokenize(
+    files: list[Path], work: Path, window: int = 8, group_by: str = "src", mapping: str = "cicflowmeter"
+) -> tuple[list[Path], Path]:
+    """Fit one preprocessor on all files, then tokenize each file with it. Returns (parquets, prep.json)."""
+    prep = fit_preprocessor(files, work, window, group_by, mapping)
+    return tokenize_files(files, work, prep, window, group_by, mapping), prep
 
 
 def read_windows(parquets: list[Path]) -> Windows:

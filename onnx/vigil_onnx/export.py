@@ -1,8 +1,8 @@
 """Export a trained model to ONNX with its manifest and parity fixture.
 
 `python -m vigil_onnx.export flow_transformer` re-exports from the last training checkpoint
-(`onnx/build/flow_transformer/`; `flow_transformer_nslkdd` likewise); `python -m vigil_onnx.train
-flow_transformer` trains and exports.
+(`onnx/build/<family>/`; `flow_transformer_nslkdd` and `flow_transformer_iot23` likewise);
+`python -m vigil_onnx.train <family>` trains and exports.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def load_checkpoint(work: Path) -> FlowTransformer:
     return model.eval()
 
 
-def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Path, task: D.FlowTask) -> dict:
+def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Path,
+                            task: D.FlowTask | None = None) -> dict:
     import onnx
     import onnxruntime as ort
 
@@ -115,7 +116,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
     prep = json.loads(Path(meta["preprocessor_path"]).read_text())
     w, nn_, nc = cfg.window, cfg.n_numeric, len(cfg.categorical_levels)
     manifest = {
-        "name": task.artifact,
+        "name": meta.get("name") or task.artifact,
         "family": "flow_transformer",
         "version": __version__,
         "model_file": "model.onnx",
@@ -130,7 +131,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
         "outputs": [{"name": "probs", "dtype": "float32", "shape": [-1, cfg.n_classes]}],
         "labels": meta["labels"],
         "decision": "argmax over probs; label = labels[argmax], score = its probability",
-        "thresholds": {},
+        "thresholds": meta.get("thresholds", {}),
         "architecture": {
             **cfg.to_dict(),
             "encoder": "basic transformer, post-LN blocks, learned positions",
@@ -145,7 +146,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "group_by": meta["group_by"],
             "preprocessor": prep,
         },
-        "training_data": {
+        "training_data": meta.get("training_data") or {
             "dataset": task.dataset,
             "files": meta["files"],
             "label_column": task.label_column,
@@ -166,7 +167,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "outputs": "parity_outputs.npz",
             "rows": int(len(rows)),
             "tolerance": PARITY_TOL,
-            "source": "PyTorch eval-mode outputs of the validation rows",
+            "source": meta.get("parity_source", "PyTorch eval-mode outputs of the validation rows"),
         },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -177,7 +178,8 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=[*D.FLOW_TASKS, "itransformer", "hstu", "hstu_actions", "netfound"])
+    p.add_argument("family", choices=[*D.FLOW_TASKS, "flow_transformer_iot23", "itransformer", "hstu",
+                                      "hstu_actions", "netfound"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -201,13 +203,16 @@ def main(argv=None) -> None:
         from .netfound_export import export_from_checkpoint as netfound_export
         netfound_export(ONNX_DIR / "build" / "netfound", Path(args.artifacts or ONNX_DIR / "artifacts" / "netfound"))
         return
-    task = D.FLOW_TASKS[args.family]
-    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / task.artifact)
-    work = ONNX_DIR / "build" / task.family
+    task = D.FLOW_TASKS.get(args.family)
+    artifact = task.artifact if task else "flow-transformer-iot23"
+    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / artifact)
+    work = ONNX_DIR / "build" / args.family
     meta = json.loads((work / "meta.json").read_text())
-    w = D.read_windows([work / (Path(f).stem + ".parquet") for f in meta["files"]])
+    parquets = meta.get("parquets") or [work / (Path(f).stem + ".parquet") for f in meta["files"]]
+    w = D.read_windows([Path(p) for p in parquets])
     labels = meta["labels"]
-    y = np.array([labels.index(l) for l in task.classes(w.labels)], dtype=np.int64)
+    classes = task.classes(w.labels) if task else [meta.get("label_map", {}).get(str(l).lower(), l) for l in w.labels]
+    y = np.array([labels.index(l) for l in classes], dtype=np.int64)
     va_idx = np.load(work / "val_idx.npy")
     export_flow_transformer(work, w.take(va_idx), y[va_idx], Path(args.artifacts), task)
 

@@ -78,30 +78,12 @@ def predict(model: FlowTransformer, w: D.Windows, batch: int = 1024) -> np.ndarr
     return predict_probs(model, w, batch).argmax(1)
 
 
-def train_flow_transformer(args, task: D.FlowTask) -> None:
-    torch.set_num_threads(args.threads)
-    seed_everything()
-    t0 = time.time()
-    files = task.files(Path(args.data))
-    work = Path(args.work)
-    parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by,
-                                     mapping=task.mapping)
-    prep = D.load_preprocessor(prep_path)
-    w = D.read_windows(parquets)
-    w.labels = task.classes(w.labels)
-    labels = sorted(set(w.labels.tolist()))
-    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
-    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
-    tr, va = w.take(tr_idx), w.take(va_idx)
-    ytr, yva = y[tr_idx], y[va_idx]
-    levels = [len(c["levels"]) for c in prep["categorical"]]
-    print(f"windows: {len(w)} ({len(tr)} train, {len(va)} val), W={w.numeric.shape[1]}, "
-          f"n_num={w.numeric.shape[2]}, n_cat={w.categorical.shape[2]}, classes={len(labels)}, "
-          f"tokenized in {time.time() - t0:.1f}s")
-    assert w.numeric.shape[2] == len(prep["numeric"]) and w.categorical.shape[2] == len(levels)
-    assert int(w.categorical.max()) <= max(levels)
-
-    cfg = FlowTransformerConfig(window=w.numeric.shape[1], n_numeric=w.numeric.shape[2],
+def fit_flow_transformer(tr: D.Windows, ytr: np.ndarray, va: D.Windows, yva: np.ndarray,
+                         labels: list[str], levels: list[int], args) -> dict:
+    """The logistic-regression baseline and a seeded FlowTransformer, both trained on `tr` and
+    evaluated on `va`. Returns model, config, reports (with the positive class's binary figures
+    for an attack/normal task), history, validation probabilities and predictions."""
+    cfg = FlowTransformerConfig(window=tr.numeric.shape[1], n_numeric=tr.numeric.shape[2],
                                 categorical_levels=levels, n_classes=len(labels),
                                 d_model=args.d_model, n_layers=args.layers)
     weights = class_weights(ytr, len(labels), args.class_weight_power)
@@ -151,6 +133,36 @@ def train_flow_transformer(args, task: D.FlowTask) -> None:
     final = report(yva, pred, labels)
     if positive is not None:
         final["binary"] = binary_report(yva, probs[:, positive], positive)
+    return {"model": model, "config": cfg, "report": final, "baseline": base, "history": history,
+            "probs": probs, "pred": pred, "base_pred": base_pred}
+
+
+def train_flow_transformer(args, task: D.FlowTask) -> None:
+    torch.set_num_threads(args.threads)
+    seed_everything()
+    t0 = time.time()
+    files = task.files(Path(args.data))
+    work = Path(args.work)
+    parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by,
+                                     mapping=task.mapping)
+    prep = D.load_preprocessor(prep_path)
+    w = D.read_windows(parquets)
+    w.labels = task.classes(w.labels)
+    labels = sorted(set(w.labels.tolist()))
+    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
+    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
+    tr, va = w.take(tr_idx), w.take(va_idx)
+    ytr, yva = y[tr_idx], y[va_idx]
+    levels = [len(c["levels"]) for c in prep["categorical"]]
+    print(f"windows: {len(w)} ({len(tr)} train, {len(va)} val), W={w.numeric.shape[1]}, "
+          f"n_num={w.numeric.shape[2]}, n_cat={w.categorical.shape[2]}, classes={len(labels)}, "
+          f"tokenized in {time.time() - t0:.1f}s")
+    assert w.numeric.shape[2] == len(prep["numeric"]) and w.categorical.shape[2] == len(levels)
+    assert int(w.categorical.max()) <= max(levels)
+
+    fit = fit_flow_transformer(tr, ytr, va, yva, labels, levels, args)
+    model, cfg, final, base, history, pred = (fit[k] for k in ("model", "config", "report", "baseline",
+                                                               "history", "pred"))
     errors = [[labels[t], labels[p_]] for t, p_ in zip(yva[yva != pred], pred[yva != pred])]
     for t, p_ in errors[:50]:
         print(f"  val error: true {t!r} predicted {p_!r}")
@@ -191,12 +203,18 @@ def train_flow_transformer(args, task: D.FlowTask) -> None:
 
 def add_flow_arguments(ft, task: D.FlowTask) -> None:
     """The FlowTransformer options; data, tokenizer and artifact defaults come from `task`."""
+    add_flow_transformer_arguments(ft, task.artifact, task.family, task.window, task.group_by)
+
+
+def add_flow_transformer_arguments(ft: argparse.ArgumentParser, artifact: str, work: str,
+                                   window: int = 8, group_by: str = "src") -> None:
+    """The options every FlowTransformer training entry shares (data, windows, optimisation)."""
     ft.add_argument("--data", default=str(D.DEFAULT_DATA))
-    ft.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / task.artifact))
-    ft.add_argument("--work", default=str(BUILD / task.family), help="tokenized data and checkpoint")
+    ft.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / artifact))
+    ft.add_argument("--work", default=str(BUILD / work), help="tokenized data and checkpoint")
     ft.add_argument("--split-seed", type=int, default=SEED)
-    ft.add_argument("--window", type=int, default=task.window)
-    ft.add_argument("--group-by", default=task.group_by)
+    ft.add_argument("--window", type=int, default=window)
+    ft.add_argument("--group-by", default=group_by)
     ft.add_argument("--val-frac", type=float, default=0.2)
     ft.add_argument("--epochs", type=int, default=30)
     ft.add_argument("--batch", type=int, default=128)
@@ -208,7 +226,10 @@ def add_flow_arguments(ft, task: D.FlowTask) -> None:
 
 
 #: Every family `train all` retrains, in order (each with its defaults).
-ALL_FAMILIES = ["flow_transformer", "flow_transformer_nslkdd", "itransformer", "hstu", "hstu_actions", "netfound"]
+ALL_FAMILIES = [
+    "flow_transformer", "flow_transformer_nslkdd", "flow_transformer_iot23", "itransformer", "hstu",
+    "hstu_actions", "netfound",
+]
 
 
 def train_all() -> None:
@@ -231,6 +252,8 @@ def main(argv=None) -> None:
     add_flow_arguments(sub.add_parser("flow_transformer_nslkdd",
                                       help="binary FlowTransformer (normal vs attack) on NSL-KDD KDDTrain+_20Percent"),
                        D.FLOW_TASKS["flow_transformer_nslkdd"])
+    from . import iot23
+    iot23.add_parser(sub)
     from . import itransformer
     itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
     H.add_parser(sub)
@@ -243,6 +266,8 @@ def main(argv=None) -> None:
         train_all()
     elif args.family in D.FLOW_TASKS:
         train_flow_transformer(args, D.FLOW_TASKS[args.family])
+    elif args.family == "flow_transformer_iot23":
+        iot23.train(args)
     elif args.family == "itransformer":
         itransformer.train(args)
     elif args.family == "hstu":

@@ -455,6 +455,84 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
 }
 
 #[test]
+fn score_flow_scores_a_capture_with_the_iot23_model() {
+    // Our flows -> zeek_conn features (the manifest's mapping) -> the IoT-23 FlowTransformer.
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = crate_dir.join("../onnx/artifacts/flow-transformer-iot23");
+    let pcap = crate_dir.join("../samples/ssh.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    for (out, extra) in [(&a, None), (&b, Some("none"))] {
+        let mut args = vec![
+            "score",
+            "flow",
+            pcap.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(m) = extra {
+            args.extend(["--mapping", m]);
+        }
+        let res = run(&args, None);
+        assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    }
+    // `--mapping none` reads the capture as our flows with the model's features: same output.
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&a).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.num_rows(), 25, "Zeek's conn.log of ssh.pcap has 25 connections");
+    let verdict = batch.column_by_name("flow-transformer-iot23").unwrap().as_struct().clone();
+    let predicted = verdict.column_by_name("label").unwrap().as_string::<i32>().clone();
+    assert!((0..predicted.len()).all(|i| ["Benign", "Malicious"].contains(&predicted.value(i))));
+    let score =
+        verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
+    assert!((0..score.len()).all(|i| (0.5..=1.0).contains(&score.value(i))));
+}
+
+#[test]
+fn score_flow_refuses_a_capture_for_a_model_our_flows_cannot_feed() {
+    // The CIC-IDS2017 model's CICFlowMeter features cannot be derived from our flows.
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = crate_dir.join("../onnx/artifacts/flow-transformer-cicids2017");
+    let pcap = crate_dir.join("../samples/ssh.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.parquet");
+    let res = run(
+        &[
+            "score",
+            "flow",
+            pcap.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("cannot provide the features of mapping `cicflowmeter`"), "{err}");
+}
+
+#[test]
 fn score_variate_forecasts_etth1_with_the_shipped_model() {
     if let Err(e) = vigil_models::runtime::find_library() {
         println!("skipped: no ONNX Runtime library: {e}");

@@ -36,7 +36,7 @@ async fn count(store: &Path, sql: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn capture_flows_are_scored_by_netfound_stored_and_queried() {
+async fn capture_flows_are_scored_by_netfound_and_flowtransformer_stored_and_queried() {
     if no_runtime() {
         return;
     }
@@ -53,17 +53,22 @@ async fn capture_flows_are_scored_by_netfound_stored_and_queried() {
         type = "score"
         model = "{netfound}"
         inputs = ["capture"]
+        [transforms.flowtransformer]
+        type = "score"
+        model = "{iot23}"
+        inputs = ["netfound"]
         [transforms.alerts]
         type = "alerts"
-        inputs = ["netfound"]
+        inputs = ["flowtransformer"]
         rules = [{{ name = "any", model = "netfound", min_score = 0.0, suppress_secs = 0 }}]
         [sinks.store]
         type = "store"
-        inputs = ["netfound", "alerts"]
+        inputs = ["flowtransformer", "alerts"]
         "#,
         store = toml_str(store.path()),
         pcap = toml_str(&repo("samples/ssh.pcap")),
         netfound = toml_str(&artifact("netfound")),
+        iot23 = toml_str(&artifact("flow-transformer-iot23")),
     );
     let summary = run_toml(&text).await;
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
@@ -86,6 +91,16 @@ async fn capture_flows_are_scored_by_netfound_stored_and_queried() {
         .await,
         n
     );
+    // The FlowTransformer (IoT-23, Zeek conn.log features) scored every flow too.
+    assert_eq!(
+        count(
+            store.path(),
+            "select count(*) from flows where flow_transformer_iot23.label in ('Benign', 'Malicious') \
+             and flow_transformer_iot23.score between 0 and 1"
+        )
+        .await,
+        n
+    );
     // A rule that always fires raised one alert per flow (no suppression).
     assert_eq!(
         count(store.path(), "select count(*) from alerts where model = 'netfound'").await,
@@ -93,6 +108,27 @@ async fn capture_flows_are_scored_by_netfound_stored_and_queried() {
     );
     let source = summary.stages.iter().find(|s| s.stage == "capture").unwrap();
     assert_eq!(source.records_in, 1797, "packets read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_model_cannot_score_is_stored_unscored_not_lost() {
+    if no_runtime() {
+        return;
+    }
+    // The CIC-IDS2017 FlowTransformer needs CICFlowMeter features our flows do not have.
+    let store = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[store]\ndir = \"{}\"\n[sources.c]\ntype = \"pcap\"\npaths = [\"{}\"]\n\
+         [transforms.ft]\ntype = \"score\"\nmodel = \"{}\"\ninputs = [\"c\"]\n\
+         [sinks.s]\ntype = \"store\"\ninputs = [\"ft\"]\n",
+        toml_str(store.path()),
+        toml_str(&repo("samples/ssh.pcap")),
+        toml_str(&artifact("flow-transformer-cicids2017")),
+    );
+    let summary = run_toml(&text).await;
+    let ft = summary.stages.iter().find(|s| s.stage == "ft").unwrap();
+    assert_eq!(ft.dropped, 25, "the rows it could not score are counted");
+    assert_eq!(count(store.path(), "select count(*) from flows").await, 25, "and stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,6 +407,6 @@ fn demo_then_sql_as_the_readme_types_them() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("read-only"));
     let stats = vigil(&["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    assert_eq!(v["demo"].as_array().map(Vec::len), Some(11), "eleven stages in the demo");
+    assert_eq!(v["demo"].as_array().map(Vec::len), Some(12), "twelve stages in the demo");
     assert!(cwd.path().join("vigil-data/eve.json").is_file());
 }

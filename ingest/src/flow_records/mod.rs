@@ -4,7 +4,8 @@
 //!  NF-v2 CSV ──────┐
 //!  CICFlowMeter CSV ┼─(ColumnMapping)─► FlowCsvReader ─► FlowFeatures ─► tokenizers (flow windows)
 //!  Zeek conn.log ──┘                        └─► DeadLetter (source, line, reason, raw)
-//!  FlowRecord (our pcap flows) ─► nf_v2_features ─────┘
+//!  FlowRecord (our pcap flows) ─► FlowFeatureSet ─────┘
+//!                        (nf_v2_features | zeek_conn_features)
 //! ```
 //!
 //! - [`ColumnMapping`] says which CSV column is the timestamp, the 5-tuple,
@@ -19,6 +20,11 @@
 //! - [`nf_v2_features`] computes the NF-v2 (NetFlow v2, nProbe) columns that
 //!   can be derived from a [`FlowRecord`](crate::FlowRecord); [`NF_V2_NOT_DERIVED`]
 //!   lists the others and why.
+//! - [`zeek_conn_features`] computes the `zeek_conn` mapping's columns (Zeek conn.log)
+//!   from a [`FlowRecord`](crate::FlowRecord), rendered as a Zeek row of the same
+//!   connection reads.
+//! - [`FlowFeatureSet`] (and [`features_for_mapping`]) picks the derivation whose names
+//!   match a model's mapping, so our flows get the features the model was trained on.
 //!
 //! ```
 //! use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader};
@@ -44,20 +50,24 @@
 //! addresses, so [`FlowTuple::ts_us`] and friends are `Option`s.
 
 mod error;
+mod feature_set;
 mod mapping;
 mod nf_v2;
 mod reader;
 mod timestamp;
 mod tuple;
+mod zeek_conn;
 
 use std::sync::Arc;
 
 pub use error::FlowRecordError;
+pub use feature_set::{FlowFeatureSet, features_for_mapping};
 pub use mapping::{ColumnMapping, FeatureColumn, TimestampColumn, TimestampFormat};
 pub use nf_v2::{NF_V2_NOT_DERIVED, nf_v2_feature_names, nf_v2_features};
 pub use reader::{DeadLetter, FlowCsvReader, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};
 pub use timestamp::parse_timestamp_us;
 pub use tuple::FlowTuple;
+pub use zeek_conn::{zeek_conn_feature_names, zeek_conn_features};
 
 /// The names of the features a record carries, shared by every record of one source.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use vigil_ingest::PcapReader;
-pub use vigil_pipelines::inputs::expand_inputs;
+pub use vigil_pipelines::inputs::{expand_inputs, is_capture_name};
 
 /// The capture inputs opened one by one; one that cannot be opened is logged with
 /// its reason and skipped, and [`CaptureInputs::failed`] remembers it.
@@ -36,6 +36,26 @@ impl Iterator for CaptureInputs {
         }
         None
     }
+}
+
+/// Whether the file is a capture: pcap or pcapng magic bytes, or a capture file name
+/// (`.pcap`, `.pcapng`, `.cap`, `.trace`, `.dump`, each optionally `.gz`).
+pub fn is_capture(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    const MAGICS: [[u8; 4]; 5] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    if is_capture_name(path) {
+        return Ok(true);
+    }
+    let mut magic = [0u8; 4];
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(f.read(&mut magic).unwrap_or(0) == 4 && MAGICS.contains(&magic))
 }
 
 /// Whether the file starts with Parquet's magic bytes.

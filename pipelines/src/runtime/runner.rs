@@ -210,6 +210,8 @@ async fn run_transform(
         let rows = env.rows();
         let started = Instant::now();
         let permit = pool.clone().acquire_owned().await.expect("the pool is never closed");
+        // Kept to pass on unscored if scoring fails: accepted rows are never lost.
+        let original = env.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let result = transform.apply(env);
             drop(permit);
@@ -235,8 +237,11 @@ async fn run_transform(
                 }
             }
             Err(e) => {
-                tracing::error!(transform = %name, rows, "batch dropped: {e:#}");
+                tracing::error!(transform = %name, rows, "batch passed on unscored: {e:#}");
                 stats.add_dropped(rows);
+                if !matches!(transform, Transform::Alerts(_)) && out.send(original).await.is_err() {
+                    return;
+                }
             }
         }
     }

@@ -35,7 +35,7 @@ impl StageStats {
         self.records_out.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Count records dropped (e.g. not tokenizable).
+    /// Count records the stage could not process (a scoring stage passes them on unscored).
     pub fn add_dropped(&self, n: usize) {
         self.dropped.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -82,7 +82,7 @@ pub struct StageSnapshot {
     pub records_in: u64,
     /// Records passed on (sources: produced; sinks: committed).
     pub records_out: u64,
-    /// Records dropped.
+    /// Records the stage could not process (scoring: passed on unscored; sinks: not written).
     pub dropped: u64,
     /// Records turned into dead letters.
     pub dead_lettered: u64,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use vigil_ingest::flow_records::FlowFeatureSet;
 use vigil_models::{Device, Model, ModelOptions};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{score_flow_windows, scored_flow_schema};
@@ -11,7 +12,7 @@ use vigil_tokenizers::flow_window::{FlowWindowConfig, FlowWindowTokenizer, Group
 
 use super::SCORE_ROWS;
 use crate::cli::Outcome;
-use crate::cli::tokenize::flow::read_flow_records;
+use crate::cli::tokenize::flow::{read_flow_records, read_own_flows};
 
 /// Arguments of `vigil score flow`.
 #[derive(Debug, Args)]
@@ -30,7 +31,9 @@ pub struct FlowScoreArgs {
     #[arg(short, long, value_name = "FILE.parquet")]
     out: PathBuf,
     /// Column mapping of a flow CSV, overriding the model's; `none` reads the input as
-    /// our own flows (capture or stored flows table).
+    /// our own flows (capture or stored flows table) with the model's features when our
+    /// flows can provide them (zeek_conn, nf_v2_derivable), else NF-v2. A capture or flows
+    /// table is recognised without it.
     #[arg(long, value_name = "NAME|FILE|none")]
     mapping: Option<String>,
     /// Where to score.
@@ -55,14 +58,18 @@ pub(super) fn run(args: FlowScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
         "src_dst" | "src-dst" => GroupBy::SrcDst,
         other => bail!("the manifest's preprocessing.group_by `{other}` is unknown"),
     };
-    let mapping = match args.mapping.as_deref() {
-        Some("none") => None,
-        Some(m) => Some(m.to_string()),
-        None if prep["mapping"].is_string() => prep["mapping"].as_str().map(str::to_string),
-        None => None,
+    let model_mapping = prep["mapping"].as_str();
+    let (recs, dead) = match args.mapping.as_deref() {
+        // Our own flows, with the model's features when they can be derived (else NF-v2,
+        // which the preprocessor refuses with a feature mismatch, as before).
+        Some("none") => {
+            let set =
+                model_mapping.and_then(FlowFeatureSet::for_mapping).unwrap_or(FlowFeatureSet::NfV2);
+            (read_own_flows(&args.input, set)?, 0)
+        }
+        Some(m) => read_flow_records(&args.input, Some(m), args.dead_letters.as_deref())?,
+        None => read_flow_records(&args.input, model_mapping, args.dead_letters.as_deref())?,
     };
-    let (recs, dead) =
-        read_flow_records(&args.input, mapping.as_deref(), args.dead_letters.as_deref())?;
     if recs.is_empty() {
         bail!("{}: no flow records", args.input.display());
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatures, nf_v2_features};
+use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatureSet, FlowFeatures};
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowRecord, FlowTableConfig, flows_from_batch};
 use vigil_pipelines::extract::flows_from_capture;
@@ -17,7 +17,7 @@ use vigil_tokenizers::flow_window::{
 
 use super::{BATCH_ROWS, write_dead_letters};
 use crate::cli::Outcome;
-use crate::cli::inputs::{is_parquet, parquet_batches};
+use crate::cli::inputs::{is_capture, is_parquet, parquet_batches};
 
 /// Which flows a window may hold.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -38,9 +38,10 @@ enum Group {
     after_help = "Examples:\n  vigil tokenize flow samples/ssh.pcap --out w.parquet --save-preprocessor prep.json\n  vigil tokenize flow flows.csv --mapping cicflowmeter --preprocessor prep.json --out w.parquet"
 )]
 pub struct FlowArgs {
-    /// A flow CSV (read with --mapping) or, without --mapping, our own flows: a capture,
-    /// or a Parquet `flows` table from `vigil flows -f parquet`; their NF-v2 features
-    /// derivable from headers are used.
+    /// A flow CSV (read with --mapping) or our own flows: a capture, or a Parquet `flows`
+    /// table from `vigil flows -f parquet`; these get the features of --mapping when it is
+    /// zeek_conn or nf_v2_derivable, else (no --mapping) the NF-v2 features derivable from
+    /// headers.
     input: PathBuf,
     /// The Parquet file to write.
     #[arg(short, long, value_name = "FILE.parquet")]
@@ -69,28 +70,23 @@ pub struct FlowArgs {
     dead_letters: Option<PathBuf>,
 }
 
-/// Records of `input` (a flow CSV read with `mapping`, else a capture or a stored
-/// `flows` table), in start-time order, and how many rows were dead letters (kept
-/// in `dead_letters` when given).
+/// Records of `input`, in start-time order, and how many rows were dead letters
+/// (kept in `dead_letters` when given).
+///
+/// - Our own flows (a capture or a stored `flows` table, recognised by content or
+///   name; any input when `mapping` is `None`) get the features of `mapping` when our
+///   flows can provide them ([`FlowFeatureSet::for_mapping`]: `zeek_conn`,
+///   `nf_v2_derivable`), NF-v2 without a mapping; another mapping is an error.
+/// - Any other input is a flow CSV read with `mapping`.
 pub(crate) fn read_flow_records(
     input: &Path,
     mapping: Option<&str>,
     dead_letters: Option<&Path>,
 ) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
-    let Some(name) = mapping else {
-        let flows = if is_parquet(input)? {
-            read_flows_parquet(input)?
-        } else {
-            let (flows, error) =
-                flows_from_capture(input, DecoderConfig::default(), FlowTableConfig::default());
-            if let Some(e) = error {
-                tracing::error!("{e}");
-            }
-            flows
-        };
-        let mut recs: Vec<FlowFeatures> = flows.iter().map(nf_v2_features).collect();
-        recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
-        return Ok((recs, 0));
+    let own = is_parquet(input)? || is_capture(input)?;
+    let name = match mapping {
+        Some(name) if !own => name,
+        _ => return Ok((read_own_flows(input, own_feature_set(mapping)?)?, 0)),
     };
     let mapping = match ColumnMapping::builtin(name) {
         Some(m) => m,
@@ -114,6 +110,39 @@ pub(crate) fn read_flow_records(
     }
     recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
     Ok((recs, dead))
+}
+
+/// The features our own flows get for `mapping` (NF-v2 without one).
+fn own_feature_set(mapping: Option<&str>) -> anyhow::Result<FlowFeatureSet> {
+    let Some(name) = mapping else { return Ok(FlowFeatureSet::NfV2) };
+    FlowFeatureSet::for_mapping(name).with_context(|| {
+        format!(
+            "our flows cannot provide the features of mapping `{name}` (derivable: {}, {})",
+            FlowFeatureSet::ZeekConn.mapping_name(),
+            FlowFeatureSet::NfV2.mapping_name()
+        )
+    })
+}
+
+/// Our own flows of `input` (a capture, or a stored `flows` table) as `set` features,
+/// in start-time order.
+pub(crate) fn read_own_flows(
+    input: &Path,
+    set: FlowFeatureSet,
+) -> anyhow::Result<Vec<FlowFeatures>> {
+    let flows = if is_parquet(input)? {
+        read_flows_parquet(input)?
+    } else {
+        let (flows, error) =
+            flows_from_capture(input, DecoderConfig::default(), FlowTableConfig::default());
+        if let Some(e) = error {
+            tracing::error!("{e}");
+        }
+        flows
+    };
+    let mut recs: Vec<FlowFeatures> = flows.iter().map(|f| set.features(f)).collect();
+    recs.sort_by_key(|r| (r.tuple.ts_us, r.tuple.flow_id));
+    Ok(recs)
 }
 
 /// Flows stored by `vigil flows -f parquet` (the `flows` table schema).

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use vigil_ingest::flow_records::{FlowFeatures, nf_v2_features};
+use vigil_ingest::flow_records::{FlowFeatures, features_for_mapping, nf_v2_features};
 use vigil_models::Model;
 use vigil_tokenizers::flow_window::{FlowWindowConfig, FlowWindowTokenizer, GroupBy, Preprocessor};
 use vigil_tokenizers::{FlowTokens, NetfoundConfig};
@@ -101,7 +101,11 @@ impl FlowTransform {
         let tokenizer = FlowWindowTokenizer::new(preprocessor, config)?;
         let verdict =
             VerdictSpec::new(&model, &scored_flow_schema(model.name()), &["label", "score"])?;
-        Ok(FlowTransform { model, tokenizer, features: nf_v2_features, verdict })
+        // Flows from a capture get the features of the model's mapping where our flows can
+        // provide them (else NF-v2, and the preprocessor names what is missing).
+        let features =
+            prep["mapping"].as_str().and_then(features_for_mapping).unwrap_or(nf_v2_features);
+        Ok(FlowTransform { model, tokenizer, features, verdict })
     }
 
     /// Add the verdict column to a flows batch.
