@@ -1,4 +1,5 @@
-//! End-to-end throughput of capture → flows, side by side with peer tools.
+//! End-to-end throughput of capture → flows, side by side with peer tools; the
+//! streaming runtime per source type ([`pipeline`]); our SQL against DuckDB ([`sql`]).
 //!
 //! Our run is timed in-process (best of N); each peer runs as a child process
 //! on the same file, output discarded. Both wall-clock and CPU time (user +
@@ -15,7 +16,10 @@ use vigil_ingest::{FlowRecord, FlowTableConfig, PcapReader};
 
 use crate::extract::Extractor;
 
+pub mod pipeline;
+pub mod pipeline_inputs;
 mod score;
+pub mod sql;
 
 pub use score::{ScoreTiming, bench_score};
 
@@ -60,7 +64,7 @@ impl FlowBench {
 }
 
 /// CPU seconds used so far by `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`).
-fn cpu_seconds(who: libc::c_int) -> f64 {
+pub(crate) fn cpu_seconds(who: libc::c_int) -> f64 {
     // SAFETY: getrusage only writes the struct we hand it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(who, &mut ru) };

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use vigil_pipelines::bench::{bench_flows, bench_netfound, bench_score};
 
 use super::Outcome;
+use super::bench_pipeline::{self, PipelineArgs};
 
 /// Arguments of `vigil bench`.
 #[derive(Debug, Args)]
@@ -58,6 +59,11 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// The streaming runtime end to end per source type (capture → netFound, flow CSV →
+    /// FlowTransformer, metrics → iTransformer, access log → HSTU, each into a store):
+    /// records/s, time shares (decode, tokenize, score, write) and peak RSS; then our
+    /// SQL against DuckDB on the same Parquet files.
+    Pipeline(PipelineArgs),
 }
 
 /// Run `vigil bench`.
@@ -91,6 +97,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
                 }
             }
         }
+        BenchWhat::Pipeline(args) => return bench_pipeline::run(args),
         BenchWhat::Netfound { capture, repeat, json } => {
             let b = bench_netfound(&capture, repeat)?;
             if json {

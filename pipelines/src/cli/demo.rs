@@ -44,22 +44,26 @@ fn find_root(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// The checkout: `explicit`, else the working directory or one above it, else the
+/// one the binary was built in.
+pub(super) fn checkout_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(r) = explicit {
+        return Ok(r.to_path_buf());
+    }
+    let cwd = std::env::current_dir()?;
+    let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    find_root(&cwd).or_else(|| find_root(&built_in)).context(
+        "cannot find the Vigil checkout (samples/ and onnx/artifacts/): run from it or pass --root",
+    )
+}
+
 fn toml_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// Run `vigil demo`.
 pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => {
-            let cwd = std::env::current_dir()?;
-            let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            find_root(&cwd).or_else(|| find_root(&built_in)).context(
-                "cannot find the Vigil checkout (samples/ and onnx/artifacts/): run from it or pass --root",
-            )?
-        }
-    };
+    let root = checkout_root(args.root.as_deref())?;
     let store = args.data.clone().unwrap_or_else(default_store_dir);
     let text = DEMO_TOPOLOGY
         .replace("{root}", &toml_path(&std::path::absolute(&root)?))

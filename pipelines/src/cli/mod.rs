@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod bench;
+mod bench_pipeline;
 mod conformance;
 mod demo;
 mod flows;

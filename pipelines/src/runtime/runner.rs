@@ -107,7 +107,11 @@ impl Runner {
             };
             let errors = errors.clone();
             tasks.push(tokio::task::spawn_blocking(move || {
-                if let Err(e) = source.run(&ctx) {
+                let started = Instant::now();
+                let result = source.run(&ctx);
+                let blocked = Duration::from_secs_f64(ctx.stats.blocked_seconds());
+                ctx.stats.add_busy(started.elapsed().saturating_sub(blocked));
+                if let Err(e) = result {
                     tracing::error!(source = %name, "{e:#}");
                     errors
                         .lock()
@@ -212,8 +216,9 @@ async fn run_transform(
         let permit = pool.clone().acquire_owned().await.expect("the pool is never closed");
         // Kept to pass on unscored if scoring fails: accepted rows are never lost.
         let original = env.clone();
+        let st = stats.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let result = transform.apply(env);
+            let result = transform.apply(env, &st);
             drop(permit);
             (transform, result)
         })
@@ -245,7 +250,7 @@ async fn run_transform(
             }
         }
     }
-    match transform.finish() {
+    match transform.finish(&stats) {
         Ok(envs) => {
             for e in envs {
                 stats.add_out(e.rows());

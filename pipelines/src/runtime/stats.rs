@@ -1,10 +1,12 @@
-//! Per-stage counters: records in and out, dropped, dead-lettered, and a histogram of
-//! batch latency; rendered as Prometheus text and as JSON for `vigil stats`.
+//! Per-stage counters: records in and out, dropped, dead-lettered, a histogram of
+//! batch latency, and where the time went (a source's busy and blocked time, a
+//! scoring transform's tokenize and score time); rendered as Prometheus text and as
+//! JSON for `vigil stats`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -22,6 +24,14 @@ pub struct StageStats {
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
     latency_us_sum: AtomicU64,
+    busy_us: AtomicU64,
+    blocked_us: AtomicU64,
+    tokenize_us: AtomicU64,
+    score_us: AtomicU64,
+}
+
+fn add_us(counter: &AtomicU64, took: Duration) {
+    counter.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
 }
 
 impl StageStats {
@@ -55,6 +65,42 @@ impl StageStats {
         self.latency_us_sum.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Count time a source spent reading and decoding (its run, less the time blocked).
+    pub fn add_busy(&self, took: Duration) {
+        add_us(&self.busy_us, took);
+    }
+
+    /// Count time a source waited on full downstream channels (backpressure).
+    pub fn add_blocked(&self, took: Duration) {
+        add_us(&self.blocked_us, took);
+    }
+
+    /// The blocked time counted so far, in seconds.
+    pub fn blocked_seconds(&self) -> f64 {
+        self.blocked_us.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// Count time spent turning records into model inputs.
+    pub fn add_tokenize(&self, took: Duration) {
+        add_us(&self.tokenize_us, took);
+    }
+
+    /// Run `f`, counting its time as tokenizing.
+    pub fn tokenizing<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        self.add_tokenize(started.elapsed());
+        out
+    }
+
+    /// Run `f`, counting its time as scoring (model inputs, the model, its outputs).
+    pub fn scoring<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        add_us(&self.score_us, started.elapsed());
+        out
+    }
+
     fn snapshot(&self, name: &str, role: &str) -> StageSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         StageSnapshot {
@@ -67,6 +113,10 @@ impl StageStats {
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),
             latency_seconds_sum: load(&self.latency_us_sum) as f64 / 1e6,
+            busy_seconds: load(&self.busy_us) as f64 / 1e6,
+            blocked_seconds: load(&self.blocked_us) as f64 / 1e6,
+            tokenize_seconds: load(&self.tokenize_us) as f64 / 1e6,
+            score_seconds: load(&self.score_us) as f64 / 1e6,
         }
     }
 }
@@ -92,6 +142,19 @@ pub struct StageSnapshot {
     pub latency_buckets: Vec<u64>,
     /// Total batch processing time.
     pub latency_seconds_sum: f64,
+    /// Sources: time spent reading and decoding, not counting `blocked_seconds`.
+    #[serde(default)]
+    pub busy_seconds: f64,
+    /// Sources: time spent waiting on full downstream channels.
+    #[serde(default)]
+    pub blocked_seconds: f64,
+    /// Time spent turning records into model inputs (scoring transforms; capture
+    /// sources read by netFound, whose packet tokens are made as packets arrive).
+    #[serde(default)]
+    pub tokenize_seconds: f64,
+    /// Scoring transforms: time spent in scoring (model inputs, the model, its outputs).
+    #[serde(default)]
+    pub score_seconds: f64,
 }
 
 /// A registered stage: name, role, counters.
@@ -135,6 +198,19 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
     }
+    let seconds = [
+        ("vigil_stage_busy_seconds_total", "Time a source spent reading and decoding."),
+        ("vigil_stage_blocked_seconds_total", "Time a source waited on full channels."),
+        ("vigil_stage_tokenize_seconds_total", "Time spent making model inputs."),
+        ("vigil_stage_score_seconds_total", "Time spent scoring."),
+    ];
+    for (which, (name, help)) in seconds.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for s in stages {
+            let v = [s.busy_seconds, s.blocked_seconds, s.tokenize_seconds, s.score_seconds][which];
+            let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+        }
+    }
     let name = "vigil_stage_batch_seconds";
     let _ = writeln!(out, "# HELP {name} Time to process one batch.\n# TYPE {name} histogram");
     for s in stages {
@@ -166,6 +242,8 @@ mod tests {
         s.add_dead_lettered(2);
         s.observe_batch(Duration::from_millis(3));
         s.observe_batch(Duration::from_secs(100));
+        s.add_tokenize(Duration::from_millis(1500));
+        assert_eq!(s.scoring(|| 7), 7);
         let text = prometheus_text(&reg.snapshot());
         assert!(
             text.contains("vigil_stage_records_out_total{stage=\"capture\",role=\"source\"} 10")
@@ -181,6 +259,11 @@ mod tests {
         ));
         assert!(
             text.contains("vigil_stage_batch_seconds_count{stage=\"capture\",role=\"source\"} 2")
+        );
+        assert!(
+            text.contains(
+                "vigil_stage_tokenize_seconds_total{stage=\"capture\",role=\"source\"} 1.5"
+            )
         );
     }
 }

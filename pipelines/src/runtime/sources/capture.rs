@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{DecodedPacket, Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader};
@@ -40,6 +40,8 @@ struct Flows<'a> {
     early: HashMap<u64, FlowTokens>,
     ended: Vec<FlowRecord>,
     pending: Pending<(FlowRecord, Option<FlowTokens>)>,
+    /// Time in the tokenizer since the last batch (counted per batch, not per packet).
+    tokenize: Duration,
 }
 
 impl CaptureSource {
@@ -65,6 +67,7 @@ impl CaptureSource {
             early: HashMap::new(),
             ended: Vec::new(),
             pending: Pending::new(),
+            tokenize: Duration::ZERO,
         };
         match self.input {
             Input::Interface(name) => {
@@ -133,10 +136,11 @@ impl Flows<'_> {
 
     /// Feed the decoded packet to the flow table (and the tokenizer).
     fn process(&mut self) -> anyhow::Result<()> {
-        let Flows { decoded, table, tokenizer, early, ended, .. } = self;
+        let Flows { decoded, table, tokenizer, early, ended, tokenize, .. } = self;
         match tokenizer {
             Some(tok) => {
                 table.process_observed(decoded, ended, &mut |lf| {
+                    let started = Instant::now();
                     let flow = FlowRef {
                         flow_id: lf.flow_id,
                         community_id: lf.community_id,
@@ -147,6 +151,7 @@ impl Flows<'_> {
                     if let Ok(Some(t)) = tok.push(flow, decoded.ts, &decoded.layers[lf.layer]) {
                         early.insert(t.flow_id, t);
                     }
+                    *tokenize += started.elapsed();
                 });
                 for t in tok.take_evicted() {
                     early.insert(t.flow_id, t);
@@ -159,10 +164,12 @@ impl Flows<'_> {
 
     fn take_ended(&mut self) -> anyhow::Result<()> {
         for f in std::mem::take(&mut self.ended) {
+            let started = Instant::now();
             let tokens = self
                 .tokenizer
                 .as_mut()
                 .and_then(|tok| self.early.remove(&f.flow_id).or_else(|| tok.finish(f.flow_id)));
+            self.tokenize += started.elapsed();
             self.pending.push((f, tokens));
             if self.pending.items.len() >= self.ctx.batch.max_rows {
                 self.flush()?;
@@ -176,6 +183,7 @@ impl Flows<'_> {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
+        self.ctx.stats.add_tokenize(std::mem::take(&mut self.tokenize));
         let (rows, waited) = self.pending.take();
         if rows.is_empty() {
             return Ok(());
@@ -193,7 +201,7 @@ impl Flows<'_> {
     fn dead_letter(&mut self, source: &str, position: &str, error: &str) -> anyhow::Result<()> {
         let batch = dead_letter(source, position, error, &self.ctx.sensor);
         self.ctx.stats.add_dead_lettered(1);
-        self.ctx.out.blocking_send(Envelope::new(RecordKind::DeadLetters, batch))?;
+        self.ctx.send(Envelope::new(RecordKind::DeadLetters, batch))?;
         Ok(())
     }
 

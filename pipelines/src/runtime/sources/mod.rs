@@ -51,7 +51,15 @@ impl SourceContext {
         }
         self.stats.add_out(env.rows());
         self.stats.observe_batch(took);
-        self.out.blocking_send(env)
+        self.send(env)
+    }
+
+    /// Send downstream, counting the time blocked on full channels.
+    pub fn send(&self, env: Envelope) -> Result<(), Closed> {
+        let started = Instant::now();
+        let sent = self.out.blocking_send(env);
+        self.stats.add_blocked(started.elapsed());
+        sent
     }
 
     /// Send dead letters downstream (to the `dead_letters` table) and count them.
@@ -61,7 +69,7 @@ impl SourceContext {
         }
         self.stats.add_dead_lettered(letters.len());
         let batch = dead_letters_batch(letters, &self.sensor);
-        self.out.blocking_send(Envelope::new(RecordKind::DeadLetters, batch))
+        self.send(Envelope::new(RecordKind::DeadLetters, batch))
     }
 }
 

@@ -13,6 +13,7 @@ use vigil_models::Model;
 use vigil_tokenizers::actions::ActionSequencer;
 
 use crate::runtime::record::Envelope;
+use crate::runtime::stats::StageStats;
 use crate::score::{ActionModelSpec, score_snapshots};
 
 /// HSTU over an action stream; entity histories live in the sequencer.
@@ -31,7 +32,7 @@ impl ActionsTransform {
     }
 
     /// Fill `surprise`, `rank`, `predicted` and `model` of an actions batch.
-    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Envelope> {
+    pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
         let batch = &env.batch;
         let col = |name: &str| {
             batch.column_by_name(name).with_context(|| format!("actions rows without `{name}`"))
@@ -42,17 +43,19 @@ impl ActionsTransform {
             col("object")?.as_string::<i32>(),
         );
         let ts = col("ts")?.as_primitive::<TimestampMicrosecondType>();
-        let snaps: Vec<_> = (0..batch.num_rows())
-            .map(|i| {
-                self.sequencer.push(&ActionEvent {
-                    entity: entity.value(i).to_string(),
-                    ts: ts.value(i),
-                    action: action.value(i).to_string(),
-                    object: object.value(i).to_string(),
+        let snaps: Vec<_> = stats.tokenizing(|| {
+            (0..batch.num_rows())
+                .map(|i| {
+                    self.sequencer.push(&ActionEvent {
+                        entity: entity.value(i).to_string(),
+                        ts: ts.value(i),
+                        action: action.value(i).to_string(),
+                        object: object.value(i).to_string(),
+                    })
                 })
-            })
-            .collect();
-        let verdicts = score_snapshots(&self.model, &self.spec, &snaps)?;
+                .collect()
+        });
+        let verdicts = stats.scoring(|| score_snapshots(&self.model, &self.spec, &snaps))?;
         let n = verdicts.len();
         let mut surprise = Float32Builder::with_capacity(n);
         let mut rank = UInt32Builder::with_capacity(n);

@@ -11,6 +11,7 @@ use vigil_tokenizers::{FlowTokens, NetfoundConfig};
 
 use super::verdict::{VerdictSpec, last_struct, with_column};
 use crate::runtime::record::Envelope;
+use crate::runtime::stats::StageStats;
 use crate::score::{
     NetfoundShape, score_flow_windows, score_netfound, scored_flow_schema, scored_netfound_schema,
 };
@@ -40,8 +41,8 @@ impl NetfoundTransform {
         crate::score::netfound_tokenizer_config(model.manifest(), &[])
     }
 
-    /// Add the verdict column to a flows batch.
-    pub fn apply(&self, env: Envelope) -> anyhow::Result<Envelope> {
+    /// Add the verdict column to a flows batch (the tokens were made by the source).
+    pub fn apply(&self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
         let rows = env.rows();
         let tokens = env.tokens.clone().with_context(|| {
             format!(
@@ -63,7 +64,7 @@ impl NetfoundTransform {
         let verdict = if flows.is_empty() {
             self.verdict.build(None, &positions)?
         } else {
-            let scored = score_netfound(&self.model, &flows, self.shape)?;
+            let scored = stats.scoring(|| score_netfound(&self.model, &flows, self.shape))?;
             self.verdict.build(Some(&last_struct(&scored)?), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;
@@ -109,17 +110,23 @@ impl FlowTransform {
     }
 
     /// Add the verdict column to a flows batch.
-    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Envelope> {
-        let recs: Vec<FlowFeatures> = match &env.features {
-            Some(f) => f.as_ref().clone(),
-            None => vigil_ingest::flows_from_batch(&env.batch)?.iter().map(self.features).collect(),
-        };
-        let windows = recs.iter().map(|r| self.tokenizer.push(r)).collect::<Result<Vec<_>, _>>()?;
+    pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
+        let (recs, windows) = stats.tokenizing(|| -> anyhow::Result<_> {
+            let recs: Vec<FlowFeatures> = match &env.features {
+                Some(f) => f.as_ref().clone(),
+                None => {
+                    vigil_ingest::flows_from_batch(&env.batch)?.iter().map(self.features).collect()
+                }
+            };
+            let windows =
+                recs.iter().map(|r| self.tokenizer.push(r)).collect::<Result<Vec<_>, _>>()?;
+            Ok((recs, windows))
+        })?;
         let positions: Vec<Option<u32>> = (0..recs.len() as u32).map(Some).collect();
         let verdict = if windows.is_empty() {
             self.verdict.build(None, &positions)?
         } else {
-            let scored = score_flow_windows(&self.model, &windows)?;
+            let scored = stats.scoring(|| score_flow_windows(&self.model, &windows))?;
             self.verdict.build(Some(&last_struct(&scored)?), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;

@@ -18,6 +18,7 @@ use vigil_tokenizers::variate::{VariateConfig, VariateTokenizer, VariateWindow};
 
 use super::verdict::last_struct;
 use crate::runtime::record::{Envelope, RecordKind};
+use crate::runtime::stats::StageStats;
 use crate::score::score_variate_windows;
 use crate::store::Table;
 
@@ -65,7 +66,7 @@ impl MetricsTransform {
     }
 
     /// The model's series resampled and scored; other series' rows pass through.
-    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Vec<Envelope>> {
+    pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         let batch = &env.batch;
         let col = |name: &str| {
             batch.column_by_name(name).with_context(|| format!("metrics rows without `{name}`"))
@@ -89,7 +90,7 @@ impl MetricsTransform {
                     ts: ts.value(i),
                     value: value.value(i),
                 };
-                self.resampler.push(&p, &mut steps);
+                stats.tokenizing(|| self.resampler.push(&p, &mut steps));
             }
         }
         let mut out = Vec::new();
@@ -97,35 +98,42 @@ impl MetricsTransform {
         if others.num_rows() > 0 {
             out.push(Envelope::new(RecordKind::Metrics, others));
         }
-        if let Some(scored) = self.score_steps(&steps)? {
+        if let Some(scored) = self.score_steps(&steps, stats)? {
             out.push(Envelope::new(RecordKind::Metrics, scored));
         }
         Ok(out)
     }
 
     /// End of input: the step in progress is complete.
-    pub fn finish(&mut self) -> anyhow::Result<Vec<Envelope>> {
+    pub fn finish(&mut self, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         let mut steps = Vec::new();
-        self.resampler.finish(&mut steps);
+        stats.tokenizing(|| self.resampler.finish(&mut steps));
         Ok(self
-            .score_steps(&steps)?
+            .score_steps(&steps, stats)?
             .map(|b| Envelope::new(RecordKind::Metrics, b))
             .into_iter()
             .collect())
     }
 
     /// Forecast and score each step whose lookback window is full; rows for all.
-    fn score_steps(&mut self, steps: &[ResampledStep]) -> anyhow::Result<Option<RecordBatch>> {
+    fn score_steps(
+        &mut self,
+        steps: &[ResampledStep],
+        stats: &StageStats,
+    ) -> anyhow::Result<Option<RecordBatch>> {
         if steps.is_empty() {
             return Ok(None);
         }
         let mut pairs: Vec<(usize, VariateWindow)> = Vec::new();
-        for (k, s) in steps.iter().enumerate() {
-            if let Some(w) = self.last_window.take() {
-                pairs.push((k, w));
+        stats.tokenizing(|| -> anyhow::Result<()> {
+            for (k, s) in steps.iter().enumerate() {
+                if let Some(w) = self.last_window.take() {
+                    pairs.push((k, w));
+                }
+                self.last_window = self.tokenizer.push_step(s)?.into_iter().last();
             }
-            self.last_window = self.tokenizer.push_step(s)?.into_iter().last();
-        }
+            Ok(())
+        })?;
         let n = self.series.len();
         // forecast[k][v] and score[k] of each step that had a window.
         let mut forecast: Vec<Option<Vec<f32>>> = vec![None; steps.len()];
@@ -134,7 +142,7 @@ impl MetricsTransform {
             let windows: Vec<VariateWindow> = pairs.iter().map(|(_, w)| w.clone()).collect();
             let next: Vec<Option<Vec<f64>>> =
                 pairs.iter().map(|(k, _)| Some(steps[*k].values.clone())).collect();
-            let scored = score_variate_windows(&self.model, &windows, &next)?;
+            let scored = stats.scoring(|| score_variate_windows(&self.model, &windows, &next))?;
             let verdict: StructArray = last_struct(&scored)?;
             let scores = verdict
                 .column_by_name("score")

@@ -18,6 +18,7 @@ pub use metrics::MetricsTransform;
 
 use super::config::TransformConfig;
 use super::record::{Envelope, RecordKind};
+use super::stats::StageStats;
 
 /// A transform ready to run.
 pub enum Transform {
@@ -91,8 +92,9 @@ impl Transform {
     }
 
     /// Process one batch. Scoring transforms pass batches of other kinds (dead letters)
-    /// through; the alerts transform emits only alerts.
-    pub fn apply(&mut self, env: Envelope) -> anyhow::Result<Vec<Envelope>> {
+    /// through; the alerts transform emits only alerts. Tokenize and score time go to
+    /// `stats`.
+    pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         if let Transform::Alerts(a) = self {
             return Ok(a.apply(&env)?.into_iter().collect());
         }
@@ -100,18 +102,18 @@ impl Transform {
             return Ok(vec![env]);
         }
         Ok(match self {
-            Transform::Netfound(t) => vec![t.apply(env)?],
-            Transform::Flow(t) => vec![t.apply(env)?],
-            Transform::Metrics(t) => t.apply(env)?,
-            Transform::Actions(t) => vec![t.apply(env)?],
+            Transform::Netfound(t) => vec![t.apply(env, stats)?],
+            Transform::Flow(t) => vec![t.apply(env, stats)?],
+            Transform::Metrics(t) => t.apply(env, stats)?,
+            Transform::Actions(t) => vec![t.apply(env, stats)?],
             Transform::Alerts(_) => unreachable!("handled above"),
         })
     }
 
     /// End of input: what the transform still holds.
-    pub fn finish(&mut self) -> anyhow::Result<Vec<Envelope>> {
+    pub fn finish(&mut self, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         match self {
-            Transform::Metrics(t) => t.finish(),
+            Transform::Metrics(t) => t.finish(stats),
             _ => Ok(Vec::new()),
         }
     }
