@@ -43,7 +43,11 @@ fn partition_cols() -> Vec<(String, DataType)> {
 pub async fn open_store(root: &Path, limits: QueryLimits) -> anyhow::Result<SessionContext> {
     let runtime =
         RuntimeEnvBuilder::new().with_memory_limit(limits.memory_bytes, 1.0).build_arc()?;
-    let config = SessionConfig::new().with_information_schema(true);
+    // Plain Utf8 strings rather than views: measured faster on the saved queries (top-talkers
+    // 247 -> 181 ms on 1M flows) and the same types as the tables' base schemas.
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     for table in Table::ALL {
         register(&ctx, root, table).await?;
