@@ -16,10 +16,14 @@ pub const SAVED_QUERIES: &[SavedQuery] = &[
     SavedQuery {
         name: "top-talkers",
         about: "Originators by bytes sent and received (IP bytes), with flow and peer counts",
-        sql: "SELECT src_ip, count(*) AS flows, count(DISTINCT dst_ip) AS peers, \
-              sum(orig_ip_bytes) AS bytes_out, sum(resp_ip_bytes) AS bytes_in, \
-              sum(orig_ip_bytes + resp_ip_bytes) AS bytes \
-              FROM flows GROUP BY src_ip ORDER BY bytes DESC, src_ip LIMIT 20",
+        // Per (source, peer) first, then per source: the same figures as one GROUP BY
+        // with count(DISTINCT dst_ip), without a distinct set per group.
+        sql: "SELECT src_ip, sum(flows) AS flows, count(*) AS peers, \
+              sum(bytes_out) AS bytes_out, sum(bytes_in) AS bytes_in, \
+              sum(bytes_out + bytes_in) AS bytes \
+              FROM (SELECT src_ip, dst_ip, count(*) AS flows, sum(orig_ip_bytes) AS bytes_out, \
+              sum(resp_ip_bytes) AS bytes_in FROM flows GROUP BY src_ip, dst_ip) \
+              GROUP BY src_ip ORDER BY bytes DESC, src_ip LIMIT 20",
     },
     SavedQuery {
         name: "scan-suspects",
