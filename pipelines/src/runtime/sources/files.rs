@@ -23,6 +23,73 @@ fn is_stdin(path: &std::path::Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// A reader of records one at a time, keeping the rows it could not read.
+trait RecordReader {
+    /// What it reads.
+    type Item;
+    /// The next record, or `None` at the end.
+    fn next_item(&mut self) -> anyhow::Result<Option<Self::Item>>;
+    /// The dead letters since the last call.
+    fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter>;
+}
+
+impl<R: std::io::BufRead> RecordReader for FlowCsvReader<R> {
+    type Item = FlowFeatures;
+    fn next_item(&mut self) -> anyhow::Result<Option<FlowFeatures>> {
+        Ok(self.next_record()?)
+    }
+    fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
+        FlowCsvReader::take_dead_letters(self)
+    }
+}
+
+impl RecordReader for MetricsReader {
+    type Item = vigil_ingest::metrics::MetricPoint;
+    fn next_item(&mut self) -> anyhow::Result<Option<Self::Item>> {
+        Ok(self.next_point()?)
+    }
+    fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
+        MetricsReader::take_dead_letters(self)
+    }
+}
+
+impl RecordReader for ActionReader {
+    type Item = vigil_ingest::actions::ActionEvent;
+    fn next_item(&mut self) -> anyhow::Result<Option<Self::Item>> {
+        Ok(self.next_event()?)
+    }
+    fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
+        ActionReader::take_dead_letters(self)
+    }
+}
+
+/// Read `reader` to its end (or until stopped), batching its records into envelopes
+/// made by `envelope` and sending its dead letters after each batch.
+fn pump<R: RecordReader>(
+    ctx: &SourceContext,
+    mut reader: R,
+    envelope: impl Fn(Vec<R::Item>) -> anyhow::Result<Envelope>,
+) -> anyhow::Result<()> {
+    let mut pending = Pending::new();
+    let flush = |pending: &mut Pending<R::Item>, reader: &mut R| -> anyhow::Result<()> {
+        let (items, waited) = pending.take();
+        if !items.is_empty() {
+            ctx.emit(envelope(items)?, waited)?;
+        }
+        ctx.dead_letters(&reader.take_dead_letters())?;
+        Ok(())
+    };
+    while !ctx.stopped() {
+        let Some(item) = reader.next_item()? else { break };
+        ctx.stats.add_in(1);
+        pending.push(item);
+        if pending.due(&ctx.batch) {
+            flush(&mut pending, &mut reader)?;
+        }
+    }
+    flush(&mut pending, &mut reader)
+}
+
 /// Flow records from a CSV, kept with their model features.
 pub struct FlowCsvSource {
     path: PathBuf,
@@ -47,42 +114,22 @@ impl FlowCsvSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = if is_stdin(&self.path) {
+        let reader = if is_stdin(&self.path) {
             let stdin: Box<dyn std::io::BufRead + Send> =
                 Box::new(std::io::BufReader::new(std::io::stdin()));
             FlowCsvReader::new(stdin, "stdin", &self.mapping)?
         } else {
             FlowCsvReader::open(&self.path, &self.mapping)?
         };
-        let mut pending: Pending<FlowFeatures> = Pending::new();
-        while !ctx.stopped() {
-            let Some(rec) = reader.next_record()? else { break };
-            ctx.stats.add_in(1);
-            pending.push(rec);
-            ctx.dead_letters(&reader.take_dead_letters())?;
-            if pending.due(&ctx.batch) {
-                emit_flow_records(ctx, &mut pending)?;
-            }
-        }
-        ctx.dead_letters(&reader.take_dead_letters())?;
-        emit_flow_records(ctx, &mut pending)
+        let sensor = ctx.sensor.clone();
+        pump(ctx, reader, |recs| {
+            let flows: Vec<FlowRecord> = recs.iter().map(record_of_features).collect();
+            let mut env =
+                Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
+            env.features = Some(Arc::new(recs));
+            Ok(env)
+        })
     }
-}
-
-fn emit_flow_records(
-    ctx: &SourceContext,
-    pending: &mut Pending<FlowFeatures>,
-) -> anyhow::Result<()> {
-    let (recs, waited) = pending.take();
-    if recs.is_empty() {
-        return Ok(());
-    }
-    let flows: Vec<FlowRecord> = recs.iter().map(record_of_features).collect();
-    let batch = vigil_ingest::flows_to_batch(&flows, &ctx.sensor)?;
-    let mut env = Envelope::new(RecordKind::Flows, batch);
-    env.features = Some(Arc::new(recs));
-    ctx.emit(env, waited)?;
-    Ok(())
 }
 
 /// The first of `names` the record has.
@@ -152,31 +199,15 @@ impl MetricsSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = if is_stdin(&self.path) {
+        let reader = if is_stdin(&self.path) {
             MetricsReader::from_reader("stdin", std::io::stdin(), MetricsReaderConfig::default())?
         } else {
             MetricsReader::open(&self.path, MetricsReaderConfig::default())?
         };
         let source = self.path.display().to_string();
-        let mut pending = Pending::new();
-        let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
-            let (points, waited) = pending.take();
-            let batch = metrics_batch(&points, &source, &ctx.sensor);
-            ctx.emit(Envelope::new(RecordKind::Metrics, batch), waited)?;
-            Ok(())
-        };
-        while !ctx.stopped() {
-            let Some(p) = reader.next_point()? else { break };
-            ctx.stats.add_in(1);
-            pending.push(p);
-            if pending.due(&ctx.batch) {
-                flush(&mut pending)?;
-                ctx.dead_letters(&reader.take_dead_letters())?;
-            }
-        }
-        flush(&mut pending)?;
-        ctx.dead_letters(&reader.take_dead_letters())?;
-        Ok(())
+        pump(ctx, reader, |points| {
+            Ok(Envelope::new(RecordKind::Metrics, metrics_batch(&points, &source, &ctx.sensor)))
+        })
     }
 }
 
@@ -226,30 +257,14 @@ impl ActionsSource {
 
     /// Read the log to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let mut reader = if is_stdin(&self.path) {
+        let reader = if is_stdin(&self.path) {
             ActionReader::from_reader("stdin", std::io::stdin(), self.format)?
         } else {
             ActionReader::open(&self.path, self.format)?
         };
         let source = self.path.display().to_string();
-        let mut pending = Pending::new();
-        let flush = |pending: &mut Pending<_>| -> anyhow::Result<()> {
-            let (events, waited) = pending.take();
-            let batch = actions_batch(&events, &source, &ctx.sensor);
-            ctx.emit(Envelope::new(RecordKind::Actions, batch), waited)?;
-            Ok(())
-        };
-        while !ctx.stopped() {
-            let Some(e) = reader.next_event()? else { break };
-            ctx.stats.add_in(1);
-            pending.push(e);
-            if pending.due(&ctx.batch) {
-                flush(&mut pending)?;
-                ctx.dead_letters(&reader.take_dead_letters())?;
-            }
-        }
-        flush(&mut pending)?;
-        ctx.dead_letters(&reader.take_dead_letters())?;
-        Ok(())
+        pump(ctx, reader, |events| {
+            Ok(Envelope::new(RecordKind::Actions, actions_batch(&events, &source, &ctx.sensor)))
+        })
     }
 }
