@@ -78,6 +78,16 @@ pub struct FeatureNames {
     pub categorical: Vec<String>,
 }
 
+impl FeatureNames {
+    /// Names from static lists (the feature sets derived from our own flows).
+    pub fn of(numeric: &[&str], categorical: &[&str]) -> FeatureNames {
+        FeatureNames {
+            numeric: numeric.iter().map(|s| s.to_string()).collect(),
+            categorical: categorical.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
 /// One flow, from any source, as named numeric and categorical features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowFeatures {

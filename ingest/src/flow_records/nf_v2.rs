@@ -76,12 +76,8 @@ pub const NF_V2_NOT_DERIVED: &[(&str, &str)] = &[
     ("FTP_COMMAND_RET_CODE", "needs FTP parsing of payloads"),
 ];
 
-static NAMES: LazyLock<Arc<FeatureNames>> = LazyLock::new(|| {
-    Arc::new(FeatureNames {
-        numeric: NUMERIC.map(String::from).to_vec(),
-        categorical: CATEGORICAL.map(String::from).to_vec(),
-    })
-});
+static NAMES: LazyLock<Arc<FeatureNames>> =
+    LazyLock::new(|| Arc::new(FeatureNames::of(&NUMERIC, &CATEGORICAL)));
 
 /// The feature names [`nf_v2_features`] produces (shared by every record).
 pub fn nf_v2_feature_names() -> Arc<FeatureNames> {

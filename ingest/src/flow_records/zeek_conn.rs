@@ -41,12 +41,8 @@ const CATEGORICAL: [&str; 5] = ["proto", "service", "conn_state", "history", "ds
 /// Zeek's text for an unset field.
 const UNSET: &str = "-";
 
-static NAMES: LazyLock<Arc<FeatureNames>> = LazyLock::new(|| {
-    Arc::new(FeatureNames {
-        numeric: NUMERIC.map(String::from).to_vec(),
-        categorical: CATEGORICAL.map(String::from).to_vec(),
-    })
-});
+static NAMES: LazyLock<Arc<FeatureNames>> =
+    LazyLock::new(|| Arc::new(FeatureNames::of(&NUMERIC, &CATEGORICAL)));
 
 /// The feature names [`zeek_conn_features`] produces (those of the `zeek_conn` mapping).
 pub fn zeek_conn_feature_names() -> Arc<FeatureNames> {
