@@ -8,7 +8,9 @@
 //! [`MAX_KEPT_DEAD_LETTERS`] (or a reader's own cap) are kept with their raw
 //! text cut to [`MAX_RAW_LEN`] bytes.
 
-/// Raw text kept in a [`DeadLetter`], at most, in bytes.
+use crate::position::Position;
+
+/// Raw bytes kept in a [`DeadLetter`], at most.
 pub const MAX_RAW_LEN: usize = 512;
 
 /// Dead letters a reader keeps by default; later ones are only counted.
@@ -16,19 +18,43 @@ pub const MAX_KEPT_DEAD_LETTERS: usize = 10_000;
 
 /// A row that could not be read; the reader keeps going.
 ///
-/// This is the row type of DESIGN.md's `dead_letters` table: `source` →
-/// `source`, `line` → `position`, `reason` → `error`, `raw` → `raw`.
+/// This is the row type of the `dead_letters` table: `source` → `source`,
+/// `position` → `position`, `reason` → `error`, `raw` → `raw` (binary).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// The file name (or the name given to the stream).
+    /// The file name (or the name given to the stream: `stdin`, a Kafka topic).
     pub source: String,
-    /// 1-based line number in the (decompressed) input; for a multi-line CSV
-    /// record, the line it starts on, counting header and `#` lines.
-    pub line: u64,
+    /// Where in the input: for line readers the 1-based line in the (decompressed)
+    /// input (for a multi-line CSV record, the line it starts on, counting header
+    /// and `#` lines).
+    pub position: Position,
     /// Why the row was refused.
     pub reason: String,
-    /// The row's text (lossy UTF-8), cut to [`MAX_RAW_LEN`] bytes on a character boundary.
-    pub raw: String,
+    /// The row's bytes as read, cut to [`MAX_RAW_LEN`].
+    pub raw: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// A dead letter; `raw` is cut to [`MAX_RAW_LEN`] bytes.
+    pub fn new(
+        source: impl Into<String>,
+        position: Position,
+        reason: impl Into<String>,
+        mut raw: Vec<u8>,
+    ) -> DeadLetter {
+        raw.truncate(MAX_RAW_LEN);
+        DeadLetter { source: source.into(), position, reason: reason.into(), raw }
+    }
+
+    /// The 1-based line, for a dead letter of a line reader.
+    pub fn line(&self) -> Option<u64> {
+        self.position.line()
+    }
+
+    /// The raw bytes as (lossy) text, for people.
+    pub fn raw_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.raw)
+    }
 }
 
 /// `s` cut to at most `max` bytes on a character boundary.
@@ -41,11 +67,6 @@ pub fn truncate_str(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// `raw` as lossy UTF-8, cut to [`MAX_RAW_LEN`] bytes on a character boundary.
-pub fn raw_text(raw: &[u8]) -> String {
-    truncate_str(&String::from_utf8_lossy(raw), MAX_RAW_LEN).to_owned()
 }
 
 /// Dead letters of one reader: every one counted, the first `max_kept` kept.
@@ -71,17 +92,22 @@ impl DeadLetters {
         self.max_kept = max_kept;
     }
 
-    /// Counts one refused row and keeps it when there is room. `raw` is only
-    /// called then, and its text is cut to [`MAX_RAW_LEN`] bytes. Returns
-    /// whether it was kept.
-    pub fn push(&mut self, line: u64, reason: String, raw: impl FnOnce() -> String) -> bool {
+    /// Counts one refused row at 1-based `line` and keeps it when there is room.
+    /// `raw` is only called then, and its bytes are cut to [`MAX_RAW_LEN`].
+    /// Returns whether it was kept.
+    pub fn push<B: Into<Vec<u8>>>(
+        &mut self,
+        line: u64,
+        reason: String,
+        raw: impl FnOnce() -> B,
+    ) -> bool {
         self.count += 1;
         if self.kept.len() >= self.max_kept {
             return false;
         }
-        let mut raw = raw();
-        raw.truncate(truncate_str(&raw, MAX_RAW_LEN).len());
-        self.kept.push(DeadLetter { source: self.source.clone(), line, reason, raw });
+        let letter =
+            DeadLetter::new(self.source.clone(), Position::Line(line), reason, raw().into());
+        self.kept.push(letter);
         true
     }
 
@@ -110,20 +136,21 @@ mod tests {
         assert_eq!(truncate_str("héllo", 2), "h");
         assert_eq!(truncate_str("héllo", 3), "hé");
         assert_eq!(truncate_str("abc", 10), "abc");
-        assert_eq!(raw_text(&[b'a'; 600]).len(), MAX_RAW_LEN);
+        let d = DeadLetter::new("s", Position::Packet(3), "bad", vec![0xff; 600]);
+        assert_eq!((d.raw.len(), d.line()), (MAX_RAW_LEN, None));
     }
 
     #[test]
     fn keeps_the_first_n_counts_all() {
         let mut d = DeadLetters::new("s", 2);
         for i in 0..5 {
-            d.push(i, "bad".into(), || "é".repeat(400));
+            d.push(i, "bad".into(), || vec![0xc3; 600]);
         }
         assert_eq!((d.kept().len(), d.count()), (2, 5));
-        assert_eq!(d.kept()[1].line, 1);
+        assert_eq!(d.kept()[1].line(), Some(1));
         assert_eq!(d.kept()[0].raw.len(), MAX_RAW_LEN);
         assert_eq!(d.take().len(), 2);
-        assert!(d.push(9, "bad".into(), String::new));
+        assert!(d.push(9, "bad".into(), Vec::new));
         assert_eq!(d.count(), 6);
     }
 }

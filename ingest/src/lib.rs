@@ -39,6 +39,7 @@ pub mod flow_records;
 pub mod gzip;
 pub mod metrics;
 pub mod packet;
+pub mod position;
 pub mod schema;
 pub mod source;
 pub mod time;
@@ -49,5 +50,6 @@ pub use flow::{
     DirectionStats, EndReason, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
 };
 pub use packet::{DecodedPacket, Decoder, LinkType, NetLayer, RawPacket, Transport, Weird};
+pub use position::Position;
 pub use schema::{flows_from_batch, flows_schema, flows_to_batch};
 pub use source::{PcapReader, ReadPacket};

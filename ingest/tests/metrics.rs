@@ -72,12 +72,12 @@ fn garbage_rows_are_dead_letters_and_reading_goes_on() {
     assert_eq!(pts.len(), 4, "three good rows, then 15:10");
     assert_eq!(pts[3].value, 0.2);
     let dead = r.take_dead_letters();
-    let lines: Vec<u64> = dead.iter().map(|d| d.line).collect();
+    let lines: Vec<u64> = dead.iter().map(|d| d.line().unwrap()).collect();
     assert_eq!(lines, vec![5, 6, 7, 8, 10]);
     assert!(dead[0].reason.contains("timestamp"), "{}", dead[0].reason);
     assert!(dead[1].reason.contains("not a number"));
     assert!(dead[2].reason.contains("expected 2 fields"));
-    assert_eq!(dead[0].raw, "not-a-date,1.0");
+    assert_eq!(dead[0].raw_lossy(), "not-a-date,1.0");
     assert_eq!(dead[0].source, "nab.csv");
     assert!(dead[4].raw.len() <= vigil_ingest::metrics::MAX_RAW_LEN);
     let s = r.stats();
@@ -110,7 +110,7 @@ fn json_lines_long_and_wide() {
     let pts = r.read_all().unwrap();
     assert_eq!(pts.len(), 3);
     assert_eq!((pts[2].series.as_str(), pts[2].value), ("cpu", 0.5));
-    let dead: Vec<u64> = r.take_dead_letters().iter().map(|d| d.line).collect();
+    let dead: Vec<u64> = r.take_dead_letters().iter().map(|d| d.line().unwrap()).collect();
     assert_eq!(dead, vec![5, 6, 7, 8, 9]);
     assert_eq!(r.stats().missing_values, 1);
 }

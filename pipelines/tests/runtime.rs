@@ -127,7 +127,7 @@ async fn a_batch_the_model_cannot_score_is_stored_unscored_not_lost() {
     );
     let summary = run_toml(&text).await;
     let ft = summary.stages.iter().find(|s| s.stage == "ft").unwrap();
-    assert_eq!(ft.dropped, 25, "the rows it could not score are counted");
+    assert_eq!(ft.unscored, 25, "the rows it could not score are counted");
     assert_eq!(count(store.path(), "select count(*) from flows").await, 25, "and stored");
 }
 

@@ -29,7 +29,7 @@
 //! let event = reader.next_event()?.unwrap();
 //! assert_eq!((event.entity.as_str(), event.action.as_str(), event.object.as_str()), ("10.0.0.1", "GET 2xx", "/a"));
 //! assert!(reader.next_event()?.is_none());
-//! assert_eq!(reader.dead_letters()[0].line, 2);
+//! assert_eq!(reader.dead_letters()[0].line().unwrap(), 2);
 //! # Ok::<(), vigil_ingest::IngestError>(())
 //! ```
 

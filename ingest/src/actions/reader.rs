@@ -304,10 +304,10 @@ mod tests {
         let dl = r.dead_letters();
         assert_eq!(dl.len(), 2);
         assert_eq!(
-            (dl[0].line, dl[0].raw.as_str(), dl[0].source.as_str()),
+            (dl[0].line().unwrap(), dl[0].raw_lossy().as_ref(), dl[0].source.as_str()),
             (3, "this is not a log line", "t.log")
         );
-        assert_eq!(dl[1].line, 5);
+        assert_eq!(dl[1].line().unwrap(), 5);
         assert!(dl[1].reason.contains("UTF-8"));
         assert_eq!(
             r.stats(),
@@ -342,8 +342,8 @@ mod tests {
         let (events, r) = read_all(r);
         assert_eq!(events.len(), 2);
         assert_eq!(events[1].object, "-");
-        assert_eq!(r.dead_letters()[0].line, 3);
-        assert_eq!(r.dead_letters()[0].raw, "bob,notatime,login,vpn");
+        assert_eq!(r.dead_letters()[0].line().unwrap(), 3);
+        assert_eq!(r.dead_letters()[0].raw_lossy(), "bob,notatime,login,vpn");
         let missing =
             ActionReader::from_reader("d.csv", "a,b\n".as_bytes(), ActionLogFormat::Csv(cols));
         assert!(matches!(missing, Err(IngestError::Config(_))));

@@ -42,7 +42,7 @@
 //! assert_eq!(flow.numeric, vec![60.0, 120.0]);
 //! assert_eq!(flow.label.as_deref(), Some("Benign"));
 //! assert!(reader.next_record()?.is_none());
-//! assert_eq!(reader.dead_letters()[0].line, 3);
+//! assert_eq!(reader.dead_letters()[0].line().unwrap(), 3);
 //! # Ok::<(), vigil_ingest::flow_records::FlowRecordError>(())
 //! ```
 //!

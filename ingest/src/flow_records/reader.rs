@@ -241,7 +241,7 @@ impl<R: BufRead> FlowCsvReader<R> {
     }
 
     /// The row's fields re-joined with the delimiter (the dead letter cuts it).
-    fn raw_text(record: &csv::ByteRecord, delimiter: u8) -> String {
+    fn raw_bytes(record: &csv::ByteRecord, delimiter: u8) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, f) in record.iter().enumerate() {
             if i > 0 {
@@ -252,11 +252,11 @@ impl<R: BufRead> FlowCsvReader<R> {
                 break;
             }
         }
-        String::from_utf8_lossy(&out).into_owned()
+        out
     }
 
     fn dead_letter(&mut self, line: u64, reason: String) {
-        let raw = || Self::raw_text(&self.record, self.delimiter);
+        let raw = || Self::raw_bytes(&self.record, self.delimiter);
         if self.dead.push(line, reason.clone(), raw) {
             tracing::debug!(source = %self.source, line, %reason, "flow row dead-lettered");
         }
@@ -417,9 +417,9 @@ mod tests {
         assert_eq!(flows[1].tuple.flow_id, 4);
         assert_eq!(r.dead_letter_count(), 1);
         let d = &r.dead_letters()[0];
-        assert_eq!((d.source.as_str(), d.line), ("BENIGN_2500.csv", 3));
+        assert_eq!((d.source.as_str(), d.line().unwrap()), ("BENIGN_2500.csv", 3));
         assert!(d.reason.contains("expected 91 fields, found 5"), "{}", d.reason);
-        assert_eq!(d.raw, "this,is,not,a,flow");
+        assert_eq!(d.raw_lossy(), "this,is,not,a,flow");
     }
 
     /// `#` header and rows in Zeek TSV form (values from IoT-23 CTU-Malware-Capture-20-1).
@@ -444,9 +444,9 @@ mod tests {
         assert!(flows[1].numeric_value("duration").unwrap().is_nan(), "`-` is missing");
         assert_eq!(flows[1].label.as_deref(), Some("Malicious"));
         let d = &r.dead_letters()[0];
-        assert_eq!(d.line, 9);
+        assert_eq!(d.line().unwrap(), 9);
         assert!(d.reason.contains("id.orig_h") && d.reason.contains("999.1.1.1"), "{}", d.reason);
-        assert!(d.raw.starts_with("1538478779.610847\tCOTbdG2BhtGBlmf6r"));
+        assert!(d.raw_lossy().starts_with("1538478779.610847\tCOTbdG2BhtGBlmf6r"));
     }
 
     /// IoT-23 labelled CSV with CRLF line ends (as the honeypot files have).
@@ -458,7 +458,7 @@ mod tests {
         let m = ColumnMapping::builtin("zeek_conn").unwrap();
         let mut r = FlowCsvReader::new(text.as_bytes(), "h.csv", &m).unwrap();
         assert_eq!(read_all(&mut r).len(), 1);
-        assert_eq!(r.dead_letters()[0].line, 3);
+        assert_eq!(r.dead_letters()[0].line().unwrap(), 3);
         assert!(r.dead_letters()[0].reason.contains("not a port"));
     }
 
@@ -476,9 +476,9 @@ mod tests {
         assert_eq!(good[1].categorical[0], "unterminated\n3,3");
         let dead = r.dead_letters();
         assert_eq!(dead.len(), 2);
-        assert_eq!(dead[0].line, 3);
+        assert_eq!(dead[0].line().unwrap(), 3);
         assert!(dead[0].reason.contains("UTF-8"), "{}", dead[0].reason);
-        assert_eq!(dead[1].line, 4);
+        assert_eq!(dead[1].line().unwrap(), 4);
         assert!(dead[1].reason.contains("`nope` is not a number"), "{}", dead[1].reason);
         assert_eq!(dead[1].raw.len(), MAX_RAW_LEN);
     }
@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(flows[1].categorical_value("flag"), Some("S0"));
         assert_eq!(flows[1].label.as_deref(), Some("neptune"));
         let d = &r.dead_letters()[0];
-        assert_eq!(d.line, 2);
+        assert_eq!(d.line().unwrap(), 2);
         assert!(d.reason.contains("expected 43 fields, found 3"), "{}", d.reason);
         // A `#` first cell is data too, and a mapped column must be among `columns`.
         let m = ColumnMapping::from_json(

@@ -123,7 +123,7 @@ enum Input {
 /// assert_eq!((p.series.as_str(), p.ts, p.value), ("HUFL", 1_467_331_200_000_000, 5.827));
 /// assert_eq!(r.next_point()?.unwrap().series, "OT");
 /// assert!(r.next_point()?.is_none());
-/// assert_eq!(r.take_dead_letters()[0].line, 3);
+/// assert_eq!(r.take_dead_letters()[0].line().unwrap(), 3);
 /// # Ok::<(), vigil_ingest::IngestError>(())
 /// ```
 pub struct MetricsReader {
@@ -275,7 +275,7 @@ impl MetricsReader {
     fn dead_letter(&mut self, line: u64, reason: String, raw: &[u8]) {
         self.stats.dead_letters += 1;
         tracing::debug!(source = %self.source, line, %reason, "metrics row dead-lettered");
-        self.dead.push(line, reason, || String::from_utf8_lossy(raw).into_owned());
+        self.dead.push(line, reason, || raw.to_vec());
     }
 
     fn find_ts(&self, names: &[String]) -> Result<Option<usize>> {

@@ -202,6 +202,12 @@ impl Resampler {
         }
     }
 
+    /// The start of the step in progress: every point before it has gone into an
+    /// emitted step (late points are counted and dropped). `None`: nothing pending.
+    pub fn pending_since(&self) -> Option<i64> {
+        self.current.map(|k| self.config.origin_us + k * self.config.step_us)
+    }
+
     /// Emit the step in progress (call at the end of the input).
     pub fn finish(&mut self, out: &mut Vec<ResampledStep>) {
         if let Some(c) = self.current.take() {

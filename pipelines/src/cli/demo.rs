@@ -80,8 +80,8 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if !quiet {
         print_summary(&summary);
     }
-    if !summary.errors.is_empty() {
-        bail!("the demo did not run cleanly: {}", summary.errors.join("; "));
+    if summary.failed() {
+        bail!("the demo did not run cleanly: {}", super::run::failure_message(&summary));
     }
     report(&store)?;
     Ok(Outcome::Complete)

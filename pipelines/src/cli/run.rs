@@ -62,7 +62,19 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
     } else if !quiet {
         print_summary(&summary);
     }
-    Ok(if summary.errors.is_empty() { Outcome::Complete } else { Outcome::Partial })
+    if summary.failed() {
+        anyhow::bail!(failure_message(&summary));
+    }
+    Ok(Outcome::Complete)
+}
+
+/// The one-line reason a run failed.
+pub(crate) fn failure_message(s: &RunSummary) -> String {
+    match (s.errors.first(), s.lost) {
+        (Some(e), 0) => format!("the run failed: {e}"),
+        (Some(e), lost) => format!("the run failed ({lost} records lost): {e}"),
+        (None, lost) => format!("the run lost {lost} records"),
+    }
 }
 
 /// Build and run a topology on a Tokio runtime, with signal handling and the
@@ -141,24 +153,12 @@ async fn wait_for_signal() {
 
 /// Per-stage counters as a table on stderr.
 pub(crate) fn print_summary(s: &RunSummary) {
-    eprintln!(
-        "{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8}",
-        "stage", "role", "in", "out", "dropped", "dead", "batches"
-    );
-    for st in &s.stages {
-        eprintln!(
-            "{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8}",
-            st.stage,
-            st.role,
-            st.records_in,
-            st.records_out,
-            st.dropped,
-            st.dead_lettered,
-            st.batches
-        );
-    }
+    eprint!("{}", vigil_pipelines::runtime::stats::stages_table(&s.stages, ""));
     for e in &s.errors {
         eprintln!("error: {e}");
+    }
+    if s.lost > 0 {
+        eprintln!("error: {} records lost", s.lost);
     }
     eprintln!("vigil: finished in {:.1} s; store {}", s.seconds, s.store.display());
 }

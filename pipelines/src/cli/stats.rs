@@ -57,25 +57,7 @@ pub fn run(args: StatsArgs) -> anyhow::Result<Outcome> {
             continue;
         }
         println!("instance {instance} ({})", f.display());
-        println!(
-            "  {:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10}",
-            "stage", "role", "in", "out", "dropped", "dead", "batches", "avg ms"
-        );
-        for s in stages {
-            let avg =
-                if s.batches > 0 { s.latency_seconds_sum * 1e3 / s.batches as f64 } else { 0.0 };
-            println!(
-                "  {:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10.1}",
-                s.stage,
-                s.role,
-                s.records_in,
-                s.records_out,
-                s.dropped,
-                s.dead_lettered,
-                s.batches,
-                avg
-            );
-        }
+        print!("{}", vigil_pipelines::runtime::stats::stages_table(&stages, "  "));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);

@@ -7,6 +7,7 @@
 //!       └── micro-batches: Arrow RecordBatches of N rows or T ms
 //! ```
 //!
+//! - [`ack`] and [`checkpoint`]: acknowledged delivery, and where sources resume;
 //! - [`config`]: the TOML topology;
 //! - [`topology`]: checks it and builds the stages;
 //! - [`runner`]: runs them (tasks, channels, shutdown, counters, upkeep);
@@ -14,6 +15,8 @@
 //! - [`stats`] and [`http`]: counters, Prometheus text on `/metrics`;
 //! - [`record`], [`rows`], [`outputs`]: batches and their plumbing.
 
+pub mod ack;
+pub mod checkpoint;
 pub mod config;
 pub mod http;
 pub mod outputs;

@@ -3,6 +3,7 @@
 
 use tokio::sync::mpsc;
 
+use super::ack::BatchStatus;
 use super::record::Envelope;
 
 /// Every downstream consumer has gone away.
@@ -22,11 +23,13 @@ impl Outputs {
         Outputs { senders }
     }
 
-    /// Send from async code; waits while a channel is full.
+    /// Send from async code; waits while a channel is full. Each consumer gets its
+    /// own copy (and so its own branch of the acknowledgements); a copy that cannot
+    /// be sent is dropped, which resolves its branch as errored.
     pub async fn send(&self, env: Envelope) -> Result<(), Closed> {
         let mut delivered = false;
-        for s in &self.senders {
-            delivered |= s.send(env.clone()).await.is_ok();
+        for (s, env) in self.copies(env) {
+            delivered |= s.send(env).await.is_ok();
         }
         if delivered || self.senders.is_empty() { Ok(()) } else { Err(Closed) }
     }
@@ -34,9 +37,21 @@ impl Outputs {
     /// Send from a blocking thread (a source); waits while a channel is full.
     pub fn blocking_send(&self, env: Envelope) -> Result<(), Closed> {
         let mut delivered = false;
-        for s in &self.senders {
-            delivered |= s.blocking_send(env.clone()).is_ok();
+        for (s, env) in self.copies(env) {
+            delivered |= s.blocking_send(env).is_ok();
         }
         if delivered || self.senders.is_empty() { Ok(()) } else { Err(Closed) }
+    }
+
+    /// One copy per consumer, the last being `env` itself. With no consumer the rows
+    /// go nowhere, which is all this branch owes: it resolves as delivered.
+    fn copies(&self, env: Envelope) -> Vec<(&mpsc::Sender<Envelope>, Envelope)> {
+        let Some((last, rest)) = self.senders.split_last() else {
+            env.resolve(BatchStatus::Delivered);
+            return Vec::new();
+        };
+        let mut out: Vec<_> = rest.iter().map(|s| (s, env.clone())).collect();
+        out.push((last, env));
+        out
     }
 }

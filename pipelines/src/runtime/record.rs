@@ -7,6 +7,7 @@ use arrow_array::RecordBatch;
 use vigil_ingest::flow_records::FlowFeatures;
 use vigil_tokenizers::FlowTokens;
 
+use super::ack::{Acks, BatchStatus};
 use crate::store::Table;
 
 /// The kind of records in a batch; each lands in the store table of the same name.
@@ -54,12 +55,30 @@ pub struct Envelope {
     pub tokens: Option<Arc<Vec<Option<FlowTokens>>>>,
     /// Model features of each flow row (same order), when the flows came from a CSV.
     pub features: Option<Arc<Vec<FlowFeatures>>>,
+    /// The acknowledgements of the source batches these rows come from; a clone of
+    /// the envelope is another branch that must resolve them too.
+    pub acks: Acks,
 }
 
 impl Envelope {
-    /// A batch without side data.
+    /// A batch without side data or acknowledgements.
     pub fn new(kind: RecordKind, batch: RecordBatch) -> Envelope {
-        Envelope { kind, batch, tokens: None, features: None }
+        Envelope { kind, batch, tokens: None, features: None, acks: Acks::new() }
+    }
+
+    /// A batch derived from this one: it carries copies of this one's acknowledgements.
+    pub fn derive(&self, kind: RecordKind, batch: RecordBatch) -> Envelope {
+        Envelope { acks: self.acks.clone(), ..Envelope::new(kind, batch) }
+    }
+
+    /// Take the acknowledgements out (the envelope then carries none).
+    pub fn take_acks(&mut self) -> Acks {
+        std::mem::take(&mut self.acks)
+    }
+
+    /// This branch is done with the rows: resolve its acknowledgements.
+    pub fn resolve(mut self, status: BatchStatus) {
+        self.take_acks().resolve(status);
     }
 
     /// Rows in the batch.

@@ -42,9 +42,9 @@ pub fn dead_letters_batch(letters: &[DeadLetter], sensor: &str) -> RecordBatch {
     for d in letters {
         ts.append_value(now);
         source.append_value(&d.source);
-        position.append_value(format!("line {}", d.line));
+        position.append_value(d.position.to_string());
         error.append_value(&d.reason);
-        raw.append_value(d.raw.as_bytes());
+        raw.append_value(&d.raw);
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(ts.finish()),
@@ -55,15 +55,6 @@ pub fn dead_letters_batch(letters: &[DeadLetter], sensor: &str) -> RecordBatch {
         repeated(sensor, n),
     ];
     RecordBatch::try_new(Table::DeadLetters.base_schema(), cols).expect("the dead_letters schema")
-}
-
-/// One dead letter about a position that is not a line (a packet, an offset).
-pub fn dead_letter(source: &str, position: &str, error: &str, sensor: &str) -> RecordBatch {
-    let d = DeadLetter { source: source.into(), line: 0, reason: error.into(), raw: String::new() };
-    let batch = dead_letters_batch(&[d], sensor);
-    let mut cols = batch.columns().to_vec();
-    cols[2] = repeated(position, 1);
-    RecordBatch::try_new(batch.schema(), cols).expect("same schema")
 }
 
 /// `metrics` rows of raw points (not yet scored).

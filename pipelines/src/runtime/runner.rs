@@ -9,18 +9,19 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
+use super::ack::{AckTracker, Acks, BatchStatus};
+use super::checkpoint::{Checkpointer, checkpoint_path};
 use super::outputs::Outputs;
 use super::record::Envelope;
-use super::sinks::Sink;
 use super::sources::SourceContext;
-use super::stats::{StageSnapshot, StatsRegistry};
+use super::stats::{StageSnapshot, StageStats, StatsRegistry};
 use super::topology::Topology;
 use super::transforms::Transform;
 use crate::store::{Table, compact_table, enforce_retention};
@@ -34,8 +35,17 @@ pub struct RunSummary {
     pub store: PathBuf,
     /// Wall time in seconds.
     pub seconds: f64,
-    /// Stage failures (a source that could not read, ...); the run went on without them.
+    /// Stage failures, each naming its stage; any makes the run fail.
     pub errors: Vec<String>,
+    /// Records lost over all stages; any loss makes the run fail.
+    pub lost: u64,
+}
+
+impl RunSummary {
+    /// Whether the run failed: a stage failed or records were lost.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty() || self.lost > 0
+    }
 }
 
 /// A topology about to run, with its stop flag and counters.
@@ -43,6 +53,31 @@ pub struct Runner {
     topology: Topology,
     stop: Arc<AtomicBool>,
     stats: StatsRegistry,
+}
+
+/// Stage failures of a run: each stops the run and fails it.
+#[derive(Clone)]
+struct Failures {
+    errors: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Raised on the first failure: acknowledgement trackers stop advancing.
+    failed: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Failures {
+    /// Record that `stage` failed: the run stops (sources stop reading, the rest
+    /// drains) and will exit non-zero.
+    fn fail(&self, role: &str, stage: &str, stats: &StageStats, e: &anyhow::Error) {
+        let msg = format!("{e:#}");
+        tracing::error!(%role, %stage, "{msg}");
+        stats.fail(&msg);
+        self.failed.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{role} `{stage}` failed: {msg}"));
+    }
 }
 
 /// Where `vigil stats` finds the counters of the last or running instance.
@@ -95,28 +130,36 @@ impl Runner {
                 Outputs::new(readers.remove(name).unwrap_or_default())
             };
 
-        let errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let failures = Failures {
+            errors: Arc::new(std::sync::Mutex::new(Vec::new())),
+            failed: Arc::new(AtomicBool::new(false)),
+            stop: stop.clone(),
+        };
         let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        let store_dir = topology.store_dir.clone();
         for (name, source) in topology.sources {
-            let ctx = SourceContext {
-                out: outputs_of(&name, &mut readers_of),
-                stats: stats.stage(&name, "source"),
-                stop: stop.clone(),
-                batch: topology.config.batch,
-                sensor: topology.config.sensor.clone(),
-            };
-            let errors = errors.clone();
+            let ctx = SourceContext::new(
+                &name,
+                outputs_of(&name, &mut readers_of),
+                stats.stage(&name, "source"),
+                stop.clone(),
+                topology.config.batch,
+                &topology.config.sensor,
+                Checkpointer::new(
+                    AckTracker::new(failures.failed.clone()),
+                    Some(checkpoint_path(&store_dir, &topology.config.sensor, &name)),
+                ),
+            );
+            let failures = failures.clone();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
-                let result = source.run(&ctx);
+                let result = source.run(&ctx).and_then(|()| ctx.finish().map(|_| ()));
                 let blocked = Duration::from_secs_f64(ctx.stats.blocked_seconds());
                 ctx.stats.add_busy(started.elapsed().saturating_sub(blocked));
                 if let Err(e) = result {
-                    tracing::error!(source = %name, "{e:#}");
-                    errors
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(format!("source `{name}`: {e:#}"));
+                    // Whatever it sent is resolved by the stages downstream, which drain.
+                    let _ = ctx.finish();
+                    failures.fail("source", &name, &ctx.stats, &e);
                 }
             }));
         }
@@ -124,19 +167,24 @@ impl Runner {
             let rx = receivers.remove(&name).expect("a channel per transform");
             let out = outputs_of(&name, &mut readers_of);
             let st = stats.stage(&name, "transform");
-            tasks.push(tokio::spawn(run_transform(
-                name,
-                transform,
-                rx,
-                out,
-                st,
-                score_pool.clone(),
-            )));
+            let (failures, pool) = (failures.clone(), score_pool.clone());
+            tasks.push(tokio::spawn(async move {
+                let stage =
+                    TransformStage { transform, out, stats: st.clone(), pool, held: Vec::new() };
+                if let Err(e) = stage.run(rx, &failures.stop).await {
+                    failures.fail("transform", &name, &st, &e);
+                }
+            }));
         }
         for (name, sink, _) in topology.sinks {
             let rx = receivers.remove(&name).expect("a channel per sink");
             let st = stats.stage(&name, "sink");
-            tasks.push(tokio::spawn(run_sink(name, sink, rx, st)));
+            let failures = failures.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = sink.run(rx, st.clone()).await {
+                    failures.fail("sink", &name, &st, &e);
+                }
+            }));
         }
         drop(readers_of);
 
@@ -163,13 +211,24 @@ impl Runner {
             })
         };
         for t in tasks {
-            t.await?;
+            if let Err(e) = t.await {
+                // A panic in a stage: its held batches resolved as errored.
+                let e = anyhow::anyhow!("a stage panicked: {e}");
+                failures.fail("stage", "?", &StageStats::default(), &e);
+            }
         }
         upkeep.abort();
         let snapshot = stats.snapshot();
         write_stats(&store, &sensor, &snapshot);
-        let errors = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Ok(RunSummary { stages: snapshot, store, seconds: started.elapsed().as_secs_f64(), errors })
+        let errors = failures.errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let lost = snapshot.iter().map(|s| s.lost).sum();
+        Ok(RunSummary {
+            stages: snapshot,
+            store,
+            seconds: started.elapsed().as_secs_f64(),
+            errors,
+            lost,
+        })
     }
 }
 
@@ -201,96 +260,100 @@ fn write_stats(store: &std::path::Path, sensor: &str, stages: &[StageSnapshot]) 
     }
 }
 
-async fn run_transform(
-    name: String,
-    mut transform: Transform,
-    mut rx: mpsc::Receiver<Envelope>,
+/// A transform's task: batches in, scored (or alert) batches out, with their
+/// acknowledgements handed on.
+struct TransformStage {
+    transform: Transform,
     out: Outputs,
-    stats: Arc<super::stats::StageStats>,
+    stats: Arc<StageStats>,
     pool: Arc<Semaphore>,
-) {
-    while let Some(env) = rx.recv().await {
-        stats.add_in(env.rows());
-        let rows = env.rows();
-        let started = Instant::now();
-        let permit = pool.clone().acquire_owned().await.expect("the pool is never closed");
-        // Kept to pass on unscored if scoring fails: accepted rows are never lost.
-        let original = env.clone();
-        let st = stats.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = transform.apply(env, &st);
-            drop(permit);
-            (transform, result)
-        })
-        .await;
-        let (t, result) = match joined {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(transform = %name, "the scoring task failed: {e}");
-                return;
-            }
-        };
-        transform = t;
-        stats.observe_batch(started.elapsed());
-        match result {
-            Ok(envs) => {
-                for e in envs {
-                    stats.add_out(e.rows());
-                    if out.send(e).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(transform = %name, rows, "batch passed on unscored: {e:#}");
-                stats.add_dropped(rows);
-                if !matches!(transform, Transform::Alerts(_)) && out.send(original).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    match transform.finish(&stats) {
-        Ok(envs) => {
-            for e in envs {
-                stats.add_out(e.rows());
-                let _ = out.send(e).await;
-            }
-        }
-        Err(e) => tracing::error!(transform = %name, "{e:#}"),
-    }
+    /// Acknowledgements of input the transform still holds rows of, with the newest
+    /// event time it took from each.
+    held: Vec<(Acks, i64)>,
 }
 
-async fn run_sink(
-    name: String,
-    mut sink: Sink,
-    mut rx: mpsc::Receiver<Envelope>,
-    stats: Arc<super::stats::StageStats>,
-) {
-    while let Some(env) = rx.recv().await {
-        let rows = env.rows();
-        stats.add_in(rows);
-        let started = Instant::now();
-        let (s, result) = match tokio::task::spawn_blocking(move || {
-            let r = sink.write(&env);
-            (sink, r)
-        })
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(sink = %name, "the write task failed: {e}");
-                return;
-            }
-        };
-        sink = s;
-        stats.observe_batch(started.elapsed());
-        match result {
-            Ok(written) => stats.add_out(written),
-            Err(e) => {
-                tracing::error!(sink = %name, rows, "write failed, rows dropped: {e:#}");
-                stats.add_dropped(rows);
+impl TransformStage {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Envelope>,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        while let Some(mut env) = rx.recv().await {
+            let acks = env.take_acks();
+            let rows = env.rows();
+            self.stats.add_in(rows);
+            let holds = self.transform.holds(&env);
+            // Kept to pass on unscored if scoring fails: accepted rows are never lost.
+            let original = env.clone();
+            let started = Instant::now();
+            let permit = self.pool.clone().acquire_owned().await?;
+            let (st, mut transform) = (self.stats.clone(), self.transform);
+            let (t, result) = tokio::task::spawn_blocking(move || {
+                let result = transform.apply(env, &st);
+                drop(permit);
+                (transform, result)
+            })
+            .await?;
+            self.transform = t;
+            self.stats.observe_batch(started.elapsed());
+            let (outs, release) = match result {
+                Ok(outs) => match holds {
+                    Some(newest) => {
+                        self.held.push((acks, newest));
+                        (outs, self.released())
+                    }
+                    None => (outs, acks),
+                },
+                Err(e) if !matches!(self.transform, Transform::Alerts(_)) => {
+                    tracing::error!(rows, "batch passed on unscored: {e:#}");
+                    self.stats.add_unscored(rows);
+                    (vec![original], acks)
+                }
+                Err(e) => {
+                    self.stats.add_lost(rows);
+                    acks.resolve(BatchStatus::Errored);
+                    return Err(e);
+                }
+            };
+            self.send(outs, release, stop).await?;
+        }
+        let outs = self.transform.finish(&self.stats)?;
+        let mut release = Acks::new();
+        for (a, _) in std::mem::take(&mut self.held) {
+            release.extend(a);
+        }
+        self.send(outs, release, stop).await
+    }
+
+    /// The held acknowledgements whose rows have all been passed on now.
+    fn released(&mut self) -> Acks {
+        let since = self.transform.held_since();
+        let mut out = Acks::new();
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(_, t)| since.is_none_or(|s| *t < s));
+        self.held = keep;
+        done.into_iter().for_each(|(a, _)| out.extend(a));
+        out
+    }
+
+    /// Send `outs`, each carrying copies of `acks`; with no output this branch has
+    /// nothing more to deliver.
+    async fn send(&self, outs: Vec<Envelope>, acks: Acks, stop: &AtomicBool) -> anyhow::Result<()> {
+        let mut stamped = Vec::with_capacity(outs.len());
+        for mut e in outs {
+            e.acks.extend(acks.clone());
+            stamped.push(e);
+        }
+        acks.resolve(BatchStatus::Delivered);
+        for e in stamped {
+            let rows = e.rows();
+            self.stats.add_out(rows);
+            if self.out.send(e).await.is_err() && !stop.load(Ordering::Relaxed) {
+                self.stats.add_lost(rows);
+                anyhow::bail!("every stage it feeds has stopped");
             }
         }
+        Ok(())
     }
 }

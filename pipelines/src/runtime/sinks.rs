@@ -1,4 +1,9 @@
 //! Sinks: the event store, and EVE JSON lines for alerts.
+//!
+//! A sink is an async task reading its channel ([`Sink::run`]); it resolves each
+//! batch's acknowledgements once the rows are durable (the store: fsynced and
+//! renamed; EVE: flushed), and fails the run (its rows counted lost, their
+//! acknowledgements errored) when a write fails.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -11,7 +16,13 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::ack::BatchStatus;
 use super::record::{Envelope, RecordKind};
+use super::stats::StageStats;
 use crate::store::StoreWriter;
 
 /// A sink ready to run.
@@ -23,11 +34,47 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// Write every batch `rx` brings until it closes; a failed write ends the sink
+    /// with the error (the batch's rows counted lost).
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Envelope>,
+        stats: Arc<StageStats>,
+    ) -> anyhow::Result<()> {
+        while let Some(mut env) = rx.recv().await {
+            let acks = env.take_acks();
+            let rows = env.rows();
+            stats.add_in(rows);
+            let started = std::time::Instant::now();
+            let (sink, result) = tokio::task::spawn_blocking(move || {
+                let r = self.write(&env);
+                (self, r)
+            })
+            .await?;
+            self = sink;
+            stats.observe_batch(started.elapsed());
+            match result {
+                Ok(written) => {
+                    stats.add_out(written);
+                    acks.resolve(BatchStatus::Delivered);
+                }
+                Err(e) => {
+                    stats.add_lost(rows);
+                    acks.resolve(BatchStatus::Errored);
+                    return Err(e.context(format!("{rows} rows not written")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Write one batch; returns the rows committed.
     pub fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
         match self {
             Sink::Store(w) => {
-                w.write(env.kind.table(), &env.batch)?;
+                w.write(env.kind.table(), &env.batch).map_err(|e| {
+                    anyhow::anyhow!("cannot write {} to {}: {e}", env.kind, w.root().display())
+                })?;
                 Ok(env.rows())
             }
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
@@ -60,7 +107,8 @@ impl EveWriter {
     pub fn write(&mut self, b: &RecordBatch) -> anyhow::Result<usize> {
         for r in 0..b.num_rows() {
             let line = eve_alert(b, r)?;
-            writeln!(self.out, "{line}")?;
+            writeln!(self.out, "{line}")
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
         }
         self.out.flush().map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
         Ok(b.num_rows())

@@ -1,4 +1,5 @@
-//! Per-stage counters: records in and out, dropped, dead-lettered, a histogram of
+//! Per-stage counters: records in and out, passed on unscored, dead-lettered, lost,
+//! the stage's failure if it failed, a histogram of
 //! batch latency, and where the time went (a source's busy and blocked time, a
 //! scoring transform's tokenize and score time); rendered as Prometheus text and as
 //! JSON for `vigil stats`.
@@ -19,8 +20,10 @@ pub const LATENCY_BUCKETS_MS: [f64; 10] =
 pub struct StageStats {
     records_in: AtomicU64,
     records_out: AtomicU64,
-    dropped: AtomicU64,
+    unscored: AtomicU64,
     dead_lettered: AtomicU64,
+    lost: AtomicU64,
+    error: Mutex<Option<String>>,
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
     latency_us_sum: AtomicU64,
@@ -45,9 +48,26 @@ impl StageStats {
         self.records_out.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Count records the stage could not process (a scoring stage passes them on unscored).
-    pub fn add_dropped(&self, n: usize) {
-        self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+    /// Count records a scoring stage could not score and passed on unscored.
+    pub fn add_unscored(&self, n: usize) {
+        self.unscored.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Count records lost: taken in, neither passed on, stored nor dead-lettered
+    /// (a failed write, a failed stage). Any loss fails the run.
+    pub fn add_lost(&self, n: usize) {
+        self.lost.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Records lost so far.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Record that the stage failed, and why (the first failure is kept).
+    pub fn fail(&self, error: &str) {
+        let mut e = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        e.get_or_insert_with(|| error.to_string());
     }
 
     /// Count records that became dead letters.
@@ -108,8 +128,10 @@ impl StageStats {
             role: role.to_string(),
             records_in: load(&self.records_in),
             records_out: load(&self.records_out),
-            dropped: load(&self.dropped),
+            unscored: load(&self.unscored),
             dead_lettered: load(&self.dead_lettered),
+            lost: load(&self.lost),
+            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),
             latency_seconds_sum: load(&self.latency_us_sum) as f64 / 1e6,
@@ -132,10 +154,17 @@ pub struct StageSnapshot {
     pub records_in: u64,
     /// Records passed on (sources: produced; sinks: committed).
     pub records_out: u64,
-    /// Records the stage could not process (scoring: passed on unscored; sinks: not written).
-    pub dropped: u64,
+    /// Records a scoring stage could not score and passed on unscored.
+    #[serde(default)]
+    pub unscored: u64,
     /// Records turned into dead letters.
     pub dead_lettered: u64,
+    /// Records lost (a failed write or stage); any loss fails the run.
+    #[serde(default)]
+    pub lost: u64,
+    /// Why the stage failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Batches processed.
     pub batches: u64,
     /// Batch counts per latency bucket ([`LATENCY_BUCKETS_MS`], then +Inf).
@@ -182,19 +211,52 @@ impl StatsRegistry {
     }
 }
 
+/// The counters as a table for people, one row per stage, each failure below it.
+pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{indent}{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>8}",
+        "stage", "role", "in", "out", "unscored", "dead", "lost", "batches", "avg ms"
+    );
+    for s in stages {
+        let avg = if s.batches > 0 { s.latency_seconds_sum * 1e3 / s.batches as f64 } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "{indent}{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>8.1}",
+            s.stage,
+            s.role,
+            s.records_in,
+            s.records_out,
+            s.unscored,
+            s.dead_lettered,
+            s.lost,
+            s.batches,
+            avg
+        );
+    }
+    for s in stages {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{indent}FAILED {} `{}`: {e}", s.role, s.stage);
+        }
+    }
+    out
+}
+
 /// The snapshot in Prometheus' text exposition format.
 pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
     let mut out = String::new();
     let counters = [
         ("vigil_stage_records_in_total", "Records taken in by the stage.", 0),
         ("vigil_stage_records_out_total", "Records passed on by the stage.", 1),
-        ("vigil_stage_dropped_total", "Records dropped by the stage.", 2),
+        ("vigil_stage_unscored_total", "Records passed on unscored.", 2),
         ("vigil_stage_dead_lettered_total", "Records the stage turned into dead letters.", 3),
+        ("vigil_stage_lost_total", "Records lost by the stage (a failed write or stage).", 4),
     ];
     for (name, help, which) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for s in stages {
-            let v = [s.records_in, s.records_out, s.dropped, s.dead_lettered][which];
+            let v = [s.records_in, s.records_out, s.unscored, s.dead_lettered, s.lost][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
     }
@@ -210,6 +272,12 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
             let v = [s.busy_seconds, s.blocked_seconds, s.tokenize_seconds, s.score_seconds][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
+    }
+    let name = "vigil_stage_failed";
+    let _ = writeln!(out, "# HELP {name} 1 when the stage failed.\n# TYPE {name} gauge");
+    for s in stages {
+        let v = u8::from(s.error.is_some());
+        let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
     }
     let name = "vigil_stage_batch_seconds";
     let _ = writeln!(out, "# HELP {name} Time to process one batch.\n# TYPE {name} histogram");

@@ -40,7 +40,7 @@ fn cicids2017_improved_sampled_end_to_end() {
         }
         dead += r.dead_letter_count();
         for d in r.dead_letters().iter().take(3) {
-            eprintln!("dead letter {}:{}: {}", d.source, d.line, d.reason);
+            eprintln!("dead letter {}:{}: {}", d.source, d.line().unwrap(), d.reason);
         }
     }
     eprintln!("{} files, {} flows, {} dead letters", paths.len(), flows.len(), dead);

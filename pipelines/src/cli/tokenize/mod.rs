@@ -52,7 +52,7 @@ pub fn run(args: TokenizeArgs, quiet: bool) -> anyhow::Result<Outcome> {
 fn write_dead_letters(path: &Path, dead: &[vigil_ingest::DeadLetter]) -> anyhow::Result<()> {
     let mut text = String::new();
     for d in dead {
-        let row = serde_json::json!({"source": d.source, "line": d.line, "reason": d.reason, "raw": d.raw});
+        let row = serde_json::json!({"source": d.source, "line": d.line(), "reason": d.reason, "raw": d.raw_lossy()});
         text.push_str(&row.to_string());
         text.push('\n');
     }

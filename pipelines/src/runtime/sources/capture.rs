@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{DecodedPacket, Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader};
+use vigil_ingest::{
+    DeadLetter, DecodedPacket, Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader,
+    Position,
+};
 use vigil_tokenizers::{FlowRef, FlowTokens, NetfoundConfig, NetfoundTokenizer};
 
 use super::{Pending, SourceContext};
 use crate::inputs::expand_inputs;
 use crate::runtime::record::{Envelope, RecordKind};
-use crate::runtime::rows::dead_letter;
 
 /// How often a followed directory is listed again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
@@ -90,7 +92,7 @@ impl CaptureSource {
                             Err(e) => {
                                 tracing::error!("{e}");
                                 let name = path.display().to_string();
-                                flows.dead_letter(&name, "file", &e.to_string())?;
+                                flows.dead_letter(&name, Position::File, &e.to_string())?;
                             }
                         }
                     }
@@ -115,8 +117,8 @@ impl Flows<'_> {
                 Ok(None) => break,
                 Err(e) => {
                     tracing::error!("{e}");
-                    let position = format!("packet {}", reader.packets_read() + 1);
-                    self.dead_letter(&name, &position, &e.to_string())?;
+                    let position = Position::Packet(reader.packets_read() + 1);
+                    self.dead_letter(&name, position, &e.to_string())?;
                     break;
                 }
             };
@@ -194,14 +196,13 @@ impl Flows<'_> {
         if self.tokenizer.is_some() {
             env.tokens = Some(Arc::new(tokens));
         }
-        self.ctx.emit(env, waited)?;
+        self.ctx.emit(Some(env), &[], None, waited)?;
         Ok(())
     }
 
-    fn dead_letter(&mut self, source: &str, position: &str, error: &str) -> anyhow::Result<()> {
-        let batch = dead_letter(source, position, error, &self.ctx.sensor);
-        self.ctx.stats.add_dead_lettered(1);
-        self.ctx.send(Envelope::new(RecordKind::DeadLetters, batch))?;
+    fn dead_letter(&mut self, source: &str, position: Position, error: &str) -> anyhow::Result<()> {
+        let letter = DeadLetter::new(source, position, error, Vec::new());
+        self.ctx.emit(None, &[letter], None, Duration::ZERO)?;
         Ok(())
     }
 

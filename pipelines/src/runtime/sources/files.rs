@@ -1,10 +1,11 @@
 //! File sources: flow CSVs, metrics and action logs, read row by row into batches.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::bail;
+use serde::{Deserialize, Serialize};
 use vigil_ingest::actions::{
     AccessEntity, AccessLogConfig, ActionColumns, ActionLogFormat, ActionReader, AuthEntity,
     AuthLogConfig, TemplateMatcher,
@@ -15,6 +16,7 @@ use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
 use vigil_ingest::{DirectionStats, FlowRecord};
 
 use super::{Pending, SourceContext};
+use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
 use crate::runtime::rows::{actions_batch, metrics_batch};
 
@@ -31,6 +33,8 @@ trait RecordReader {
     fn next_item(&mut self) -> anyhow::Result<Option<Self::Item>>;
     /// The dead letters since the last call.
     fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter>;
+    /// Input rows (lines or records, good and dead) read so far.
+    fn rows_read(&self) -> u64;
 }
 
 impl<R: std::io::BufRead> RecordReader for FlowCsvReader<R> {
@@ -40,6 +44,9 @@ impl<R: std::io::BufRead> RecordReader for FlowCsvReader<R> {
     }
     fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
         FlowCsvReader::take_dead_letters(self)
+    }
+    fn rows_read(&self) -> u64 {
+        FlowCsvReader::rows_read(self)
     }
 }
 
@@ -51,6 +58,9 @@ impl RecordReader for MetricsReader {
     fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
         MetricsReader::take_dead_letters(self)
     }
+    fn rows_read(&self) -> u64 {
+        self.stats().rows
+    }
 }
 
 impl RecordReader for ActionReader {
@@ -61,26 +71,79 @@ impl RecordReader for ActionReader {
     fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter> {
         ActionReader::take_dead_letters(self)
     }
+    fn rows_read(&self) -> u64 {
+        self.stats().lines
+    }
+}
+
+/// Where a line-oriented file source resumes: the reader's output is deterministic,
+/// so the records and dead letters already delivered are skipped on a re-read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LineCheckpoint {
+    /// The file read.
+    file: FileIdentity,
+    /// Records delivered (from the start of the file).
+    records: u64,
+    /// Dead letters delivered.
+    dead_letters: u64,
+    /// Input rows read when the last delivered batch was cut (for people; 1-based
+    /// rows up to and including this one are done).
+    rows: u64,
 }
 
 /// Read `reader` to its end (or until stopped), batching its records into envelopes
-/// made by `envelope` and sending its dead letters after each batch.
+/// made by `envelope` and sending its dead letters with each batch. A file input
+/// resumes after the checkpoint of its last run when it is the same file.
 fn pump<R: RecordReader>(
     ctx: &SourceContext,
+    path: &Path,
     mut reader: R,
     envelope: impl Fn(Vec<R::Item>) -> anyhow::Result<Envelope>,
 ) -> anyhow::Result<()> {
-    let mut pending = Pending::new();
-    let flush = |pending: &mut Pending<R::Item>, reader: &mut R| -> anyhow::Result<()> {
-        let (items, waited) = pending.take();
-        if !items.is_empty() {
-            ctx.emit(envelope(items)?, waited)?;
+    let file = if is_stdin(path) { None } else { Some(FileIdentity::of(path)?) };
+    let resume = match &file {
+        Some(now) => ctx
+            .resume_state::<LineCheckpoint>()?
+            .filter(|c| c.file.same_file(now) && c.file.path == now.path),
+        None => {
+            ctx.no_checkpoint();
+            None
         }
-        ctx.dead_letters(&reader.take_dead_letters())?;
+    };
+    let (mut skip_records, mut skip_dead) =
+        resume.as_ref().map_or((0, 0), |c| (c.records, c.dead_letters));
+    if let Some(c) = &resume {
+        tracing::info!(source = %ctx.name, rows = c.rows, records = c.records, "resuming after the checkpoint");
+    }
+    let (mut records, mut dead_letters) = (skip_records, skip_dead);
+    let mut pending = Pending::new();
+    let mut flush = |pending: &mut Pending<R::Item>, reader: &mut R| -> anyhow::Result<()> {
+        let (items, waited) = pending.take();
+        let mut dead = reader.take_dead_letters();
+        let skipped = dead.len().min(skip_dead as usize);
+        dead.drain(..skipped);
+        skip_dead -= skipped as u64;
+        records += items.len() as u64;
+        dead_letters += dead.len() as u64;
+        let state = file.as_ref().map(|f| {
+            serde_json::to_value(LineCheckpoint {
+                file: f.clone(),
+                records,
+                dead_letters,
+                rows: reader.rows_read(),
+            })
+            .expect("a checkpoint serialises")
+        });
+        let rows = if items.is_empty() { None } else { Some(envelope(items)?) };
+        ctx.emit(rows, &dead, state, waited)?;
         Ok(())
     };
     while !ctx.stopped() {
         let Some(item) = reader.next_item()? else { break };
+        if skip_records > 0 {
+            skip_records -= 1;
+            continue;
+        }
         ctx.stats.add_in(1);
         pending.push(item);
         if pending.due(&ctx.batch) {
@@ -122,7 +185,7 @@ impl FlowCsvSource {
             FlowCsvReader::open(&self.path, &self.mapping)?
         };
         let sensor = ctx.sensor.clone();
-        pump(ctx, reader, |recs| {
+        pump(ctx, &self.path, reader, |recs| {
             let flows: Vec<FlowRecord> = recs.iter().map(record_of_features).collect();
             let mut env =
                 Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
@@ -205,7 +268,7 @@ impl MetricsSource {
             MetricsReader::open(&self.path, MetricsReaderConfig::default())?
         };
         let source = self.path.display().to_string();
-        pump(ctx, reader, |points| {
+        pump(ctx, &self.path, reader, |points| {
             Ok(Envelope::new(RecordKind::Metrics, metrics_batch(&points, &source, &ctx.sensor)))
         })
     }
@@ -263,7 +326,7 @@ impl ActionsSource {
             ActionReader::open(&self.path, self.format)?
         };
         let source = self.path.display().to_string();
-        pump(ctx, reader, |events| {
+        pump(ctx, &self.path, reader, |events| {
             Ok(Envelope::new(RecordKind::Actions, actions_batch(&events, &source, &ctx.sensor)))
         })
     }

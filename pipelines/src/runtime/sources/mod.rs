@@ -7,9 +7,9 @@
 mod capture;
 mod files;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vigil_ingest::DeadLetter;
@@ -18,6 +18,8 @@ use vigil_tokenizers::NetfoundConfig;
 pub use capture::CaptureSource;
 pub use files::{ActionsSource, FlowCsvSource, MetricsSource};
 
+use super::ack::{Acks, BatchStatus};
+use super::checkpoint::{self, Checkpointer};
 use super::config::{BatchConfig, SourceConfig};
 use super::outputs::{Closed, Outputs};
 use super::record::{Envelope, RecordKind};
@@ -26,52 +28,130 @@ use super::stats::StageStats;
 
 /// What a source needs from the runtime.
 pub struct SourceContext {
-    /// Downstream channels.
-    pub out: Outputs,
+    /// The source's name in the topology.
+    pub name: String,
+    /// Downstream channels (closed by [`SourceContext::close`]).
+    out: Mutex<Outputs>,
     /// This source's counters.
     pub stats: Arc<StageStats>,
-    /// Raised on the first shutdown signal.
+    /// Raised on the first shutdown signal (or when a stage fails).
     pub stop: Arc<AtomicBool>,
     /// Batching thresholds.
     pub batch: BatchConfig,
     /// Stamped on every row.
     pub sensor: String,
+    /// Acknowledgements and the checkpoint they move.
+    checkpoints: Mutex<Checkpointer>,
 }
 
 impl SourceContext {
+    /// A context sending to `out`, tracking acknowledgements and checkpoints with
+    /// `checkpoints`.
+    pub fn new(
+        name: &str,
+        out: Outputs,
+        stats: Arc<StageStats>,
+        stop: Arc<AtomicBool>,
+        batch: BatchConfig,
+        sensor: &str,
+        checkpoints: Checkpointer,
+    ) -> SourceContext {
+        SourceContext {
+            name: name.to_string(),
+            out: Mutex::new(out),
+            stats,
+            stop,
+            batch,
+            sensor: sensor.to_string(),
+            checkpoints: Mutex::new(checkpoints),
+        }
+    }
+
     /// Whether the source should stop reading.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Send a batch downstream and count it.
-    pub fn emit(&self, env: Envelope, took: Duration) -> Result<(), Closed> {
-        if env.rows() == 0 {
-            return Ok(());
+    fn checkpointer(&self) -> std::sync::MutexGuard<'_, Checkpointer> {
+        self.checkpoints.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state this source saved when it last ran, if it checkpoints and saved one.
+    pub fn resume_state<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<Option<T>> {
+        let path = self.checkpointer().path().map(Path::to_path_buf);
+        match path {
+            Some(p) => checkpoint::load(&p),
+            None => Ok(None),
         }
-        self.stats.add_out(env.rows());
-        self.stats.observe_batch(took);
-        self.send(env)
+    }
+
+    /// Whether this source keeps a checkpoint (file inputs do; stdin does not).
+    pub fn resumable(&self) -> bool {
+        self.checkpointer().path().is_some()
+    }
+
+    /// Stop keeping a checkpoint (the input turned out not to be resumable).
+    pub fn no_checkpoint(&self) {
+        self.checkpointer().disable();
+    }
+
+    /// Send one batch downstream: its rows (if any) and its dead letters, both under
+    /// one acknowledgement; once it and every earlier batch are delivered, `state`
+    /// becomes the source's checkpoint. `took`: how long the oldest row waited.
+    pub fn emit(
+        &self,
+        rows: Option<Envelope>,
+        dead: &[DeadLetter],
+        state: Option<serde_json::Value>,
+        took: Duration,
+    ) -> Result<(), Closed> {
+        let ack = self.checkpointer().issue(state);
+        let mut envs = Vec::with_capacity(2);
+        if let Some(mut env) = rows.filter(|e| e.rows() > 0) {
+            self.stats.add_out(env.rows());
+            self.stats.observe_batch(took);
+            env.acks = Acks::one(ack.clone());
+            envs.push(env);
+        }
+        if !dead.is_empty() {
+            self.stats.add_dead_lettered(dead.len());
+            let mut env =
+                Envelope::new(RecordKind::DeadLetters, dead_letters_batch(dead, &self.sensor));
+            env.acks = Acks::one(ack.clone());
+            envs.push(env);
+        }
+        ack.resolve(BatchStatus::Delivered);
+        for env in envs {
+            self.send(env)?;
+        }
+        if let Err(e) = self.checkpointer().poll() {
+            tracing::error!(source = %self.name, "cannot write the checkpoint: {e}");
+        }
+        Ok(())
     }
 
     /// Send downstream, counting the time blocked on full channels.
-    pub fn send(&self, env: Envelope) -> Result<(), Closed> {
+    fn send(&self, env: Envelope) -> Result<(), Closed> {
         let started = Instant::now();
-        let sent = self.out.blocking_send(env);
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let sent = out.blocking_send(env);
         self.stats.add_blocked(started.elapsed());
         sent
     }
 
-    /// Send dead letters downstream (to the `dead_letters` table) and count them.
-    pub fn dead_letters(&self, letters: &[DeadLetter]) -> Result<(), Closed> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        self.stats.add_dead_lettered(letters.len());
-        let batch = dead_letters_batch(letters, &self.sensor);
-        self.send(Envelope::new(RecordKind::DeadLetters, batch))
+    /// The source has sent everything: close its channels, wait for every batch's
+    /// fate and write the final checkpoint. Returns whether all were delivered.
+    pub fn finish(&self) -> anyhow::Result<bool> {
+        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Outputs::default();
+        let mut c = self.checkpointer();
+        c.finish(ACK_WAIT).map_err(|e| {
+            anyhow::anyhow!("source `{}`: cannot write the checkpoint: {e}", self.name)
+        })
     }
 }
+
+/// How long a finished source waits for its batches' fates before giving up.
+const ACK_WAIT: Duration = Duration::from_secs(3600);
 
 /// Rows waiting for their batch.
 pub(crate) struct Pending<T> {

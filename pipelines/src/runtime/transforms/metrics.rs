@@ -104,6 +104,24 @@ impl MetricsTransform {
         Ok(out)
     }
 
+    /// The newest time among `env`'s rows of this model's series (`None`: it has
+    /// none, so nothing of it is held back).
+    pub fn newest_point(&self, env: &Envelope) -> Option<i64> {
+        let b = &env.batch;
+        let series = b.column_by_name("series")?.as_string_opt::<i32>()?;
+        let ts = b.column_by_name("ts")?.as_primitive_opt::<TimestampMicrosecondType>()?;
+        (0..b.num_rows())
+            .filter(|&i| self.series.iter().any(|s| s == series.value(i)))
+            .map(|i| ts.value(i))
+            .max()
+    }
+
+    /// Points before this time have all been emitted as scored steps (`None`:
+    /// nothing is held).
+    pub fn pending_since(&self) -> Option<i64> {
+        self.resampler.pending_since()
+    }
+
     /// End of input: the step in progress is complete.
     pub fn finish(&mut self, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         let mut steps = Vec::new();

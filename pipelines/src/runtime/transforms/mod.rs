@@ -91,6 +91,24 @@ impl Transform {
         }
     }
 
+    /// For a transform that holds rows across batches (the iTransformer's
+    /// resampler): the newest event time among `env`'s rows it takes in. `None`:
+    /// whatever it makes of `env` is passed on before the next batch.
+    pub fn holds(&self, env: &Envelope) -> Option<i64> {
+        match self {
+            Transform::Metrics(t) if env.kind == RecordKind::Metrics => t.newest_point(env),
+            _ => None,
+        }
+    }
+
+    /// Rows before this event time have all been passed on (`None`: none is held).
+    pub fn held_since(&self) -> Option<i64> {
+        match self {
+            Transform::Metrics(t) => t.pending_since(),
+            _ => None,
+        }
+    }
+
     /// Process one batch. Scoring transforms pass batches of other kinds (dead letters)
     /// through; the alerts transform emits only alerts. Tokenize and score time go to
     /// `stats`.
