@@ -410,3 +410,100 @@ fn demo_then_sql_as_the_readme_types_them() {
     assert_eq!(v["demo"].as_array().map(Vec::len), Some(12), "twelve stages in the demo");
     assert!(cwd.path().join("vigil-data/eve.json").is_file());
 }
+
+/// A metrics CSV (NAB's layout) of `n` points one second apart.
+fn metrics_csv(n: usize) -> String {
+    let mut s = String::from("timestamp,value\n");
+    let t0 = 1_700_000_000i64;
+    for i in 0..n as i64 {
+        let c = vigil_ingest::time::civil_from_us((t0 + i) * 1_000_000);
+        s.push_str(&format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{}.5\n",
+            c.year, c.month, c.day, c.hour, c.minute, c.second, i
+        ));
+    }
+    s
+}
+
+#[test]
+fn kill_9_then_rerun_of_a_line_source_stores_every_row_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("points.csv");
+    std::fs::write(&csv, metrics_csv(200_000)).unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("lines.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensor = \"lines\"\n[batch]\nmax_rows = 2000\n[store]\ndir = \"{}\"\n[sources.points]\ntype = \"metrics\"\npath = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"points\"]\n",
+            toml_str(&store),
+            toml_str(&csv)
+        ),
+    )
+    .unwrap();
+    let checkpoint = store.join("_checkpoints/lines/points.json");
+    let mut child = Command::new(VIGIL)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(60, "a checkpoint", || checkpoint.is_file());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    let at = saved["records"].as_u64().unwrap();
+    assert!(at > 0 && at < 200_000, "killed mid-ingest at {at}");
+
+    let out =
+        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (total, distinct) = rt.block_on(async {
+        (
+            count(&store, "select count(*) from metrics").await,
+            count(&store, "select count(distinct ts) from metrics").await,
+        )
+    });
+    assert_eq!((total, distinct), (200_000, 200_000), "every point once (killed at {at})");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert_eq!(saved["records"], 200_000);
+    // A third run has nothing left to do.
+    let out =
+        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let total = rt.block_on(count(&store, "select count(*) from metrics"));
+    assert_eq!(total, 200_000);
+}
+
+#[test]
+fn a_sink_that_fails_makes_the_run_fail_and_moves_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    // The `metrics` table's directory is a file: every write to it fails.
+    std::fs::write(store.join("metrics"), b"in the way").unwrap();
+    let config = dir.path().join("failing.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensor = \"failing\"\n[store]\ndir = \"{}\"\n[sources.points]\ntype = \"metrics\"\npath = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"points\"]\n",
+            toml_str(&store),
+            toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
+        ),
+    )
+    .unwrap();
+    let out =
+        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("sink `store` failed"), "{err}");
+    assert!(!store.join("_checkpoints/failing/points.json").exists(), "nothing was delivered");
+    let stats = common::run(&["stats", "--data", store.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let sink = v["failing"].as_array().unwrap().iter().find(|s| s["stage"] == "store").unwrap();
+    assert!(sink["error"].as_str().is_some_and(|e| e.contains("cannot write metrics")), "{sink}");
+    assert!(sink["lost"].as_u64().unwrap() > 0, "{sink}");
+}

@@ -50,3 +50,4 @@ pub use ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS};
 pub use record::{DirectionStats, EndReason, FlowRecord, FlowSink};
 pub use suricata::{Semantics, SuricataConfig};
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, LayerFlow};
+pub use uid::{record_uid, sensor_seed};

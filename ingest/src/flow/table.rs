@@ -20,7 +20,7 @@ use super::ports::{DEFAULT_TCP_SERVER_PORTS, DEFAULT_UDP_SERVER_PORTS, PortSet};
 use super::record::{DirectionStats, EndReason, FlowRecord, FlowSink};
 use super::suricata::{self, IDLE_CLASSES, Proto, Semantics, SuriFlow, SuricataConfig};
 use super::tcp_state::{Segment, TcpConn, want_flip};
-use super::uid::uid_string;
+use super::uid::{flow_id_of, flow_number, uid_string};
 use crate::packet::{DecodedPacket, NetLayer, TimestampUs, Transport};
 
 /// Flow table settings. Timeouts default to Zeek's.
@@ -59,7 +59,8 @@ pub struct FlowTableConfig {
     pub tcp_server_ports: Vec<u16>,
     /// Zeek's `likely_server_ports` for UDP.
     pub udp_server_ports: Vec<u16>,
-    /// Seed of the uid sequence (uids are deterministic for a given seed).
+    /// Seed of uids and flow ids, made from the sensor's name ([`super::sensor_seed`]):
+    /// a flow's uid and id derive from it, the flow's key and its first-packet time.
     pub uid_seed: u64,
     /// Community ID seed (0 by default).
     pub community_id_seed: u16,
@@ -183,6 +184,8 @@ impl Kind {
 #[derive(Debug)]
 struct Flow {
     key: FlowKey,
+    /// Creation order in this table (flush order, eviction ties).
+    seq: u64,
     flow_id: u64,
     uid: u64,
     kind: Kind,
@@ -291,8 +294,7 @@ pub struct FlowTable {
     udp_ports: PortSet,
     dns_ports: PortSet,
     idle_timeouts: [i64; IDLE_LISTS],
-    next_uid: u64,
-    next_flow_id: u64,
+    next_seq: u64,
 }
 
 impl FlowTable {
@@ -319,8 +321,7 @@ impl FlowTable {
             flows: Slab::new(),
             tunnels: HashMap::default(),
             stats: FlowTableStats::default(),
-            next_uid: 0,
-            next_flow_id: 0,
+            next_seq: 0,
             config,
         }
     }
@@ -454,7 +455,7 @@ impl FlowTable {
     /// Emit every open flow (end of input).
     pub fn flush(&mut self, sink: &mut impl FlowSink) {
         let mut slots = self.flows.live_slots();
-        slots.sort_by_key(|&s| self.flows.get(s).flow_id);
+        slots.sort_by_key(|&s| self.flows.get(s).seq);
         for s in slots {
             self.stats.flushed += 1;
             self.emit(s, EndReason::Flush, sink);
@@ -469,12 +470,6 @@ impl FlowTable {
 
     fn vlans(&self, pkt: &DecodedPacket) -> (Option<u16>, Option<u16>) {
         if self.config.key_by_vlan { (pkt.vlan, pkt.inner_vlan) } else { (None, None) }
-    }
-
-    fn take_uid(&mut self) -> u64 {
-        let u = self.next_uid;
-        self.next_uid += 1;
-        u
     }
 
     fn tunnel_uid(&mut self, pkt: &DecodedPacket, layer: &NetLayer) -> u64 {
@@ -495,7 +490,7 @@ impl FlowTable {
         if self.tunnels.len() >= self.config.max_flows.max(1) {
             self.tunnels.clear();
         }
-        let u = self.take_uid();
+        let u = flow_number(&key, pkt.ts);
         self.tunnels.insert(key, u);
         self.stats.tunnel_layers += 1;
         u
@@ -553,7 +548,7 @@ impl FlowTable {
     fn evict_lru(&mut self, sink: &mut impl FlowSink) {
         let victim = (0..IDLE_LISTS as u8)
             .filter_map(|l| self.flows.front(0, l))
-            .min_by_key(|&s| (self.flows.get(s).idle_base, self.flows.get(s).flow_id));
+            .min_by_key(|&s| (self.flows.get(s).idle_base, self.flows.get(s).seq));
         if let Some(s) = victim {
             self.stats.evicted += 1;
             self.emit(s, EndReason::Evicted, sink);
@@ -562,9 +557,10 @@ impl FlowTable {
 
     fn new_flow(&mut self, key: FlowKey, t: &Tuple, layer: &NetLayer, pkt: &DecodedPacket) -> Flow {
         let (vlan, inner_vlan) = (pkt.vlan, pkt.inner_vlan);
-        let flow_id = self.next_flow_id;
-        self.next_flow_id += 1;
-        let uid = self.take_uid();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let uid = flow_number(&key, pkt.ts);
+        let flow_id = flow_id_of(uid, self.config.uid_seed);
         self.stats.created += 1;
         // Community ID orders the endpoints itself, so later role flips leave it unchanged.
         let (cp_s, cp_d) = t.sctp.unwrap_or((t.sport, t.dport));
@@ -579,6 +575,7 @@ impl FlowTable {
         );
         let mut f = Flow {
             key,
+            seq,
             flow_id,
             uid,
             community_id,

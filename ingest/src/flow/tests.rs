@@ -584,7 +584,9 @@ fn active_timeout_cuts_flow() {
     t.flush(&mut out);
     assert_eq!(out.iter().map(|r| r.orig.pkts).collect::<Vec<_>>(), vec![10, 10, 5]);
     assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
-    assert!(out.windows(2).all(|w| w[0].flow_id < w[1].flow_id));
+    assert!(out.windows(2).all(|w| w[0].ts_start < w[1].ts_start));
+    let ids: std::collections::HashSet<_> = out.iter().map(|r| (r.flow_id, &r.uid)).collect();
+    assert_eq!(ids.len(), 3, "each cut is a flow of its own");
 }
 
 #[test]

@@ -125,6 +125,7 @@ impl FlowsArgs {
                 .transpose()?,
             max_flows: self.max_flows,
             semantics: self.semantics.into(),
+            uid_seed: vigil_ingest::flow::sensor_seed(&self.sensor),
             ..FlowTableConfig::default()
         })
     }

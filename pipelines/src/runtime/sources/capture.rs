@@ -64,7 +64,10 @@ impl CaptureSource {
             ctx,
             decoder: Decoder::new(DecoderConfig::default()),
             decoded: DecodedPacket::default(),
-            table: FlowTable::new(FlowTableConfig::default()),
+            table: FlowTable::new(FlowTableConfig {
+                uid_seed: vigil_ingest::flow::sensor_seed(&ctx.sensor),
+                ..FlowTableConfig::default()
+            }),
             tokenizer,
             early: HashMap::new(),
             ended: Vec::new(),

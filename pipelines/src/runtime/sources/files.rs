@@ -10,7 +10,7 @@ use vigil_ingest::actions::{
     AccessEntity, AccessLogConfig, ActionColumns, ActionLogFormat, ActionReader, AuthEntity,
     AuthLogConfig, TemplateMatcher,
 };
-use vigil_ingest::flow::EndReason;
+use vigil_ingest::flow::{EndReason, record_uid, sensor_seed};
 use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatures};
 use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
 use vigil_ingest::{DirectionStats, FlowRecord};
@@ -186,7 +186,8 @@ impl FlowCsvSource {
         };
         let sensor = ctx.sensor.clone();
         pump(ctx, &self.path, reader, |recs| {
-            let flows: Vec<FlowRecord> = recs.iter().map(record_of_features).collect();
+            let seed = sensor_seed(&sensor);
+            let flows: Vec<FlowRecord> = recs.iter().map(|r| record_of_features(r, seed)).collect();
             let mut env =
                 Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
             env.features = Some(Arc::new(recs));
@@ -202,9 +203,14 @@ fn first_value(r: &FlowFeatures, names: &[&str]) -> Option<f64> {
 
 /// A flow row for a CSV record: its 5-tuple and time, and the packet and byte
 /// counters where the mapping has them (NF-v2, CICFlowMeter and Zeek names). TCP
-/// state and history are unknown (empty).
-fn record_of_features(r: &FlowFeatures) -> FlowRecord {
+/// state and history are unknown (empty). Its uid and `flow_id` derive from the
+/// sensor, the tuple, the start time and the row, so a replay gives the same ones.
+fn record_of_features(r: &FlowFeatures, seed: u64) -> FlowRecord {
     let t = &r.tuple;
+    let (uid, flow_id) = record_uid(
+        seed,
+        (t.src_addr, t.src_port, t.dst_addr, t.dst_port, t.proto, t.ts_us, t.flow_id),
+    );
     let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     let count = |names: &[&str]| first_value(r, names).map(|v| v as u64).unwrap_or(0);
     let duration_us = first_value(r, &["FLOW_DURATION_MILLISECONDS"])
@@ -221,8 +227,8 @@ fn record_of_features(r: &FlowFeatures) -> FlowRecord {
         tcp_flags: 0,
     };
     FlowRecord {
-        flow_id: t.flow_id,
-        uid: format!("CSV{}", t.flow_id),
+        flow_id,
+        uid,
         community_id: String::new(),
         ts_start: ts,
         ts_end: ts + duration_us,
