@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::ack::{Ack, AckTracker};
 
 /// How often, at most, a checkpoint file is rewritten while a source runs (the last
-/// one is always written when the source ends).
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// one is always written when the source ends). Zero: on every advance, which keeps
+/// the rows committed beyond the checkpoint (re-sent after a crash) to the batches in
+/// flight.
+pub const CHECKPOINT_EVERY: Duration = Duration::ZERO;
 
 /// Where the checkpoint of source `source` of `sensor` lives.
 pub fn checkpoint_path(store: &Path, sensor: &str, source: &str) -> PathBuf {

@@ -143,8 +143,7 @@ impl Runner {
                 outputs_of(&name, &mut readers_of),
                 stats.stage(&name, "source"),
                 stop.clone(),
-                topology.config.batch,
-                &topology.config.sensor,
+                (topology.config.batch, &topology.config.sensor, &store_dir),
                 Checkpointer::new(
                     AckTracker::new(failures.failed.clone()),
                     Some(checkpoint_path(&store_dir, &topology.config.sensor, &name)),

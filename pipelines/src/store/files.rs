@@ -70,3 +70,38 @@ pub(crate) fn sorted_dirs(dir: &Path, prefix: &str) -> io::Result<Vec<PathBuf>> 
     dirs.sort();
     Ok(dirs)
 }
+
+/// The `uid`s of the `flows` rows that `sensor` committed in files modified at or
+/// after `since`: what a capture source resuming from a checkpoint written at
+/// `since` may find already stored (rows committed after the checkpoint's last
+/// write, before a crash). Only the `uid` column is read.
+pub fn flow_uids_since(
+    root: &Path,
+    sensor: &str,
+    since: std::time::SystemTime,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut uids = std::collections::HashSet::new();
+    let prefix = format!("{sensor}-");
+    for f in list_files(root, Table::Flows)? {
+        let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let modified = std::fs::metadata(&f.path)?.modified()?;
+        if !name.starts_with(&prefix) || modified < since {
+            continue;
+        }
+        let file = std::fs::File::open(&f.path)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.path.display()))?;
+        let Some(i) = builder.schema().index_of("uid").ok() else { continue };
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let col = batch.column(0).as_string::<i32>();
+            uids.extend(col.iter().flatten().map(str::to_string));
+        }
+    }
+    Ok(uids)
+}

@@ -24,7 +24,7 @@ pub mod writer;
 use std::path::PathBuf;
 
 pub use compact::{CompactStats, compact_table};
-pub use files::{DataFile, list_files};
+pub use files::{DataFile, flow_uids_since, list_files};
 pub use retention::{Retention, RetentionStats, enforce_retention};
 pub use tables::Table;
 pub use writer::StoreWriter;

@@ -13,9 +13,12 @@ use vigil_ingest::{
 };
 use vigil_tokenizers::{FlowRef, FlowTokens, NetfoundConfig, NetfoundTokenizer};
 
+use super::capture_ledger::{CaptureCheckpoint, CaptureLedger, FileStart};
 use super::{Pending, SourceContext};
 use crate::inputs::expand_inputs;
+use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
+use crate::store::flow_uids_since;
 
 /// How often a followed directory is listed again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
@@ -44,6 +47,8 @@ struct Flows<'a> {
     pending: Pending<(FlowRecord, Option<FlowTokens>)>,
     /// Time in the tokenizer since the last batch (counted per batch, not per packet).
     tokenize: Duration,
+    /// Flows' packet positions, for the checkpoint (file inputs only).
+    ledger: Option<CaptureLedger>,
 }
 
 impl CaptureSource {
@@ -73,14 +78,31 @@ impl CaptureSource {
             ended: Vec::new(),
             pending: Pending::new(),
             tokenize: Duration::ZERO,
+            ledger: None,
         };
         match self.input {
             Input::Interface(name) => {
+                ctx.no_checkpoint();
                 let mut reader = PcapReader::live(&name)?;
                 reader.stop_when(ctx.stop.clone());
-                flows.read(reader)?;
+                flows.read(reader, 1)?;
             }
             Input::Files { paths, follow } => {
+                if paths.iter().any(|p| p.as_os_str() == "-") {
+                    ctx.no_checkpoint();
+                } else {
+                    let saved = ctx.resume_state::<CaptureCheckpoint>()?;
+                    if let Some(r) = saved.as_ref().and_then(|s| s.resume) {
+                        tracing::info!(source = %ctx.name, file = r.file, packet = r.packet, "resuming after the checkpoint");
+                    }
+                    let mut ledger = CaptureLedger::resume(saved);
+                    if let Some(since) = ctx.checkpoint_written() {
+                        let margin = Duration::from_secs(2);
+                        let since = since.checked_sub(margin).unwrap_or(since);
+                        ledger.skip_stored(flow_uids_since(&ctx.store, &ctx.sensor, since)?);
+                    }
+                    flows.ledger = Some(ledger);
+                }
                 let mut seen = BTreeSet::new();
                 loop {
                     for path in expand_inputs(&paths)? {
@@ -90,8 +112,12 @@ impl CaptureSource {
                         if ctx.stopped() {
                             break;
                         }
+                        let from = match flows.start_file(&path)? {
+                            FileStart::Done => continue,
+                            FileStart::From(n) => n,
+                        };
                         match PcapReader::open(&path) {
-                            Ok(reader) => flows.read(reader)?,
+                            Ok(reader) => flows.read(reader, from)?,
                             Err(e) => {
                                 tracing::error!("{e}");
                                 let name = path.display().to_string();
@@ -112,7 +138,18 @@ impl CaptureSource {
 }
 
 impl Flows<'_> {
-    fn read(&mut self, mut reader: PcapReader) -> anyhow::Result<()> {
+    /// A capture file comes up: what the checkpoint says to do with it.
+    fn start_file(&mut self, path: &std::path::Path) -> anyhow::Result<FileStart> {
+        let Some(ledger) = &mut self.ledger else { return Ok(FileStart::From(1)) };
+        let start = ledger.start_file(FileIdentity::of(path)?);
+        if start != FileStart::From(1) {
+            tracing::info!(file = %path.display(), ?start, "resuming a capture");
+        }
+        Ok(start)
+    }
+
+    /// Read a capture to its end, processing packets from the 1-based index `from`.
+    fn read(&mut self, mut reader: PcapReader, from: u64) -> anyhow::Result<()> {
         let name = reader.name().to_string();
         loop {
             let pkt = match reader.next_packet() {
@@ -125,9 +162,18 @@ impl Flows<'_> {
                     break;
                 }
             };
+            let index = pkt.index;
+            if index + 1 < from {
+                continue;
+            }
             self.ctx.stats.add_in(1);
             self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
-            let index = pkt.index;
+            if let Some(ledger) = &mut self.ledger {
+                ledger.packet(index + 1);
+                if ledger.is_straddler(&self.decoded) {
+                    continue;
+                }
+            }
             self.process()?;
             if index % 64 == 0 {
                 if self.ctx.stopped() {
@@ -141,10 +187,13 @@ impl Flows<'_> {
 
     /// Feed the decoded packet to the flow table (and the tokenizer).
     fn process(&mut self) -> anyhow::Result<()> {
-        let Flows { decoded, table, tokenizer, early, ended, tokenize, .. } = self;
+        let Flows { decoded, table, tokenizer, early, ended, tokenize, ledger, .. } = self;
         match tokenizer {
             Some(tok) => {
                 table.process_observed(decoded, ended, &mut |lf| {
+                    if let Some(l) = ledger.as_mut() {
+                        l.observe(lf.flow_id);
+                    }
                     let started = Instant::now();
                     let flow = FlowRef {
                         flow_id: lf.flow_id,
@@ -162,7 +211,10 @@ impl Flows<'_> {
                     early.insert(t.flow_id, t);
                 }
             }
-            None => table.process(decoded, ended),
+            None => match ledger {
+                Some(l) => table.process_observed(decoded, ended, &mut |lf| l.observe(lf.flow_id)),
+                None => table.process(decoded, ended),
+            },
         }
         self.take_ended()
     }
@@ -175,6 +227,9 @@ impl Flows<'_> {
                 .as_mut()
                 .and_then(|tok| self.early.remove(&f.flow_id).or_else(|| tok.finish(f.flow_id)));
             self.tokenize += started.elapsed();
+            if self.ledger.as_mut().is_some_and(|l| !l.ended(&f)) {
+                continue; // stored before a restart
+            }
             self.pending.push((f, tokens));
             if self.pending.items.len() >= self.ctx.batch.max_rows {
                 self.flush()?;
@@ -190,7 +245,15 @@ impl Flows<'_> {
     fn flush(&mut self) -> anyhow::Result<()> {
         self.ctx.stats.add_tokenize(std::mem::take(&mut self.tokenize));
         let (rows, waited) = self.pending.take();
+        let state = match &mut self.ledger {
+            Some(l) => Some(serde_json::to_value(l.checkpoint())?),
+            None => None,
+        };
         if rows.is_empty() {
+            // Nothing to send, but the position may have moved (the end of input).
+            if state.is_some() {
+                self.ctx.emit(None, &[], state, waited)?;
+            }
             return Ok(());
         }
         let (flows, tokens): (Vec<FlowRecord>, Vec<Option<FlowTokens>>) = rows.into_iter().unzip();
@@ -199,7 +262,7 @@ impl Flows<'_> {
         if self.tokenizer.is_some() {
             env.tokens = Some(Arc::new(tokens));
         }
-        self.ctx.emit(Some(env), &[], None, waited)?;
+        self.ctx.emit(Some(env), &[], state, waited)?;
         Ok(())
     }
 

@@ -14,6 +14,11 @@
 //!   before `resume` (a "straddler") are skipped up to its last packet, so no
 //!   fragment of it becomes a flow of its own.
 //!
+//! The checkpoint is written just after the batches' acknowledgements arrive, so a
+//! crash in between leaves flows committed beyond it: on resume their uids are read
+//! back from the store's files of this sensor written since the checkpoint, and
+//! dropped too.
+//!
 //! Files before the one holding `resume` are done and are skipped when unchanged
 //! (same device, inode, and not shorter). Uids are stable across a replay because
 //! they derive from the sensor, the flow key and the first-packet time.
@@ -134,6 +139,12 @@ impl CaptureLedger {
             resumed_at: resume,
             ..CaptureLedger::default()
         }
+    }
+
+    /// Also drop rebuilt flows with these uids: flows committed after the checkpoint's
+    /// last write (before a crash), found in the store.
+    pub fn skip_stored(&mut self, uids: impl IntoIterator<Item = String>) {
+        self.skip_uids.extend(uids);
     }
 
     /// The files of the checkpoint resumed from, in the order they were read.

@@ -5,6 +5,7 @@
 //! flushing what it holds. Unreadable input becomes dead-letter rows.
 
 mod capture;
+pub mod capture_ledger;
 mod files;
 
 use std::path::{Path, PathBuf};
@@ -40,20 +41,21 @@ pub struct SourceContext {
     pub batch: BatchConfig,
     /// Stamped on every row.
     pub sensor: String,
+    /// The store directory.
+    pub store: PathBuf,
     /// Acknowledgements and the checkpoint they move.
     checkpoints: Mutex<Checkpointer>,
 }
 
 impl SourceContext {
-    /// A context sending to `out`, tracking acknowledgements and checkpoints with
-    /// `checkpoints`.
+    /// A context sending to `out` in batches of `batch`, stamping `sensor`, writing to
+    /// the store `store`, tracking acknowledgements and checkpoints with `checkpoints`.
     pub fn new(
         name: &str,
         out: Outputs,
         stats: Arc<StageStats>,
         stop: Arc<AtomicBool>,
-        batch: BatchConfig,
-        sensor: &str,
+        (batch, sensor, store): (BatchConfig, &str, &Path),
         checkpoints: Checkpointer,
     ) -> SourceContext {
         SourceContext {
@@ -63,6 +65,7 @@ impl SourceContext {
             stop,
             batch,
             sensor: sensor.to_string(),
+            store: store.to_path_buf(),
             checkpoints: Mutex::new(checkpoints),
         }
     }
@@ -83,6 +86,12 @@ impl SourceContext {
             Some(p) => checkpoint::load(&p),
             None => Ok(None),
         }
+    }
+
+    /// When the checkpoint was last written, if there is one.
+    pub fn checkpoint_written(&self) -> Option<std::time::SystemTime> {
+        let path = self.checkpointer().path().map(Path::to_path_buf)?;
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
     /// Whether this source keeps a checkpoint (file inputs do; stdin does not).
