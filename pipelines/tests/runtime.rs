@@ -229,6 +229,31 @@ fn bad_topologies_are_refused_before_anything_runs() {
             format!("[sources.a]\ntype = \"pcapng\"\npaths = [\"{pcap}\"]\n"),
             "unknown variant `pcapng`",
         ),
+        (
+            format!(
+                "[http]\nlisten = \"localhost\"\n[sources.a]\ntype = \"pcap\"\npaths = [\"{pcap}\"]\n[sinks.s]\ntype = \"store\"\ninputs = [\"a\"]\n"
+            ),
+            "http.listen `localhost` is not an address with a port",
+        ),
+        (
+            format!(
+                "[sources.a]\ntype = \"flow_csv\"\npath = \"{metrics}\"\nmapping = \"cicflowmeter\"\n[sinks.s]\ntype = \"store\"\ninputs = [\"a\"]\n",
+                metrics = toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
+            ),
+            "source `a`",
+        ),
+        (
+            format!(
+                "[sources.a]\ntype = \"metrics\"\npath = \"{metrics}\"\n[transforms.m]\ntype = \"score\"\nmodel = \"{itransformer}\"\ninputs = [\"a\"]\n[transforms.al]\ntype = \"alerts\"\ninputs = [\"m\"]\nrules = [{{ name = \"r\", model = \"netfound\", min_score = 0.5 }}]\n[sinks.s]\ntype = \"store\"\ninputs = [\"al\"]\n",
+                metrics = toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
+            ),
+            "rule `r` reads model `netfound`, which no stage before it runs (they run itransformer-etth1)",
+        ),
+        (
+            // Every problem at once.
+            "[sources.a]\ntype = \"pcap\"\npaths = [\"/no/such.pcap\"]\n[transforms.m]\ntype = \"score\"\nmodel = \"/no/model\"\ninputs = [\"a\"]\n[sinks.s]\ntype = \"store\"\ninputs = [\"m\", \"zz\"]\n".to_string(),
+            "the topology has 3 problems",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (text, expected)) in cases.iter().enumerate() {
@@ -254,6 +279,44 @@ fn bad_topologies_are_refused_before_anything_runs() {
         assert_eq!(out.status.code(), Some(1), "case {i}: {err}");
         assert!(err.contains(expected), "case {i}: expected {expected:?} in {err}");
     }
+    assert!(!dir.path().join("store").exists(), "--check creates nothing");
+}
+
+#[test]
+fn relative_paths_follow_the_file_and_data_moves_every_output() {
+    if no_runtime() {
+        return;
+    }
+    // A topology beside its inputs, run from elsewhere, its store moved by --data.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::copy(repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"), conf.join("cpu.csv"))
+        .unwrap();
+    let model = toml_str(&artifact("itransformer-etth1"));
+    let text = format!(
+        "sensor = \"rel\"\n[store]\ndir = \"data\"\n[sources.m]\ntype = \"metrics\"\npath = \"cpu.csv\"\n[transforms.i]\ntype = \"score\"\nmodel = \"{model}\"\ninputs = [\"m\"]\nseries = [\"cpu\"]\nstep_seconds = 300\n[transforms.a]\ntype = \"alerts\"\ninputs = [\"i\"]\nrules = [{{ name = \"any\", model = \"itransformer-etth1\", min_score = 0.0 }}]\n[sinks.s]\ntype = \"store\"\ninputs = [\"i\", \"a\"]\n[sinks.e]\ntype = \"eve\"\npath = \"eve.json\"\ninputs = [\"a\"]\n"
+    );
+    std::fs::write(conf.join("t.toml"), text).unwrap();
+    let elsewhere = dir.path().join("cwd");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(VIGIL)
+            .args(["run", "--config", conf.join("t.toml").to_str().unwrap()])
+            .args(extra)
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(conf.join("data/metrics").is_dir(), "the store is relative to the file");
+    assert!(conf.join("data/eve.json").is_file(), "EVE is relative to the store");
+    let moved = dir.path().join("moved");
+    let out = run(&["--data", moved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(moved.join("metrics").is_dir() && moved.join("eve.json").is_file());
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none(), "nothing in the cwd");
 }
 
 /// Poll `f` every 20 ms for at most `secs` seconds.

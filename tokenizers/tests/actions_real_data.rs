@@ -61,7 +61,13 @@ fn elastic_apache_access_log() {
     let st = r.stats();
     println!("apache_logs: {st:?}");
     for d in r.dead_letters().iter().take(5) {
-        println!("dead letter {}:{}: {} | {}", d.source, d.line().unwrap(), d.reason, d.raw);
+        println!(
+            "dead letter {}:{}: {} | {}",
+            d.source,
+            d.line().unwrap(),
+            d.reason,
+            d.raw_lossy()
+        );
     }
     assert_eq!(st.lines, 10_000);
     assert_eq!(st.events + st.dead_letters + st.skipped, st.lines);

@@ -134,6 +134,8 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         embedding: false,
         series: input.series.clone(),
         step_seconds: input.step_seconds,
+        max_batch: None,
+        max_delay_ms: None,
     };
     let alerts = TransformConfig::Alerts { inputs: vec!["score".into()], rules: vec![rule] };
     TopologyConfig {
@@ -145,6 +147,7 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         },
         batch: BatchConfig::default(),
         channel_capacity: 8,
+        scoring: Default::default(),
         http: None,
         sources: [("source".to_string(), source)].into(),
         transforms: [("score".to_string(), score), ("alerts".to_string(), alerts)].into(),

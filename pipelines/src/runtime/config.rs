@@ -1,7 +1,10 @@
 //! The topology file (`vigil run --config vigil.toml`): named sources, transforms and
 //! sinks wired by name, like Vector's.
 //!
-//! Relative paths are relative to the working directory.
+//! Relative paths of inputs (captures, files, models, mapping files) and of the store
+//! are relative to the topology file's directory ([`TopologyConfig::from_path`]); a
+//! relative EVE path is relative to the store, so `--data` moves everything a run
+//! writes.
 //!
 //! ```toml
 //! sensor = "lab-1"
@@ -51,6 +54,9 @@ pub struct TopologyConfig {
     /// Batches buffered between two stages (backpressure beyond).
     #[serde(default = "default_channel")]
     pub channel_capacity: usize,
+    /// The scoring pool.
+    #[serde(default)]
+    pub scoring: ScoringConfig,
     /// The Prometheus `/metrics` listener; off when absent.
     #[serde(default)]
     pub http: Option<HttpConfig>,
@@ -110,6 +116,16 @@ impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig { max_rows: default_rows(), max_ms: default_ms() }
     }
+}
+
+/// The pool scoring runs on: every scoring transform applies one batch at a time
+/// on a blocking thread, and at most `workers` do at once. The models' ONNX
+/// Runtime sessions are shared by the workers (one session per model).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// Batches scored at once, over all scoring transforms; default: the cores.
+    pub workers: Option<usize>,
 }
 
 /// The `/metrics` listener.
@@ -187,6 +203,13 @@ pub enum TransformConfig {
         /// iTransformer: the grid step in seconds, instead of the manifest's.
         #[serde(default)]
         step_seconds: Option<f64>,
+        /// Rows joined into one scoring batch at most (default 1024); larger source
+        /// batches pass whole.
+        #[serde(default)]
+        max_batch: Option<usize>,
+        /// Milliseconds a row may wait for its scoring batch to fill (default 100).
+        #[serde(default)]
+        max_delay_ms: Option<u64>,
     },
     /// Raise alerts from scored records.
     Alerts {
@@ -259,10 +282,48 @@ impl TopologyConfig {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))
     }
 
-    /// Read and parse a topology file.
+    /// Read and parse a topology file; its relative paths are made relative to the
+    /// file's directory.
     pub fn from_path(path: &Path) -> anyhow::Result<TopologyConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        Self::from_toml(&text, path)
+        let mut config = Self::from_toml(&text, path)?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Make relative input paths, model directories, mapping files and the store
+    /// directory relative to `base` (`-`, stdin, stays). EVE paths stay relative:
+    /// they are relative to the store.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && p.as_os_str() != "-" {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(d) = &mut self.store.dir {
+            fix(d);
+        }
+        for s in self.sources.values_mut() {
+            match s {
+                SourceConfig::Pcap { paths, .. } => paths.iter_mut().for_each(fix),
+                SourceConfig::Interface { .. } => {}
+                SourceConfig::FlowCsv { path, mapping } => {
+                    fix(path);
+                    if vigil_ingest::flow_records::ColumnMapping::builtin(mapping).is_none() {
+                        let mut m = PathBuf::from(&*mapping);
+                        fix(&mut m);
+                        *mapping = m.display().to_string();
+                    }
+                }
+                SourceConfig::Metrics { path } | SourceConfig::Actions { path, .. } => fix(path),
+            }
+        }
+        for t in self.transforms.values_mut() {
+            if let TransformConfig::Score { model, .. } = t {
+                fix(model);
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`record`], [`rows`], [`outputs`]: batches and their plumbing.
 
 pub mod ack;
+pub mod batcher;
 pub mod checkpoint;
 pub mod config;
 pub mod http;

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::ack::{AckTracker, Acks, BatchStatus};
+use super::batcher::Batcher;
 use super::checkpoint::{Checkpointer, checkpoint_path};
 use super::outputs::Outputs;
 use super::record::Envelope;
@@ -106,8 +107,7 @@ impl Runner {
         let started = Instant::now();
         let Runner { topology, stop, stats } = self;
         let cap = topology.config.channel_capacity;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let score_pool = Arc::new(Semaphore::new(cores));
+        let score_pool = Arc::new(Semaphore::new(topology.scoring_workers));
 
         // One channel per transform and sink; a stage's outputs are the channels of the
         // stages that name it as an input.
@@ -163,13 +163,22 @@ impl Runner {
             }));
         }
         for (name, transform, _) in topology.transforms {
+            let batcher =
+                topology.batching.get(&name).map(|b| Batcher::new(b.max_rows, b.max_delay));
             let rx = receivers.remove(&name).expect("a channel per transform");
             let out = outputs_of(&name, &mut readers_of);
             let st = stats.stage(&name, "transform");
             let (failures, pool) = (failures.clone(), score_pool.clone());
             tasks.push(tokio::spawn(async move {
-                let stage =
-                    TransformStage { transform, out, stats: st.clone(), pool, held: Vec::new() };
+                let stage = TransformStage {
+                    scores: !matches!(transform, Transform::Alerts(_)),
+                    transform: Arc::new(std::sync::Mutex::new(transform)),
+                    out,
+                    stats: st.clone(),
+                    pool,
+                    held: Vec::new(),
+                    batcher,
+                };
                 if let Err(e) = stage.run(rx, &failures.stop).await {
                     failures.fail("transform", &name, &st, &e);
                 }
@@ -259,16 +268,26 @@ fn write_stats(store: &std::path::Path, sensor: &str, stages: &[StageSnapshot]) 
     }
 }
 
+fn lock(t: &std::sync::Mutex<Transform>) -> std::sync::MutexGuard<'_, Transform> {
+    t.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A transform's task: batches in, scored (or alert) batches out, with their
 /// acknowledgements handed on.
 struct TransformStage {
-    transform: Transform,
+    /// Shared with the blocking task that applies it, one batch at a time.
+    transform: Arc<std::sync::Mutex<Transform>>,
+    /// Whether it scores (a batch it cannot score is passed on unscored) rather
+    /// than raising alerts (a failure fails the stage).
+    scores: bool,
     out: Outputs,
     stats: Arc<StageStats>,
     pool: Arc<Semaphore>,
     /// Acknowledgements of input the transform still holds rows of, with the newest
     /// event time it took from each.
     held: Vec<(Acks, i64)>,
+    /// Joins small batches before scoring (scoring transforms only).
+    batcher: Option<Batcher>,
 }
 
 impl TransformStage {
@@ -277,46 +296,30 @@ impl TransformStage {
         mut rx: mpsc::Receiver<Envelope>,
         stop: &AtomicBool,
     ) -> anyhow::Result<()> {
-        while let Some(mut env) = rx.recv().await {
-            let acks = env.take_acks();
-            let rows = env.rows();
-            self.stats.add_in(rows);
-            let holds = self.transform.holds(&env);
-            // Kept to pass on unscored if scoring fails: accepted rows are never lost.
-            let original = env.clone();
-            let started = Instant::now();
-            let permit = self.pool.clone().acquire_owned().await?;
-            let (st, mut transform) = (self.stats.clone(), self.transform);
-            let (t, result) = tokio::task::spawn_blocking(move || {
-                let result = transform.apply(env, &st);
-                drop(permit);
-                (transform, result)
-            })
-            .await?;
-            self.transform = t;
-            self.stats.observe_batch(started.elapsed());
-            let (outs, release) = match result {
-                Ok(outs) => match holds {
-                    Some(newest) => {
-                        self.held.push((acks, newest));
-                        (outs, self.released())
-                    }
-                    None => (outs, acks),
+        loop {
+            let deadline = self.batcher.as_ref().and_then(Batcher::deadline);
+            let next = match deadline {
+                Some(d) => tokio::select! {
+                    env = rx.recv() => Some(env),
+                    () = tokio::time::sleep_until(d) => None,
                 },
-                Err(e) if !matches!(self.transform, Transform::Alerts(_)) => {
-                    tracing::error!(rows, "batch passed on unscored: {e:#}");
-                    self.stats.add_unscored(rows);
-                    (vec![original], acks)
-                }
-                Err(e) => {
-                    self.stats.add_lost(rows);
-                    acks.resolve(BatchStatus::Errored);
-                    return Err(e);
-                }
+                None => Some(rx.recv().await),
             };
-            self.send(outs, release, stop).await?;
+            let ready = match (next, &mut self.batcher) {
+                (Some(Some(env)), Some(b)) => b.push(env)?,
+                (Some(Some(env)), None) => vec![env],
+                (Some(None), _) => break,
+                (None, Some(b)) => b.flush()?.into_iter().collect(),
+                (None, None) => Vec::new(),
+            };
+            for env in ready {
+                self.process(env, stop).await?;
+            }
         }
-        let outs = self.transform.finish(&self.stats)?;
+        if let Some(env) = self.batcher.as_mut().map(Batcher::flush).transpose()?.flatten() {
+            self.process(env, stop).await?;
+        }
+        let outs = lock(&self.transform).finish(&self.stats)?;
         let mut release = Acks::new();
         for (a, _) in std::mem::take(&mut self.held) {
             release.extend(a);
@@ -324,9 +327,49 @@ impl TransformStage {
         self.send(outs, release, stop).await
     }
 
+    /// Transform one batch and pass on what comes of it.
+    async fn process(&mut self, mut env: Envelope, stop: &AtomicBool) -> anyhow::Result<()> {
+        let acks = env.take_acks();
+        let rows = env.rows();
+        self.stats.add_in(rows);
+        let holds = lock(&self.transform).holds(&env);
+        // Kept to pass on unscored if scoring fails: accepted rows are never lost.
+        let original = env.clone();
+        let started = Instant::now();
+        let permit = self.pool.clone().acquire_owned().await?;
+        let (st, transform) = (self.stats.clone(), self.transform.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let result = lock(&transform).apply(env, &st);
+            drop(permit);
+            result
+        })
+        .await?;
+        self.stats.observe_batch(started.elapsed());
+        let (outs, release) = match result {
+            Ok(outs) => match holds {
+                Some(newest) => {
+                    self.held.push((acks, newest));
+                    (outs, self.released())
+                }
+                None => (outs, acks),
+            },
+            Err(e) if self.scores => {
+                tracing::error!(rows, "batch passed on unscored: {e:#}");
+                self.stats.add_unscored(rows);
+                (vec![original], acks)
+            }
+            Err(e) => {
+                self.stats.add_lost(rows);
+                acks.resolve(BatchStatus::Errored);
+                return Err(e);
+            }
+        };
+        self.send(outs, release, stop).await
+    }
+
     /// The held acknowledgements whose rows have all been passed on now.
     fn released(&mut self) -> Acks {
-        let since = self.transform.held_since();
+        let since = lock(&self.transform).held_since();
         let mut out = Acks::new();
         let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()

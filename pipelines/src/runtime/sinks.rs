@@ -83,34 +83,50 @@ impl Sink {
     }
 }
 
-/// Appends alerts as Suricata-style EVE JSON, one object per line.
+/// Appends alerts as Suricata-style EVE JSON, one object per line. The file (and
+/// its directory) is made at the first alert.
 pub struct EveWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: Option<BufWriter<File>>,
 }
 
 impl EveWriter {
-    /// Open (append to, or create) `path`.
-    pub fn open(path: &Path) -> anyhow::Result<EveWriter> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+    /// A writer appending to (or creating) `path` when the first alert comes.
+    pub fn new(path: &Path) -> EveWriter {
+        EveWriter { path: path.to_path_buf(), out: None }
+    }
+
+    /// The file it appends to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&mut self) -> anyhow::Result<&mut BufWriter<File>> {
+        if self.out.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.path.display()))?;
+            self.out = Some(BufWriter::new(file));
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        Ok(EveWriter { path: path.to_path_buf(), out: BufWriter::new(file) })
+        Ok(self.out.as_mut().expect("opened above"))
     }
 
     /// Append the rows of an `alerts` batch and flush.
     pub fn write(&mut self, b: &RecordBatch) -> anyhow::Result<usize> {
+        let path = self.path.clone();
+        let err = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
+        let out = self.file()?;
         for r in 0..b.num_rows() {
             let line = eve_alert(b, r)?;
-            writeln!(self.out, "{line}")
-                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+            writeln!(out, "{line}").map_err(err)?;
         }
-        self.out.flush().map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        out.flush().map_err(err)?;
         Ok(b.num_rows())
     }
 }

@@ -1,6 +1,8 @@
 //! Building a topology from its configuration: every check that can fail is made
 //! before anything runs (unknown stage or model, a cycle, a model fed records it
-//! cannot read, a missing file), each error naming the stage.
+//! cannot read, a missing file, a flow CSV without the mapping's columns, a rule
+//! naming a model no stage runs, a bad listen address), each naming the stage, all
+//! reported at once. Building creates nothing on disk.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -31,6 +33,10 @@ pub struct Topology {
     pub sinks: Vec<(String, Sink, Vec<String>)>,
     /// Loaded models by transform name (for the summary).
     pub models: BTreeMap<String, Arc<Model>>,
+    /// The batcher of each scoring transform.
+    pub batching: BTreeMap<String, ScoreBatching>,
+    /// Batches scored at once (the scoring pool's size).
+    pub scoring_workers: usize,
 }
 
 fn inputs_of(t: &TransformConfig) -> &[String] {
@@ -45,40 +51,115 @@ fn sink_inputs(s: &SinkConfig) -> &[String] {
     }
 }
 
+/// The problems found in a topology; all are reported at once.
+#[derive(Debug, Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, problem: impl std::fmt::Display) {
+        self.0.push(problem.to_string());
+    }
+
+    /// Keep the value, or note the error.
+    fn check<T>(&mut self, r: anyhow::Result<T>) -> Option<T> {
+        r.map_err(|e| self.add(format!("{e:#}"))).ok()
+    }
+
+    fn into_result(self) -> anyhow::Result<()> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => bail!("{}", self.0[0]),
+            n => bail!("the topology has {n} problems:\n  - {}", self.0.join("\n  - ")),
+        }
+    }
+}
+
+/// How a scoring transform's batcher cuts.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreBatching {
+    /// Rows at most.
+    pub max_rows: usize,
+    /// Wait at most.
+    pub max_delay: std::time::Duration,
+}
+
 impl Topology {
-    /// Check `config` and build its stages.
+    /// Check `config` and build its stages. Every problem is reported at once, and
+    /// nothing is created on disk (the store and EVE files are made when the run
+    /// starts writing).
     pub fn build(config: TopologyConfig) -> anyhow::Result<Topology> {
-        anyhow::ensure!(!config.sources.is_empty(), "the topology has no sources");
-        anyhow::ensure!(!config.sinks.is_empty(), "the topology has no sinks");
-        anyhow::ensure!(config.batch.max_rows > 0, "batch.max_rows must be at least 1");
-        anyhow::ensure!(config.channel_capacity > 0, "channel_capacity must be at least 1");
+        let mut p = Problems::default();
+        if config.sources.is_empty() {
+            p.add("the topology has no sources");
+        }
+        if config.sinks.is_empty() {
+            p.add("the topology has no sinks");
+        }
+        if config.batch.max_rows == 0 {
+            p.add("batch.max_rows must be at least 1");
+        }
+        if config.channel_capacity == 0 {
+            p.add("channel_capacity must be at least 1");
+        }
+        if config.scoring.workers == Some(0) {
+            p.add("scoring.workers must be at least 1");
+        }
+        if let Some(h) = &config.http
+            && h.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            p.add(format!(
+                "http.listen `{}` is not an address with a port (e.g. 127.0.0.1:9187)",
+                h.listen
+            ));
+        }
         let mut names = BTreeSet::new();
         for n in config.sources.keys().chain(config.transforms.keys()).chain(config.sinks.keys()) {
-            anyhow::ensure!(names.insert(n.as_str()), "the name `{n}` is used twice");
+            if !names.insert(n.as_str()) {
+                p.add(format!("the name `{n}` is used twice"));
+            }
         }
         // Inputs must name sources or transforms.
-        let check_inputs = |stage: &str, inputs: &[String]| -> anyhow::Result<()> {
-            anyhow::ensure!(!inputs.is_empty(), "`{stage}` has no inputs");
+        let mut wiring = Problems::default();
+        let mut check_inputs = |stage: &str, inputs: &[String]| {
+            if inputs.is_empty() {
+                wiring.add(format!("`{stage}` has no inputs"));
+            }
             for i in inputs {
                 if !config.sources.contains_key(i) && !config.transforms.contains_key(i) {
                     if config.sinks.contains_key(i) {
-                        bail!("`{stage}` reads from `{i}`, which is a sink");
+                        wiring.add(format!("`{stage}` reads from `{i}`, which is a sink"));
+                    } else {
+                        wiring.add(format!(
+                            "`{stage}` reads from `{i}`, which is not a source or transform"
+                        ));
                     }
-                    bail!("`{stage}` reads from `{i}`, which is not a source or transform");
                 }
             }
-            Ok(())
         };
         for (n, t) in &config.transforms {
-            check_inputs(n, inputs_of(t))?;
+            check_inputs(n, inputs_of(t));
         }
         for (n, s) in &config.sinks {
-            check_inputs(n, sink_inputs(s))?;
+            check_inputs(n, sink_inputs(s));
         }
-        let order = transform_order(&config)?;
+        let wired = wiring.0.is_empty();
+        p.0.extend(wiring.0);
+        let order = if wired { p.check(transform_order(&config)) } else { None };
 
-        // Models and transforms, in dependency order, with the kinds each stage emits.
+        // Every model is loaded (and every problem with one reported), in any case.
         let mut models = BTreeMap::new();
+        let mut built: BTreeMap<String, Transform> = BTreeMap::new();
+        for (name, tc) in &config.transforms {
+            let Some(model) = p.check(load_model(name, tc)) else { continue };
+            if let Some(t) = p.check(Transform::new(name, tc, model.clone())) {
+                built.insert(name.clone(), t);
+            }
+            if let Some(m) = model {
+                models.insert(name.clone(), m);
+            }
+        }
+
+        // The kinds each stage emits, in dependency order, once the wiring is sound.
         let mut emits: BTreeMap<String, BTreeSet<RecordKind>> = BTreeMap::new();
         for (n, s) in &config.sources {
             let kind = match s {
@@ -90,101 +171,204 @@ impl Topology {
             };
             emits.insert(n.clone(), [kind, RecordKind::DeadLetters].into());
         }
-        let mut transforms = Vec::new();
-        for name in &order {
+        for name in order.iter().flatten() {
             let tc = &config.transforms[name];
-            let model = load_model(name, tc)?;
-            let t = Transform::new(name, tc, model.clone())?;
-            let fed: BTreeSet<RecordKind> =
-                inputs_of(tc).iter().flat_map(|i| emits[i].iter().copied()).collect();
-            let out = match t.input_kind() {
-                Some(kind) => {
-                    if !fed.contains(&kind) {
-                        let family =
-                            model.as_ref().map(|m| m.manifest().family.clone()).unwrap_or_default();
+            let fed: BTreeSet<RecordKind> = inputs_of(tc)
+                .iter()
+                .flat_map(|i| emits.get(i).into_iter().flatten().copied())
+                .collect();
+            let out = match (tc, built.get(name)) {
+                (TransformConfig::Alerts { rules, .. }, _) => {
+                    for i in inputs_of(tc) {
+                        if !matches!(config.transforms.get(i), Some(TransformConfig::Score { .. }))
+                        {
+                            p.add(format!(
+                                "transform `{name}`: alert rules read scored records; `{i}` is not a score transform"
+                            ));
+                        }
+                    }
+                    let upstream = upstream_models(&config, &models, name);
+                    for r in rules {
+                        if !upstream.contains(&r.model) {
+                            let known: Vec<&str> = upstream.iter().map(String::as_str).collect();
+                            p.add(format!(
+                                "transform `{name}`: rule `{}` reads model `{}`, which no stage before it runs ({})",
+                                r.name,
+                                r.model,
+                                if known.is_empty() { "none does".to_string() } else { format!("they run {}", known.join(", ")) }
+                            ));
+                        }
+                    }
+                    [RecordKind::Alerts].into()
+                }
+                (_, Some(t)) => {
+                    if let Some(kind) = t.input_kind()
+                        && !fed.contains(&kind)
+                    {
+                        let family = models
+                            .get(name)
+                            .map(|m| m.manifest().family.clone())
+                            .unwrap_or_default();
                         let got: Vec<String> = fed
                             .iter()
                             .filter(|k| **k != RecordKind::DeadLetters)
                             .map(|k| k.to_string())
                             .collect();
-                        bail!(
+                        p.add(format!(
                             "transform `{name}`: a {family} model reads {kind}, but its inputs give {}",
                             if got.is_empty() { "nothing".to_string() } else { got.join(", ") }
-                        );
+                        ));
                     }
                     fed
                 }
-                None => {
-                    for i in inputs_of(tc) {
-                        anyhow::ensure!(
-                            matches!(config.transforms.get(i), Some(TransformConfig::Score { .. })),
-                            "transform `{name}`: alert rules read scored records; `{i}` is not a score transform"
-                        );
-                    }
-                    [RecordKind::Alerts].into()
-                }
+                (_, None) => fed,
             };
-            if let Some(m) = model {
-                models.insert(name.clone(), m);
-            }
             emits.insert(name.clone(), out);
-            transforms.push((name.clone(), t, inputs_of(tc).to_vec()));
         }
 
         // netFound needs packet tokens: its inputs must lead back to capture sources only.
         let mut tokens: BTreeMap<String, NetfoundConfig> = BTreeMap::new();
-        for (name, t, _) in &transforms {
-            if let Transform::Netfound(_) = t {
-                let model = &models[name];
-                let wanted = NetfoundTransform::tokenizer_config(model)?;
-                for src in upstream_sources(&config, name) {
-                    match &config.sources[&src] {
-                        SourceConfig::Pcap { .. } | SourceConfig::Interface { .. } => {}
-                        _ => bail!(
-                            "transform `{name}`: netFound reads packets, but source `{src}` gives flow records without them"
-                        ),
-                    }
-                    if let Some(prev) = tokens.insert(src.clone(), wanted.clone())
-                        && prev != wanted
-                    {
-                        bail!(
-                            "source `{src}` feeds netFound models that want different tokenizer settings"
-                        );
-                    }
+        for (name, t) in &built {
+            if !matches!(t, Transform::Netfound(_)) || !wired {
+                continue;
+            }
+            let Some(wanted) = p.check(NetfoundTransform::tokenizer_config(&models[name])) else {
+                continue;
+            };
+            for src in upstream_sources(&config, name) {
+                match &config.sources[&src] {
+                    SourceConfig::Pcap { .. } | SourceConfig::Interface { .. } => {}
+                    _ => p.add(format!(
+                        "transform `{name}`: netFound reads packets, but source `{src}` gives flow records without them"
+                    )),
+                }
+                if let Some(prev) = tokens.insert(src.clone(), wanted.clone())
+                    && prev != wanted
+                {
+                    p.add(format!(
+                        "source `{src}` feeds netFound models that want different tokenizer settings"
+                    ));
                 }
             }
         }
         let mut sources = Vec::new();
         for (n, s) in &config.sources {
             let source =
-                Source::new(s, tokens.get(n).cloned()).with_context(|| format!("source `{n}`"))?;
-            sources.push((n.clone(), source));
+                Source::new(s, tokens.get(n).cloned()).with_context(|| format!("source `{n}`"));
+            if let Some(source) = p.check(source) {
+                sources.push((n.clone(), source));
+            }
         }
 
         let store_dir = config.store.dir.clone().unwrap_or_else(default_store_dir);
         let mut sinks = Vec::new();
         for (n, s) in &config.sinks {
-            let fed: BTreeSet<RecordKind> =
-                sink_inputs(s).iter().flat_map(|i| emits[i].iter().copied()).collect();
+            let fed: BTreeSet<RecordKind> = sink_inputs(s)
+                .iter()
+                .flat_map(|i| emits.get(i).into_iter().flatten().copied())
+                .collect();
             let sink = match s {
                 SinkConfig::Store { .. } => {
-                    std::fs::create_dir_all(&store_dir).with_context(|| {
-                        format!("sink `{n}`: cannot create the store {}", store_dir.display())
-                    })?;
+                    p.check(
+                        creatable(&store_dir).with_context(|| format!("sink `{n}`: the store")),
+                    );
                     Sink::Store(StoreWriter::new(&store_dir, &config.sensor))
                 }
                 SinkConfig::Eve { path, .. } => {
-                    anyhow::ensure!(
-                        fed.contains(&RecordKind::Alerts),
-                        "sink `{n}` writes alerts, but none of its inputs raises any (add an alerts transform)"
-                    );
-                    Sink::Eve(EveWriter::open(path).with_context(|| format!("sink `{n}`"))?)
+                    if wired && !fed.contains(&RecordKind::Alerts) {
+                        p.add(format!(
+                            "sink `{n}` writes alerts, but none of its inputs raises any (add an alerts transform)"
+                        ));
+                    }
+                    let path = store_dir.join(path);
+                    p.check(creatable(&path).with_context(|| format!("sink `{n}`")));
+                    Sink::Eve(EveWriter::new(&path))
                 }
             };
             sinks.push((n.clone(), sink, sink_inputs(s).to_vec()));
         }
-        Ok(Topology { config, store_dir, sources, transforms, sinks, models })
+        p.into_result()?;
+
+        let mut batching = BTreeMap::new();
+        for (name, tc) in &config.transforms {
+            if let TransformConfig::Score { max_batch, max_delay_ms, .. } = tc {
+                let b = ScoreBatching {
+                    max_rows: max_batch.unwrap_or(DEFAULT_MAX_BATCH),
+                    max_delay: std::time::Duration::from_millis(
+                        max_delay_ms.unwrap_or(DEFAULT_MAX_DELAY_MS),
+                    ),
+                };
+                batching.insert(name.clone(), b);
+            }
+        }
+        let transforms = order
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| {
+                let t = built.remove(&n)?;
+                Some((n.clone(), t, inputs_of(&config.transforms[&n]).to_vec()))
+            })
+            .collect();
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let scoring_workers = config.scoring.workers.unwrap_or(cores);
+        Ok(Topology {
+            config,
+            store_dir,
+            sources,
+            transforms,
+            sinks,
+            models,
+            batching,
+            scoring_workers,
+        })
     }
+}
+
+/// Rows a scoring batch holds at most, by default.
+pub const DEFAULT_MAX_BATCH: usize = 1024;
+
+/// Milliseconds a row may wait for its scoring batch, by default.
+pub const DEFAULT_MAX_DELAY_MS: u64 = 100;
+
+/// Whether `path` exists or could be created: its nearest existing ancestor is a
+/// directory. Nothing is created.
+fn creatable(path: &std::path::Path) -> anyhow::Result<()> {
+    let abs = std::path::absolute(path)?;
+    let existing = abs.ancestors().find(|a| a.exists()).unwrap_or(std::path::Path::new("/"));
+    if existing == abs {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        existing.is_dir(),
+        "{} cannot be created: {} is not a directory",
+        path.display(),
+        existing.display()
+    );
+    Ok(())
+}
+
+/// The manifest names of the models run by score transforms before `stage`.
+fn upstream_models(
+    config: &TopologyConfig,
+    models: &BTreeMap<String, Arc<Model>>,
+    stage: &str,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> =
+        config.transforms.get(stage).map_or(Vec::new(), |t| inputs_of(t).to_vec());
+    let mut seen = BTreeSet::new();
+    while let Some(s) = todo.pop() {
+        if !seen.insert(s.clone()) {
+            continue;
+        }
+        if let Some(t) = config.transforms.get(&s) {
+            if let Some(m) = models.get(&s) {
+                out.insert(m.name().to_string());
+            }
+            todo.extend(inputs_of(t).iter().cloned());
+        }
+    }
+    out
 }
 
 /// Transforms in an order where each comes after its inputs; a cycle is an error.

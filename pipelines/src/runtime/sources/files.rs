@@ -175,6 +175,14 @@ impl FlowCsvSource {
         Ok(FlowCsvSource { path, mapping })
     }
 
+    /// Whether the file's header has the mapping's columns (stdin is not checked).
+    pub fn check_header(&self) -> anyhow::Result<()> {
+        if !is_stdin(&self.path) {
+            FlowCsvReader::open(&self.path, &self.mapping)?;
+        }
+        Ok(())
+    }
+
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
         let reader = if is_stdin(&self.path) {

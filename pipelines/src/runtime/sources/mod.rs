@@ -217,7 +217,9 @@ impl Source {
             }
             SourceConfig::FlowCsv { path, mapping } => {
                 check_paths(std::slice::from_ref(path))?;
-                Source::FlowCsv(Box::new(FlowCsvSource::new(path.clone(), mapping)?))
+                let source = FlowCsvSource::new(path.clone(), mapping)?;
+                source.check_header()?;
+                Source::FlowCsv(Box::new(source))
             }
             SourceConfig::Metrics { path } => {
                 check_paths(std::slice::from_ref(path))?;
