@@ -92,7 +92,7 @@ async fn flows_written_to_the_store_are_queried_across_schema_versions() {
     // share their hours with the first write.
     w.write(Table::Flows, &flows_to_batch(old, "s1").unwrap()).unwrap();
     let before = list_files(dir.path(), Table::Flows).unwrap().len() as u64;
-    let stats = compact_table(dir.path(), Table::Flows, 2, u64::MAX).unwrap();
+    let stats = compact_table(dir.path(), Table::Flows, "test", 2, u64::MAX).unwrap();
     let after = list_files(dir.path(), Table::Flows).unwrap().len() as u64;
     assert_eq!(after, before - stats.files_in + stats.files_out, "{stats:?}");
     assert!(after < before, "{stats:?}");

@@ -193,6 +193,15 @@ impl AtomicParquetWriter {
         Ok(())
     }
 
+    /// Close the current row group once its encoded size passes `bytes`, so that the
+    /// writer holds at most about that much (plus one batch) in memory.
+    pub(crate) fn flush_past(&mut self, bytes: usize) -> io::Result<()> {
+        if self.writer.in_progress_size() >= bytes {
+            self.writer.flush().map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
     /// Finish the file and make it visible under its final name; returns its rows.
     pub(crate) fn commit(self) -> io::Result<u64> {
         let AtomicParquetWriter { writer, guard, path, rows } = self;
