@@ -135,7 +135,11 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         series: input.series.clone(),
         step_seconds: input.step_seconds,
     };
-    let alerts = TransformConfig::Alerts { inputs: vec!["score".into()], rules: vec![rule] };
+    let alerts = TransformConfig::Alerts {
+        inputs: vec!["score".into()],
+        rules: vec![rule],
+        suppress_max_keys: None,
+    };
     TopologyConfig {
         sensor: "bench".into(),
         store: StoreConfig {
