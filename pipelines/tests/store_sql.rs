@@ -1,10 +1,13 @@
 //! The event store and SQL over it: real Parquet files, DataFusion queries.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::builder::{Float32Builder, StringBuilder};
+use arrow_array::builder::{
+    Float32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
@@ -12,7 +15,7 @@ use arrow_schema::{DataType, Field, Fields, Schema};
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowTableConfig, flows_to_batch};
 use vigil_pipelines::extract::flows_from_capture;
-use vigil_pipelines::sql::{QueryLimits, SqlError, open_store, run_query};
+use vigil_pipelines::sql::{QueryLimits, SqlError, open_store, query_store, run_query};
 use vigil_pipelines::store::{StoreWriter, Table, compact_table, list_files};
 
 fn sample() -> PathBuf {
@@ -92,7 +95,7 @@ async fn flows_written_to_the_store_are_queried_across_schema_versions() {
     // share their hours with the first write.
     w.write(Table::Flows, &flows_to_batch(old, "s1").unwrap()).unwrap();
     let before = list_files(dir.path(), Table::Flows).unwrap().len() as u64;
-    let stats = compact_table(dir.path(), Table::Flows, 2, u64::MAX).unwrap();
+    let stats = compact_table(dir.path(), Table::Flows, "test", 2, u64::MAX).unwrap();
     let after = list_files(dir.path(), Table::Flows).unwrap().len() as u64;
     assert_eq!(after, before - stats.files_in + stats.files_out, "{stats:?}");
     assert!(after < before, "{stats:?}");
@@ -133,4 +136,212 @@ async fn writes_are_refused_and_queries_are_bounded() {
     .await
     .unwrap_err();
     assert!(matches!(err, SqlError::Timeout(_)), "{err}");
+}
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).output().expect("vigil runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `vigil sql --data root QUERY --format json`'s single row's `n`.
+fn sql_count(root: &Path, query: &str) -> (i64, String) {
+    let out = vigil(&["sql", "--data", root.to_str().unwrap(), query, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (row["n"].as_i64().unwrap(), stderr(&out))
+}
+
+/// Where a file of `table` is moved to by the quarantine.
+fn quarantined(root: &Path, table: &str, file: &Path) -> PathBuf {
+    root.join("_quarantine").join(table).join(file.strip_prefix(root.join(table)).unwrap())
+}
+
+/// The first half of a good Parquet file, and a file that is not Parquet at all, both
+/// named like committed files, in `good`'s partition.
+fn bad_files_beside(good: &Path) -> (PathBuf, PathBuf) {
+    let part = good.parent().unwrap();
+    let truncated = part.join("s1-0123456789abcdef0123456789abcdef.parquet");
+    let bytes = std::fs::read(good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let foreign = part.join("notes.parquet");
+    std::fs::write(&foreign, b"ts,src_ip\n2026-01-01,10.0.0.1\n").unwrap();
+    (truncated, foreign)
+}
+
+#[test]
+fn unreadable_files_are_quarantined_and_the_rest_stays_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (flows, _) =
+        flows_from_capture(&sample(), DecoderConfig::default(), FlowTableConfig::default());
+    let w = StoreWriter::new(root, "s1");
+    let files = w.write(Table::Flows, &flows_to_batch(&flows, "s1").unwrap()).unwrap();
+    w.write(Table::Metrics, &metrics(&[1, 2, 3])).unwrap();
+    let (truncated, foreign) = bad_files_beside(&files[0]);
+
+    let (n, said) = sql_count(root, "select count(*) as n from flows");
+    assert_eq!(n, flows.len() as i64);
+    for f in [&truncated, &foreign] {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        assert!(said.contains(name) && said.contains("not readable Parquet"), "{said}");
+        assert!(!f.exists(), "{name} is out of the table");
+        assert!(quarantined(root, "flows", f).is_file(), "{name} is kept in quarantine");
+    }
+    // Every other table still answers; the dead letters count both files.
+    assert_eq!(sql_count(root, "select count(*) as n from metrics").0, 3);
+    let (n, said) = sql_count(root, "select count(*) as n from dead_letters");
+    assert_eq!(n, 2);
+    assert!(!said.contains("not readable"), "warned once: {said}");
+    let (n, _) = sql_count(
+        root,
+        &format!(
+            "select count(*) as n from dead_letters where position = 'file' \
+             and source = '{}' and error like '%' and length(raw) > 0",
+            foreign.display()
+        ),
+    );
+    assert_eq!(n, 1);
+    // Compaction runs over what is left.
+    let stats = compact_table(root, Table::Flows, "s1", 1, u64::MAX).unwrap();
+    assert_eq!((stats.failed, stats.quarantined), (0, 0), "{stats:?}");
+}
+
+/// A metrics batch: one row per timestamp (µs).
+fn metrics(ts: &[i64]) -> RecordBatch {
+    let schema = Table::Metrics.base_schema();
+    let mut t = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut v = Float64Builder::new();
+    for (i, x) in ts.iter().enumerate() {
+        t.append_value(*x);
+        v.append_value(i as f64);
+    }
+    let text = |s: &str| {
+        let mut b = StringBuilder::new();
+        ts.iter().for_each(|_| b.append_value(s));
+        Arc::new(b.finish()) as ArrayRef
+    };
+    let nulls = |dt: &DataType| arrow_array::new_null_array(dt, ts.len());
+    let cols: Vec<ArrayRef> = vec![
+        text("cpu"),
+        Arc::new(t.finish()),
+        Arc::new(v.finish()),
+        nulls(&DataType::Float64),
+        nulls(&DataType::Float32),
+        nulls(&DataType::Utf8),
+        text("test"),
+        text("s1"),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+#[tokio::test]
+async fn a_file_that_goes_bad_under_an_open_session_is_quarantined_and_the_query_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let w = StoreWriter::new(root, "s1");
+    let first = w.write(Table::Metrics, &metrics(&[1, 2, 3])).unwrap().remove(0);
+    let ctx = open_store(root, QueryLimits::default()).await.unwrap();
+    let t = Duration::from_secs(30);
+    let sql = "select count(*), sum(value), max(ts), max(series) from metrics";
+
+    // A truncated file appears after the session was opened.
+    let (truncated, _) = bad_files_beside(&first);
+    std::fs::remove_file(truncated.parent().unwrap().join("notes.parquet")).unwrap();
+    let err = run_query(&ctx, sql, t).await.unwrap_err();
+    assert!(err.is_data_error(), "{err}");
+    let r = query_store(&ctx, root, sql, t).await.unwrap();
+    assert_eq!(count(&r.batches), 3);
+    assert!(quarantined(root, "metrics", &truncated).is_file());
+
+    // A file whose footer reads but whose pages are garbage.
+    let ts: Vec<i64> = (0..50_000).map(|i| 10 + i).collect();
+    let damaged = w.write(Table::Metrics, &metrics(&ts)).unwrap().remove(0);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let n = bytes.len();
+    let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    for b in &mut bytes[4..n - 8 - footer] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&damaged, &bytes).unwrap();
+    let err = run_query(&ctx, sql, t).await.unwrap_err();
+    assert!(err.is_data_error(), "{err}");
+    let r = query_store(&ctx, root, sql, t).await.unwrap();
+    assert_eq!(count(&r.batches), 3);
+    assert!(quarantined(root, "metrics", &damaged).is_file());
+    let letters = run_query(&ctx, "select count(*) from dead_letters", t).await.unwrap();
+    assert_eq!(count(&letters.batches), 2);
+}
+
+#[test]
+fn sql_errors_print_once_with_advice_and_csv_encodes_structs_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (flows, _) =
+        flows_from_capture(&sample(), DecoderConfig::default(), FlowTableConfig::default());
+    let w = StoreWriter::new(root, "s1");
+    w.write(Table::Flows, &with_verdict(&flows_to_batch(&flows, "s1").unwrap(), "netfound"))
+        .unwrap();
+    let data = root.to_str().unwrap();
+
+    // One message, once.
+    let out = vigil(&["sql", "--data", data, "select nosuch from flows"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert_eq!(said.matches("vigil: error:").count(), 1, "{said}");
+    assert_eq!(said.matches("No field named nosuch").count(), 1, "{said}");
+    let out = vigil(&["sql", "--data", data, "selec 1"]);
+    assert_eq!(stderr(&out).matches("selec").count(), 1, "{}", stderr(&out));
+    // Limits say which option to raise.
+    let out = vigil(&[
+        "sql",
+        "--data",
+        data,
+        "--memory-limit",
+        "1",
+        "select value from generate_series(1, 3000000) order by value desc limit 100000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(said.contains("(raise --memory-limit)"), "{said}");
+    assert_eq!(said.matches("vigil: error:").count(), 1, "{said}");
+    let out = vigil(&[
+        "sql",
+        "--data",
+        data,
+        "--timeout",
+        "1",
+        "select count(*) from generate_series(1, 10000000000)",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("raise --timeout"), "{}", stderr(&out));
+
+    // CSV: a verdict struct is one cell of JSON text.
+    let out = vigil(&[
+        "sql",
+        "--data",
+        data,
+        "select uid, netfound from flows order by uid limit 2",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "uid,netfound");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for record in reader.records() {
+        let cell: serde_json::Value = serde_json::from_str(&record.unwrap()[1]).unwrap();
+        assert_eq!(cell["label"], "benign");
+        assert!((cell["score"].as_f64().unwrap() - 0.9).abs() < 1e-6, "{cell}");
+    }
+    // Every column of every table, nested or binary, writes as CSV.
+    for table in ["flows", "metrics", "actions", "alerts", "dead_letters"] {
+        let q = format!("select * from {table}");
+        let out = vigil(&["sql", "--data", data, &q, "--format", "csv"]);
+        assert_eq!(out.status.code(), Some(0), "{table}: {}", stderr(&out));
+    }
 }

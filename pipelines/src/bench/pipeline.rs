@@ -137,7 +137,11 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         max_batch: None,
         max_delay_ms: None,
     };
-    let alerts = TransformConfig::Alerts { inputs: vec!["score".into()], rules: vec![rule] };
+    let alerts = TransformConfig::Alerts {
+        inputs: vec!["score".into()],
+        rules: vec![rule],
+        suppress_max_keys: None,
+    };
     TopologyConfig {
         sensor: "bench".into(),
         store: StoreConfig {

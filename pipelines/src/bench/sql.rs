@@ -393,7 +393,7 @@ pub fn bench_sql(
     for layout in ["as written", "compacted"] {
         if layout == "compacted" {
             for table in [Table::Flows, Table::Alerts] {
-                compact_table(root, table, 2, u64::MAX)?;
+                compact_table(root, table, "bench", 2, u64::MAX)?;
             }
         }
         let ours = time_ours(root, &queries, repeat, options)?;

@@ -1,14 +1,14 @@
 //! `vigil sql`: read-only SQL over the event store.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use datafusion::prelude::SessionContext;
 use vigil_pipelines::sql::{
-    OutputFormat, QueryLimits, SAVED_QUERIES, open_store, run_query, saved_query, write_batches,
+    OutputFormat, QueryLimits, SAVED_QUERIES, SqlError, open_store, query_store, saved_query,
+    write_batches,
 };
 use vigil_pipelines::store::default_store_dir;
 
@@ -43,8 +43,31 @@ pub struct SqlArgs {
     timeout: u64,
 }
 
-/// Run `vigil sql`.
+/// Run `vigil sql`. Its error is one message: the error chain with the parts that
+/// repeat what an outer part already said left out.
 pub fn run(args: SqlArgs) -> anyhow::Result<Outcome> {
+    run_sql(args).map_err(|e| anyhow::anyhow!(one_line(&e)))
+}
+
+/// An error chain joined by `: `, skipping each cause whose text the message so far
+/// already holds (DataFusion's errors display their causes themselves).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        let part = part.trim();
+        if part.is_empty() || text.contains(part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(part);
+    }
+    text
+}
+
+fn run_sql(args: SqlArgs) -> anyhow::Result<Outcome> {
     if args.list_saved {
         for q in SAVED_QUERIES {
             println!("{:<20} {}\n{:<20} {}\n", q.name, q.about, "", q.sql);
@@ -60,9 +83,10 @@ pub fn run(args: SqlArgs) -> anyhow::Result<Outcome> {
     }
     let limits = QueryLimits {
         memory_bytes: args.memory_limit.max(1) << 20,
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let session = Session { root: &root, format: args.format, limits };
     runtime.block_on(async {
         let ctx = open_store(&root, limits)
             .await
@@ -88,25 +112,47 @@ pub fn run(args: SqlArgs) -> anyhow::Result<Outcome> {
         match query {
             Some(q) => {
                 for statement in split_statements(&q) {
-                    execute(&ctx, &statement, args.format, limits.timeout).await?;
+                    session.execute(&ctx, &statement).await?;
                 }
                 Ok(Outcome::Complete)
             }
-            None => shell(&ctx, args.format, limits.timeout).await,
+            None => shell(&ctx, &session).await,
         }
     })
 }
 
-async fn execute(
-    ctx: &SessionContext,
-    sql: &str,
+/// What every statement of one `vigil sql` runs with.
+struct Session<'a> {
+    root: &'a Path,
     format: OutputFormat,
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    let result = run_query(ctx, sql, timeout).await?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_batches(&mut out, format, &result.schema, &result.batches)
+    limits: QueryLimits,
+}
+
+impl Session<'_> {
+    /// Run one statement and print its result. A failure is one message (no error
+    /// chain behind it, so it prints once), with the option to change where one helps.
+    async fn execute(&self, ctx: &SessionContext, sql: &str) -> anyhow::Result<()> {
+        let result = query_store(ctx, self.root, sql, self.limits.timeout)
+            .await
+            .map_err(|e| anyhow::anyhow!(explain(&e, &self.limits)))?;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        write_batches(&mut out, self.format, &result.schema, &result.batches)
+    }
+}
+
+/// A failed query's message, with advice for the limits.
+fn explain(e: &SqlError, limits: &QueryLimits) -> String {
+    match e {
+        SqlError::Memory(detail) => format!(
+            "the query needs more memory than its limit of {} MiB (raise --memory-limit)\n{detail}",
+            limits.memory_bytes >> 20
+        ),
+        SqlError::Timeout(_) => {
+            format!("{e} (raise --timeout, now {} s)", limits.timeout.as_secs())
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Statements separated by `;` (outside quotes); empty ones are dropped.
@@ -132,11 +178,7 @@ fn split_statements(text: &str) -> Vec<String> {
 
 /// A line-based shell: statements end with `;`; `\d` lists tables, `\s` saved queries,
 /// `\q` (or end of input) quits. Errors are printed and the shell goes on.
-async fn shell(
-    ctx: &SessionContext,
-    format: OutputFormat,
-    timeout: Duration,
-) -> anyhow::Result<Outcome> {
+async fn shell(ctx: &SessionContext, session: &Session<'_>) -> anyhow::Result<Outcome> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!("vigil sql: statements end with `;`. \\d tables, \\s saved queries, \\q quit.");
@@ -158,7 +200,7 @@ async fn shell(
                 "\\d" => {
                     let sql = "SELECT table_name, count(*) AS columns FROM information_schema.columns \
                                WHERE table_schema = 'public' GROUP BY table_name ORDER BY table_name";
-                    report(execute(ctx, sql, format, timeout).await, &mut failed);
+                    report(session.execute(ctx, sql).await, &mut failed);
                     continue;
                 }
                 "\\s" => {
@@ -172,12 +214,12 @@ async fn shell(
         pending.push('\n');
         if trimmed.ends_with(';') {
             for statement in split_statements(&std::mem::take(&mut pending)) {
-                report(execute(ctx, &statement, format, timeout).await, &mut failed);
+                report(session.execute(ctx, &statement).await, &mut failed);
             }
         }
     }
     for statement in split_statements(&pending) {
-        report(execute(ctx, &statement, format, timeout).await, &mut failed);
+        report(session.execute(ctx, &statement).await, &mut failed);
     }
     Ok(if failed && !interactive { Outcome::Partial } else { Outcome::Complete })
 }
@@ -191,7 +233,34 @@ fn report(result: anyhow::Result<()>, failed: &mut bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_statements;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn error_chains_print_each_part_once() {
+        let inner = std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(std::io::Error::other(format!("IO error: {inner}")))
+            .context("cannot open the store at /x");
+        assert_eq!(one_line(&e), "cannot open the store at /x: IO error: disk on fire");
+        let df = datafusion::error::DataFusionError::Plan("no such column".into());
+        let e = anyhow::Error::new(df).context("outer");
+        assert_eq!(one_line(&e), "outer: Error during planning: no such column");
+    }
+
+    #[test]
+    fn limit_errors_name_the_option_to_raise() {
+        let limits = QueryLimits { memory_bytes: 8 << 20, timeout: Duration::from_secs(5) };
+        let m = explain(&SqlError::Memory("Failed to allocate".into()), &limits);
+        assert!(
+            m.starts_with(
+                "the query needs more memory than its limit of 8 MiB (raise --memory-limit)\nFailed"
+            ),
+            "{m}"
+        );
+        let t = explain(&SqlError::Timeout(limits.timeout), &limits);
+        assert!(t.ends_with("(raise --timeout, now 5 s)"), "{t}");
+    }
 
     #[test]
     fn statements_split_on_semicolons_outside_quotes() {

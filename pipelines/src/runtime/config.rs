@@ -217,6 +217,10 @@ pub enum TransformConfig {
         inputs: Vec<String>,
         /// The rules.
         rules: Vec<AlertRule>,
+        /// Suppression keys (rule, source address or entity) kept at most; past it
+        /// the oldest are evicted [default: 100000].
+        #[serde(default)]
+        suppress_max_keys: Option<usize>,
     },
 }
 

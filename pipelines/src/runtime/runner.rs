@@ -212,8 +212,11 @@ impl Runner {
                     if last_maintenance.elapsed() >= every {
                         last_maintenance = Instant::now();
                         let (store, retention) = (store.clone(), retention.clone());
-                        let _ =
-                            tokio::task::spawn_blocking(move || maintain(&store, &retention)).await;
+                        let sensor = sensor.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            maintain(&store, &sensor, &retention)
+                        })
+                        .await;
                     }
                 }
             })
@@ -240,11 +243,16 @@ impl Runner {
     }
 }
 
-/// Compaction, then retention, of every table (errors are logged; the next run retries).
-pub fn maintain(store: &std::path::Path, retention: &BTreeMap<String, crate::store::Retention>) {
+/// Compaction of `sensor`'s files, then retention, of every table (errors are logged;
+/// the next run retries).
+pub fn maintain(
+    store: &std::path::Path,
+    sensor: &str,
+    retention: &BTreeMap<String, crate::store::Retention>,
+) {
     let now = super::rows::now_us();
     for table in Table::ALL {
-        if let Err(e) = compact_table(store, table, 8, 16 << 20) {
+        if let Err(e) = compact_table(store, table, sensor, 8, 16 << 20) {
             tracing::warn!(%table, "compaction: {e}");
         }
         if let Some(policy) = retention.get(table.name())

@@ -6,7 +6,8 @@ use arrow_array::RecordBatch;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 
-/// Why a query did not run to the end.
+/// Why a query did not run to the end. Each variant displays as one message with no
+/// error source behind it, so an error chain (`{e:#}`) prints it once.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// The statement would change something (DDL, DML, `COPY`, `SET`, ...).
@@ -17,9 +18,74 @@ pub enum SqlError {
     /// Past the time limit.
     #[error("the query ran past its time limit of {0:?}")]
     Timeout(Duration),
-    /// DataFusion refused or failed the query (syntax, unknown column, memory limit, ...).
-    #[error("{0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    /// Past the memory limit (DataFusion's resources-exhausted error, its message).
+    #[error("the query needs more memory than its limit: {0}")]
+    Memory(String),
+    /// DataFusion refused or failed the query (syntax, unknown column, bad data, ...).
+    #[error("{}", one_message(.0))]
+    Query(datafusion::error::DataFusionError),
+}
+
+impl From<datafusion::error::DataFusionError> for SqlError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as E;
+        match e.find_root() {
+            E::ResourcesExhausted(m) => SqlError::Memory(m.clone()),
+            _ => SqlError::Query(e),
+        }
+    }
+}
+
+impl SqlError {
+    /// Whether the query failed reading the store's files (Parquet, I/O, object store),
+    /// rather than on its own terms: then checking the files and retrying may help.
+    pub fn is_data_error(&self) -> bool {
+        use datafusion::error::DataFusionError as E;
+        let SqlError::Query(e) = self else { return false };
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(e) = s.downcast_ref::<E>()
+                && matches!(e, E::ParquetError(_) | E::ObjectStore(_) | E::IoError(_))
+            {
+                return true;
+            }
+            if s.is::<parquet::errors::ParquetError>() || s.is::<std::io::Error>() {
+                return true;
+            }
+            source = s.source();
+        }
+        false
+    }
+}
+
+impl SqlError {
+    /// Whether the query failed because a file listed for it was gone when read (a
+    /// compaction or retention removed it meanwhile): running it again lists anew.
+    pub fn is_missing_file(&self) -> bool {
+        use datafusion::error::DataFusionError as E;
+        let SqlError::Query(e) = self else { return false };
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(E::ObjectStore(e)) = s.downcast_ref::<E>()
+                && matches!(e.as_ref(), datafusion::object_store::Error::NotFound { .. })
+            {
+                return true;
+            }
+            if s.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                return true;
+            }
+            source = s.source();
+        }
+        false
+    }
+}
+
+/// A DataFusion error as one message: its display (which already includes what it
+/// wraps), without a backtrace.
+fn one_message(e: &datafusion::error::DataFusionError) -> String {
+    e.strip_backtrace().trim_end().to_string()
 }
 
 fn read_only() -> SQLOptions {
@@ -45,7 +111,7 @@ pub async fn run_query(
     let work = async {
         let df = ctx.sql_with_options(sql, read_only()).await.map_err(classify)?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(SqlError::Query)?;
+        let batches = df.collect().await?;
         Ok(QueryResult { schema, batches })
     };
     tokio::time::timeout(timeout, work).await.map_err(|_| SqlError::Timeout(timeout))?
@@ -59,6 +125,43 @@ fn classify(e: datafusion::error::DataFusionError) -> SqlError {
         Some(_) => {
             SqlError::ReadOnly(text.trim_start_matches("Error during planning: ").to_string())
         }
-        None => SqlError::Query(e),
+        None => SqlError::from(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use datafusion::error::DataFusionError as E;
+
+    use super::*;
+
+    #[test]
+    fn errors_are_classified_and_carry_no_source() {
+        let wrapped = |e: E| {
+            E::ArrowError(
+                Box::new(datafusion::arrow::error::ArrowError::ExternalError(Box::new(e))),
+                None,
+            )
+        };
+        let memory = SqlError::from(wrapped(E::ResourcesExhausted("Failed to allocate".into())));
+        assert!(matches!(&memory, SqlError::Memory(m) if m == "Failed to allocate"), "{memory}");
+        let gone = datafusion::object_store::Error::NotFound {
+            path: "/s/flows/x.parquet".into(),
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        };
+        let gone = SqlError::from(wrapped(E::ObjectStore(Box::new(gone))));
+        assert!(gone.is_missing_file() && gone.is_data_error());
+        let bad = SqlError::from(E::ParquetError(Box::new(
+            datafusion::parquet::errors::ParquetError::General("corrupt page".into()),
+        )));
+        assert!(bad.is_data_error() && !bad.is_missing_file());
+        let plan = SqlError::from(E::Plan("no such column".into()));
+        assert!(!plan.is_data_error() && !plan.is_missing_file());
+        for e in [&memory, &gone, &bad, &plan] {
+            assert!(e.source().is_none(), "{e}");
+        }
+        assert_eq!(plan.to_string(), "Error during planning: no such column");
     }
 }

@@ -14,7 +14,7 @@ pub mod format;
 pub mod guard;
 pub mod saved;
 
-pub use catalog::{QueryLimits, open_store};
+pub use catalog::{QueryLimits, check_store, open_store, query_store};
 pub use format::{OutputFormat, write_batches};
 pub use guard::{QueryResult, SqlError, run_query};
 pub use saved::{SAVED_QUERIES, SavedQuery, saved_query};

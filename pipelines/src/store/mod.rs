@@ -8,15 +8,19 @@
 //! - [`tables`]: the five tables and their base Arrow schemas;
 //! - [`writer`]: batches → one zstd Parquet file per hour partition (temporary name,
 //!   fsync, rename, fsync of the directory);
-//! - [`compact`]: merges an hour's small files into one, crash-safe;
+//! - [`compact`]: merges an hour's small files of one sensor into one, crash-safe,
+//!   streaming;
 //! - [`retention`]: drops the oldest partitions past a maximum age or size;
-//! - [`files`]: listing the committed files of a table.
+//! - [`files`]: listing the committed files of a table;
+//! - [`quarantine`]: files that are not readable Parquet move to
+//!   `<store>/_quarantine/<table>/…` and become dead letters.
 //!
 //! Model verdicts are extra struct columns (one per model, named after it), so a new
 //! model adds a column; files without it read as nulls (see [`crate::sql`]).
 
 pub mod compact;
 pub mod files;
+pub mod quarantine;
 pub mod retention;
 pub mod tables;
 pub mod writer;
@@ -25,6 +29,7 @@ use std::path::PathBuf;
 
 pub use compact::{CompactStats, compact_table};
 pub use files::{DataFile, flow_uids_since, list_files};
+pub use quarantine::{FileCheck, QUARANTINE_DIR, check_file, quarantine};
 pub use retention::{Retention, RetentionStats, enforce_retention};
 pub use tables::Table;
 pub use writer::StoreWriter;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::SchemaRef;
 use datafusion::arrow::compute::filter_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -32,12 +33,12 @@ impl StoreWriter {
     /// A writer into the store at `root`, naming its files after `instance` (so that
     /// several instances can share one directory).
     pub fn new(root: impl Into<PathBuf>, instance: &str) -> StoreWriter {
-        let instance: String = instance
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
-        let instance = if instance.is_empty() { "vigil".to_string() } else { instance };
-        StoreWriter { root: root.into(), instance }
+        StoreWriter { root: root.into(), instance: instance_name(instance) }
+    }
+
+    /// The (sanitized) instance name its files start with.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The store directory.
@@ -88,8 +89,7 @@ impl StoreWriter {
     fn write_file(&self, table: Table, hour: i64, batch: &RecordBatch) -> io::Result<PathBuf> {
         let dir = self.partition_dir(table, hour);
         std::fs::create_dir_all(&dir)?;
-        let name = format!("{}-{}.parquet", self.instance, uuid::Uuid::new_v4().simple());
-        let path = dir.join(&name);
+        let path = dir.join(file_name(&self.instance));
         write_parquet_atomically(&path, std::slice::from_ref(batch))?;
         Ok(path)
     }
@@ -102,41 +102,132 @@ pub(crate) fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
+/// The sanitized instance (sensor) name files are named after: ASCII letters, digits,
+/// `-` and `_` kept, anything else `_`; `vigil` when empty.
+pub(crate) fn instance_name(instance: &str) -> String {
+    let name: String = instance
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    if name.is_empty() { "vigil".to_string() } else { name }
+}
+
+/// A new committed file name of `instance`: `<instance>-<uuid>.parquet` (32 hex digits).
+pub(crate) fn file_name(instance: &str) -> String {
+    format!("{instance}-{}.parquet", uuid::Uuid::new_v4().simple())
+}
+
+/// The instance a committed file name belongs to: the `<instance>` of
+/// `<instance>-<32 hex digits>.parquet`, `None` for any other name.
+pub(crate) fn file_owner(name: &str) -> Option<&str> {
+    let stem = name.strip_suffix(".parquet")?;
+    let (owner, id) = stem.rsplit_once('-')?;
+    (!owner.is_empty() && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(owner)
+}
+
+/// The store's Parquet settings: zstd level 3.
+pub(crate) fn writer_properties() -> io::Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
+        .build())
+}
+
+/// A temporary file that is removed when dropped, unless [`disarm`](Self::disarm)ed
+/// (after its rename): every error path, early return or panic between its creation and
+/// its commit leaves nothing behind.
+#[derive(Debug)]
+pub(crate) struct TempGuard {
+    path: Option<PathBuf>,
+}
+
+impl TempGuard {
+    /// Guard `path` (which need not exist yet).
+    pub(crate) fn new(path: PathBuf) -> TempGuard {
+        TempGuard { path: Some(path) }
+    }
+
+    /// The guarded path.
+    pub(crate) fn path(&self) -> &Path {
+        self.path.as_deref().expect("an armed guard")
+    }
+
+    /// Keep the file (it has been renamed away, or is wanted).
+    pub(crate) fn disarm(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A Parquet file being written under its hidden temporary name; [`commit`](Self::commit)
+/// fsyncs it, renames it to its final name and fsyncs the directory. Dropped without a
+/// successful commit (an error anywhere), the temporary file is removed.
+pub(crate) struct AtomicParquetWriter {
+    writer: ArrowWriter<File>,
+    guard: TempGuard,
+    path: PathBuf,
+    rows: u64,
+}
+
+impl AtomicParquetWriter {
+    /// Start writing `path` with `schema`.
+    pub(crate) fn create(path: &Path, schema: SchemaRef) -> io::Result<AtomicParquetWriter> {
+        let guard = TempGuard::new(temp_name(path));
+        let file = File::create(guard.path())?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()?))
+            .map_err(io::Error::other)?;
+        Ok(AtomicParquetWriter { writer, guard, path: path.to_path_buf(), rows: 0 })
+    }
+
+    /// Append a batch (of the file's schema).
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        self.writer.write(batch).map_err(io::Error::other)?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Close the current row group once its encoded size passes `bytes`, so that the
+    /// writer holds at most about that much (plus one batch) in memory.
+    pub(crate) fn flush_past(&mut self, bytes: usize) -> io::Result<()> {
+        if self.writer.in_progress_size() >= bytes {
+            self.writer.flush().map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    /// Finish the file and make it visible under its final name; returns its rows.
+    pub(crate) fn commit(self) -> io::Result<u64> {
+        let AtomicParquetWriter { writer, guard, path, rows } = self;
+        let file = writer.into_inner().map_err(io::Error::other)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(guard.path(), &path)?;
+        guard.disarm();
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(rows)
+    }
+}
+
 /// Write `batches` (one schema) as a zstd Parquet file at `path`: temporary name,
-/// fsync, rename, fsync of the directory.
+/// fsync, rename, fsync of the directory. On any error the temporary file is removed.
 pub(crate) fn write_parquet_atomically(path: &Path, batches: &[RecordBatch]) -> io::Result<u64> {
     let Some(first) = batches.first() else {
         return Err(io::Error::other("no batches to write"));
     };
-    let tmp = temp_name(path);
-    let result = (|| {
-        let file = File::create(&tmp)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
-            .build();
-        let mut writer =
-            ArrowWriter::try_new(file, first.schema(), Some(props)).map_err(io::Error::other)?;
-        let mut rows = 0u64;
-        for b in batches {
-            writer.write(b).map_err(io::Error::other)?;
-            rows += b.num_rows() as u64;
-        }
-        let file = writer.into_inner().map_err(io::Error::other)?;
-        file.sync_all()?;
-        Ok(rows)
-    })();
-    let rows = match result {
-        Ok(rows) => rows,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+    let mut w = AtomicParquetWriter::create(path, first.schema())?;
+    for b in batches {
+        w.write(b)?;
     }
-    Ok(rows)
+    w.commit()
 }
 
 #[cfg(test)]
@@ -207,6 +298,50 @@ mod tests {
         let w = StoreWriter::new(dir.path(), "x");
         let err = w.write(Table::Flows, &metrics(&[1])).unwrap_err().to_string();
         assert!(err.contains("flows: the batch has no `ts_start` column"), "{err}");
+    }
+
+    fn temp_files(dir: &Path) -> Vec<PathBuf> {
+        walk(dir).into_iter().filter(|p| p.to_str().unwrap().ends_with(".tmp")).collect()
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The rename fails: its target is a directory.
+        let target = dir.path().join("x.parquet");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), b"").unwrap();
+        let err = write_parquet_atomically(&target, &[metrics(&[1, 2])]).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+        assert!(target.join("keep").exists(), "the directory is untouched");
+        // A write that fails half-way (a batch of another schema) leaves nothing either.
+        let path = dir.path().join("y.parquet");
+        let other = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("v", DataType::Float64, false)])),
+            vec![Arc::new(Float64Array::from(vec![1.0]))],
+        )
+        .unwrap();
+        assert!(write_parquet_atomically(&path, &[metrics(&[1]), other]).is_err());
+        assert!(!path.exists());
+        assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+        // An abandoned streaming writer (dropped without commit) removes its file too.
+        let w = AtomicParquetWriter::create(&path, metrics(&[1]).schema()).unwrap();
+        assert_eq!(temp_files(dir.path()).len(), 1);
+        drop(w);
+        assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn file_names_name_their_owner() {
+        let name = file_name("sensor-1");
+        assert_eq!(file_owner(&name), Some("sensor-1"));
+        assert_eq!(file_owner("a-b-0123456789abcdef0123456789abcdef.parquet"), Some("a-b"));
+        assert_eq!(file_owner("compact-1234.parquet"), None);
+        assert_eq!(file_owner("-0123456789abcdef0123456789abcdef.parquet"), None);
+        assert_eq!(file_owner("notes.parquet"), None);
+        assert_eq!(instance_name("sensor 1/x"), "sensor_1_x");
+        assert_eq!(instance_name(""), "vigil");
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {

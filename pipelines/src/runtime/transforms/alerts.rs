@@ -1,8 +1,15 @@
 //! Alert rules over scored records: a model's verdict at or above a threshold raises
 //! an EVE-style alert, once per rule and key (source address, entity or series) within
 //! the rule's suppression window (in event time, so replays alert as live runs do).
+//!
+//! The suppression state is bounded: an entry is dropped once the newest event time
+//! seen is a whole window past it (it can no longer suppress anything in order), and
+//! past a cap on the number of keys ([`DEFAULT_MAX_SUPPRESSION_KEYS`]) the oldest
+//! entries are evicted, counted by [`AlertsTransform::evicted`]; an evicted key may
+//! alert again within its window.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -47,16 +54,27 @@ pub struct Alert {
     pub sensor: String,
 }
 
+/// Suppression keys an alerts transform keeps at most, unless configured otherwise.
+pub const DEFAULT_MAX_SUPPRESSION_KEYS: usize = 100_000;
+
 /// Evaluates rules and keeps the suppression state.
 pub struct AlertsTransform {
     rules: Vec<AlertRule>,
+    /// Event time (µs) of the last alert raised, by rule and key.
     last: HashMap<(usize, String), i64>,
+    max_keys: usize,
+    /// The newest event time seen, µs.
+    watermark: i64,
+    /// The watermark when the state was last pruned by time.
+    pruned_at: i64,
+    evicted: u64,
     /// Alerts suppressed so far.
     pub suppressed: u64,
 }
 
 impl AlertsTransform {
-    /// A transform with these rules.
+    /// A transform with these rules, keeping at most [`DEFAULT_MAX_SUPPRESSION_KEYS`]
+    /// suppression keys.
     pub fn new(rules: Vec<AlertRule>) -> anyhow::Result<Self> {
         for r in &rules {
             anyhow::ensure!(
@@ -71,7 +89,32 @@ impl AlertsTransform {
                 r.name
             );
         }
-        Ok(AlertsTransform { rules, last: HashMap::new(), suppressed: 0 })
+        Ok(AlertsTransform {
+            rules,
+            last: HashMap::new(),
+            max_keys: DEFAULT_MAX_SUPPRESSION_KEYS,
+            watermark: i64::MIN,
+            pruned_at: i64::MIN,
+            evicted: 0,
+            suppressed: 0,
+        })
+    }
+
+    /// Keep at most `max_keys` (at least 1) suppression keys.
+    pub fn with_max_keys(mut self, max_keys: usize) -> Self {
+        self.max_keys = max_keys.max(1);
+        self
+    }
+
+    /// Suppression keys evicted so far because of the cap (not counting those dropped
+    /// because their window had passed).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Suppression keys held now.
+    pub fn tracked_keys(&self) -> usize {
+        self.last.len()
     }
 
     /// Alerts raised by a scored batch (none for batches no rule reads).
@@ -96,22 +139,87 @@ impl AlertsTransform {
                 .map(|t| t.0.clone())
                 .or_else(|| a.entity.clone())
                 .unwrap_or_default();
-            let window = (self.rules[a.rule].suppress_secs as i64).saturating_mul(1_000_000);
-            match self.last.get(&(a.rule, key.clone())) {
-                Some(&t) if a.ts >= t && a.ts - t < window => {
-                    self.suppressed += 1;
-                    false
-                }
-                _ => {
-                    self.last.insert((a.rule, key), a.ts);
-                    true
-                }
-            }
+            self.admit(a.rule, key, a.ts)
         });
+        self.prune_by_time(false);
         if alerts.is_empty() {
             return Ok(None);
         }
         Ok(Some(Envelope::new(RecordKind::Alerts, alerts_batch(&alerts, &self.rules)?)))
+    }
+
+    /// A rule's suppression window, µs.
+    fn window(&self, rule: usize) -> i64 {
+        (self.rules[rule].suppress_secs as i64).saturating_mul(1_000_000)
+    }
+
+    /// Whether an alert of `rule` for `key` at `ts` is raised (else it is suppressed),
+    /// updating the state.
+    fn admit(&mut self, rule: usize, key: String, ts: i64) -> bool {
+        self.watermark = self.watermark.max(ts);
+        let window = self.window(rule);
+        if window <= 0 {
+            return true;
+        }
+        match self.last.entry((rule, key)) {
+            Entry::Occupied(o) if ts >= *o.get() && ts - *o.get() < window => {
+                self.suppressed += 1;
+                return false;
+            }
+            Entry::Occupied(mut o) => {
+                o.insert(ts);
+                return true;
+            }
+            Entry::Vacant(v) => {
+                v.insert(ts);
+            }
+        }
+        if self.last.len() > self.max_keys {
+            self.prune_by_time(true);
+            if self.last.len() > self.max_keys {
+                self.evict_oldest();
+            }
+        }
+        true
+    }
+
+    /// Drop the entries whose window ended at or before the watermark. Unless `now`,
+    /// only when the watermark moved on by the shortest window since the last time (so
+    /// that the sweep costs O(1) per alert, amortized).
+    fn prune_by_time(&mut self, now: bool) {
+        let shortest = (0..self.rules.len()).map(|r| self.window(r)).filter(|w| *w > 0).min();
+        let Some(shortest) = shortest else { return };
+        if !now && self.watermark.saturating_sub(self.pruned_at) < shortest {
+            return;
+        }
+        self.pruned_at = self.watermark;
+        let watermark = self.watermark;
+        let windows: Vec<i64> = (0..self.rules.len()).map(|r| self.window(r)).collect();
+        self.last.retain(|(rule, _), t| watermark.saturating_sub(*t) < windows[*rule]);
+    }
+
+    /// Evict the oldest entries, down to nine tenths of the cap (so that evictions are
+    /// rare and their O(n) sweep amortized).
+    fn evict_oldest(&mut self) {
+        let target = self.max_keys - self.max_keys / 10;
+        let excess = self.last.len().saturating_sub(target);
+        if excess == 0 {
+            return;
+        }
+        let mut times: Vec<i64> = self.last.values().copied().collect();
+        let (_, &mut cutoff, _) = times.select_nth_unstable(excess - 1);
+        let mut ties = excess - self.last.values().filter(|t| **t < cutoff).count();
+        self.last.retain(|_, t| {
+            if *t < cutoff {
+                false
+            } else if *t == cutoff && ties > 0 {
+                ties -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.evicted += excess as u64;
     }
 }
 
@@ -291,4 +399,100 @@ pub fn alerts_batch(alerts: &[Alert], rules: &[AlertRule]) -> anyhow::Result<Rec
         Arc::new(sensor.finish()),
     ];
     Ok(RecordBatch::try_new(Table::Alerts.base_schema(), cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::builder::{Float32Builder, StringBuilder};
+    use vigil_ingest::actions::ActionEvent;
+
+    use super::*;
+    use crate::runtime::rows::actions_batch;
+
+    const S: i64 = 1_000_000;
+
+    fn rule(suppress_secs: u64) -> AlertRule {
+        AlertRule {
+            name: "surprising".into(),
+            model: "hstu".into(),
+            label: None,
+            not_label: None,
+            field: None,
+            min_score: 1.0,
+            severity: 2,
+            category: None,
+            suppress_secs,
+        }
+    }
+
+    /// Scored actions: one per (entity, ts), surprise 5 from model `hstu`.
+    fn actions(rows: &[(&str, i64)]) -> Envelope {
+        let events: Vec<ActionEvent> = rows
+            .iter()
+            .map(|(e, ts)| ActionEvent {
+                entity: e.to_string(),
+                ts: *ts,
+                action: "GET 2xx".into(),
+                object: "/".into(),
+            })
+            .collect();
+        let batch = actions_batch(&events, "test", "s1");
+        let mut cols = batch.columns().to_vec();
+        let (mut surprise, mut model) = (Float32Builder::new(), StringBuilder::new());
+        for _ in rows {
+            surprise.append_value(5.0);
+            model.append_value("hstu");
+        }
+        cols[4] = Arc::new(surprise.finish());
+        cols[7] = Arc::new(model.finish());
+        Envelope::new(RecordKind::Actions, RecordBatch::try_new(batch.schema(), cols).unwrap())
+    }
+
+    fn raised(t: &mut AlertsTransform, rows: &[(&str, i64)]) -> usize {
+        t.apply(&actions(rows)).unwrap().map_or(0, |e| e.rows())
+    }
+
+    #[test]
+    fn alerts_are_suppressed_within_the_window_in_event_time() {
+        let mut t = AlertsTransform::new(vec![rule(60)]).unwrap();
+        assert_eq!(raised(&mut t, &[("alice", 0), ("alice", 10 * S), ("bob", 20 * S)]), 2);
+        assert_eq!(raised(&mut t, &[("alice", 59 * S)]), 0);
+        assert_eq!(raised(&mut t, &[("alice", 60 * S)]), 1);
+        assert_eq!(t.suppressed, 2);
+        // No window, no state.
+        let mut t = AlertsTransform::new(vec![rule(0)]).unwrap();
+        assert_eq!(raised(&mut t, &[("alice", 0), ("alice", 0)]), 2);
+        assert_eq!(t.tracked_keys(), 0);
+    }
+
+    #[test]
+    fn entries_past_their_window_are_dropped() {
+        let mut t = AlertsTransform::new(vec![rule(60)]).unwrap();
+        let names: Vec<String> = (0..1000).map(|i| format!("host{i}")).collect();
+        let rows: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        assert_eq!(raised(&mut t, &rows), 1000);
+        assert_eq!(t.tracked_keys(), 1000);
+        // Half a window on: all still suppress.
+        assert_eq!(raised(&mut t, &[("host1", 30 * S)]), 0);
+        assert_eq!(t.tracked_keys(), 1000);
+        // A window on: only the new key is left.
+        assert_eq!(raised(&mut t, &[("new", 60 * S)]), 1);
+        assert_eq!(t.tracked_keys(), 1);
+        assert_eq!(t.evicted(), 0, "pruning by time is not eviction");
+    }
+
+    #[test]
+    fn the_state_is_capped_and_evictions_are_counted() {
+        let mut t = AlertsTransform::new(vec![rule(3600)]).unwrap().with_max_keys(10);
+        let names: Vec<String> = (0..25).map(|i| format!("host{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(raised(&mut t, &[(n.as_str(), i as i64 * S)]), 1);
+            assert!(t.tracked_keys() <= 10, "{}", t.tracked_keys());
+        }
+        assert_eq!(t.evicted(), 25 - t.tracked_keys() as u64);
+        assert!(t.evicted() > 0);
+        // The newest key still suppresses; the oldest was evicted and alerts again.
+        assert_eq!(raised(&mut t, &[("host24", 30 * S)]), 0);
+        assert_eq!(raised(&mut t, &[("host0", 30 * S)]), 1);
+    }
 }

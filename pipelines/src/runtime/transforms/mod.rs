@@ -12,7 +12,7 @@ use std::sync::Arc;
 use vigil_models::{Device, Model, ModelOptions};
 
 pub use actions::ActionsTransform;
-pub use alerts::{Alert, AlertsTransform, alerts_batch};
+pub use alerts::{Alert, AlertsTransform, DEFAULT_MAX_SUPPRESSION_KEYS, alerts_batch};
 pub use flows::{FlowTransform, NetfoundTransform};
 pub use metrics::MetricsTransform;
 
@@ -56,8 +56,12 @@ impl Transform {
         model: Option<Arc<Model>>,
     ) -> anyhow::Result<Transform> {
         let t = match (config, model) {
-            (TransformConfig::Alerts { rules, .. }, _) => {
-                Transform::Alerts(AlertsTransform::new(rules.clone())?)
+            (TransformConfig::Alerts { rules, suppress_max_keys, .. }, _) => {
+                let t = AlertsTransform::new(rules.clone())?;
+                Transform::Alerts(match suppress_max_keys {
+                    Some(n) => t.with_max_keys(*n),
+                    None => t,
+                })
             }
             (TransformConfig::Score { embedding, series, step_seconds, .. }, Some(model)) => {
                 match model.manifest().family.to_ascii_lowercase().as_str() {
