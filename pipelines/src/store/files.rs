@@ -85,16 +85,28 @@ pub fn flow_uids_since(
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let mut uids = std::collections::HashSet::new();
-    let prefix = format!("{sensor}-");
     for f in list_files(root, Table::Flows)? {
         let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let modified = std::fs::metadata(&f.path)?.modified()?;
-        if !name.starts_with(&prefix) || modified < since {
+        if super::writer::file_owner(name) != Some(sensor) {
             continue;
         }
-        let file = std::fs::File::open(&f.path)?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.path.display()))?;
+        let Ok(modified) = std::fs::metadata(&f.path).and_then(|m| m.modified()) else {
+            continue; // gone (compacted) since it was listed
+        };
+        if modified < since {
+            continue;
+        }
+        let builder = match std::fs::File::open(&f.path)
+            .map_err(anyhow::Error::from)
+            .and_then(|file| Ok(ParquetRecordBatchReaderBuilder::try_new(file)?))
+        {
+            Ok(b) => b,
+            Err(e) => {
+                // An unreadable file holds no rows a query sees; the SQL layer quarantines it.
+                tracing::warn!(file = %f.path.display(), "cannot read its uids: {e}");
+                continue;
+            }
+        };
         let Some(i) = builder.schema().index_of("uid").ok() else { continue };
         let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
         for batch in builder.with_projection(mask).build()? {
