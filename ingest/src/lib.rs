@@ -42,6 +42,8 @@ pub mod packet;
 pub mod position;
 pub mod schema;
 pub mod source;
+pub mod stage_stats;
+pub mod tables;
 pub mod time;
 
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_KEPT_DEAD_LETTERS, MAX_RAW_LEN};

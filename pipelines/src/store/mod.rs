@@ -5,7 +5,7 @@
 //! <store>/<table>/date=YYYY-MM-DD/hour=HH/<instance>-<uuid>.parquet
 //! ```
 //!
-//! - [`tables`]: the five tables and their base Arrow schemas;
+//! - the five tables and their base Arrow schemas: [`vigil_ingest::tables`];
 //! - [`writer`]: batches → one zstd Parquet file per hour partition (temporary name,
 //!   fsync, rename, fsync of the directory);
 //! - [`compact`]: merges an hour's small files of one sensor into one, crash-safe,
@@ -22,7 +22,6 @@ pub mod compact;
 pub mod files;
 pub mod quarantine;
 pub mod retention;
-pub mod tables;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -31,7 +30,7 @@ pub use compact::{CompactStats, compact_table};
 pub use files::{DataFile, flow_uids_since, list_files};
 pub use quarantine::{FileCheck, QUARANTINE_DIR, check_file, quarantine};
 pub use retention::{Retention, RetentionStats, enforce_retention};
-pub use tables::Table;
+pub use vigil_ingest::tables::{self, Table};
 pub use writer::StoreWriter;
 
 /// The environment variable naming the store directory.

@@ -1,4 +1,6 @@
-//! The store's tables and their base schemas (`DESIGN.md`, "Data model").
+//! The event store's tables, their base schemas (`DESIGN.md`, "Data model") and the
+//! kinds of records that land in them. They live here, below the runtime and the
+//! query engine, so that every crate (the dashboard's included) shares them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -49,12 +51,46 @@ impl Table {
     /// The columns every file of the table has; scoring adds columns after these.
     pub fn base_schema(self) -> SchemaRef {
         match self {
-            Table::Flows => vigil_ingest::flows_schema(),
+            Table::Flows => crate::flows_schema(),
             Table::Metrics => metrics_schema(),
             Table::Actions => actions_schema(),
             Table::Alerts => alerts_schema(),
             Table::DeadLetters => dead_letters_schema(),
         }
+    }
+}
+
+/// The kind of records in a batch; each lands in the store table of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// Flow records (`flows` schema, plus verdict columns).
+    Flows,
+    /// Metric points (`metrics` schema).
+    Metrics,
+    /// Actions (`actions` schema).
+    Actions,
+    /// Alerts (`alerts` schema).
+    Alerts,
+    /// Dead letters (`dead_letters` schema).
+    DeadLetters,
+}
+
+impl RecordKind {
+    /// The store table of this kind.
+    pub fn table(self) -> Table {
+        match self {
+            RecordKind::Flows => Table::Flows,
+            RecordKind::Metrics => Table::Metrics,
+            RecordKind::Actions => Table::Actions,
+            RecordKind::Alerts => Table::Alerts,
+            RecordKind::DeadLetters => Table::DeadLetters,
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.table().name())
     }
 }
 

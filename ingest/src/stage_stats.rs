@@ -1,0 +1,143 @@
+//! A stage's counters as the runtime reports them ([`StageSnapshot`]): in
+//! `<store>/_stats/<sensor>.json`, on `/metrics` (Prometheus text,
+//! [`prometheus_text`]), and in `vigil stats` ([`stages_table`]). The live counters
+//! are the runtime's; this is the shape anything that shows them (the CLI, the
+//! dashboard) shares.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// Upper bounds of the latency histogram's buckets, in milliseconds.
+pub const LATENCY_BUCKETS_MS: [f64; 10] =
+    [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 5000.0, 30000.0];
+
+/// A point-in-time copy of one stage's counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSnapshot {
+    /// The stage's name in the topology.
+    pub stage: String,
+    /// `source`, `transform` or `sink`.
+    pub role: String,
+    /// Records taken in.
+    pub records_in: u64,
+    /// Records passed on (sources: produced; sinks: committed).
+    pub records_out: u64,
+    /// Records a scoring stage could not score and passed on unscored.
+    #[serde(default)]
+    pub unscored: u64,
+    /// Records turned into dead letters.
+    pub dead_lettered: u64,
+    /// Records lost (a failed write or stage); any loss fails the run.
+    #[serde(default)]
+    pub lost: u64,
+    /// Why the stage failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Batches processed.
+    pub batches: u64,
+    /// Batch counts per latency bucket ([`LATENCY_BUCKETS_MS`], then +Inf).
+    pub latency_buckets: Vec<u64>,
+    /// Total batch processing time.
+    pub latency_seconds_sum: f64,
+    /// Sources: time spent reading and decoding, not counting `blocked_seconds`.
+    #[serde(default)]
+    pub busy_seconds: f64,
+    /// Sources: time spent waiting on full downstream channels.
+    #[serde(default)]
+    pub blocked_seconds: f64,
+    /// Time spent turning records into model inputs (scoring transforms; capture
+    /// sources read by netFound, whose packet tokens are made as packets arrive).
+    #[serde(default)]
+    pub tokenize_seconds: f64,
+    /// Scoring transforms: time spent in scoring (model inputs, the model, its outputs).
+    #[serde(default)]
+    pub score_seconds: f64,
+}
+
+/// The counters as a table for people, one row per stage, each failure below it.
+pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{indent}{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>8}",
+        "stage", "role", "in", "out", "unscored", "dead", "lost", "batches", "avg ms"
+    );
+    for s in stages {
+        let avg = if s.batches > 0 { s.latency_seconds_sum * 1e3 / s.batches as f64 } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "{indent}{:<18} {:<9} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>8.1}",
+            s.stage,
+            s.role,
+            s.records_in,
+            s.records_out,
+            s.unscored,
+            s.dead_lettered,
+            s.lost,
+            s.batches,
+            avg
+        );
+    }
+    for s in stages {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{indent}FAILED {} `{}`: {e}", s.role, s.stage);
+        }
+    }
+    out
+}
+
+/// The snapshot in Prometheus' text exposition format.
+pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
+    let mut out = String::new();
+    let counters = [
+        ("vigil_stage_records_in_total", "Records taken in by the stage.", 0),
+        ("vigil_stage_records_out_total", "Records passed on by the stage.", 1),
+        ("vigil_stage_unscored_total", "Records passed on unscored.", 2),
+        ("vigil_stage_dead_lettered_total", "Records the stage turned into dead letters.", 3),
+        ("vigil_stage_lost_total", "Records lost by the stage (a failed write or stage).", 4),
+    ];
+    for (name, help, which) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for s in stages {
+            let v = [s.records_in, s.records_out, s.unscored, s.dead_lettered, s.lost][which];
+            let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+        }
+    }
+    let seconds = [
+        ("vigil_stage_busy_seconds_total", "Time a source spent reading and decoding."),
+        ("vigil_stage_blocked_seconds_total", "Time a source waited on full channels."),
+        ("vigil_stage_tokenize_seconds_total", "Time spent making model inputs."),
+        ("vigil_stage_score_seconds_total", "Time spent scoring."),
+    ];
+    for (which, (name, help)) in seconds.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for s in stages {
+            let v = [s.busy_seconds, s.blocked_seconds, s.tokenize_seconds, s.score_seconds][which];
+            let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+        }
+    }
+    let name = "vigil_stage_failed";
+    let _ = writeln!(out, "# HELP {name} 1 when the stage failed.\n# TYPE {name} gauge");
+    for s in stages {
+        let v = u8::from(s.error.is_some());
+        let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+    }
+    let name = "vigil_stage_batch_seconds";
+    let _ = writeln!(out, "# HELP {name} Time to process one batch.\n# TYPE {name} histogram");
+    for s in stages {
+        let labels = format!("stage=\"{}\",role=\"{}\"", s.stage, s.role);
+        let mut cumulative = 0;
+        for (i, n) in s.latency_buckets.iter().enumerate() {
+            cumulative += n;
+            let le = LATENCY_BUCKETS_MS
+                .get(i)
+                .map(|ms| format!("{}", ms / 1000.0))
+                .unwrap_or_else(|| "+Inf".to_string());
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.latency_seconds_sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", s.batches);
+    }
+    out
+}
