@@ -484,6 +484,19 @@ mod tests {
     }
 
     #[test]
+    fn a_short_row_shifts_no_later_line_number() {
+        let m = ColumnMapping::from_json(r#"{"name":"t","numeric":["a"],"categorical":["b"]}"#)
+            .unwrap();
+        let text = b"a,b\n1,x\n2\nbad,y\n3,z\n4,w,extra\n5,v\n";
+        let mut r = FlowCsvReader::new(&text[..], "t.csv", &m).unwrap();
+        let good = read_all(&mut r);
+        let lines: Vec<u64> = good.iter().map(|f| f.tuple.flow_id).collect();
+        assert_eq!(lines, vec![2, 5, 7], "good rows keep their 1-based lines");
+        let dead: Vec<u64> = r.dead_letters().iter().map(|d| d.line().unwrap()).collect();
+        assert_eq!(dead, vec![3, 4, 6], "short, unparsable and long rows, each at its line");
+    }
+
+    #[test]
     fn missing_column_and_empty_input_are_errors() {
         let m = ColumnMapping::from_json(r#"{"name":"t","numeric":["zz"]}"#).unwrap();
         assert!(matches!(
