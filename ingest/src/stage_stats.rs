@@ -31,6 +31,9 @@ pub struct StageSnapshot {
     /// Records lost (a failed write or stage); any loss fails the run.
     #[serde(default)]
     pub lost: u64,
+    /// Alert stages: suppression keys evicted because the state hit its cap.
+    #[serde(default)]
+    pub suppression_evicted: u64,
     /// Why the stage failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -96,11 +99,19 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
         ("vigil_stage_unscored_total", "Records passed on unscored.", 2),
         ("vigil_stage_dead_lettered_total", "Records the stage turned into dead letters.", 3),
         ("vigil_stage_lost_total", "Records lost by the stage (a failed write or stage).", 4),
+        ("vigil_stage_suppression_evicted_total", "Alert suppression keys evicted at the cap.", 5),
     ];
     for (name, help, which) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for s in stages {
-            let v = [s.records_in, s.records_out, s.unscored, s.dead_lettered, s.lost][which];
+            let v = [
+                s.records_in,
+                s.records_out,
+                s.unscored,
+                s.dead_lettered,
+                s.lost,
+                s.suppression_evicted,
+            ][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
     }

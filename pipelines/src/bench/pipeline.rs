@@ -359,6 +359,7 @@ mod tests {
             records_out: 0,
             unscored: 0,
             lost: 0,
+            suppression_evicted: 0,
             error: None,
             dead_lettered: 0,
             batches: 0,

@@ -347,7 +347,9 @@ impl TransformStage {
         let permit = self.pool.clone().acquire_owned().await?;
         let (st, transform) = (self.stats.clone(), self.transform.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let result = lock(&transform).apply(env, &st);
+            let mut t = lock(&transform);
+            let result = t.apply(env, &st);
+            st.set_suppression_evicted(t.suppression_evicted());
             drop(permit);
             result
         })

@@ -20,6 +20,7 @@ pub struct StageStats {
     unscored: AtomicU64,
     dead_lettered: AtomicU64,
     lost: AtomicU64,
+    suppression_evicted: AtomicU64,
     error: Mutex<Option<String>>,
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
@@ -54,6 +55,11 @@ impl StageStats {
     /// (a failed write, a failed stage). Any loss fails the run.
     pub fn add_lost(&self, n: usize) {
         self.lost.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Set the alert suppression keys evicted so far.
+    pub fn set_suppression_evicted(&self, n: u64) {
+        self.suppression_evicted.store(n, Ordering::Relaxed);
     }
 
     /// Records lost so far.
@@ -128,6 +134,7 @@ impl StageStats {
             unscored: load(&self.unscored),
             dead_lettered: load(&self.dead_lettered),
             lost: load(&self.lost),
+            suppression_evicted: load(&self.suppression_evicted),
             error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),

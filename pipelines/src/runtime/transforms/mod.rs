@@ -113,6 +113,14 @@ impl Transform {
         }
     }
 
+    /// Alert suppression keys evicted at the cap so far (0 for scoring transforms).
+    pub fn suppression_evicted(&self) -> u64 {
+        match self {
+            Transform::Alerts(a) => a.evicted(),
+            _ => 0,
+        }
+    }
+
     /// Process one batch. Scoring transforms pass batches of other kinds (dead letters)
     /// through; the alerts transform emits only alerts. Tokenize and score time go to
     /// `stats`.
