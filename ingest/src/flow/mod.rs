@@ -51,3 +51,7 @@ pub use record::{DirectionStats, EndReason, FlowRecord, FlowSink};
 pub use suricata::{Semantics, SuricataConfig};
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, LayerFlow};
 pub use uid::{record_uid, sensor_seed};
+
+/// The sensor name when none is given (`vigil flows --sensor`, a topology's
+/// `sensor`); the flow table's default uid seed is this sensor's.
+pub const DEFAULT_SENSOR: &str = "vigil";

@@ -88,7 +88,7 @@ impl Default for FlowTableConfig {
             key_by_vlan: true,
             tcp_server_ports: DEFAULT_TCP_SERVER_PORTS.to_vec(),
             udp_server_ports: DEFAULT_UDP_SERVER_PORTS.to_vec(),
-            uid_seed: 0,
+            uid_seed: super::uid::sensor_seed(super::DEFAULT_SENSOR),
             community_id_seed: 0,
             dns_session_timeout_us: 10_000_000,
             dns_udp_ports: vec![53, 137, 5353, 5355],

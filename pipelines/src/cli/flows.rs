@@ -74,7 +74,7 @@ pub struct FlowsArgs {
     #[arg(long)]
     verify_checksums: bool,
     /// Sensor name stamped on Parquet rows.
-    #[arg(long, default_value = "vigil")]
+    #[arg(long, default_value = vigil_ingest::flow::DEFAULT_SENSOR)]
     sensor: String,
     /// Also write decoding anomalies (Zeek-style weird events) as JSON lines to this file.
     #[arg(long, value_name = "FILE")]

@@ -72,7 +72,7 @@ pub struct TopologyConfig {
 }
 
 fn default_sensor() -> String {
-    "vigil".to_string()
+    vigil_ingest::flow::DEFAULT_SENSOR.to_string()
 }
 
 fn default_channel() -> usize {
