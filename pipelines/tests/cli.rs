@@ -711,3 +711,25 @@ fn bench_score_times_our_path_and_the_python_peer() {
     assert_eq!(rows[1]["batch"], 8);
     assert!(rows.iter().all(|r| r["ours_ms"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn uids_follow_the_flow_and_the_sensor_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let uids = |sensor: &str| {
+        let out = run(&["flows", &f, "-f", "json", "--sensor", sensor, "-q"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        rows.iter().map(|r| (r["uid"].to_string(), r["flow_id"].to_string())).collect::<Vec<_>>()
+    };
+    let (a, again, b) = (uids("lab-a"), uids("lab-a"), uids("lab-b"));
+    assert!(!a.is_empty());
+    assert_eq!(a, again, "a replay gives the same uids and flow ids");
+    for (x, y) in a.iter().zip(&b) {
+        assert_ne!(x.0, y.0, "two sensors never share a uid");
+        assert_ne!(x.1, y.1, "nor a flow id");
+    }
+}

@@ -485,6 +485,15 @@ fn demo_then_sql_as_the_readme_types_them() {
     let row: serde_json::Value = serde_json::from_slice(&sql.stdout).unwrap();
     // The capture's 25 flows and the flow CSV's 448 records.
     assert_eq!(row["n"], 473);
+    // Identities that join: no flow_id or uid twice in the store.
+    let ids = vigil(&[
+        "sql",
+        "select count(distinct flow_id) as ids, count(distinct uid) as uids from flows",
+        "--format",
+        "json",
+    ]);
+    let ids: serde_json::Value = serde_json::from_slice(&ids.stdout).unwrap();
+    assert_eq!((ids["ids"].as_i64(), ids["uids"].as_i64()), (Some(473), Some(473)), "{ids}");
     let csv = vigil(&["sql", "--saved", "alerts-by-model", "--format", "csv"]);
     assert!(String::from_utf8_lossy(&csv.stdout).starts_with("model,signature,severity,alerts"));
     let refused = vigil(&["sql", "delete from flows"]);
