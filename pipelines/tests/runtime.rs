@@ -607,3 +607,40 @@ fn a_sink_that_fails_makes_the_run_fail_and_moves_no_checkpoint() {
     assert!(sink["error"].as_str().is_some_and(|e| e.contains("cannot write metrics")), "{sink}");
     assert!(sink["lost"].as_u64().unwrap() > 0, "{sink}");
 }
+
+#[test]
+fn a_truncated_capture_is_stored_as_far_as_it_goes_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(repo("samples/ssh.pcap")).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &whole[..whole.len() - 10]).unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("cut.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensor = \"cut\"\n[store]\ndir = \"{}\"\n[sources.capture]\ntype = \"pcap\"\npaths = [\"{}\"]\n[sinks.store]\ntype = \"store\"\ninputs = [\"capture\"]\n",
+            toml_str(&store),
+            toml_str(&cut)
+        ),
+    )
+    .unwrap();
+    let out =
+        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (flows, dead) = rt.block_on(async {
+        (
+            count(&store, "select count(*) from flows").await,
+            count(&store, "select count(*) from dead_letters where position = 'packet 1797'").await,
+        )
+    });
+    let (all, _) = vigil_pipelines::extract::flows_from_capture(
+        &repo("samples/ssh.pcap"),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(flows, all.len() as i64, "every flow, the last one packet short");
+    assert_eq!(dead, 1, "the cut is a dead letter at the packet it cut");
+}

@@ -65,6 +65,17 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if summary.failed() {
         anyhow::bail!(failure_message(&summary));
     }
+    // As `vigil score` and `vigil flows`: input that could not be read makes the run
+    // partial (exit 3), everything else having been stored.
+    let dead = summary.dead_lettered();
+    if dead > 0 {
+        if !quiet {
+            eprintln!(
+                "vigil: {dead} input records could not be read; see `vigil sql --saved dead-letters`"
+            );
+        }
+        return Ok(Outcome::Partial);
+    }
     Ok(Outcome::Complete)
 }
 

@@ -47,6 +47,11 @@ impl RunSummary {
     pub fn failed(&self) -> bool {
         !self.errors.is_empty() || self.lost > 0
     }
+
+    /// Input records the sources could not read (kept in `dead_letters`).
+    pub fn dead_lettered(&self) -> u64 {
+        self.stages.iter().filter(|s| s.role == "source").map(|s| s.dead_lettered).sum()
+    }
 }
 
 /// A topology about to run, with its stop flag and counters.

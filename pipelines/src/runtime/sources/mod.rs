@@ -250,7 +250,12 @@ impl Source {
             Source::Actions(s) => s.run(ctx),
         };
         match result {
-            Err(e) if e.downcast_ref::<Closed>().is_some() => Ok(()),
+            // Downstream closed: normal once the run is stopping (a signal, or another
+            // stage's failure, which is reported there).
+            Err(e) if e.downcast_ref::<Closed>().is_some() && ctx.stopped() => Ok(()),
+            Err(e) if e.downcast_ref::<Closed>().is_some() => {
+                Err(anyhow::anyhow!("every stage it feeds stopped before it ended"))
+            }
             other => other,
         }
     }
