@@ -644,3 +644,19 @@ fn a_truncated_capture_is_stored_as_far_as_it_goes_and_exits_3() {
     assert_eq!(flows, all.len() as i64, "every flow, the last one packet short");
     assert_eq!(dead, 1, "the cut is a dead letter at the packet it cut");
 }
+
+#[test]
+fn the_example_topology_checks_from_anywhere() {
+    if no_runtime() {
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new(VIGIL)
+        .args(["run", "--check", "--config"])
+        .arg(repo("examples/vigil.toml"))
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_dir(cwd.path()).unwrap().next().is_none(), "--check wrote nothing");
+}
