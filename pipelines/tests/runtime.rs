@@ -660,3 +660,54 @@ fn the_example_topology_checks_from_anywhere() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_dir(cwd.path()).unwrap().next().is_none(), "--check wrote nothing");
 }
+
+#[test]
+fn kill_9_then_rerun_of_a_flow_csv_stores_every_row_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.json");
+    std::fs::write(
+        &mapping,
+        r#"{"name":"t","src_addr":"src","src_port":"sport","dst_addr":"dst","dst_port":"dport","proto":"proto","numeric":["bytes"],"categorical":[]}"#,
+    )
+    .unwrap();
+    let mut text = String::from("src,sport,dst,dport,proto,bytes\n");
+    for i in 0..150_000u32 {
+        let (a, b) = (i >> 8 & 255, i & 255);
+        text.push_str(&format!("10.1.{a}.{b},{},192.0.2.1,53,17,{}\n", 1024 + i % 60_000, i));
+    }
+    let csv = dir.path().join("flows.csv");
+    std::fs::write(&csv, text).unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("csv.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensor = \"csv\"\n[batch]\nmax_rows = 1000\n[store]\ndir = \"{}\"\n[sources.rows]\ntype = \"flow_csv\"\npath = \"{}\"\nmapping = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"rows\"]\n",
+            toml_str(&store),
+            toml_str(&csv),
+            toml_str(&mapping)
+        ),
+    )
+    .unwrap();
+    let checkpoint = store.join("_checkpoints/csv/rows.json");
+    let mut child = Command::new(VIGIL)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(60, "a checkpoint", || checkpoint.is_file());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let out =
+        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (total, distinct) = rt.block_on(async {
+        (
+            count(&store, "select count(*) from flows").await,
+            count(&store, "select count(distinct uid) from flows").await,
+        )
+    });
+    assert_eq!((total, distinct), (150_000, 150_000));
+}

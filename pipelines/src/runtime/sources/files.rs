@@ -19,6 +19,7 @@ use super::{Pending, SourceContext};
 use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
 use crate::runtime::rows::{actions_batch, metrics_batch};
+use crate::store::flow_uids_since;
 
 /// Whether `path` means standard input.
 fn is_stdin(path: &std::path::Path) -> bool {
@@ -193,9 +194,26 @@ impl FlowCsvSource {
             FlowCsvReader::open(&self.path, &self.mapping)?
         };
         let sensor = ctx.sensor.clone();
-        pump(ctx, &self.path, reader, |recs| {
+        // Rows committed after the last checkpoint write (before a crash) are in the
+        // store already: their uids (derived from the row) tell them.
+        let stored = match ctx.checkpoint_written().filter(|_| !is_stdin(&self.path)) {
+            Some(t) => {
+                let since = t.checked_sub(std::time::Duration::from_secs(2)).unwrap_or(t);
+                flow_uids_since(&ctx.store, &ctx.sensor, since)?
+            }
+            None => Default::default(),
+        };
+        pump(ctx, &self.path, reader, |mut recs| {
             let seed = sensor_seed(&sensor);
-            let flows: Vec<FlowRecord> = recs.iter().map(|r| record_of_features(r, seed)).collect();
+            let mut flows: Vec<FlowRecord> =
+                recs.iter().map(|r| record_of_features(r, seed)).collect();
+            if !stored.is_empty() {
+                let keep: Vec<bool> = flows.iter().map(|f| !stored.contains(&f.uid)).collect();
+                let mut k = keep.iter();
+                flows.retain(|_| *k.next().expect("one flag per row"));
+                let mut k = keep.iter();
+                recs.retain(|_| *k.next().expect("one flag per row"));
+            }
             let mut env =
                 Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
             env.features = Some(Arc::new(recs));
