@@ -1,6 +1,6 @@
 //! The streaming runtime end to end: topologies from TOML through the real models into
-//! the Parquet store, queried with SQL; start-up validation; shutdown on a signal; and
-//! a `kill -9` in the middle of ingest.
+//! the Parquet store, queried with SQL; start-up validation; shutdown on a signal.
+//! Restarts, checkpoints and failures are in `resume.rs`.
 //!
 //! Tests that score need the ONNX Runtime library; without it they say why and pass.
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use common::{VIGIL, artifact, no_runtime, read, repo, udp_capture};
+use common::{VIGIL, artifact, no_runtime, read, repo};
 use vigil_pipelines::runtime::{Runner, Topology, TopologyConfig};
 use vigil_pipelines::sql::{QueryLimits, open_store, run_query};
 use vigil_pipelines::store::{Table, list_files};
@@ -386,81 +386,6 @@ fn the_first_signal_flushes_everything_and_exits_0() {
     assert_eq!(rows, flows.len(), "every open flow was flushed and committed");
 }
 
-/// `pcap` (classic pcap, records all of the first one's size) cut into `parts` files
-/// of consecutive packets, each with the global header.
-fn split_capture(pcap: &[u8], parts: usize) -> Vec<Vec<u8>> {
-    let (header, body) = pcap.split_at(24);
-    let record = 16 + u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
-    let per = body.len() / record / parts + 1;
-    body.chunks(per * record).map(|c| [header, c].concat()).collect()
-}
-
-#[test]
-fn kill_9_then_rerun_of_a_capture_directory_stores_every_flow_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    // 150,000 one-packet UDP flows over 300 s of capture time, in three files: UDP's
-    // 60 s idle timeout ends them steadily (some across a file boundary), so batches
-    // of 1,000 flows are committed all along.
-    let captures = dir.path().join("captures");
-    std::fs::create_dir(&captures).unwrap();
-    let pcap = udp_capture(150_000, 1, 2_000);
-    for (i, part) in split_capture(&pcap, 3).iter().enumerate() {
-        std::fs::write(captures.join(format!("part-{i}.pcap")), part).unwrap();
-    }
-    let store = dir.path().join("store");
-    let config = dir.path().join("crash.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensor = \"crash\"\n[batch]\nmax_rows = 1000\n[store]\ndir = \"{}\"\n[sources.capture]\ntype = \"pcap\"\npaths = [\"{}\"]\n[sinks.store]\ntype = \"store\"\ninputs = [\"capture\"]\n",
-            toml_str(&store),
-            toml_str(&captures)
-        ),
-    )
-    .unwrap();
-    let checkpoint = store.join("_checkpoints/crash/capture.json");
-    let mut child = Command::new(VIGIL)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(60, "a checkpoint", || checkpoint.is_file());
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    let committed = list_files(&store, Table::Flows).unwrap();
-    assert!(!committed.is_empty());
-    // Every committed file reads in full; nothing partial is visible.
-    let before: usize =
-        committed.iter().map(|f| read(&f.path).iter().map(|b| b.num_rows()).sum::<usize>()).sum();
-    assert!(before > 0 && before < 150_000, "killed mid-ingest");
-    println!("killed ({status}) after {before} flows in {} files", committed.len());
-
-    // The same input again, to the end: it resumes after the checkpoint, and every
-    // flow is there exactly once, with the uid it had (uids derive from the flow).
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (total, distinct) = rt.block_on(async {
-        (
-            count(&store, "select count(*) from flows").await,
-            count(&store, "select count(distinct uid) from flows").await,
-        )
-    });
-    assert_eq!(
-        (total, distinct),
-        (150_000, 150_000),
-        "killed after {before} flows; {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // A third run finds nothing new.
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(rt.block_on(count(&store, "select count(*) from flows")), 150_000);
-}
-
 #[test]
 fn demo_then_sql_as_the_readme_types_them() {
     if no_runtime() {
@@ -505,146 +430,6 @@ fn demo_then_sql_as_the_readme_types_them() {
     assert!(cwd.path().join("vigil-data/eve.json").is_file());
 }
 
-/// A metrics CSV (NAB's layout) of `n` points one second apart.
-fn metrics_csv(n: usize) -> String {
-    let mut s = String::from("timestamp,value\n");
-    let t0 = 1_700_000_000i64;
-    for i in 0..n as i64 {
-        let c = vigil_ingest::time::civil_from_us((t0 + i) * 1_000_000);
-        s.push_str(&format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{}.5\n",
-            c.year, c.month, c.day, c.hour, c.minute, c.second, i
-        ));
-    }
-    s
-}
-
-#[test]
-fn kill_9_then_rerun_of_a_line_source_resumes_after_its_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("points.csv");
-    std::fs::write(&csv, metrics_csv(200_000)).unwrap();
-    let store = dir.path().join("store");
-    let config = dir.path().join("lines.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensor = \"lines\"\n[batch]\nmax_rows = 2000\n[store]\ndir = \"{}\"\n[sources.points]\ntype = \"metrics\"\npath = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"points\"]\n",
-            toml_str(&store),
-            toml_str(&csv)
-        ),
-    )
-    .unwrap();
-    let checkpoint = store.join("_checkpoints/lines/points.json");
-    let mut child = Command::new(VIGIL)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(60, "a checkpoint", || checkpoint.is_file());
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
-    let at = saved["records"].as_u64().unwrap();
-    assert!(at > 0 && at < 200_000, "killed mid-ingest at {at}");
-
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (total, distinct) = rt.block_on(async {
-        (
-            count(&store, "select count(*) from metrics").await,
-            count(&store, "select count(distinct ts) from metrics").await,
-        )
-    });
-    // None is missing. Rows committed after the checkpoint's last write and before the
-    // kill (at most the batches in flight) come again: line sources have no uid to
-    // tell them by (captures do; see the capture test).
-    assert_eq!(distinct, 200_000, "every point is there (killed at {at})");
-    let again = total - 200_000;
-    println!("killed at {at}; {again} rows committed after the checkpoint came again");
-    assert!((0..=2_000 * 6).contains(&again), "{again} duplicates");
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
-    assert_eq!(saved["records"], 200_000);
-    // A third run has nothing left to do.
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let after = rt.block_on(count(&store, "select count(*) from metrics"));
-    assert_eq!(after, total, "nothing new");
-}
-
-#[test]
-fn a_sink_that_fails_makes_the_run_fail_and_moves_no_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
-    // The `metrics` table's directory is a file: every write to it fails.
-    std::fs::write(store.join("metrics"), b"in the way").unwrap();
-    let config = dir.path().join("failing.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensor = \"failing\"\n[store]\ndir = \"{}\"\n[sources.points]\ntype = \"metrics\"\npath = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"points\"]\n",
-            toml_str(&store),
-            toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
-        ),
-    )
-    .unwrap();
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("sink `store` failed"), "{err}");
-    assert!(!store.join("_checkpoints/failing/points.json").exists(), "nothing was delivered");
-    let stats = common::run(&["stats", "--data", store.to_str().unwrap(), "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    let sink = v["failing"].as_array().unwrap().iter().find(|s| s["stage"] == "store").unwrap();
-    assert!(sink["error"].as_str().is_some_and(|e| e.contains("cannot write metrics")), "{sink}");
-    assert!(sink["lost"].as_u64().unwrap() > 0, "{sink}");
-}
-
-#[test]
-fn a_truncated_capture_is_stored_as_far_as_it_goes_and_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let whole = std::fs::read(repo("samples/ssh.pcap")).unwrap();
-    let cut = dir.path().join("cut.pcap");
-    std::fs::write(&cut, &whole[..whole.len() - 10]).unwrap();
-    let store = dir.path().join("store");
-    let config = dir.path().join("cut.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensor = \"cut\"\n[store]\ndir = \"{}\"\n[sources.capture]\ntype = \"pcap\"\npaths = [\"{}\"]\n[sinks.store]\ntype = \"store\"\ninputs = [\"capture\"]\n",
-            toml_str(&store),
-            toml_str(&cut)
-        ),
-    )
-    .unwrap();
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (flows, dead) = rt.block_on(async {
-        (
-            count(&store, "select count(*) from flows").await,
-            count(&store, "select count(*) from dead_letters where position = 'packet 1797'").await,
-        )
-    });
-    let (all, _) = vigil_pipelines::extract::flows_from_capture(
-        &repo("samples/ssh.pcap"),
-        Default::default(),
-        Default::default(),
-    );
-    assert_eq!(flows, all.len() as i64, "every flow, the last one packet short");
-    assert_eq!(dead, 1, "the cut is a dead letter at the packet it cut");
-}
-
 #[test]
 fn the_example_topology_checks_from_anywhere() {
     if no_runtime() {
@@ -659,55 +444,4 @@ fn the_example_topology_checks_from_anywhere() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_dir(cwd.path()).unwrap().next().is_none(), "--check wrote nothing");
-}
-
-#[test]
-fn kill_9_then_rerun_of_a_flow_csv_stores_every_row_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = dir.path().join("m.json");
-    std::fs::write(
-        &mapping,
-        r#"{"name":"t","src_addr":"src","src_port":"sport","dst_addr":"dst","dst_port":"dport","proto":"proto","numeric":["bytes"],"categorical":[]}"#,
-    )
-    .unwrap();
-    let mut text = String::from("src,sport,dst,dport,proto,bytes\n");
-    for i in 0..150_000u32 {
-        let (a, b) = (i >> 8 & 255, i & 255);
-        text.push_str(&format!("10.1.{a}.{b},{},192.0.2.1,53,17,{}\n", 1024 + i % 60_000, i));
-    }
-    let csv = dir.path().join("flows.csv");
-    std::fs::write(&csv, text).unwrap();
-    let store = dir.path().join("store");
-    let config = dir.path().join("csv.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensor = \"csv\"\n[batch]\nmax_rows = 1000\n[store]\ndir = \"{}\"\n[sources.rows]\ntype = \"flow_csv\"\npath = \"{}\"\nmapping = \"{}\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"rows\"]\n",
-            toml_str(&store),
-            toml_str(&csv),
-            toml_str(&mapping)
-        ),
-    )
-    .unwrap();
-    let checkpoint = store.join("_checkpoints/csv/rows.json");
-    let mut child = Command::new(VIGIL)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(60, "a checkpoint", || checkpoint.is_file());
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let out =
-        Command::new(VIGIL).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (total, distinct) = rt.block_on(async {
-        (
-            count(&store, "select count(*) from flows").await,
-            count(&store, "select count(distinct uid) from flows").await,
-        )
-    });
-    assert_eq!((total, distinct), (150_000, 150_000));
 }
