@@ -15,22 +15,25 @@
 //!   It never panics on bad bytes; anomalies become [`Weird`]s.
 //! - [`FlowTable`] builds bidirectional flows with Zeek's originator,
 //!   `conn_state` and `history` rules, bounded in memory.
+//! - [`CaptureLoop`](capture::CaptureLoop) is the one loop tying them together
+//!   (reader → decoder → flow table, with counters, a per-layer observer and the
+//!   position of each packet); every command and the runtime read captures with it.
 //!
 //! ```no_run
-//! use vigil_ingest::{Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader};
-//! let mut reader = PcapReader::open("trace.pcap").unwrap();
-//! let mut decoder = Decoder::default();
-//! let mut table = FlowTable::new(FlowTableConfig::default());
+//! use vigil_ingest::capture::CaptureLoop;
+//! use vigil_ingest::{FlowRecord, PcapReader};
+//! let mut capture = CaptureLoop::default();
 //! let mut flows: Vec<FlowRecord> = Vec::new();
-//! while let Some(pkt) = reader.next_packet().unwrap() {
-//!     let decoded = decoder.decode(&pkt.raw());
-//!     table.process(&decoded, &mut flows);
+//! if let Some(e) = capture.read_capture(PcapReader::open("trace.pcap")?, &mut flows) {
+//!     eprintln!("cut short: {e}");
 //! }
-//! table.flush(&mut flows);
+//! let stats = capture.finish(&mut flows);
+//! # Ok::<(), vigil_ingest::IngestError>(())
 //! ```
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod capture;
 pub mod data_dir;
 pub mod dead_letter;
 mod error;

@@ -45,6 +45,18 @@ pub struct FlowRef<'a> {
     pub orig_port: u16,
 }
 
+impl<'a> From<vigil_ingest::flow::LayerFlow<'a>> for FlowRef<'a> {
+    /// The flow a packet layer was counted in, as the flow table reports it.
+    fn from(lf: vigil_ingest::flow::LayerFlow<'a>) -> Self {
+        FlowRef {
+            flow_id: lf.flow_id,
+            community_id: lf.community_id,
+            orig_addr: lf.orig_h,
+            orig_port: lf.orig_p,
+        }
+    }
+}
+
 /// Why a [`FlowTokens`] was emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EmitReason {
