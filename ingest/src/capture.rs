@@ -14,7 +14,8 @@
 //! [`Position::Packet`]), for checkpoints and dead letters. A caller that must look
 //! at a packet before the flow table does (to skip packets a checkpoint covers)
 //! splits the step in two: [`CaptureLoop::decode_next`], then
-//! [`CaptureLoop::account`].
+//! [`CaptureLoop::account`]; [`CaptureLoop::skip_next`] reads past a packet without
+//! decoding it.
 //!
 //! ```no_run
 //! use vigil_ingest::capture::CaptureLoop;
@@ -159,6 +160,20 @@ impl CaptureLoop {
     /// skips it (a packet a checkpoint covers). A packet not accounted before the next
     /// read is skipped.
     pub fn decode_next(&mut self) -> Result<bool, IngestError> {
+        self.read_next(true)
+    }
+
+    /// Read past the next packet without decoding it (a packet a checkpoint covers):
+    /// it counts as read and moves the [`position`](Self::position), but neither the
+    /// decoder (its fragment reassembly) nor the flow table sees it, and
+    /// [`decoded`](Self::decoded) still holds the last packet decoded. Same results as
+    /// [`decode_next`](Self::decode_next) otherwise.
+    pub fn skip_next(&mut self) -> Result<bool, IngestError> {
+        self.read_next(false)
+    }
+
+    /// Read the next packet, decoding it if `decode`.
+    fn read_next(&mut self, decode: bool) -> Result<bool, IngestError> {
         let Some(reader) = self.reader.as_mut().filter(|_| !self.ended) else {
             return Ok(false);
         };
@@ -175,9 +190,13 @@ impl CaptureLoop {
             }
         };
         self.packet = pkt.index + 1;
-        self.accounted = false;
         self.stats.packets += 1;
         self.stats.bytes += pkt.data.len() as u64;
+        if !decode {
+            self.accounted = true;
+            return Ok(true);
+        }
+        self.accounted = false;
         self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
         let decoded = &self.decoded;
         if decoded.layers.is_empty() && !decoded.held_fragment {
@@ -359,6 +378,23 @@ mod tests {
         let stats = capture.finish(&mut flows);
         assert_eq!((stats.captures, stats.packets), (2, 1797));
         assert_eq!(flows, sample_flows(), "a capture cut in two gives the flows of the whole");
+    }
+
+    #[test]
+    fn skipped_packets_move_the_position_only() {
+        let mut capture = CaptureLoop::default();
+        capture.open(PcapReader::open(sample()).unwrap());
+        let mut flows = Vec::new();
+        while capture.packet() < 1000 {
+            assert!(capture.skip_next().unwrap());
+        }
+        assert_eq!(capture.position(), Position::Packet(1000));
+        capture.account(&mut flows, &mut ()); // nothing decoded: nothing to account
+        while capture.next_packet(&mut flows, &mut ()).unwrap() {}
+        let stats = capture.finish(&mut flows);
+        assert_eq!(stats.packets, 1797);
+        let in_flows: u64 = flows.iter().map(|f| f.orig.pkts + f.resp.pkts).sum();
+        assert_eq!(in_flows, 797);
     }
 
     #[test]

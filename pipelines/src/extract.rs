@@ -1,20 +1,20 @@
-//! Capture → decoded packets → flows, with counters, weird events and progress.
+//! Capture → flows for `vigil flows`, the benches and the conformance run: weird events
+//! with where they happened, progress, and [`flows_from_capture`] for a whole capture.
 //!
-//! One [`Extractor`] owns a decoder and a flow table and may be fed several
-//! captures in a row (their flows then share one table, as with `zeek -r a -r b`).
-//! A read error (truncated or corrupt capture) ends that capture only: the
-//! packets before it were already accounted, and the error is kept in
-//! [`ExtractStats::errors`] with the file and packet index.
+//! The loop itself is [`CaptureLoop`] (vigil-ingest), which the netFound tokenizing path
+//! and the runtime's capture source read packets with too. A read error (truncated or
+//! corrupt capture) ends that capture only: the packets before it were already
+//! accounted, and the error is kept in the loop's stats with the file and packet index.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
+use vigil_ingest::capture::CaptureLoop;
 use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{
-    DecodedPacket, Decoder, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
-    IngestError, PcapReader,
-};
+use vigil_ingest::{FlowRecord, FlowSink, FlowTableConfig, IngestError, PcapReader};
+
+/// Progress is reported every this many packets.
+const PROGRESS_EVERY: u64 = 4096;
 
 /// A decoding anomaly, with where it happened.
 #[derive(Debug, Clone, Serialize)]
@@ -31,123 +31,47 @@ pub struct WeirdEvent {
     pub addl: Option<String>,
 }
 
-/// Counters of one extraction run.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ExtractStats {
-    /// Captures opened.
-    pub captures: u64,
-    /// Packets read.
-    pub packets: u64,
-    /// Bytes captured (sum of captured lengths).
-    pub bytes: u64,
-    /// Packets with no IP layer (ARP, LLDP, unknown link types...).
-    pub non_ip_packets: u64,
-    /// Flows emitted.
-    pub flows: u64,
-    /// Weird events by name.
-    pub weirds: BTreeMap<&'static str, u64>,
-    /// Read errors, each naming the capture and packet index.
-    pub errors: Vec<String>,
-    /// The flow table's own counters.
-    #[serde(skip)]
-    pub table: FlowTableStats,
-}
-
-/// Reads captures and produces flows.
-pub struct Extractor {
-    decoder: Decoder,
-    /// Reused for every packet, so decoding allocates nothing once warm.
-    decoded: DecodedPacket,
-    table: FlowTable,
-    stats: ExtractStats,
-}
-
-impl Extractor {
-    /// A new extractor with empty state.
-    pub fn new(decoder: DecoderConfig, table: FlowTableConfig) -> Self {
-        Self {
-            decoder: Decoder::new(decoder),
-            decoded: DecodedPacket::default(),
-            table: FlowTable::new(table),
-            stats: ExtractStats::default(),
-        }
-    }
-
-    /// Read one capture to its end, sending finished flows to `sink` and weird
-    /// events to `on_weird`. `progress` is called every few thousand packets with
-    /// the bytes consumed so far. A read error mid-file ends this capture: it is
-    /// recorded in the stats and returned.
-    pub fn run_capture(
-        &mut self,
-        mut reader: PcapReader,
-        sink: &mut impl FlowSink,
-        on_weird: &mut impl FnMut(WeirdEvent),
-        progress: &mut impl FnMut(u64),
-    ) -> Option<IngestError> {
-        let mut error = None;
-        let source = reader.name().to_string();
-        self.stats.captures += 1;
-        let mut counting = CountingSink { inner: sink, count: &mut self.stats.flows };
-        loop {
-            let pkt = match reader.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "capture ended early");
-                    self.stats.errors.push(e.to_string());
-                    error = Some(e);
-                    break;
-                }
-            };
-            self.stats.packets += 1;
-            self.stats.bytes += pkt.data.len() as u64;
-            self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
-            let decoded = &self.decoded;
-            if decoded.layers.is_empty() && !decoded.held_fragment {
-                self.stats.non_ip_packets += 1;
-            }
-            for w in &decoded.weirds {
-                *self.stats.weirds.entry(w.name).or_default() += 1;
-                on_weird(WeirdEvent {
-                    ts: decoded.ts,
-                    source: source.clone(),
-                    packet: pkt.index,
-                    name: w.name,
-                    addl: w.addl.clone(),
-                });
-            }
-            self.table.process(decoded, &mut counting);
-            if pkt.index % 4096 == 0 {
-                progress(reader.bytes_read());
+/// Read one capture to its end through `capture`, sending finished flows to `sink`, weird
+/// events to `on_weird`, and the bytes consumed so far to `progress` every few thousand
+/// packets and at the end. A read error mid-file ends this capture: it is recorded in
+/// the loop's stats and returned.
+pub fn extract_capture(
+    capture: &mut CaptureLoop,
+    reader: PcapReader,
+    sink: &mut impl FlowSink,
+    on_weird: &mut impl FnMut(WeirdEvent),
+    progress: &mut impl FnMut(u64),
+) -> Option<IngestError> {
+    capture.open(reader);
+    let error = loop {
+        match capture.next_packet(sink, &mut ()) {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(e) => {
+                tracing::warn!(error = %e, "capture ended early");
+                break Some(e);
             }
         }
-        progress(reader.bytes_read());
-        error
-    }
-
-    /// Emit every flow still open (end of input) and return the run's counters.
-    pub fn finish(mut self, sink: &mut impl FlowSink) -> ExtractStats {
-        let mut counting = CountingSink { inner: sink, count: &mut self.stats.flows };
-        self.table.flush(&mut counting);
-        self.stats.table = self.table.stats();
-        self.stats
-    }
-}
-
-struct CountingSink<'a, S> {
-    inner: &'a mut S,
-    count: &'a mut u64,
-}
-
-impl<S: FlowSink> FlowSink for CountingSink<'_, S> {
-    fn flow(&mut self, flow: FlowRecord) {
-        *self.count += 1;
-        self.inner.flow(flow);
-    }
+        let (decoded, index) = (capture.decoded(), capture.packet() - 1);
+        for w in &decoded.weirds {
+            on_weird(WeirdEvent {
+                ts: decoded.ts,
+                source: capture.source().to_string(),
+                packet: index,
+                name: w.name,
+                addl: w.addl.clone(),
+            });
+        }
+        if index % PROGRESS_EVERY == 0 {
+            progress(capture.bytes_read());
+        }
+    };
+    progress(capture.bytes_read());
+    error
 }
 
 /// Read a whole capture and return its flows in the order they ended, plus the
-/// read error that ended it early, if any.
+/// error that ended it early (or kept it from opening), if any.
 pub fn flows_from_capture(
     path: &Path,
     decoder: DecoderConfig,
@@ -158,8 +82,8 @@ pub fn flows_from_capture(
         Ok(r) => r,
         Err(e) => return (flows, Some(e)),
     };
-    let mut ex = Extractor::new(decoder, table);
-    let error = ex.run_capture(reader, &mut flows, &mut |_| {}, &mut |_| {});
-    ex.finish(&mut flows);
+    let mut capture = CaptureLoop::new(decoder, table);
+    let error = capture.read_capture(reader, &mut flows);
+    capture.finish(&mut flows);
     (flows, error)
 }

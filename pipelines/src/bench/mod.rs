@@ -11,10 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{FlowRecord, FlowTableConfig, PcapReader};
-
-use crate::extract::Extractor;
+use vigil_ingest::capture::CaptureLoop;
+use vigil_ingest::{FlowRecord, PcapReader};
 
 pub mod pipeline;
 pub mod pipeline_inputs;
@@ -79,13 +77,12 @@ pub fn bench_ours(path: &Path, repeat: usize) -> anyhow::Result<(u64, u64, Timin
         let reader = PcapReader::open(path)?;
         let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
         let t0 = Instant::now();
-        let mut ex = Extractor::new(DecoderConfig::default(), FlowTableConfig::default());
-        let mut count = 0u64;
-        let mut sink = |_f: FlowRecord| count += 1;
-        if let Some(e) = ex.run_capture(reader, &mut sink, &mut |_| {}, &mut |_| {}) {
+        let mut capture = CaptureLoop::default();
+        let mut sink = |_f: FlowRecord| {};
+        if let Some(e) = capture.read_capture(reader, &mut sink) {
             anyhow::bail!("{e}");
         }
-        let stats = ex.finish(&mut sink);
+        let stats = capture.finish(&mut sink);
         let timing = Timing {
             tool: "vigil".into(),
             command: String::new(),
@@ -147,10 +144,11 @@ pub fn bench_netfound(path: &Path, repeat: usize) -> anyhow::Result<NetfoundBenc
         let mut tokens = 0u64;
         let run = crate::tokenize::netfound_from_capture(
             reader,
-            DecoderConfig::default(),
-            FlowTableConfig::default(),
+            Default::default(),
+            Default::default(),
             vigil_tokenizers::NetfoundConfig::default(),
             &mut |t| tokens += t.bursts.iter().map(|b| b.tokens.len() as u64).sum::<u64>(),
+            &mut |_: FlowRecord| {},
         )?;
         let secs = t0.elapsed().as_secs_f64();
         if best.as_ref().is_none_or(|b| secs < b.tokenize_s) {

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use vigil_ingest::capture::{CaptureLoop, CaptureStats};
 use vigil_ingest::flow::Semantics;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowTableConfig, PcapReader};
-use vigil_pipelines::extract::{ExtractStats, Extractor, WeirdEvent};
+use vigil_pipelines::extract::{WeirdEvent, extract_capture};
 use vigil_pipelines::output::{FlowFormat, WriterSink, writer_for};
 
 use super::Outcome;
@@ -173,7 +174,7 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
     };
 
-    let mut ex = Extractor::new(decoder, table);
+    let mut capture = CaptureLoop::new(decoder, table);
     let mut partial = false;
     if let Some(iface) = &args.interface {
         let mut reader = PcapReader::live(iface)?;
@@ -182,13 +183,16 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .context("cannot install the Ctrl-C handler")?;
         reader.stop_when(stop);
-        partial |= ex.run_capture(reader, &mut sink, &mut on_weird, &mut |_| {}).is_some();
+        partial |=
+            extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |_| {}).is_some();
     } else {
         let mut captures = CaptureInputs::new(&args.inputs)?;
         for (path, reader) in &mut captures {
             let bar = bytes_bar(reader.total_bytes(), &path.display().to_string(), quiet);
             let failed =
-                ex.run_capture(reader, &mut sink, &mut on_weird, &mut |b| bar.set_position(b));
+                extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |b| {
+                    bar.set_position(b)
+                });
             bar.finish_and_clear();
             if let Some(e) = failed {
                 tracing::error!("{e}");
@@ -197,7 +201,7 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         partial |= captures.failed;
     }
-    let stats = ex.finish(&mut sink);
+    let stats = capture.finish(&mut sink);
     sink.finish().context("cannot write the flows")?;
     if let Some(e) = weird_error {
         return Err(e).context("cannot write the weird events");
@@ -211,7 +215,7 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(if partial { Outcome::Partial } else { Outcome::Complete })
 }
 
-fn print_summary(stats: &ExtractStats, json: bool) -> anyhow::Result<()> {
+fn print_summary(stats: &CaptureStats, json: bool) -> anyhow::Result<()> {
     let mut err = io::stderr().lock();
     if json {
         serde_json::to_writer(&mut err, stats)?;

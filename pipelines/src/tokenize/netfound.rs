@@ -1,17 +1,18 @@
 //! netFound tokens for every flow of a capture.
 //!
-//! The flow table decides which flow each packet layer belongs to
-//! ([`FlowTable::process_observed`]); the tokenizer turns the layers of a flow
-//! into bursts of header tokens. A flow's tokens come out when the tokenizer
-//! emits them early (after N bursts), when the flow table ends the flow, when
-//! the tokenizer evicts it, or at the end of input.
+//! The capture loop ([`CaptureLoop`]) reports which flow each packet layer was counted
+//! in; the tokenizer turns the layers of a flow into bursts of header tokens. A flow's
+//! tokens come out when the tokenizer emits them early (after N bursts), when the flow
+//! table ends the flow, when the tokenizer evicts it, or at the end of input.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use vigil_ingest::capture::CaptureLoop;
+use vigil_ingest::flow::LayerFlow;
 use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{DecodedPacket, Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader};
-use vigil_tokenizers::{FlowRef, FlowTokens, NetfoundConfig, NetfoundStats, NetfoundTokenizer};
+use vigil_ingest::{DecodedPacket, FlowRecord, FlowSink, FlowTableConfig, PcapReader};
+use vigil_tokenizers::{FlowTokens, NetfoundConfig, NetfoundStats, NetfoundTokenizer};
 
 /// Counters of one tokenizing run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -31,71 +32,74 @@ pub struct NetfoundRun {
     pub tokenizer: NetfoundStats,
 }
 
-/// Tokenize the flows of one capture, handing each flow's tokens to `out` as they are ready.
+/// Tokenize the flows of one capture (a flow table of its own), handing each flow's
+/// tokens to `out` as they are ready and each flow to `flows` once its tokens are out.
 pub fn netfound_from_capture(
-    mut reader: PcapReader,
+    reader: PcapReader,
     decoder: DecoderConfig,
     table: FlowTableConfig,
     config: NetfoundConfig,
     out: &mut impl FnMut(FlowTokens),
+    flows: &mut impl FlowSink,
 ) -> Result<NetfoundRun, vigil_tokenizers::TokenizerError> {
     let mut tokenizer = NetfoundTokenizer::new(config)?;
-    let mut decoder = Decoder::new(decoder);
-    let mut table = FlowTable::new(table);
-    let mut decoded = DecodedPacket::default();
+    let mut capture = CaptureLoop::new(decoder, table);
     let mut ended: Vec<FlowRecord> = Vec::new();
-    let mut run = NetfoundRun::default();
-    let mut emit = |t: FlowTokens, run: &mut NetfoundRun| {
-        run.token_rows += 1;
+    let (mut token_rows, mut rejected) = (0u64, BTreeMap::new());
+    let mut emit = |t: FlowTokens| {
+        token_rows += 1;
         out(t);
     };
+    let mut error = None;
+    capture.open(reader);
     loop {
-        let pkt = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
+        let mut early = Vec::new();
+        let mut observe = |pkt: &DecodedPacket, lf: LayerFlow<'_>| match tokenizer.push(
+            lf.into(),
+            pkt.ts,
+            &pkt.layers[lf.layer],
+        ) {
+            Ok(Some(t)) => early.push(t),
+            Ok(None) => {}
+            Err(e) => *rejected.entry(rejection_kind(&e)).or_default() += 1,
+        };
+        match capture.next_packet(&mut ended, &mut observe) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
-                run.error = Some(e.to_string());
+                error = Some(e.to_string());
                 break;
             }
-        };
-        run.packets += 1;
-        decoder.decode_into(&pkt.raw(), &mut decoded);
-        let mut early = Vec::new();
-        table.process_observed(&decoded, &mut ended, &mut |lf| {
-            let flow = FlowRef {
-                flow_id: lf.flow_id,
-                community_id: lf.community_id,
-                orig_addr: lf.orig_h,
-                orig_port: lf.orig_p,
-            };
-            match tokenizer.push(flow, decoded.ts, &decoded.layers[lf.layer]) {
-                Ok(Some(t)) => early.push(t),
-                Ok(None) => {}
-                Err(e) => *run.rejected.entry(rejection_kind(&e)).or_default() += 1,
-            }
-        });
-        for t in early.into_iter().chain(tokenizer.take_evicted()) {
-            emit(t, &mut run);
         }
-        for f in ended.drain(..) {
-            run.flows += 1;
-            if let Some(t) = tokenizer.finish(f.flow_id) {
-                emit(t, &mut run);
-            }
-        }
+        early.into_iter().chain(tokenizer.take_evicted()).for_each(&mut emit);
+        end_flows(&mut ended, &mut tokenizer, &mut emit, flows);
     }
-    table.flush(&mut ended);
-    run.flows += ended.len() as u64;
+    let stats = capture.finish(&mut ended);
+    end_flows(&mut ended, &mut tokenizer, &mut emit, flows);
+    tokenizer.finish_all().into_iter().for_each(&mut emit);
+    Ok(NetfoundRun {
+        packets: stats.packets,
+        flows: stats.flows,
+        token_rows,
+        rejected,
+        error,
+        tokenizer: tokenizer.stats(),
+    })
+}
+
+/// Each ended flow's last tokens, then the flow itself.
+fn end_flows(
+    ended: &mut Vec<FlowRecord>,
+    tokenizer: &mut NetfoundTokenizer,
+    emit: &mut impl FnMut(FlowTokens),
+    flows: &mut impl FlowSink,
+) {
     for f in ended.drain(..) {
         if let Some(t) = tokenizer.finish(f.flow_id) {
-            emit(t, &mut run);
+            emit(t);
         }
+        flows.flow(f);
     }
-    for t in tokenizer.finish_all() {
-        emit(t, &mut run);
-    }
-    run.tokenizer = tokenizer.stats();
-    Ok(run)
 }
 
 /// The error's kind without per-flow detail, for counting.
@@ -123,6 +127,7 @@ mod tests {
             FlowTableConfig::default(),
             NetfoundConfig::default(),
             &mut |t| got.push(t),
+            &mut |_: FlowRecord| {},
         )
         .unwrap();
         assert_eq!(run.packets, 1797);

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vigil_ingest::FlowTableConfig;
 use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowRecord, FlowTableConfig};
 use vigil_models::{Device, Model, ModelOptions};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{
@@ -112,6 +112,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
                         error = Some(e);
                     }
                 },
+                &mut |_: FlowRecord| {},
             )?;
             if let Some(e) = error {
                 return Err(e);

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vigil_ingest::FlowTableConfig;
 use vigil_ingest::packet::DecoderConfig;
+use vigil_ingest::{FlowRecord, FlowTableConfig};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::tokenize::netfound_from_capture;
 use vigil_tokenizers::{
@@ -112,6 +112,7 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
                     write_error = Some(e);
                 }
             },
+            &mut |_: FlowRecord| {},
         )?;
         if let Some(e) = write_error.take() {
             return Err(e);

@@ -1,17 +1,21 @@
 //! Captures (files, directories, stdin, a live interface) → flow records, with the
 //! netFound tokens of each flow when a netFound model reads this source.
+//!
+//! Packets go through the shared [`CaptureLoop`]; [`CaptureLoop::source`] and
+//! [`CaptureLoop::position`] say which capture and packet (1-based) were read last.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vigil_ingest::capture::CaptureLoop;
+use vigil_ingest::flow::LayerFlow;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{
-    DeadLetter, DecodedPacket, Decoder, FlowRecord, FlowTable, FlowTableConfig, PcapReader,
-    Position,
+    DeadLetter, DecodedPacket, FlowRecord, FlowTableConfig, IngestError, PcapReader, Position,
 };
-use vigil_tokenizers::{FlowRef, FlowTokens, NetfoundConfig, NetfoundTokenizer};
+use vigil_tokenizers::{FlowTokens, NetfoundConfig, NetfoundTokenizer};
 
 use super::capture_ledger::{CaptureCheckpoint, CaptureLedger, FileStart};
 use super::{Pending, SourceContext};
@@ -34,12 +38,10 @@ pub struct CaptureSource {
     tokens: Option<NetfoundConfig>,
 }
 
-/// One pass's state: decoder, flow table, tokenizer, the rows waiting for their batch.
+/// One pass's state: the capture loop, tokenizer, the rows waiting for their batch.
 struct Flows<'a> {
     ctx: &'a SourceContext,
-    decoder: Decoder,
-    decoded: DecodedPacket,
-    table: FlowTable,
+    capture: CaptureLoop,
     tokenizer: Option<NetfoundTokenizer>,
     /// Tokens emitted before their flow ended, by flow id.
     early: HashMap<u64, FlowTokens>,
@@ -67,12 +69,13 @@ impl CaptureSource {
         let tokenizer = self.tokens.map(NetfoundTokenizer::new).transpose()?;
         let mut flows = Flows {
             ctx,
-            decoder: Decoder::new(DecoderConfig::default()),
-            decoded: DecodedPacket::default(),
-            table: FlowTable::new(FlowTableConfig {
-                uid_seed: vigil_ingest::flow::sensor_seed(&ctx.sensor),
-                ..FlowTableConfig::default()
-            }),
+            capture: CaptureLoop::new(
+                DecoderConfig::default(),
+                FlowTableConfig {
+                    uid_seed: vigil_ingest::flow::sensor_seed(&ctx.sensor),
+                    ..FlowTableConfig::default()
+                },
+            ),
             tokenizer,
             early: HashMap::new(),
             ended: Vec::new(),
@@ -121,7 +124,7 @@ impl CaptureSource {
                             Err(e) => {
                                 tracing::error!("{e}");
                                 let name = path.display().to_string();
-                                flows.dead_letter(&name, Position::File, &e.to_string())?;
+                                flows.dead_letter(&name, Position::File, &e)?;
                             }
                         }
                     }
@@ -149,33 +152,38 @@ impl Flows<'_> {
     }
 
     /// Read a capture to its end, processing packets from the 1-based index `from`.
-    fn read(&mut self, mut reader: PcapReader, from: u64) -> anyhow::Result<()> {
-        let name = reader.name().to_string();
+    fn read(&mut self, reader: PcapReader, from: u64) -> anyhow::Result<()> {
+        self.capture.open(reader);
         loop {
-            let pkt = match reader.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
+            // Packets before `from` are read past, not decoded.
+            let read = if self.capture.packet() + 1 < from {
+                self.capture.skip_next()
+            } else {
+                self.capture.decode_next()
+            };
+            match read {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     tracing::error!("{e}");
-                    let position = Position::Packet(reader.packets_read() + 1);
-                    self.dead_letter(&name, position, &e.to_string())?;
+                    let name = self.capture.source().to_string();
+                    self.dead_letter(&name, Position::Packet(self.capture.packet() + 1), &e)?;
                     break;
                 }
-            };
-            let index = pkt.index;
-            if index + 1 < from {
+            }
+            let packet = self.capture.packet();
+            if packet < from {
                 continue;
             }
             self.ctx.stats.add_in(1);
-            self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
             if let Some(ledger) = &mut self.ledger {
-                ledger.packet(index + 1);
-                if ledger.is_straddler(&self.decoded) {
+                ledger.packet(packet);
+                if ledger.is_straddler(self.capture.decoded()) {
                     continue;
                 }
             }
-            self.process()?;
-            if index % 64 == 0 {
+            self.account()?;
+            if packet % 64 == 1 {
                 if self.ctx.stopped() {
                     break;
                 }
@@ -185,36 +193,28 @@ impl Flows<'_> {
         Ok(())
     }
 
-    /// Feed the decoded packet to the flow table (and the tokenizer).
-    fn process(&mut self) -> anyhow::Result<()> {
-        let Flows { decoded, table, tokenizer, early, ended, tokenize, ledger, .. } = self;
-        match tokenizer {
-            Some(tok) => {
-                table.process_observed(decoded, ended, &mut |lf| {
-                    if let Some(l) = ledger.as_mut() {
-                        l.observe(lf.flow_id);
-                    }
-                    let started = Instant::now();
-                    let flow = FlowRef {
-                        flow_id: lf.flow_id,
-                        community_id: lf.community_id,
-                        orig_addr: lf.orig_h,
-                        orig_port: lf.orig_p,
-                    };
-                    // Layers netFound has no fields for (SCTP, ...) are simply not tokenized.
-                    if let Ok(Some(t)) = tok.push(flow, decoded.ts, &decoded.layers[lf.layer]) {
-                        early.insert(t.flow_id, t);
-                    }
-                    *tokenize += started.elapsed();
-                });
-                for t in tok.take_evicted() {
+    /// Give the packet just decoded to the flow table, which tells the ledger and the
+    /// tokenizer which flow each layer is in.
+    fn account(&mut self) -> anyhow::Result<()> {
+        let Flows { capture, tokenizer, early, ended, tokenize, ledger, .. } = self;
+        let mut observe = |pkt: &DecodedPacket, lf: LayerFlow<'_>| {
+            if let Some(l) = ledger.as_mut() {
+                l.observe(lf.flow_id);
+            }
+            if let Some(tok) = tokenizer.as_mut() {
+                let started = Instant::now();
+                // Layers netFound has no fields for (SCTP, ...) are simply not tokenized.
+                if let Ok(Some(t)) = tok.push(lf.into(), pkt.ts, &pkt.layers[lf.layer]) {
                     early.insert(t.flow_id, t);
                 }
+                *tokenize += started.elapsed();
             }
-            None => match ledger {
-                Some(l) => table.process_observed(decoded, ended, &mut |lf| l.observe(lf.flow_id)),
-                None => table.process(decoded, ended),
-            },
+        };
+        capture.account(ended, &mut observe);
+        if let Some(tok) = tokenizer {
+            for t in tok.take_evicted() {
+                early.insert(t.flow_id, t);
+            }
         }
         self.take_ended()
     }
@@ -266,15 +266,21 @@ impl Flows<'_> {
         Ok(())
     }
 
-    fn dead_letter(&mut self, source: &str, position: Position, error: &str) -> anyhow::Result<()> {
-        let letter = DeadLetter::new(source, position, error, Vec::new());
+    /// An input not read to its end.
+    fn dead_letter(
+        &mut self,
+        source: &str,
+        position: Position,
+        error: &IngestError,
+    ) -> anyhow::Result<()> {
+        let letter = DeadLetter::new(source, position, error.to_string(), Vec::new());
         self.ctx.emit(None, &[letter], None, Duration::ZERO)?;
         Ok(())
     }
 
     /// End of input: every open flow ends.
     fn finish(mut self) -> anyhow::Result<()> {
-        self.table.flush(&mut self.ended);
+        self.capture.flush(&mut self.ended);
         self.take_ended()?;
         self.flush()
     }
