@@ -18,7 +18,16 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
-    /// libpcap refused the capture or failed mid-file.
+    /// The input is not a capture: empty, or a header libpcap does not read as pcap or
+    /// pcapng (user must pass a capture file).
+    #[error("{source_name}: not a pcap or pcapng capture: {message}")]
+    NotCapture {
+        /// File name or `-` for stdin.
+        source_name: String,
+        /// Why (libpcap's message, or that the file is empty).
+        message: String,
+    },
+    /// libpcap failed mid-capture (a truncated record, a corrupt record header).
     #[error("{source_name}: packet {index}: {message}")]
     Capture {
         /// File name, `-` for stdin, or interface name.

@@ -1,6 +1,7 @@
 //! The `vigil` command: parse arguments, run the subcommand, map errors to exit codes.
 //!
-//! Exit codes: 0 success, 1 error, 2 usage error, 3 finished but some input
+//! Exit codes: 0 success, 1 error (also: an input that is missing, empty or not a
+//! capture; then nothing is written), 2 usage error, 3 finished but some input
 //! was cut short (a truncated or corrupt capture; the output holds everything
 //! read before the fault).
 

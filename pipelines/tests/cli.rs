@@ -143,15 +143,127 @@ fn truncated_capture_keeps_earlier_flows_and_exits_3() {
     assert_eq!(conn_rows(&out).len(), 1, "the complete session before the cut is kept");
 }
 
+/// The netFound model directory, when the ONNX Runtime library is there to load it.
+fn netfound_model() -> Option<String> {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped the `score netfound` cases: no ONNX Runtime library: {e}");
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts/netfound");
+    Some(dir.display().to_string())
+}
+
+/// The capture commands writing their output under `out`, reading `inputs`.
+fn capture_commands(inputs: &[&str], out: &Path) -> Vec<Vec<String>> {
+    let o = |name: &str| out.join(name).display().to_string();
+    let with = |head: &[&str], tail: &[String]| -> Vec<String> {
+        let head = head.iter().map(|s| s.to_string());
+        head.chain(inputs.iter().map(|s| s.to_string())).chain(tail.iter().cloned()).collect()
+    };
+    let mut cmds = vec![
+        with(&["flows"], &["-o".into(), o("conn.log")]),
+        with(&["flows", "-f", "json"], &[]),
+        with(&["tokenize", "netfound"], &["--out".into(), o("tokens.parquet")]),
+    ];
+    if let Some(model) = netfound_model() {
+        cmds.push(with(
+            &["score", "netfound"],
+            &["--model".into(), model, "--out".into(), o("scores.parquet")],
+        ));
+    }
+    cmds
+}
+
 #[test]
-fn garbage_file_is_named_and_the_next_input_still_runs() {
+fn a_missing_empty_or_non_capture_input_is_an_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let junk = write(dir.path(), "junk.pcap", b"this is not a capture file at all");
     let good = write(dir.path(), "good.pcap", &capture(&handshake()));
-    let out = run(&["flows", &junk, &good], None);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.pcap"));
-    assert_eq!(conn_rows(&out).len(), 1);
+    let empty = write(dir.path(), "empty.pcap", b"");
+    let text = write(dir.path(), "notes.txt", b"these are notes, not packets\n");
+    let junk = write(dir.path(), "junk.pcap", b"this is not a capture file at all");
+    let missing = dir.path().join("nothere.pcap").display().to_string();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for (bad, why) in [
+        (&missing, "No such file"),
+        (&empty, "not a pcap or pcapng capture: empty file"),
+        (&text, "not a pcap or pcapng capture"),
+        (&junk, "not a pcap or pcapng capture"),
+    ] {
+        // Before or after a good capture: the inputs are checked before anything is read.
+        for inputs in [[bad.as_str(), good.as_str()], [good.as_str(), bad.as_str()]] {
+            for args in capture_commands(&inputs, &out) {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let res = run(&args, None);
+                let err = String::from_utf8_lossy(&res.stderr);
+                assert_eq!(res.status.code(), Some(1), "{args:?}: {err}");
+                assert!(err.contains(bad.as_str()) && err.contains(why), "{args:?}: {err}");
+                assert!(res.stdout.is_empty(), "{args:?} wrote to stdout");
+                let left: Vec<_> =
+                    std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+                assert!(left.is_empty(), "{args:?} left {left:?}");
+            }
+        }
+    }
+}
+
+/// The first `keep` packets of a classic pcap, then half of the next one.
+fn cut_mid_packet(pcap: &[u8], keep: usize) -> Vec<u8> {
+    let mut at = 24;
+    for _ in 0..keep {
+        let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + len;
+    }
+    let next = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+    assert!(next >= 2, "the packet to cut has bytes");
+    pcap[..at + 16 + next / 2].to_vec()
+}
+
+#[test]
+fn a_capture_cut_mid_packet_keeps_what_was_read_and_exits_3() {
+    let sample = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/ssh.pcap"));
+    let dir = tempfile::tempdir().unwrap();
+    let cut = write(dir.path(), "cut.pcap", &cut_mid_packet(&sample.unwrap(), 1000));
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for args in capture_commands(&[&cut], &out) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let res = run(&args, None);
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("cut.pcap: packet 1000:"), "{args:?}: {err}");
+    }
+    let flows = run(&["flows", &cut, "-f", "json", "-q"], None);
+    let n = String::from_utf8_lossy(&flows.stdout).lines().count();
+    assert!(n > 0);
+    assert_eq!(conn_rows(&run(&["flows", &cut, "-q"], None)).len(), n);
+    assert_eq!(parquet_rows(&out.join("tokens.parquet")), n, "every flow read was tokenized");
+    if out.join("scores.parquet").exists() {
+        assert_eq!(parquet_rows(&out.join("scores.parquet")), n, "and scored");
+    }
+
+    // `vigil run` stores what it read, says which input was cut, and exits 3 too.
+    let store = dir.path().join("store");
+    let config = write(
+        dir.path(),
+        "cut.toml",
+        format!(
+            "sensor = \"cut\"\n[store]\ndir = \"{}\"\n[sources.capture]\ntype = \"pcap\"\npaths = [\"{cut}\"]\n[sinks.store]\ntype = \"store\"\ninputs = [\"capture\"]\n",
+            store.display()
+        )
+        .as_bytes(),
+    );
+    let res = run(&["run", "--config", &config], None);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(3), "{err}");
+    assert!(err.contains("cut.pcap: packet 1000:"), "{err}");
+    let stored: usize =
+        vigil_pipelines::store::list_files(&store, vigil_pipelines::store::Table::Flows)
+            .unwrap()
+            .iter()
+            .map(|f| parquet_rows(&f.path))
+            .sum();
+    assert_eq!(stored, n, "every flow read was stored");
 }
 
 #[test]

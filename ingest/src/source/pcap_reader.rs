@@ -86,6 +86,9 @@ impl PcapReader {
         let io_err = |source| IngestError::Io { path: path.to_path_buf(), source };
         let mut file = File::open(path).map_err(io_err)?;
         let total = file.metadata().map_err(io_err)?.len();
+        if total == 0 {
+            return Err(not_capture(&path.display().to_string(), "empty file (0 bytes)"));
+        }
         let mut magic = [0u8; 2];
         let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
         let name = path.display().to_string();
@@ -96,7 +99,7 @@ impl PcapReader {
         }
         drop(file);
         let cap = Capture::from_file_with_precision(path, Precision::Micro)
-            .map_err(|e| capture_err(&name, 0, e))?;
+            .map_err(|e| not_capture(&name, e))?;
         Ok(Self::new(Handle::Offline(cap), name, None).with_total(total))
     }
 
@@ -151,7 +154,7 @@ impl PcapReader {
         // SAFETY: `fd` is a freshly created pipe read end that we own; libpcap takes
         // ownership and closes it when the capture is dropped.
         let cap = unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Micro) }
-            .map_err(|e| capture_err(&name, 0, e))?;
+            .map_err(|e| not_capture(&name, e))?;
         Ok(Self::new(Handle::Offline(cap), name, Some(inflater)).with_total_opt(total))
     }
 
@@ -275,6 +278,10 @@ fn capture_err(name: &str, index: u64, e: pcap::Error) -> IngestError {
     IngestError::Capture { source_name: name.to_string(), index, message: e.to_string() }
 }
 
+fn not_capture(name: &str, message: impl ToString) -> IngestError {
+    IngestError::NotCapture { source_name: name.to_string(), message: message.to_string() }
+}
+
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -358,6 +365,18 @@ mod tests {
             PcapReader::from_reader("junk", io::Cursor::new(b"not a capture at all".to_vec()))
                 .unwrap_err()
                 .to_string();
-        assert!(err.starts_with("junk: packet 0:"), "{err}");
+        assert!(err.starts_with("junk: not a pcap or pcapng capture:"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_not_a_capture() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pcap");
+        std::fs::write(&empty, b"").unwrap();
+        let err = PcapReader::open(&empty).unwrap_err().to_string();
+        assert!(
+            err.ends_with("empty.pcap: not a pcap or pcapng capture: empty file (0 bytes)"),
+            "{err}"
+        );
     }
 }

@@ -148,6 +148,14 @@ impl FlowsArgs {
     }
 }
 
+/// Where `vigil flows` reads packets.
+enum Input {
+    /// A live interface, stopped by Ctrl-C.
+    Live(PcapReader),
+    /// Capture files (checked readable).
+    Files(CaptureInputs),
+}
+
 /// Run `vigil flows`.
 pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let table = args.table_config()?;
@@ -155,6 +163,11 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         decapsulate: !args.no_decap,
         verify_checksums: args.verify_checksums,
         ..DecoderConfig::default()
+    };
+    // The inputs first: nothing is written unless they can be read.
+    let input = match &args.interface {
+        Some(iface) => Input::Live(PcapReader::live(iface)?),
+        None => Input::Files(CaptureInputs::open(&args.inputs)?),
     };
     let mut sink = WriterSink::new(writer_for(args.format, args.output()?, &args.sensor)?);
     let mut weird_out = match &args.weirds {
@@ -176,30 +189,31 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
 
     let mut capture = CaptureLoop::new(decoder, table);
     let mut partial = false;
-    if let Some(iface) = &args.interface {
-        let mut reader = PcapReader::live(iface)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-            .context("cannot install the Ctrl-C handler")?;
-        reader.stop_when(stop);
-        partial |=
-            extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |_| {}).is_some();
-    } else {
-        let mut captures = CaptureInputs::new(&args.inputs)?;
-        for (path, reader) in &mut captures {
-            let bar = bytes_bar(reader.total_bytes(), &path.display().to_string(), quiet);
-            let failed =
-                extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |b| {
-                    bar.set_position(b)
-                });
-            bar.finish_and_clear();
-            if let Some(e) = failed {
-                tracing::error!("{e}");
-                partial = true;
+    match input {
+        Input::Live(mut reader) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+                .context("cannot install the Ctrl-C handler")?;
+            reader.stop_when(stop);
+            partial |= extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |_| {})
+                .is_some();
+        }
+        Input::Files(captures) => {
+            for input in captures {
+                let (path, reader) = input?;
+                let bar = bytes_bar(reader.total_bytes(), &path.display().to_string(), quiet);
+                let failed =
+                    extract_capture(&mut capture, reader, &mut sink, &mut on_weird, &mut |b| {
+                        bar.set_position(b)
+                    });
+                bar.finish_and_clear();
+                if let Some(e) = failed {
+                    tracing::error!("{e}");
+                    partial = true;
+                }
             }
         }
-        partial |= captures.failed;
     }
     let stats = capture.finish(&mut sink);
     sink.finish().context("cannot write the flows")?;

@@ -6,35 +6,42 @@ use anyhow::Context;
 use vigil_ingest::PcapReader;
 pub use vigil_pipelines::inputs::{expand_inputs, is_capture_name};
 
-/// The capture inputs opened one by one; one that cannot be opened is logged with
-/// its reason and skipped, and [`CaptureInputs::failed`] remembers it.
+/// The capture inputs of a command, checked before it creates any output: each file
+/// is opened once up front, so a missing, empty or non-capture file is an error naming
+/// it (exit 1) and nothing is written. Iterating opens each again in turn (standard
+/// input, `-`, is opened once and kept), so only one is open at a time.
 pub struct CaptureInputs {
     paths: std::vec::IntoIter<PathBuf>,
-    /// Whether any input could not be opened.
-    pub failed: bool,
+    stdin: Option<PcapReader>,
 }
 
 impl CaptureInputs {
-    /// Expand `inputs` (see [`expand_inputs`]).
-    pub fn new(inputs: &[PathBuf]) -> anyhow::Result<Self> {
-        Ok(Self { paths: expand_inputs(inputs)?.into_iter(), failed: false })
+    /// Expand `inputs` (see [`expand_inputs`]) and check that every one is a readable capture.
+    pub fn open(inputs: &[PathBuf]) -> anyhow::Result<Self> {
+        let paths = expand_inputs(inputs)?;
+        let mut stdin = None;
+        for path in &paths {
+            let reader = PcapReader::open(path)?;
+            if path.as_os_str() == "-" {
+                anyhow::ensure!(stdin.is_none(), "standard input (`-`) can be read only once");
+                stdin = Some(reader);
+            }
+        }
+        Ok(Self { paths: paths.into_iter(), stdin })
     }
 }
 
 impl Iterator for CaptureInputs {
-    type Item = (PathBuf, PcapReader);
+    type Item = anyhow::Result<(PathBuf, PcapReader)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        for path in self.paths.by_ref() {
-            match PcapReader::open(&path) {
-                Ok(r) => return Some((path, r)),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    self.failed = true;
-                }
-            }
-        }
-        None
+        let path = self.paths.next()?;
+        let reader = if path.as_os_str() == "-" {
+            self.stdin.take().context("standard input was read already")
+        } else {
+            PcapReader::open(&path).map_err(anyhow::Error::from)
+        };
+        Some(reader.map(|r| (path, r)))
     }
 }
 
@@ -70,7 +77,7 @@ pub fn is_parquet(path: &Path) -> anyhow::Result<bool> {
 /// The record batches of a Parquet file, each error naming the file.
 pub fn parquet_batches(
     path: &Path,
-) -> anyhow::Result<impl Iterator<Item = anyhow::Result<arrow_array::RecordBatch>>> {
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<arrow_array::RecordBatch>> + use<>> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

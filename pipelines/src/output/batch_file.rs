@@ -12,9 +12,12 @@ use parquet::file::properties::WriterProperties;
 
 /// Writes record batches to a Snappy-compressed Parquet file, created under a
 /// temporary name and renamed into place on [`finish`](Self::finish), so a
-/// reader never sees a half-written file.
+/// reader never sees a half-written file. A writer dropped unfinished (the
+/// command failed) or whose `finish` fails removes its temporary file: a failed
+/// command leaves no output behind.
 pub struct BatchFileWriter {
-    writer: ArrowWriter<File>,
+    /// `None` once finished.
+    writer: Option<ArrowWriter<File>>,
     tmp: std::path::PathBuf,
     path: std::path::PathBuf,
     rows: u64,
@@ -26,22 +29,43 @@ impl BatchFileWriter {
         let tmp = path.with_extension("parquet.tmp");
         let file = File::create(&tmp)?;
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(io::Error::other)?;
-        Ok(Self { writer, tmp, path: path.to_path_buf(), rows: 0 })
+        let writer = match ArrowWriter::try_new(file, schema, Some(props)) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io::Error::other(e));
+            }
+        };
+        Ok(Self { writer: Some(writer), tmp, path: path.to_path_buf(), rows: 0 })
     }
 
     /// Append one batch.
     pub fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).map_err(io::Error::other)
+        let writer = self.writer.as_mut().expect("a writer until finished");
+        writer.write(batch).map_err(io::Error::other)
     }
 
     /// Close the file, sync it and move it to its final name; returns the rows written.
-    pub fn finish(self) -> io::Result<u64> {
-        let file = self.writer.into_inner().map_err(io::Error::other)?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)?;
-        Ok(self.rows)
+    pub fn finish(mut self) -> io::Result<u64> {
+        let writer = self.writer.take().expect("a writer until finished");
+        let done = writer
+            .into_inner()
+            .map_err(io::Error::other)
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        done.map(|()| self.rows)
+    }
+}
+
+impl Drop for BatchFileWriter {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -63,6 +87,7 @@ mod tests {
         w.write(&RecordBatch::try_new(schema, vec![col]).unwrap()).unwrap();
         assert!(!path.exists());
         assert_eq!(w.finish().unwrap(), 3);
+        assert!(!dir.path().join("t.parquet.tmp").exists());
         let rows: usize = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
             .unwrap()
             .build()
@@ -70,5 +95,16 @@ mod tests {
             .map(|b| b.unwrap().num_rows())
             .sum();
         assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn a_writer_dropped_unfinished_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::UInt64, false)]));
+        let w = BatchFileWriter::create(&path, schema).unwrap();
+        assert!(dir.path().join("t.parquet.tmp").exists());
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -72,57 +72,80 @@ impl Scorer {
     }
 }
 
+/// What `vigil score netfound` reads.
+enum Input {
+    /// A `vigil tokenize netfound` Parquet file, its batches being read.
+    Tokens(PathBuf, Box<dyn Iterator<Item = anyhow::Result<arrow_array::RecordBatch>>>),
+    /// Captures (checked readable).
+    Captures(CaptureInputs),
+}
+
+impl Input {
+    /// A single input that is (or is named as) a Parquet file is a token table; else captures.
+    fn open(inputs: &[PathBuf]) -> anyhow::Result<Input> {
+        let named_parquet = |p: &PathBuf| p.extension().is_some_and(|e| e == "parquet");
+        match inputs {
+            [one]
+                if one.as_os_str() != "-"
+                    && (named_parquet(one) || (one.is_file() && is_parquet(one)?)) =>
+            {
+                Ok(Input::Tokens(one.clone(), Box::new(parquet_batches(one)?)))
+            }
+            _ if inputs.iter().any(named_parquet) => {
+                bail!("a Parquet token file must be the only input")
+            }
+            _ => Ok(Input::Captures(CaptureInputs::open(inputs)?)),
+        }
+    }
+}
+
 /// Run `vigil score netfound`.
 pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
     let shape = NetfoundShape::from_manifest(model.manifest())?;
     let config = netfound_tokenizer_config(model.manifest(), &args.internal_nets)?;
+    let input = Input::open(&args.inputs)?;
     let out = BatchFileWriter::create(&args.out, scored_netfound_schema(&model))
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut scorer = Scorer { model, shape, out, pending: Vec::with_capacity(SCORE_ROWS) };
 
-    let tokens_file = match args.inputs.as_slice() {
-        [one] if one.as_os_str() != "-" && one.is_file() && is_parquet(one)? => Some(one.clone()),
-        _ => None,
-    };
     let mut partial = false;
-    if let Some(path) = tokens_file {
-        for batch in parquet_batches(&path)? {
-            let flows = from_record_batch(&batch?)
-                .with_context(|| format!("{}: not a netFound token table", path.display()))?;
-            flows.into_iter().try_for_each(|f| scorer.push(f))?;
-        }
-    } else {
-        if args.inputs.iter().any(|p| p.extension().is_some_and(|e| e == "parquet")) {
-            bail!("a Parquet token file must be the only input");
-        }
-        let mut captures = CaptureInputs::new(&args.inputs)?;
-        for (_, reader) in &mut captures {
-            let mut error = None;
-            let run = netfound_from_capture(
-                reader,
-                DecoderConfig::default(),
-                FlowTableConfig::default(),
-                config.clone(),
-                &mut |t| {
-                    if error.is_none()
-                        && let Err(e) = scorer.push(t)
-                    {
-                        error = Some(e);
-                    }
-                },
-                &mut |_: FlowRecord| {},
-            )?;
-            if let Some(e) = error {
-                return Err(e);
-            }
-            if let Some(e) = &run.error {
-                tracing::error!("{e}");
-                partial = true;
+    match input {
+        Input::Tokens(path, batches) => {
+            for batch in batches {
+                let flows = from_record_batch(&batch?)
+                    .with_context(|| format!("{}: not a netFound token table", path.display()))?;
+                flows.into_iter().try_for_each(|f| scorer.push(f))?;
             }
         }
-        partial |= captures.failed;
+        Input::Captures(captures) => {
+            for input in captures {
+                let (_, reader) = input?;
+                let mut error = None;
+                let run = netfound_from_capture(
+                    reader,
+                    DecoderConfig::default(),
+                    FlowTableConfig::default(),
+                    config.clone(),
+                    &mut |t| {
+                        if error.is_none()
+                            && let Err(e) = scorer.push(t)
+                        {
+                            error = Some(e);
+                        }
+                    },
+                    &mut |_: FlowRecord| {},
+                )?;
+                if let Some(e) = error {
+                    return Err(e);
+                }
+                if let Some(e) = &run.error {
+                    tracing::error!("{e}");
+                    partial = true;
+                }
+            }
+        }
     }
     scorer.flush()?;
     let name = scorer.model.name().to_string();

@@ -82,6 +82,7 @@ impl NetfoundArgs {
 /// Run `vigil tokenize netfound`.
 pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let config = args.config()?;
+    let captures = CaptureInputs::open(&args.inputs)?;
     let mut out = BatchFileWriter::create(&args.out, netfound_schema())
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut pending: Vec<FlowTokens> = Vec::with_capacity(BATCH_ROWS);
@@ -96,8 +97,8 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
     };
     let mut partial = false;
     let (mut packets, mut rows) = (0u64, 0u64);
-    let mut captures = CaptureInputs::new(&args.inputs)?;
-    for (_, reader) in &mut captures {
+    for input in captures {
+        let (_, reader) = input?;
         let run = netfound_from_capture(
             reader,
             DecoderConfig::default(),
@@ -127,7 +128,6 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
         packets += run.packets;
         rows += run.token_rows;
     }
-    partial |= captures.failed;
     flush(&mut pending, &mut out)?;
     out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
     if !quiet {
