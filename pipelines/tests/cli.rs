@@ -616,6 +616,82 @@ fn score_flow_scores_a_capture_with_the_iot23_model() {
 }
 
 #[test]
+fn tokenize_flow_reads_an_unlabelled_conn_log_unless_labels_are_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hs.pcap", &capture(&handshake()));
+    let conn = dir.path().join("conn.log");
+    assert!(run(&["flows", &f, "-o", conn.to_str().unwrap()], None).status.success());
+    let out = dir.path().join("w.parquet");
+    let args = ["tokenize", "flow", conn.to_str().unwrap(), "--mapping", "zeek_conn", "--out"];
+    let res = run(&[&args[..], &[out.to_str().unwrap()]].concat(), None);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(parquet_rows(&out), 1);
+    std::fs::remove_file(&out).unwrap();
+    let res = run(&[&args[..], &[out.to_str().unwrap(), "--require-label"]].concat(), None);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{err}");
+    assert!(err.contains("conn.log: no label column `label`"), "{err}");
+    assert!(!out.exists());
+}
+
+/// Score `input` with the shipped model `model` into `out`; the verdicts, batch by batch.
+fn score_flow(input: &Path, model: &str, out: &Path) -> Vec<arrow_array::StructArray> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts").join(model);
+    let (input, dir, out_s) =
+        (input.to_str().unwrap(), dir.to_str().unwrap(), out.to_str().unwrap());
+    let res = run(&["score", "flow", input, "--model", dir, "--out", out_s, "-q"], None);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().column_by_name(model).unwrap().as_struct().clone())
+        .collect()
+}
+
+#[test]
+fn score_flow_scores_unlabelled_zeek_and_cicflowmeter_files() {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        println!("skipped: no ONNX Runtime library: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A Zeek conn.log has no `label` column (IoT-23's exports add one): ours of the sample.
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/ssh.pcap");
+    let conn = dir.path().join("conn.log");
+    let res = run(&["flows", pcap.to_str().unwrap(), "-o", conn.to_str().unwrap(), "-q"], None);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let verdicts = score_flow(&conn, "flow-transformer-iot23", &dir.path().join("z.parquet"));
+    use arrow_array::Array;
+    assert_eq!(verdicts.iter().map(|v| v.len()).sum::<usize>(), 25, "one per connection");
+    assert!(verdicts.iter().all(|v| v.column_by_name("score").unwrap().null_count() == 0));
+
+    // The CICFlowMeter sample without its `Label` column scores as the labelled file does.
+    let labelled =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/flows/cicids2017-sample.csv");
+    let mut reader = csv::Reader::from_path(&labelled).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let label = header.iter().position(|h| h == "Label").expect("the sample is labelled");
+    let unlabelled = dir.path().join("unlabelled.csv");
+    let mut writer = csv::Writer::from_path(&unlabelled).unwrap();
+    let drop_label = |r: &csv::StringRecord| -> csv::StringRecord {
+        r.iter().enumerate().filter(|(i, _)| *i != label).map(|(_, c)| c).collect()
+    };
+    writer.write_record(&drop_label(&header)).unwrap();
+    for r in reader.records() {
+        writer.write_record(&drop_label(&r.unwrap())).unwrap();
+    }
+    writer.flush().unwrap();
+    let model = "flow-transformer-cicids2017";
+    let with = score_flow(&labelled, model, &dir.path().join("a.parquet"));
+    let without = score_flow(&unlabelled, model, &dir.path().join("b.parquet"));
+    assert!(without.iter().map(|v| v.len()).sum::<usize>() > 0);
+    assert_eq!(with, without, "the label plays no part in the verdicts");
+}
+
+#[test]
 fn score_flow_refuses_a_capture_for_a_model_our_flows_cannot_feed() {
     // The CIC-IDS2017 model's CICFlowMeter features cannot be derived from our flows.
     if let Err(e) = vigil_models::runtime::find_library() {

@@ -92,7 +92,8 @@ fn default_missing() -> Vec<String> {
 /// ```
 ///
 /// `columns` names the columns of a file that has no header line (every line is
-/// a row); without it the first line is the header. `missing` values read as
+/// a row); without it the first line is the header. Every mapped column must be in
+/// the file except `label`, which unlabelled files lack. `missing` values read as
 /// NaN (numeric), `None` (tuple, label) or stay as text (categorical, where
 /// "missing" is a level like any other). `proto`
 /// accepts numbers or the names `tcp`, `udp`, `icmp`, `icmpv6` (Zeek). A Zeek
@@ -134,7 +135,9 @@ pub struct ColumnMapping {
     /// IP protocol column.
     #[serde(default)]
     pub proto: Option<String>,
-    /// Label column.
+    /// Label column (ground truth). Optional in the file too: a file without it is
+    /// unlabelled data (what is scored in production) and reads with `label: None`;
+    /// training, which needs labels, checks [`FlowCsvReader::has_label`](super::FlowCsvReader::has_label).
     #[serde(default)]
     pub label: Option<String>,
     /// Numeric feature columns.

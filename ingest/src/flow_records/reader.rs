@@ -34,7 +34,9 @@ struct Columns {
 /// Reading never panics. A row with the wrong number of fields, a cell that
 /// does not parse, or bytes that are not UTF-8 become a [`DeadLetter`] and
 /// reading goes on; only an I/O error, a missing header or a header without a
-/// mapped column stop it ([`FlowRecordError`]).
+/// mapped column stop it ([`FlowRecordError`]). The label column is the exception:
+/// a file without it is unlabelled data, read with `label: None` (see
+/// [`has_label`](Self::has_label)).
 pub struct FlowCsvReader<R: Read> {
     source: String,
     csv: csv::Reader<Chain<Cursor<Vec<u8>>, R>>,
@@ -181,7 +183,9 @@ impl<R: BufRead> FlowCsvReader<R> {
             dst_addr: opt(&mapping.dst_addr)?,
             dst_port: opt(&mapping.dst_port)?,
             proto: opt(&mapping.proto)?,
-            label: opt(&mapping.label)?,
+            // Optional: unlabelled data (a production conn.log, a CSV without `Label`) reads
+            // with no label; callers that need one check `has_label`.
+            label: mapping.label.as_deref().and_then(|c| header.iter().position(|h| h == c)),
             numeric: mapping.numeric.iter().map(|f| find(f.column())).collect::<Result<_, _>>()?,
             categorical: mapping
                 .categorical
@@ -213,6 +217,11 @@ impl<R: BufRead> FlowCsvReader<R> {
     /// The feature names every record of this reader carries.
     pub fn names(&self) -> &Arc<FeatureNames> {
         &self.names
+    }
+
+    /// Whether the file has the mapping's label column (records then carry labels).
+    pub fn has_label(&self) -> bool {
+        self.cols.label.is_some()
     }
 
     /// The input's name.
@@ -494,6 +503,32 @@ mod tests {
         assert_eq!(lines, vec![2, 5, 7], "good rows keep their 1-based lines");
         let dead: Vec<u64> = r.dead_letters().iter().map(|d| d.line().unwrap()).collect();
         assert_eq!(dead, vec![3, 4, 6], "short, unparsable and long rows, each at its line");
+    }
+
+    #[test]
+    fn a_file_without_the_label_column_reads_unlabelled() {
+        let m = ColumnMapping::builtin("zeek_conn").unwrap();
+        let mut labelled = FlowCsvReader::new(ZEEK_TSV.as_bytes(), "conn.log", &m).unwrap();
+        assert!(labelled.has_label());
+        let want = read_all(&mut labelled);
+        // The same log without IoT-23's two label columns, as Zeek writes it.
+        let strip = |line: &str| {
+            let mut cells: Vec<&str> = line.split('\t').collect();
+            if cells.len() > 2 && !line.starts_with("#close") {
+                cells.truncate(cells.len() - 2);
+            }
+            cells.join("\t")
+        };
+        let text: String = ZEEK_TSV.lines().map(|l| strip(l) + "\n").collect();
+        let mut r = FlowCsvReader::new(text.as_bytes(), "conn.log", &m).unwrap();
+        assert!(!r.has_label());
+        let got = read_all(&mut r);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.label, None);
+            assert_eq!((&g.tuple, &g.categorical), (&w.tuple, &w.categorical));
+        }
+        assert_eq!(r.dead_letter_count(), labelled.dead_letter_count());
     }
 
     #[test]

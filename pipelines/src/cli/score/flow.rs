@@ -67,8 +67,9 @@ pub(super) fn run(args: FlowScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 model_mapping.and_then(FlowFeatureSet::for_mapping).unwrap_or(FlowFeatureSet::NfV2);
             (read_own_flows(&args.input, set)?, 0)
         }
-        Some(m) => read_flow_records(&args.input, Some(m), args.dead_letters.as_deref())?,
-        None => read_flow_records(&args.input, model_mapping, args.dead_letters.as_deref())?,
+        // Scoring needs no labels: unlabelled files (a production conn.log) read as they are.
+        Some(m) => read_flow_records(&args.input, Some(m), args.dead_letters.as_deref(), false)?,
+        None => read_flow_records(&args.input, model_mapping, args.dead_letters.as_deref(), false)?,
     };
     if recs.is_empty() {
         bail!("{}: no flow records", args.input.display());

@@ -68,10 +68,16 @@ pub struct FlowArgs {
     /// Write rows that could not be read as JSON lines to this file.
     #[arg(long, value_name = "FILE")]
     dead_letters: Option<PathBuf>,
+    /// Refuse an input without labels (the mapping's label column), as training data
+    /// needs them. Without it an unlabelled flow CSV or conn.log gives windows with no
+    /// label (to score); our own flows never carry labels.
+    #[arg(long)]
+    require_label: bool,
 }
 
 /// Records of `input`, in start-time order, and how many rows were dead letters
-/// (kept in `dead_letters` when given).
+/// (kept in `dead_letters` when given). With `require_label`, an input without labels
+/// is an error; otherwise unlabelled records have `label: None`.
 ///
 /// - Our own flows (a capture or a stored `flows` table, recognised by content or
 ///   name; any input when `mapping` is `None`) get the features of `mapping` when our
@@ -82,10 +88,17 @@ pub(crate) fn read_flow_records(
     input: &Path,
     mapping: Option<&str>,
     dead_letters: Option<&Path>,
+    require_label: bool,
 ) -> anyhow::Result<(Vec<FlowFeatures>, u64)> {
     let own = is_parquet(input)? || is_capture(input)?;
     let name = match mapping {
         Some(name) if !own => name,
+        _ if require_label => {
+            bail!(
+                "{}: our own flows carry no labels (a labelled flow CSV needs --mapping)",
+                input.display()
+            )
+        }
         _ => return Ok((read_own_flows(input, own_feature_set(mapping)?)?, 0)),
     };
     let mapping = match ColumnMapping::builtin(name) {
@@ -99,6 +112,10 @@ pub(crate) fn read_flow_records(
         })?,
     };
     let mut reader = FlowCsvReader::open(input, &mapping)?;
+    if require_label && !reader.has_label() {
+        let column = mapping.label.as_deref().unwrap_or("(none in the mapping)");
+        bail!("{}: no label column `{column}` (mapping {})", input.display(), mapping.name);
+    }
     let mut recs = Vec::new();
     while let Some(r) = reader.next_record()? {
         recs.push(r);
@@ -179,8 +196,12 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 
 /// Run `vigil tokenize flow`.
 pub fn run(args: FlowArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let (recs, dead) =
-        read_flow_records(&args.input, args.mapping.as_deref(), args.dead_letters.as_deref())?;
+    let (recs, dead) = read_flow_records(
+        &args.input,
+        args.mapping.as_deref(),
+        args.dead_letters.as_deref(),
+        args.require_label,
+    )?;
     if recs.is_empty() {
         bail!("{}: no flow records", args.input.display());
     }
