@@ -28,6 +28,7 @@ fn decode_file(path: &std::path::Path) -> Vec<DecodedPacket> {
 fn trace(rel: &str) -> Option<Vec<DecodedPacket>> {
     let path = data_dir()?.join("pcap").join(rel);
     if !path.exists() {
+        assert!(!vigil_ingest::data_dir::data_required(), "{} is absent", path.display());
         eprintln!("skipping: {} absent", path.display());
         return None;
     }
