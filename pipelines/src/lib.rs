@@ -3,16 +3,15 @@
 //! - [`extract`]: capture → decoded packets → flows, with counters and progress.
 //! - [`inputs`]: capture inputs (files, directories, `-`).
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
-//! - [`bench`]: end-to-end throughput against peer tools.
 //! - [`score`]: model verdicts added to tokenized rows.
 //! - [`sql`]: read-only DataFusion SQL over the store, saved queries.
 //! - [`store`]: the event store (partitioned Parquet tables, compaction, retention).
 //! - [`tokenize`]: captures to model inputs (netFound tokens) as Parquet-ready batches.
-//! - [`conformance`]: compares our flows with Zeek, Suricata and nDPI outputs.
+//!
+//! The conformance suite and the benchmarks live in `pipelines/harness`
+//! (`vigil-harness`), outside the library that ships.
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod conformance;
 pub mod extract;
 pub mod inputs;
 pub mod output;

@@ -1,8 +1,5 @@
 //! Command-line definitions and dispatch.
 
-mod bench;
-mod bench_pipeline;
-mod conformance;
 mod demo;
 mod flows;
 mod inputs;
@@ -35,8 +32,6 @@ pub struct Cli {
 enum Command {
     /// Turn packet captures into bidirectional flows (Zeek conn.log semantics, or Suricata's with --semantics suricata).
     Flows(flows::FlowsArgs),
-    /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
-    Conformance(conformance::ConformanceArgs),
     /// Turn records into model inputs (Parquet), as training and serving both read them.
     Tokenize(tokenize::TokenizeArgs),
     /// Score records with a model and add its verdict to each row (Parquet).
@@ -49,8 +44,6 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Query the event store in SQL (read-only); an interactive shell without a query.
     Sql(sql::SqlArgs),
-    /// Throughput figures, side by side with peer tools.
-    Bench(bench::BenchArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -60,8 +53,6 @@ pub enum Outcome {
     Complete,
     /// Finished, but some input was cut short (reported on stderr).
     Partial,
-    /// Finished, but a checked figure fell below its threshold.
-    BelowThreshold,
 }
 
 impl Outcome {
@@ -70,7 +61,6 @@ impl Outcome {
         match self {
             Outcome::Complete => ExitCode::SUCCESS,
             Outcome::Partial => ExitCode::from(3),
-            Outcome::BelowThreshold => ExitCode::from(4),
         }
     }
 }
@@ -79,14 +69,12 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Flows(args) => flows::run(args, cli.quiet),
-        Command::Conformance(args) => conformance::run(args),
         Command::Tokenize(args) => tokenize::run(args, cli.quiet),
         Command::Score(args) => score::run(args, cli.quiet),
         Command::Sql(args) => sql::run(args),
         Command::Run(args) => run::run(args, cli.quiet),
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Stats(args) => stats::run(args),
-        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -142,7 +142,7 @@ pub fn bench_netfound(path: &Path, repeat: usize) -> anyhow::Result<NetfoundBenc
         let reader = PcapReader::open(path)?;
         let t0 = Instant::now();
         let mut tokens = 0u64;
-        let run = crate::tokenize::netfound_from_capture(
+        let run = vigil_pipelines::tokenize::netfound_from_capture(
             reader,
             Default::default(),
             Default::default(),

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::bench::{bench_flows, bench_netfound, bench_score};
 use clap::{Args, Subcommand};
-use vigil_pipelines::bench::{bench_flows, bench_netfound, bench_score};
 
-use super::Outcome;
 use super::bench_pipeline::{self, PipelineArgs};
+use crate::cli::Outcome;
 
 /// Arguments of `vigil bench`.
 #[derive(Debug, Args)]

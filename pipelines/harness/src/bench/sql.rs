@@ -17,10 +17,10 @@ use serde::Serialize;
 use vigil_ingest::flow::EndReason;
 use vigil_ingest::{DirectionStats, FlowRecord};
 
-use crate::runtime::config::AlertRule;
-use crate::runtime::transforms::{Alert, alerts_batch};
-use crate::sql::{QueryLimits, open_store, run_query, saved_query};
-use crate::store::{StoreWriter, Table, compact_table, list_files};
+use vigil_pipelines::runtime::config::AlertRule;
+use vigil_pipelines::runtime::transforms::{Alert, alerts_batch};
+use vigil_pipelines::sql::{QueryLimits, open_store, run_query, saved_query};
+use vigil_pipelines::store::{StoreWriter, Table, compact_table, list_files};
 
 /// 2026-11-29 00:00:00 UTC in µs: where the synthetic data starts.
 const START_US: i64 = 1_795_910_400_000_000;

@@ -3,7 +3,7 @@
 //! Data: `$VIGIL_DATA`, else `shared/data` beside the checkout. Skipped (with a printed
 //! reason) when absent.
 
-use vigil_pipelines::conformance::{ConformanceOptions, run};
+use vigil_harness::conformance::{ConformanceOptions, run};
 
 #[test]
 fn conformance_meets_acceptance_thresholds() {
@@ -34,7 +34,7 @@ fn conformance_meets_acceptance_thresholds() {
     check("suricata flow checks", suricata.checks.rate_or_zero(), 0.97);
     check("ndpi packets per direction", ndpi.packets.rate_or_zero(), 0.97);
     // The thresholds hold without the documented differences too.
-    let raw = |t: &vigil_pipelines::conformance::Tally| t.raw_rate.unwrap_or(0.0);
+    let raw = |t: &vigil_harness::conformance::Tally| t.raw_rate.unwrap_or(0.0);
     check("zeek (raw) 5-tuple+proto+pkts+ip_bytes", raw(&zeek.tuple_pkts_ip_bytes), 0.97);
     check("zeek (raw) +conn_state+history", raw(&zeek.with_state_history), 0.95);
     check("suricata (raw) flow checks", raw(&suricata.checks), 0.97);

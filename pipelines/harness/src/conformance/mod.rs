@@ -15,7 +15,7 @@
 //!   the 5-tuple in either orientation; per-direction packet counts (acceptance) and on-the-wire
 //!   bytes (reported) are compared.
 //!
-//! Every capture is read once ([`flows_from_capture`](crate::extract::flows_from_capture))
+//! Every capture is read once ([`flows_from_capture`](vigil_pipelines::extract::flows_from_capture))
 //! whatever the number of sources and baselines that reference it.
 //!
 //! Mismatches listed in `known_differences.json` (next to this file, embedded at build time,
@@ -243,7 +243,8 @@ impl FlowCache {
             verify_checksums,
             ..vigil_ingest::packet::DecoderConfig::default()
         };
-        let (records, error) = crate::extract::flows_from_capture(path, decoder, config.clone());
+        let (records, error) =
+            vigil_pipelines::extract::flows_from_capture(path, decoder, config.clone());
         let c = std::rc::Rc::new(CaptureFlows {
             flows: records.iter().map(OurFlow::from_record).collect(),
             error: error.map(|e| e.to_string()),

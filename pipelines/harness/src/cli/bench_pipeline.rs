@@ -4,17 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::bench::pipeline::{
+    PIPELINE_HEADER, PipelineInput, PipelineRun, SourceKind, bench_source,
+};
+use crate::bench::pipeline_inputs::{DATA_ENV, default_input};
+use crate::bench::sql::{SqlBench, SyntheticSpec, bench_sql, find_duckdb_python};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use vigil_pipelines::bench::pipeline::{
-    PIPELINE_HEADER, PipelineInput, PipelineRun, SourceKind, bench_source,
-};
-use vigil_pipelines::bench::pipeline_inputs::{DATA_ENV, default_input};
-use vigil_pipelines::bench::sql::{SqlBench, SyntheticSpec, bench_sql, find_duckdb_python};
 
-use super::Outcome;
-use super::demo::checkout_root;
+use super::checkout_root;
+use crate::cli::Outcome;
 
 /// What `vigil bench pipeline` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,11 +14,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::cpu_seconds;
-use crate::runtime::config::{
+use vigil_pipelines::runtime::config::{
     AlertRule, BatchConfig, SinkConfig, SourceConfig, StoreConfig, TransformConfig,
 };
-use crate::runtime::stats::StageSnapshot;
-use crate::runtime::{Runner, Topology, TopologyConfig};
+use vigil_pipelines::runtime::stats::StageSnapshot;
+use vigil_pipelines::runtime::{Runner, Topology, TopologyConfig};
 
 /// The source types the bench runs.
 #[derive(

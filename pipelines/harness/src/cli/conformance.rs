@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::conformance::{self, ConformanceOptions, Source};
 use clap::Args;
-use vigil_pipelines::conformance::{self, ConformanceOptions, Source};
 
-use super::Outcome;
+use crate::cli::Outcome;
 
 /// Arguments of `vigil conformance`.
 #[derive(Debug, Args)]
