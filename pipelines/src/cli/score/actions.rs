@@ -9,6 +9,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use vigil_models::{Device, HstuScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{events_schema, events_to_record_batch, scored_batch, scored_schema};
+use vigil_pipelines::tokenize::read_token_stamp;
 use vigil_tokenizers::actions::{from_record_batch, sequences};
 
 use super::{SCORE_ROWS, load_model};
@@ -22,7 +23,8 @@ use crate::cli::tokenize::actions::LogArgs;
 )]
 pub struct ActionsScoreArgs {
     /// An action log (read as `vigil tokenize actions` reads it), or a tokenized actions
-    /// table (`.parquet`, made with the model's vocabulary and `--max-len`).
+    /// table (`.parquet`, made with the model's vocabulary and `--max-len`; a table
+    /// tokenized otherwise, or without a record of how, is refused).
     input: PathBuf,
     /// The model directory (model.onnx + manifest.json).
     #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/hstu-user-actions")]
@@ -94,9 +96,11 @@ fn score_log(args: &ActionsScoreArgs, scorer: &HstuScorer) -> anyhow::Result<(u6
     Ok((rows, dead))
 }
 
-/// Scores a tokenized actions table batch by batch, keeping all its columns.
+/// Scores a tokenized actions table batch by batch, keeping all its columns, after
+/// checking that it was tokenized the model's way.
 fn score_table(input: &Path, scorer: &HstuScorer, out_path: &Path) -> anyhow::Result<u64> {
     let source = input.display().to_string();
+    scorer.check_tokens(read_token_stamp(input)?.as_ref(), &source)?;
     let file = std::fs::File::open(input).with_context(|| format!("cannot open {source}"))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(SCORE_ROWS).build())

@@ -10,7 +10,7 @@ use vigil_ingest::{FlowRecord, FlowTableConfig};
 use vigil_models::{Device, NetfoundScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{scored_batch, scored_schema};
-use vigil_pipelines::tokenize::netfound_from_capture;
+use vigil_pipelines::tokenize::{netfound_from_capture, read_token_stamp};
 use vigil_tokenizers::netfound::{from_record_batch, to_record_batch};
 use vigil_tokenizers::{FlowTokens, IpNetwork, netfound_schema};
 
@@ -25,7 +25,8 @@ use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
 )]
 pub struct NetfoundScoreArgs {
     /// Capture files, directories of them, `-` for standard input, or one Parquet file
-    /// written by `vigil tokenize netfound`.
+    /// written by `vigil tokenize netfound` with the model's tokenizer settings (a file
+    /// tokenized otherwise, or without a record of its settings, is refused).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The model directory (model.onnx + manifest.json).
@@ -103,6 +104,9 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
     let scorer = NetfoundScorer::new(load_model(&args.model, args.device)?)?;
     let config = scorer.tokenizer_config(&args.internal_nets);
     let input = Input::open(&args.inputs)?;
+    if let Input::Tokens(path, _) = &input {
+        scorer.check_tokens(read_token_stamp(path)?.as_ref(), &path.display().to_string())?;
+    }
     let schema = scored_schema(&netfound_schema(), scorer.model().name(), scorer.verdict_type());
     let out = BatchFileWriter::create(&args.out, schema)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
