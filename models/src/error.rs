@@ -114,6 +114,49 @@ pub enum Error {
         /// What ONNX Runtime said.
         message: String,
     },
+    /// The manifest's `preprocessing` lacks a field its family needs, or has a bad one.
+    #[error("model {model}: {message}")]
+    Preprocessing {
+        /// The model's name.
+        model: String,
+        /// Which field, and what is wrong with it.
+        message: String,
+    },
+    /// A scorer was asked for a model of another family.
+    #[error("model {model} is a `{found}` model, not a {expected} model")]
+    Family {
+        /// The model's name.
+        model: String,
+        /// The family the scorer scores.
+        expected: &'static str,
+        /// The manifest's family.
+        found: String,
+    },
+    /// The model's tokenizer refused a record or its settings.
+    #[error("model {model}: {source}")]
+    Tokenizer {
+        /// The model's name.
+        model: String,
+        /// The tokenizer's error.
+        source: vigil_tokenizers::TokenizerError,
+    },
+    /// Tokens were not made the way the model needs (another tokenizer, other settings,
+    /// another vocabulary, or no record of how they were made).
+    #[error("{input}: {message}")]
+    Tokens {
+        /// The token file (or stream) they came from.
+        input: String,
+        /// What differs, naming both the tokens' and the model's values.
+        message: String,
+    },
+    /// Building the verdict column failed.
+    #[error("model {model}: building the verdicts: {source}")]
+    Arrow {
+        /// The model's name.
+        model: String,
+        /// Arrow's error.
+        source: arrow_schema::ArrowError,
+    },
     /// An output could not be decoded.
     #[error("cannot decode output {output}: {message}")]
     Decode {

@@ -20,19 +20,34 @@
 //! # }
 //! ```
 //!
+//! Each model [`Family`] has a [`Scorer`] (netFound, FlowTransformer, iTransformer, HSTU):
+//! its tokenizer configured from the manifest, the graph inputs, the run and the decoding
+//! of outputs into verdicts and their Arrow column, used by `vigil score` and the runtime
+//! alike. A scorer shares its model's one ONNX Runtime session with every worker (see
+//! [`scorer`]). The manifest's free-form `preprocessing` is read only through the typed
+//! accessors of [`preprocessing`].
+//!
 //! ONNX Runtime itself is loaded at run time; see [`runtime`] for where it is looked for.
 #![deny(missing_docs)]
 
 pub mod decode;
 mod device;
 mod error;
+mod family;
 pub mod manifest;
 mod model;
+pub mod preprocessing;
 pub mod runtime;
+pub mod scorer;
 
 pub use decode::Prediction;
 pub use device::Device;
 pub use error::{Error, Result};
+pub use family::Family;
 pub use manifest::{DType, Dim, Manifest, TensorSpec};
 pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;
+pub use scorer::{
+    ActionVerdict, ClassVerdict, FlowScorer, HstuScorer, NetfoundScorer, NetfoundVerdict, Scorer,
+    VariateItem, VariateScorer, VariateVerdict,
+};

@@ -7,14 +7,16 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::family::Family;
 
 /// The contents of an artifact's `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Model name, e.g. `flowtransformer-nf`.
     pub name: String,
-    /// Model family, e.g. `netfound`, `flowtransformer`, `itransformer`, `hstu`.
-    pub family: String,
+    /// Model family (`netfound`, `flow_transformer`, `itransformer`, `hstu`, or another
+    /// spelling kept as [`Family::Other`]).
+    pub family: Family,
     /// Artifact version.
     pub version: String,
     /// Lower-case hex sha256 of `model.onnx`.
@@ -30,7 +32,9 @@ pub struct Manifest {
     /// (netFound's `malicious`).
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
-    /// Preprocessing constants (free-form, read by the tokenizers' callers).
+    /// Preprocessing constants, free-form per family; read them through the typed
+    /// accessors ([`Manifest::netfound`], [`Manifest::flow_transformer`],
+    /// [`Manifest::itransformer`], [`Manifest::hstu`]).
     #[serde(default)]
     pub preprocessing: serde_json::Value,
     /// The training data used.

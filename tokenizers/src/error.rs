@@ -97,6 +97,9 @@ pub enum TokenizerError {
     /// A saved preprocessor could not be read back.
     #[error("preprocessor JSON: {0}")]
     PreprocessorJson(String),
+    /// A token file's stamp (its `vigil.tokenizer` metadata) could not be read.
+    #[error("token file metadata: {0}")]
+    Stamp(String),
     /// Building the Arrow output failed.
     #[error("building the netFound record batch: {0}")]
     Arrow(#[from] ArrowError),

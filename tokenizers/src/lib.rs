@@ -20,6 +20,9 @@
 //!   of them as one Arrow [`RecordBatch`](arrow_array::RecordBatch) with
 //!   [`netfound_schema`].
 //! - [`TokenizerError`] says why a packet or config was refused.
+//! - [`TokenStamp`] says how a token file was made (tokenizer settings and the
+//!   fingerprint of its vocabulary or preprocessor); `vigil tokenize` writes it into
+//!   the file's Parquet metadata and a model's scorer refuses tokens not made its way.
 //!
 //! [SNL-UCSB/netFound]: https://github.com/SNL-UCSB/netFound
 //!
@@ -66,6 +69,7 @@ pub mod actions;
 mod error;
 pub mod flow_window;
 pub mod netfound;
+pub mod stamp;
 pub mod variate;
 
 pub use error::TokenizerError;
@@ -73,3 +77,4 @@ pub use netfound::{
     Burst, BurstSplit, EmitReason, FlowRef, FlowTokens, IpNetwork, NetfoundConfig, NetfoundStats,
     NetfoundTokenizer, netfound_schema, to_record_batch,
 };
+pub use stamp::{TokenStamp, TokenizerSettings};

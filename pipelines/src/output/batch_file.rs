@@ -8,6 +8,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 /// Writes record batches to a Snappy-compressed Parquet file, created under a
@@ -26,9 +27,23 @@ pub struct BatchFileWriter {
 impl BatchFileWriter {
     /// Create `path` (via `path.tmp`) for batches of `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> io::Result<Self> {
+        Self::create_with_metadata(path, schema, Vec::new())
+    }
+
+    /// Create `path` (via `path.tmp`) for batches of `schema`, with `metadata` as the
+    /// file's key-value metadata (e.g. a token file's stamp).
+    pub fn create_with_metadata(
+        path: &Path,
+        schema: SchemaRef,
+        metadata: Vec<(String, String)>,
+    ) -> io::Result<Self> {
         let tmp = path.with_extension("parquet.tmp");
         let file = File::create(&tmp)?;
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let kv: Vec<KeyValue> = metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_key_value_metadata((!kv.is_empty()).then_some(kv))
+            .build();
         let writer = match ArrowWriter::try_new(file, schema, Some(props)) {
             Ok(w) => w,
             Err(e) => {

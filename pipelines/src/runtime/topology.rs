@@ -207,7 +207,7 @@ impl Topology {
                     {
                         let family = models
                             .get(name)
-                            .map(|m| m.manifest().family.clone())
+                            .map(|m| m.manifest().family.to_string())
                             .unwrap_or_default();
                         let got: Vec<String> = fed
                             .iter()

@@ -1,26 +1,41 @@
-//! Scoring tokenized records with a model from `onnx/artifacts/`, adding the
-//! model's verdict to each row as one struct column named after the model.
-//!
-//! One module per family:
-//! - [`flow`]: FlowTransformer windows → `label`, `score`, `probs`;
-//! - [`netfound`]: netFound bursts → `label`, `score`, `probs`, `malicious`, `embedding`;
-//! - [`variate`]: iTransformer windows → `forecast` (variate × horizon, de-normalised)
-//!   and `score`, the anomaly score of the step after the window;
-//! - [`actions`]: HSTU action sequences → `label` (the most likely next token),
-//!   `score` (surprise of the observed one) and `rank`.
+//! Scored tables: the rows a model scored with its verdicts appended as one struct
+//! column named after the model. The scoring itself (tokenize, run, decode) is the
+//! model family's [`Scorer`] in `vigil-models`.
 
 mod actions;
-mod flow;
-mod netfound;
-mod variate;
 
-pub use actions::{
-    ActionModelSpec, ActionVerdict, events_schema, events_to_record_batch, score_snapshots,
-    scored_actions_schema, snapshots_from_batch, surprise_and_rank, verdict_type, with_verdicts,
-};
-pub use flow::{score_flow_windows, scored_flow_schema};
-pub use netfound::{
-    NetfoundShape, netfound_inputs, netfound_tokenizer_config, score_netfound,
-    scored_netfound_schema,
-};
-pub use variate::{residual_score, score_variate_windows, scored_variate_schema};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use vigil_models::Scorer;
+
+pub use actions::{events_schema, events_to_record_batch};
+
+/// `base` plus one struct column named `model_name` of type `verdict`.
+pub fn scored_schema(base: &Schema, model_name: &str, verdict: DataType) -> SchemaRef {
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(model_name, verdict, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// `base` (one row per item, in order) with `scorer`'s verdicts on `items` appended
+/// as a struct column named after the model.
+pub fn scored_batch<S: Scorer>(
+    scorer: &S,
+    base: &RecordBatch,
+    items: &[S::Item],
+) -> anyhow::Result<RecordBatch> {
+    anyhow::ensure!(
+        base.num_rows() == items.len(),
+        "{} rows but {} items to score",
+        base.num_rows(),
+        items.len()
+    );
+    let verdicts = scorer.score(items)?;
+    let column = scorer.verdict_column(&verdicts)?;
+    let schema = scored_schema(&base.schema(), scorer.model().name(), scorer.verdict_type());
+    let mut columns: Vec<ArrayRef> = base.columns().to_vec();
+    columns.push(Arc::new(column));
+    Ok(RecordBatch::try_new(schema, columns)?)
+}

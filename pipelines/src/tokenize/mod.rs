@@ -2,5 +2,7 @@
 //! table and the tokenizers of `vigil-tokenizers`.
 
 mod netfound;
+mod stamp;
 
 pub use netfound::{NetfoundRun, netfound_from_capture};
+pub use stamp::read_token_stamp;

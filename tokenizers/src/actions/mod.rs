@@ -68,7 +68,7 @@ mod vocab;
 
 pub use bucket::{BUCKET_DIVISOR, DEFAULT_NUM_BUCKETS, time_bucket};
 pub use config::{ActionSequenceConfig, MAX_SEQUENCE_LEN};
-pub use schema::{actions_schema, columns, to_record_batch};
+pub use schema::{actions_schema, columns, from_record_batch, to_record_batch};
 pub use sequencer::{ActionSequencer, ActionSequencerStats, SequenceSnapshot, sequences};
 pub use vocab::{ActionVocab, FIRST_TOKEN_ID, OOV_ID, PAD_ID, Vocab};
 

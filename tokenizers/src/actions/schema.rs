@@ -81,6 +81,50 @@ pub fn to_record_batch(snapshots: &[SequenceSnapshot]) -> Result<RecordBatch, Ar
     RecordBatch::try_new(actions_schema(), cols)
 }
 
+/// Reads rows of [`actions_schema`] back into snapshots (e.g. a `vigil tokenize actions`
+/// Parquet file), as they are.
+pub fn from_record_batch(batch: &RecordBatch) -> Result<Vec<SequenceSnapshot>, ArrowError> {
+    use arrow_array::ListArray;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
+
+    let col = |name: &str| {
+        batch.column_by_name(name).ok_or_else(|| {
+            ArrowError::SchemaError(format!("not a tokenized actions table: no `{name}` column"))
+        })
+    };
+    let wrong = |name: &str| ArrowError::SchemaError(format!("column `{name}` has the wrong type"));
+    let entity =
+        col(columns::ENTITY)?.as_string_opt::<i32>().ok_or_else(|| wrong(columns::ENTITY))?;
+    let ts = col(columns::TS)?
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or_else(|| wrong(columns::TS))?;
+    let length = col(columns::LENGTH)?
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(|| wrong(columns::LENGTH))?;
+    let list = |name: &str| -> Result<&ListArray, ArrowError> {
+        col(name)?.as_list_opt::<i32>().ok_or_else(|| wrong(name))
+    };
+    let (actions, objects, buckets) =
+        (list(columns::ACTION_IDS)?, list(columns::OBJECT_IDS)?, list(columns::TIME_BUCKETS)?);
+    let ids = |list: &ListArray, name: &str, i: usize| -> Result<Vec<u32>, ArrowError> {
+        let v = list.value(i);
+        Ok(v.as_primitive_opt::<UInt32Type>().ok_or_else(|| wrong(name))?.values().to_vec())
+    };
+    (0..batch.num_rows())
+        .map(|i| {
+            Ok(SequenceSnapshot {
+                entity: entity.value(i).to_owned(),
+                ts: ts.value(i),
+                action_ids: ids(actions, columns::ACTION_IDS, i)?,
+                object_ids: ids(objects, columns::OBJECT_IDS, i)?,
+                time_buckets: ids(buckets, columns::TIME_BUCKETS, i)?,
+                length: length.value(i),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::cast::AsArray;
@@ -98,11 +142,12 @@ mod tests {
             time_buckets: vec![0, 22, 0],
             length: 2,
         };
-        let b = to_record_batch(&[s.clone(), s]).unwrap();
+        let b = to_record_batch(&[s.clone(), s.clone()]).unwrap();
         assert_eq!(b.schema(), actions_schema());
         assert_eq!(b.num_rows(), 2);
         let tb = b.column(4).as_list::<i32>().value(1);
         assert_eq!(tb.as_primitive::<UInt32Type>().values().to_vec(), vec![0, 22, 0]);
         assert_eq!(to_record_batch(&[]).unwrap().num_rows(), 0);
+        assert_eq!(from_record_batch(&b).unwrap(), vec![s.clone(), s]);
     }
 }

@@ -62,7 +62,8 @@ impl fmt::Display for IpNetwork {
 }
 
 /// When a packet starts a new burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BurstSplit {
     /// The reference rule (`Tokenize.py` `split_based_on_iat`, applied to each
     /// direction separately, then bursts ordered by their first packet): a

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use vigil_ingest::flow_records::FlowFeatureSet;
-use vigil_models::{Device, Model, ModelOptions};
+use vigil_models::{Device, FlowScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
-use vigil_pipelines::score::{score_flow_windows, scored_flow_schema};
-use vigil_tokenizers::flow_window::{FlowWindowConfig, FlowWindowTokenizer, GroupBy, Preprocessor};
+use vigil_pipelines::score::{scored_batch, scored_schema};
+use vigil_tokenizers::flow_window::{flow_window_schema, windows_to_record_batch};
 
-use super::SCORE_ROWS;
+use super::{SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::tokenize::flow::{read_flow_records, read_own_flows};
 
@@ -45,50 +45,41 @@ pub struct FlowScoreArgs {
 }
 
 pub(super) fn run(args: FlowScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
-        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
-    let prep = &model.manifest().preprocessing;
-    let preprocessor = Preprocessor::from_json(&prep["preprocessor"].to_string())
-        .context("the manifest's preprocessing.preprocessor")?;
-    let window = prep["window"].as_u64().context("the manifest has no preprocessing.window")?;
-    let group_by = match prep["group_by"].as_str().unwrap_or("none") {
-        "none" => GroupBy::None,
-        "src" => GroupBy::SrcAddr,
-        "dst" => GroupBy::DstAddr,
-        "src_dst" | "src-dst" => GroupBy::SrcDst,
-        other => bail!("the manifest's preprocessing.group_by `{other}` is unknown"),
-    };
-    let model_mapping = prep["mapping"].as_str();
+    let scorer = FlowScorer::new(load_model(&args.model, args.device)?)?;
     let (recs, dead) = match args.mapping.as_deref() {
         // Our own flows, with the model's features when they can be derived (else NF-v2,
         // which the preprocessor refuses with a feature mismatch, as before).
         Some("none") => {
-            let set =
-                model_mapping.and_then(FlowFeatureSet::for_mapping).unwrap_or(FlowFeatureSet::NfV2);
+            let set = scorer
+                .mapping()
+                .and_then(FlowFeatureSet::for_mapping)
+                .unwrap_or(FlowFeatureSet::NfV2);
             (read_own_flows(&args.input, set)?, 0)
         }
         // Scoring needs no labels: unlabelled files (a production conn.log) read as they are.
         Some(m) => read_flow_records(&args.input, Some(m), args.dead_letters.as_deref(), false)?,
-        None => read_flow_records(&args.input, model_mapping, args.dead_letters.as_deref(), false)?,
+        None => {
+            read_flow_records(&args.input, scorer.mapping(), args.dead_letters.as_deref(), false)?
+        }
     };
     if recs.is_empty() {
         bail!("{}: no flow records", args.input.display());
     }
-    let config =
-        FlowWindowConfig { window: window as usize, group_by, ..FlowWindowConfig::default() };
-    let mut tok = FlowWindowTokenizer::new(preprocessor, config)?;
-    let mut out = BatchFileWriter::create(&args.out, scored_flow_schema(model.name()))
+    let mut tok = scorer.tokenizer()?;
+    let schema = scored_schema(&flow_window_schema(), scorer.model().name(), scorer.verdict_type());
+    let mut out = BatchFileWriter::create(&args.out, schema)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for chunk in recs.chunks(SCORE_ROWS) {
         let windows = chunk.iter().map(|r| tok.push(r)).collect::<Result<Vec<_>, _>>()?;
-        out.write(&score_flow_windows(&model, &windows)?).context("cannot write the scores")?;
+        let base = windows_to_record_batch(&windows)?;
+        out.write(&scored_batch(&scorer, &base, &windows)?).context("cannot write the scores")?;
     }
     let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
     if !quiet {
         eprintln!(
             "vigil: {rows} flows scored by {} on {} into {} ({dead} dead letters)",
-            model.name(),
-            model.device(),
+            scorer.model().name(),
+            scorer.model().device(),
             args.out.display()
         );
     }

@@ -6,7 +6,12 @@ mod flow;
 mod netfound;
 mod variate;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use vigil_models::{Device, Model, ModelOptions};
 
 use super::Outcome;
 
@@ -32,6 +37,13 @@ enum Family {
     /// HSTU: each action event's surprise given its entity's earlier events, and the most
     /// likely next token.
     Actions(actions::ActionsScoreArgs),
+}
+
+/// Loads the model in `dir` on `device`, to be shared by its scorer.
+fn load_model(dir: &Path, device: Device) -> anyhow::Result<Arc<Model>> {
+    let model = Model::load_with(dir, &ModelOptions::default().device(device))
+        .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    Ok(Arc::new(model))
 }
 
 /// Run `vigil score`.

@@ -7,15 +7,14 @@ use anyhow::{Context, bail};
 use clap::Args;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowRecord, FlowTableConfig};
-use vigil_models::{Device, Model, ModelOptions};
+use vigil_models::{Device, NetfoundScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
-use vigil_pipelines::score::{
-    NetfoundShape, netfound_tokenizer_config, score_netfound, scored_netfound_schema,
-};
-use vigil_pipelines::tokenize::netfound_from_capture;
-use vigil_tokenizers::{FlowTokens, IpNetwork, netfound::from_record_batch};
+use vigil_pipelines::score::{scored_batch, scored_schema};
+use vigil_pipelines::tokenize::{netfound_from_capture, read_token_stamp};
+use vigil_tokenizers::netfound::{from_record_batch, to_record_batch};
+use vigil_tokenizers::{FlowTokens, IpNetwork, netfound_schema};
 
-use super::SCORE_ROWS;
+use super::{SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
 
@@ -26,7 +25,8 @@ use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
 )]
 pub struct NetfoundScoreArgs {
     /// Capture files, directories of them, `-` for standard input, or one Parquet file
-    /// written by `vigil tokenize netfound`.
+    /// written by `vigil tokenize netfound` with the model's tokenizer settings (a file
+    /// tokenized otherwise, or without a record of its settings, is refused).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The model directory (model.onnx + manifest.json).
@@ -46,14 +46,13 @@ pub struct NetfoundScoreArgs {
 }
 
 /// Scores flows in batches of [`SCORE_ROWS`] and writes them.
-struct Scorer {
-    model: Model,
-    shape: NetfoundShape,
+struct Batcher {
+    scorer: NetfoundScorer,
     out: BatchFileWriter,
     pending: Vec<FlowTokens>,
 }
 
-impl Scorer {
+impl Batcher {
     fn push(&mut self, flow: FlowTokens) -> anyhow::Result<()> {
         self.pending.push(flow);
         if self.pending.len() >= SCORE_ROWS {
@@ -66,7 +65,8 @@ impl Scorer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = score_netfound(&self.model, &self.pending, self.shape)?;
+        let base = to_record_batch(&self.pending)?;
+        let batch = scored_batch(&self.scorer, &base, &self.pending)?;
         self.pending.clear();
         self.out.write(&batch).context("cannot write the scores")
     }
@@ -101,14 +101,16 @@ impl Input {
 
 /// Run `vigil score netfound`.
 pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
-        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
-    let shape = NetfoundShape::from_manifest(model.manifest())?;
-    let config = netfound_tokenizer_config(model.manifest(), &args.internal_nets)?;
+    let scorer = NetfoundScorer::new(load_model(&args.model, args.device)?)?;
+    let config = scorer.tokenizer_config(&args.internal_nets);
     let input = Input::open(&args.inputs)?;
-    let out = BatchFileWriter::create(&args.out, scored_netfound_schema(&model))
+    if let Input::Tokens(path, _) = &input {
+        scorer.check_tokens(read_token_stamp(path)?.as_ref(), &path.display().to_string())?;
+    }
+    let schema = scored_schema(&netfound_schema(), scorer.model().name(), scorer.verdict_type());
+    let out = BatchFileWriter::create(&args.out, schema)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut scorer = Scorer { model, shape, out, pending: Vec::with_capacity(SCORE_ROWS) };
+    let mut batcher = Batcher { scorer, out, pending: Vec::with_capacity(SCORE_ROWS) };
 
     let mut partial = false;
     match input {
@@ -116,7 +118,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
             for batch in batches {
                 let flows = from_record_batch(&batch?)
                     .with_context(|| format!("{}: not a netFound token table", path.display()))?;
-                flows.into_iter().try_for_each(|f| scorer.push(f))?;
+                flows.into_iter().try_for_each(|f| batcher.push(f))?;
             }
         }
         Input::Captures(captures) => {
@@ -130,7 +132,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
                     config.clone(),
                     &mut |t| {
                         if error.is_none()
-                            && let Err(e) = scorer.push(t)
+                            && let Err(e) = batcher.push(t)
                         {
                             error = Some(e);
                         }
@@ -147,12 +149,11 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
             }
         }
     }
-    scorer.flush()?;
-    let name = scorer.model.name().to_string();
-    let device = scorer.model.device();
-    let rows =
-        scorer.out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    batcher.flush()?;
+    let Batcher { scorer, out, .. } = batcher;
+    let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
     if !quiet {
+        let (name, device) = (scorer.model().name(), scorer.model().device());
         eprintln!("vigil: {rows} flows scored by {name} on {device} into {}", args.out.display());
     }
     Ok(if partial { Outcome::Partial } else { Outcome::Complete })

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vigil_models::{Device, Model, ModelOptions};
+use vigil_models::{Device, Scorer, VariateItem, VariateScorer};
 use vigil_pipelines::output::BatchFileWriter;
+use vigil_pipelines::score::{scored_batch, scored_schema};
+use vigil_tokenizers::variate::{to_record_batch, variate_schema, windows};
 
-use super::SCORE_ROWS;
+use super::{SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 
 /// Arguments of `vigil score variate`.
@@ -42,28 +44,17 @@ pub struct VariateScoreArgs {
 }
 
 pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig, ResampleConfig, resample};
-    use vigil_pipelines::score::{score_variate_windows, scored_variate_schema};
-    use vigil_tokenizers::variate::{VariateConfig, windows};
+    use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig, resample};
 
-    let model = Model::load_with(&args.model, &ModelOptions::default().device(args.device))
-        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
-    let prep = &model.manifest().preprocessing;
-    let series: Vec<String> = match args.series {
-        Some(s) => s,
-        None => serde_json::from_value(prep["series"].clone())
-            .context("the manifest has no preprocessing.series (or give --series)")?,
-    };
-    let step = match args.step {
-        Some(s) => s,
-        None => prep["step_seconds"]
-            .as_f64()
-            .context("no preprocessing.step_seconds (or give --step)")?,
-    };
-    if !(step.is_finite() && step > 0.0) {
-        bail!("the step must be a positive number of seconds, got {step}");
-    }
-    let lookback = prep["lookback"].as_u64().context("no preprocessing.lookback")? as usize;
+    let model = load_model(&args.model, args.device)?;
+    let scorer =
+        VariateScorer::new(model, args.series.clone(), args.step).map_err(|e| match e {
+            vigil_models::Error::Preprocessing { .. } => {
+                anyhow::anyhow!("{e} (give --series, --step)")
+            }
+            e => e.into(),
+        })?;
+    let series = scorer.series().to_vec();
     let mut reader = MetricsReader::open(&args.input, MetricsReaderConfig::default())?;
     let points = reader.read_all()?;
     let dead = reader.stats().dead_letters;
@@ -79,34 +70,36 @@ pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome
             if present.len() > some.len() { ", ..." } else { "" }
         );
     }
-    let rs = ResampleConfig { step_us: (step * 1e6).round() as i64, ..ResampleConfig::default() };
-    let frame = resample(&points, Some(series.clone()), rs)?;
-    let config = VariateConfig { lookback, stride: args.stride, ..VariateConfig::default() };
-    let ws = windows(series, &frame.steps, config)?;
+    let frame = resample(&points, Some(series.clone()), scorer.resample_config())?;
+    let ws = windows(series, &frame.steps, scorer.window_config(args.stride))?;
     if ws.is_empty() {
-        bail!("{}: fewer than {lookback} steps, no window to score", args.input.display());
+        bail!(
+            "{}: fewer than {} steps, no window to score",
+            args.input.display(),
+            scorer.lookback()
+        );
     }
     // The step after each window, for its anomaly score.
     let index: std::collections::HashMap<i64, usize> =
         frame.steps.iter().enumerate().map(|(i, s)| (s.ts, i)).collect();
-    let next: Vec<Option<Vec<f64>>> = ws
-        .iter()
-        .map(|w| {
-            index.get(&w.window_end).and_then(|&i| frame.steps.get(i + 1)).map(|s| s.values.clone())
-        })
-        .collect();
-    let mut out = BatchFileWriter::create(&args.out, scored_variate_schema(model.name()))
+    let next_of =
+        |end: i64| index.get(&end).and_then(|&i| frame.steps.get(i + 1)).map(|s| s.values.clone());
+    let items: Vec<VariateItem> =
+        ws.into_iter().map(|w| VariateItem { next: next_of(w.window_end), window: w }).collect();
+    let schema = scored_schema(&variate_schema(), scorer.model().name(), scorer.verdict_type());
+    let mut out = BatchFileWriter::create(&args.out, schema)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    for (chunk, nexts) in ws.chunks(SCORE_ROWS).zip(next.chunks(SCORE_ROWS)) {
-        out.write(&score_variate_windows(&model, chunk, nexts)?)
-            .context("cannot write the scores")?;
+    for chunk in items.chunks(SCORE_ROWS) {
+        let windows: Vec<_> = chunk.iter().map(|i| i.window.clone()).collect();
+        let base = to_record_batch(&windows)?;
+        out.write(&scored_batch(&scorer, &base, chunk)?).context("cannot write the scores")?;
     }
     let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
     if !quiet {
         eprintln!(
             "vigil: {rows} windows forecast by {} on {} into {} ({dead} dead letters)",
-            model.name(),
-            model.device(),
+            scorer.model().name(),
+            scorer.model().device(),
             args.out.display()
         );
     }

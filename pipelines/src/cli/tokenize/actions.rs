@@ -1,4 +1,6 @@
-//! `vigil tokenize actions`: action logs to HSTU sequences.
+//! `vigil tokenize actions`: action logs to HSTU sequences. The file's Parquet metadata
+//! records the row length, buckets and the vocabulary's sha256 (its [`TokenStamp`]),
+//! which `vigil score actions` checks against the model's.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,7 @@ use vigil_ingest::actions::{
     AuthEntity, AuthLogConfig, TemplateMatcher,
 };
 use vigil_pipelines::output::BatchFileWriter;
+use vigil_tokenizers::TokenStamp;
 use vigil_tokenizers::actions::{
     ActionSequenceConfig, ActionVocab, actions_schema, sequences, to_record_batch,
 };
@@ -139,8 +142,9 @@ pub fn run(args: ActionsArgs, quiet: bool) -> anyhow::Result<Outcome> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let config = ActionSequenceConfig { max_len: args.max_len, ..ActionSequenceConfig::default() };
+    let stamp = TokenStamp::actions(&vocab, &config).to_key_values();
     let snaps = sequences(&events, vocab, config)?;
-    let mut out = BatchFileWriter::create(&args.out, actions_schema())
+    let mut out = BatchFileWriter::create_with_metadata(&args.out, actions_schema(), stamp)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for chunk in snaps.chunks(BATCH_ROWS) {
         out.write(&to_record_batch(chunk)?).context("cannot write the sequences")?;

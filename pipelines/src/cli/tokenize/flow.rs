@@ -1,5 +1,6 @@
 //! `vigil tokenize flow`: flow records (imported CSV or our own from a capture) to
-//! FlowTransformer windows.
+//! FlowTransformer windows. The file's Parquet metadata records the window settings and
+//! the preprocessor's sha256 (its [`TokenStamp`]).
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowRecord, FlowTableConfig, flows_from_batch};
 use vigil_pipelines::extract::flows_from_capture;
 use vigil_pipelines::output::BatchFileWriter;
+use vigil_tokenizers::TokenStamp;
 use vigil_tokenizers::flow_window::{
     FlowWindowConfig, FlowWindowTokenizer, GroupBy, PreprocessConfig, Preprocessor,
     flow_window_schema, windows_to_record_batch,
@@ -212,8 +214,10 @@ pub fn run(args: FlowArgs, quiet: bool) -> anyhow::Result<Outcome> {
         Group::SrcDst => GroupBy::SrcDst,
     };
     let config = FlowWindowConfig { window: args.window, group_by, ..FlowWindowConfig::default() };
-    let mut tok = FlowWindowTokenizer::new(preprocessor(&args, &recs)?, config)?;
-    let mut out = BatchFileWriter::create(&args.out, flow_window_schema())
+    let preprocessor = preprocessor(&args, &recs)?;
+    let stamp = TokenStamp::flow(&preprocessor, &config).to_key_values();
+    let mut tok = FlowWindowTokenizer::new(preprocessor, config)?;
+    let mut out = BatchFileWriter::create_with_metadata(&args.out, flow_window_schema(), stamp)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut pending = Vec::with_capacity(BATCH_ROWS);
     for r in &recs {

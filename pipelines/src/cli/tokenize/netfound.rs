@@ -1,4 +1,6 @@
-//! `vigil tokenize netfound`: captures to netFound packet tokens.
+//! `vigil tokenize netfound`: captures to netFound packet tokens. The file's Parquet
+//! metadata records the settings that decide the tokens (its [`TokenStamp`]), which
+//! `vigil score netfound` checks against the model's.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use vigil_ingest::{FlowRecord, FlowTableConfig};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::tokenize::netfound_from_capture;
 use vigil_tokenizers::{
-    BurstSplit, FlowTokens, IpNetwork, NetfoundConfig, netfound_schema, to_record_batch,
+    BurstSplit, FlowTokens, IpNetwork, NetfoundConfig, TokenStamp, netfound_schema, to_record_batch,
 };
 
 use super::BATCH_ROWS;
@@ -51,9 +53,10 @@ pub struct NetfoundArgs {
     /// Add the TCP options (20 tokens per TCP packet).
     #[arg(long)]
     tcp_options: bool,
-    /// Emit a flow early once this many bursts are complete (0: only when it ends).
-    #[arg(long, default_value_t = 12, value_name = "N")]
-    emit_after_bursts: usize,
+    /// Emit a flow early once this many bursts are complete (0: only when it ends;
+    /// default: --max-bursts).
+    #[arg(long, value_name = "N")]
+    emit_after_bursts: Option<usize>,
 }
 
 impl NetfoundArgs {
@@ -73,7 +76,11 @@ impl NetfoundArgs {
             max_bursts: self.max_bursts,
             payload: !self.no_payload,
             tcp_options: self.tcp_options,
-            emit_after_bursts: (self.emit_after_bursts > 0).then_some(self.emit_after_bursts),
+            emit_after_bursts: match self.emit_after_bursts {
+                None => Some(self.max_bursts),
+                Some(0) => None,
+                Some(n) => Some(n),
+            },
             ..NetfoundConfig::default()
         })
     }
@@ -83,7 +90,9 @@ impl NetfoundArgs {
 pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let config = args.config()?;
     let captures = CaptureInputs::open(&args.inputs)?;
-    let mut out = BatchFileWriter::create(&args.out, netfound_schema())
+    config.validate()?;
+    let stamp = TokenStamp::netfound(&config).to_key_values();
+    let mut out = BatchFileWriter::create_with_metadata(&args.out, netfound_schema(), stamp)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut pending: Vec<FlowTokens> = Vec::with_capacity(BATCH_ROWS);
     let mut write_error: Option<anyhow::Error> = None;

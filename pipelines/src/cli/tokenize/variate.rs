@@ -1,4 +1,6 @@
-//! `vigil tokenize variate`: metrics to iTransformer variate windows.
+//! `vigil tokenize variate`: metrics to iTransformer variate windows. The file's Parquet
+//! metadata records the series, grid and window settings (its
+//! [`TokenStamp`](vigil_tokenizers::TokenStamp)).
 
 use std::path::PathBuf;
 
@@ -64,6 +66,7 @@ pub fn run(args: VariateArgs, quiet: bool) -> anyhow::Result<Outcome> {
     use vigil_ingest::metrics::{
         Aggregation, MetricsFormat, MetricsReader, MetricsReaderConfig, ResampleConfig, resample,
     };
+    use vigil_tokenizers::TokenStamp;
     use vigil_tokenizers::variate::{VariateConfig, to_record_batch, variate_schema, windows};
 
     if !(args.step.is_finite() && args.step > 0.0) {
@@ -96,8 +99,9 @@ pub fn run(args: VariateArgs, quiet: bool) -> anyhow::Result<Outcome> {
         time_features: args.time_features,
         ..VariateConfig::default()
     };
+    let stamp = TokenStamp::variate(&frame.series, &rs, &config).to_key_values();
     let ws = windows(frame.series.clone(), &frame.steps, config)?;
-    let mut out = BatchFileWriter::create(&args.out, variate_schema())
+    let mut out = BatchFileWriter::create_with_metadata(&args.out, variate_schema(), stamp)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for chunk in ws.chunks(BATCH_ROWS) {
         out.write(&to_record_batch(chunk)?).context("cannot write the windows")?;

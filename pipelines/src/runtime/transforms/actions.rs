@@ -1,5 +1,6 @@
-//! Scoring actions: each event against its entity's earlier events (HSTU), giving
-//! the surprise of what happened, its rank and the most likely alternative.
+//! Scoring actions: each event against its entity's earlier events (the HSTU
+//! [`Scorer`]), giving the surprise of what happened, its rank and the most likely
+//! alternative.
 
 use std::sync::Arc;
 
@@ -9,26 +10,23 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{ArrayRef, RecordBatch};
 use vigil_ingest::actions::ActionEvent;
-use vigil_models::Model;
+use vigil_models::{HstuScorer, Scorer};
 use vigil_tokenizers::actions::ActionSequencer;
 
 use crate::runtime::record::Envelope;
 use crate::runtime::stats::StageStats;
-use crate::score::{ActionModelSpec, score_snapshots};
 
 /// HSTU over an action stream; entity histories live in the sequencer.
 pub struct ActionsTransform {
-    model: Arc<Model>,
-    spec: ActionModelSpec,
+    scorer: HstuScorer,
     sequencer: ActionSequencer,
 }
 
 impl ActionsTransform {
-    /// A transform for `model` (an HSTU artifact).
-    pub fn new(model: Arc<Model>) -> anyhow::Result<Self> {
-        let spec = ActionModelSpec::from_model(&model)?;
-        let sequencer = ActionSequencer::new(spec.sequence_config(), spec.vocab.clone())?;
-        Ok(ActionsTransform { model, spec, sequencer })
+    /// A transform scoring with `scorer`.
+    pub fn new(scorer: HstuScorer) -> anyhow::Result<Self> {
+        let sequencer = scorer.tokenizer()?;
+        Ok(ActionsTransform { scorer, sequencer })
     }
 
     /// Fill `surprise`, `rank`, `predicted` and `model` of an actions batch.
@@ -55,7 +53,7 @@ impl ActionsTransform {
                 })
                 .collect()
         });
-        let verdicts = stats.scoring(|| score_snapshots(&self.model, &self.spec, &snaps))?;
+        let verdicts = stats.scoring(|| self.scorer.score(&snaps))?;
         let n = verdicts.len();
         let mut surprise = Float32Builder::with_capacity(n);
         let mut rank = UInt32Builder::with_capacity(n);
@@ -64,7 +62,7 @@ impl ActionsTransform {
             surprise.append_option(v.score);
             rank.append_option(v.rank);
             predicted.append_value(&v.label);
-            model.append_value(self.model.name());
+            model.append_value(self.scorer.model().name());
         }
         let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
         let schema = batch.schema();

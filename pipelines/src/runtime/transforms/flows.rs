@@ -1,44 +1,40 @@
 //! Scoring flows: netFound over each flow's packet tokens, FlowTransformer over flow
-//! windows.
+//! windows. The family's [`Scorer`] does the scoring; this adds its verdicts to the
+//! flow rows.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_ingest::flow_records::{FlowFeatures, features_for_mapping, nf_v2_features};
-use vigil_models::Model;
-use vigil_tokenizers::flow_window::{FlowWindowConfig, FlowWindowTokenizer, GroupBy, Preprocessor};
+use vigil_models::{FlowScorer, Model, NetfoundScorer, Scorer};
+use vigil_tokenizers::flow_window::FlowWindowTokenizer;
 use vigil_tokenizers::{FlowTokens, NetfoundConfig};
 
-use super::verdict::{VerdictSpec, last_struct, with_column};
+use super::verdict::{VerdictSpec, with_column};
 use crate::runtime::record::Envelope;
 use crate::runtime::stats::StageStats;
-use crate::score::{
-    NetfoundShape, score_flow_windows, score_netfound, scored_flow_schema, scored_netfound_schema,
-};
 
 /// netFound: the flows' tokens (from the capture source) → traffic class, malicious
 /// probability (and embedding when asked).
 pub struct NetfoundTransform {
-    model: Arc<Model>,
-    shape: NetfoundShape,
+    scorer: NetfoundScorer,
     verdict: VerdictSpec,
 }
 
 impl NetfoundTransform {
-    /// A transform scoring with `model`; `embedding` keeps the embedding in the rows.
-    pub fn new(model: Arc<Model>, embedding: bool) -> anyhow::Result<Self> {
-        let shape = NetfoundShape::from_manifest(model.manifest())?;
+    /// A transform scoring with `scorer`; `embedding` keeps the embedding in the rows.
+    pub fn new(scorer: NetfoundScorer, embedding: bool) -> anyhow::Result<Self> {
         let mut keep = vec!["label", "score", "malicious"];
         if embedding {
             keep.push("embedding");
         }
-        let verdict = VerdictSpec::new(&model, &scored_netfound_schema(&model), &keep)?;
-        Ok(NetfoundTransform { model, shape, verdict })
+        let verdict = VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &keep)?;
+        Ok(NetfoundTransform { scorer, verdict })
     }
 
     /// The tokenizer settings the model wants from the capture source.
     pub fn tokenizer_config(model: &Model) -> anyhow::Result<NetfoundConfig> {
-        crate::score::netfound_tokenizer_config(model.manifest(), &[])
+        Ok(model.manifest().netfound()?.tokenizer)
     }
 
     /// Add the verdict column to a flows batch (the tokens were made by the source).
@@ -47,7 +43,7 @@ impl NetfoundTransform {
         let tokens = env.tokens.clone().with_context(|| {
             format!(
                 "model {}: the flows carry no packet tokens (is the source a capture?)",
-                self.model.name()
+                self.scorer.model().name()
             )
         })?;
         let mut flows: Vec<FlowTokens> = Vec::new();
@@ -64,8 +60,10 @@ impl NetfoundTransform {
         let verdict = if flows.is_empty() {
             self.verdict.build(None, &positions)?
         } else {
-            let scored = stats.scoring(|| score_netfound(&self.model, &flows, self.shape))?;
-            self.verdict.build(Some(&last_struct(&scored)?), &positions)?
+            let scored = stats.scoring(|| -> anyhow::Result<_> {
+                Ok(self.scorer.verdict_column(&self.scorer.score(&flows)?)?)
+            })?;
+            self.verdict.build(Some(&scored), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;
         Ok(Envelope { batch, ..env })
@@ -75,38 +73,22 @@ impl NetfoundTransform {
 /// FlowTransformer: each flow with the W−1 flows before it (per the model's grouping)
 /// → class and probability.
 pub struct FlowTransform {
-    model: Arc<Model>,
+    scorer: FlowScorer,
     tokenizer: FlowWindowTokenizer,
     features: fn(&vigil_ingest::FlowRecord) -> FlowFeatures,
     verdict: VerdictSpec,
 }
 
 impl FlowTransform {
-    /// A transform scoring with `model`, windows built with its manifest's settings.
-    pub fn new(model: Arc<Model>) -> anyhow::Result<Self> {
-        let prep = &model.manifest().preprocessing;
-        let preprocessor = Preprocessor::from_json(&prep["preprocessor"].to_string())
-            .with_context(|| format!("model {}: preprocessing.preprocessor", model.name()))?;
-        let window = prep["window"].as_u64().context("the manifest has no preprocessing.window")?;
-        let group_by = match prep["group_by"].as_str().unwrap_or("none") {
-            "none" => GroupBy::None,
-            "src" => GroupBy::SrcAddr,
-            "dst" => GroupBy::DstAddr,
-            "src_dst" | "src-dst" => GroupBy::SrcDst,
-            other => {
-                anyhow::bail!("model {}: preprocessing.group_by `{other}` is unknown", model.name())
-            }
-        };
-        let config =
-            FlowWindowConfig { window: window as usize, group_by, ..FlowWindowConfig::default() };
-        let tokenizer = FlowWindowTokenizer::new(preprocessor, config)?;
+    /// A transform scoring with `scorer`, windows built with its model's settings.
+    pub fn new(scorer: FlowScorer) -> anyhow::Result<Self> {
+        let tokenizer = scorer.tokenizer()?;
         let verdict =
-            VerdictSpec::new(&model, &scored_flow_schema(model.name()), &["label", "score"])?;
+            VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &["label", "score"])?;
         // Flows from a capture get the features of the model's mapping where our flows can
         // provide them (else NF-v2, and the preprocessor names what is missing).
-        let features =
-            prep["mapping"].as_str().and_then(features_for_mapping).unwrap_or(nf_v2_features);
-        Ok(FlowTransform { model, tokenizer, features, verdict })
+        let features = scorer.mapping().and_then(features_for_mapping).unwrap_or(nf_v2_features);
+        Ok(FlowTransform { scorer, tokenizer, features, verdict })
     }
 
     /// Add the verdict column to a flows batch.
@@ -126,8 +108,10 @@ impl FlowTransform {
         let verdict = if windows.is_empty() {
             self.verdict.build(None, &positions)?
         } else {
-            let scored = stats.scoring(|| score_flow_windows(&self.model, &windows))?;
-            self.verdict.build(Some(&last_struct(&scored)?), &positions)?
+            let scored = stats.scoring(|| -> anyhow::Result<_> {
+                Ok(self.scorer.verdict_column(&self.scorer.score(&windows)?)?)
+            })?;
+            self.verdict.build(Some(&scored), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;
         Ok(Envelope { batch, ..env })

@@ -1,5 +1,6 @@
 //! Scoring metrics: the model's series resampled onto its grid, each step forecast
-//! from the lookback window before it and scored by its normalised residual.
+//! from the lookback window before it and scored by its normalised residual (the
+//! iTransformer [`Scorer`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,22 +10,20 @@ use arrow_array::builder::{
     Float32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StructArray};
+use arrow_array::types::{Float64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
-use vigil_ingest::metrics::{MetricPoint, ResampleConfig, ResampledStep, Resampler};
-use vigil_models::Model;
-use vigil_tokenizers::variate::{VariateConfig, VariateTokenizer, VariateWindow};
+use vigil_ingest::metrics::{MetricPoint, ResampledStep, Resampler};
+use vigil_models::{Scorer, VariateItem, VariateScorer};
+use vigil_tokenizers::variate::{VariateTokenizer, VariateWindow};
 
-use super::verdict::last_struct;
 use crate::runtime::record::{Envelope, RecordKind};
 use crate::runtime::stats::StageStats;
-use crate::score::score_variate_windows;
 use crate::store::Table;
 
 /// iTransformer over a metrics stream.
 pub struct MetricsTransform {
-    model: Arc<Model>,
+    scorer: VariateScorer,
     series: Vec<String>,
     resampler: Resampler,
     tokenizer: VariateTokenizer,
@@ -35,28 +34,13 @@ pub struct MetricsTransform {
 }
 
 impl MetricsTransform {
-    /// A transform for `model`; `series` and `step_seconds` override the manifest's.
-    pub fn new(
-        model: Arc<Model>,
-        series: Option<Vec<String>>,
-        step_seconds: Option<f64>,
-    ) -> anyhow::Result<Self> {
-        let prep = &model.manifest().preprocessing;
-        let series = match series {
-            Some(s) => s,
-            None => serde_json::from_value(prep["series"].clone())
-                .with_context(|| format!("model {}: no preprocessing.series", model.name()))?,
-        };
-        let step = step_seconds
-            .or(prep["step_seconds"].as_f64())
-            .with_context(|| format!("model {}: no preprocessing.step_seconds", model.name()))?;
-        let lookback = prep["lookback"].as_u64().context("no preprocessing.lookback")? as usize;
-        let rs = ResampleConfig { step_us: (step * 1e6).round() as i64, ..Default::default() };
-        let resampler = Resampler::new(series.clone(), rs)?;
-        let config = VariateConfig { lookback, stride: 1, ..VariateConfig::default() };
-        let tokenizer = VariateTokenizer::new(series.clone(), config)?;
+    /// A transform scoring with `scorer` (made with the series and step to use).
+    pub fn new(scorer: VariateScorer) -> anyhow::Result<Self> {
+        let series = scorer.series().to_vec();
+        let resampler = Resampler::new(series.clone(), scorer.resample_config())?;
+        let tokenizer = scorer.tokenizer()?;
         Ok(MetricsTransform {
-            model,
+            scorer,
             series,
             resampler,
             tokenizer,
@@ -142,11 +126,12 @@ impl MetricsTransform {
         if steps.is_empty() {
             return Ok(None);
         }
-        let mut pairs: Vec<(usize, VariateWindow)> = Vec::new();
+        // Each full window with the step after it (its index in `steps`).
+        let mut pairs: Vec<(usize, VariateItem)> = Vec::new();
         stats.tokenizing(|| -> anyhow::Result<()> {
             for (k, s) in steps.iter().enumerate() {
-                if let Some(w) = self.last_window.take() {
-                    pairs.push((k, w));
+                if let Some(window) = self.last_window.take() {
+                    pairs.push((k, VariateItem { window, next: Some(s.values.clone()) }));
                 }
                 self.last_window = self.tokenizer.push_step(s)?.into_iter().last();
             }
@@ -157,27 +142,11 @@ impl MetricsTransform {
         let mut forecast: Vec<Option<Vec<f32>>> = vec![None; steps.len()];
         let mut score: Vec<Option<f32>> = vec![None; steps.len()];
         if !pairs.is_empty() {
-            let windows: Vec<VariateWindow> = pairs.iter().map(|(_, w)| w.clone()).collect();
-            let next: Vec<Option<Vec<f64>>> =
-                pairs.iter().map(|(k, _)| Some(steps[*k].values.clone())).collect();
-            let scored = stats.scoring(|| score_variate_windows(&self.model, &windows, &next))?;
-            let verdict: StructArray = last_struct(&scored)?;
-            let scores = verdict
-                .column_by_name("score")
-                .context("no score")?
-                .as_primitive::<Float32Type>()
-                .clone();
-            let lists = verdict.column_by_name("forecast").context("no forecast")?;
-            let lists: &ListArray = lists.as_list::<i32>();
-            for (row, (k, _)) in pairs.iter().enumerate() {
-                score[*k] = scores.is_valid(row).then(|| scores.value(row));
-                let per_variate = lists.value(row);
-                let per_variate = per_variate.as_list::<i32>();
-                forecast[*k] = Some(
-                    (0..n)
-                        .map(|v| per_variate.value(v).as_primitive::<Float32Type>().value(0))
-                        .collect(),
-                );
+            let (at, items): (Vec<usize>, Vec<VariateItem>) = pairs.into_iter().unzip();
+            let verdicts = stats.scoring(|| self.scorer.score(&items))?;
+            for (k, v) in at.into_iter().zip(verdicts) {
+                score[k] = v.score;
+                forecast[k] = Some((0..n).map(|i| v.forecast[i][0]).collect());
             }
         }
         let (source, sensor) = self.origin.clone().unwrap_or_default();
@@ -196,7 +165,7 @@ impl MetricsTransform {
                 b_value.append_option(s.values[v].is_finite().then_some(s.values[v]));
                 b_forecast.append_option(forecast[k].as_ref().map(|f| f64::from(f[v])));
                 b_score.append_option(score[k]);
-                b_model.append_value(self.model.name());
+                b_model.append_value(self.scorer.model().name());
                 b_source.append_value(&source);
                 b_sensor.append_value(&sensor);
             }

@@ -1,5 +1,9 @@
-//! Transforms: scoring with a model (its family decides the records it reads) and
-//! alert rules over scored records.
+//! Transforms: scoring with a model (its [`Family`] picks the [`vigil_models::Scorer`],
+//! and so the records it reads) and alert rules over scored records.
+//!
+//! A scoring transform's model is loaded once ([`load_model`]) and shared as an
+//! `Arc<Model>`: one ONNX Runtime session, on which the runner's scoring workers run
+//! one batch at a time (see [`vigil_models::scorer`]).
 
 mod actions;
 mod alerts;
@@ -9,7 +13,9 @@ pub mod verdict;
 
 use std::sync::Arc;
 
-use vigil_models::{Device, Model, ModelOptions};
+use vigil_models::{
+    Device, Family, FlowScorer, HstuScorer, Model, ModelOptions, NetfoundScorer, VariateScorer,
+};
 
 pub use actions::ActionsTransform;
 pub use alerts::{Alert, AlertsTransform, DEFAULT_MAX_SUPPRESSION_KEYS, alerts_batch};
@@ -64,21 +70,27 @@ impl Transform {
                 })
             }
             (TransformConfig::Score { embedding, series, step_seconds, .. }, Some(model)) => {
-                match model.manifest().family.to_ascii_lowercase().as_str() {
-                    "netfound" => Transform::Netfound(NetfoundTransform::new(model, *embedding)?),
-                    "flowtransformer" | "flow_transformer" | "flow-transformer" => {
-                        Transform::Flow(FlowTransform::new(model)?)
-                    }
-                    "itransformer" => Transform::Metrics(MetricsTransform::new(
-                        model,
-                        series.clone(),
-                        *step_seconds,
-                    )?),
-                    "hstu" => Transform::Actions(ActionsTransform::new(model)?),
-                    other => {
-                        anyhow::bail!("transform `{name}`: no scorer for model family `{other}`")
-                    }
-                }
+                let scoring = || -> anyhow::Result<Transform> {
+                    Ok(match model.manifest().family.clone() {
+                        Family::Netfound => Transform::Netfound(NetfoundTransform::new(
+                            NetfoundScorer::new(model)?,
+                            *embedding,
+                        )?),
+                        Family::FlowTransformer => {
+                            Transform::Flow(FlowTransform::new(FlowScorer::new(model)?)?)
+                        }
+                        Family::ITransformer => Transform::Metrics(MetricsTransform::new(
+                            VariateScorer::new(model, series.clone(), *step_seconds)?,
+                        )?),
+                        Family::Hstu => {
+                            Transform::Actions(ActionsTransform::new(HstuScorer::new(model)?)?)
+                        }
+                        Family::Other(other) => {
+                            anyhow::bail!("no scorer for model family `{other}`")
+                        }
+                    })
+                };
+                scoring().map_err(|e| anyhow::anyhow!("transform `{name}`: {e:#}"))?
             }
             (TransformConfig::Score { .. }, None) => anyhow::bail!("transform `{name}`: no model"),
         };

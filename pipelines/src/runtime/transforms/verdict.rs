@@ -37,12 +37,11 @@ pub struct VerdictSpec {
 }
 
 impl VerdictSpec {
-    /// The spec for `model`, keeping the `keep` fields of `scored` (the schema `vigil
-    /// score` writes for it, whose last column is the verdict struct) that exist.
-    pub fn new(model: &Model, scored: &Schema, keep: &[&str]) -> anyhow::Result<VerdictSpec> {
-        let last = scored.fields().last().ok_or_else(|| anyhow::anyhow!("an empty schema"))?;
-        let DataType::Struct(all) = last.data_type() else {
-            anyhow::bail!("the scored schema's last column is not a struct");
+    /// The spec for `model`, keeping the `keep` fields of its scorer's verdict struct
+    /// type `verdict` that exist.
+    pub fn new(model: &Model, verdict: &DataType, keep: &[&str]) -> anyhow::Result<VerdictSpec> {
+        let DataType::Struct(all) = verdict else {
+            anyhow::bail!("the verdict type is not a struct");
         };
         let mut fields: Vec<Field> = keep
             .iter()
@@ -105,15 +104,6 @@ pub fn with_column(
     fields.push(Field::new(name, column.data_type().clone(), true));
     columns.push(column);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
-}
-
-/// The last column of a scored batch as a struct (the verdict `vigil score` adds).
-pub fn last_struct(batch: &RecordBatch) -> anyhow::Result<StructArray> {
-    let col = batch.columns().last().ok_or_else(|| anyhow::anyhow!("an empty scored batch"))?;
-    col.as_any()
-        .downcast_ref::<StructArray>()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("the scored batch's last column is not a struct"))
 }
 
 #[cfg(test)]

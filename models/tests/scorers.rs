@@ -1,0 +1,164 @@
+//! The family scorers on the shipped artifacts: each refuses a model of another family,
+//! derives its tokenizer settings and token stamp from the manifest, scores items made
+//! by its own tokenizer, and gives a verdict column of its verdict type.
+//!
+//! They need the ONNX Runtime library; without it they print why and pass.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::Array;
+use vigil_ingest::actions::ActionEvent;
+use vigil_ingest::metrics::ResampledStep;
+use vigil_models::{
+    Error, Family, FlowScorer, HstuScorer, Model, NetfoundScorer, Scorer, VariateItem,
+    VariateScorer,
+};
+use vigil_tokenizers::{Burst, EmitReason, FlowTokens, NetfoundConfig, TokenStamp};
+
+fn load(name: &str) -> Option<Arc<Model>> {
+    if let Err(e) = vigil_models::runtime::find_library() {
+        eprintln!("skipping: {e}");
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts").join(name);
+    Some(Arc::new(Model::load(dir).unwrap()))
+}
+
+#[test]
+fn a_scorer_refuses_a_model_of_another_family() {
+    let Some(hstu) = load("hstu-ml100k") else { return };
+    assert_eq!(hstu.manifest().family, Family::Hstu);
+    let e = NetfoundScorer::new(hstu.clone()).unwrap_err();
+    assert!(matches!(e, Error::Family { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "model hstu-ml100k is a `hstu` model, not a netFound (netfound) model"
+    );
+    assert!(FlowScorer::new(hstu.clone()).is_err());
+    assert!(VariateScorer::new(hstu, None, None).is_err());
+    let Some(linear) = load("test-linear") else { return };
+    assert_eq!(linear.manifest().family, Family::Other("test".into()));
+    assert!(HstuScorer::new(linear).unwrap_err().to_string().contains("`test` model"));
+}
+
+#[test]
+fn netfound_scores_flows_with_the_manifests_tokenizer_settings() {
+    let Some(model) = load("netfound") else { return };
+    let scorer = NetfoundScorer::new(model).unwrap();
+    assert_eq!(scorer.grid(), (12, 55));
+    assert_eq!(scorer.tokenizer_config(&[]), NetfoundConfig::default());
+    assert_eq!(scorer.token_stamp(), TokenStamp::netfound(&NetfoundConfig::default()));
+    scorer.check_tokens(Some(&scorer.token_stamp()), "t.parquet").unwrap();
+
+    let flow = |bursts: u32| FlowTokens {
+        flow_id: 1,
+        community_id: "1:x".into(),
+        protocol: 6,
+        flow_duration_us: 10,
+        bursts: (0..bursts)
+            .map(|k| Burst {
+                tokens: vec![65537, 21, 1, 29, 3, 65],
+                direction: k % 2 == 0,
+                bytes: 60,
+                iat_us: 1000,
+                packets: 1,
+                ts_start: 0,
+            })
+            .collect(),
+        reason: EmitReason::Closed,
+    };
+    let verdicts = scorer.score(&[flow(1), flow(20)]).unwrap();
+    assert_eq!(verdicts.len(), 2);
+    for v in &verdicts {
+        assert_eq!(v.class.probs.len(), 7);
+        assert!((v.class.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(v.malicious.is_some_and(|m| (0.0..=1.0).contains(&m)));
+        assert_eq!(v.embedding.as_ref().map(Vec::len), Some(64));
+    }
+    let column = scorer.verdict_column(&verdicts).unwrap();
+    assert_eq!(column.data_type(), &scorer.verdict_type());
+    assert_eq!(column.len(), 2);
+    assert!(scorer.score(&[]).unwrap().is_empty(), "no items, no run");
+}
+
+#[test]
+fn flow_transformer_windows_come_from_the_manifests_preprocessor() {
+    let Some(model) = load("flow-transformer-cicids2017") else { return };
+    let scorer = FlowScorer::new(model).unwrap();
+    assert_eq!(scorer.mapping(), Some("cicflowmeter"));
+    let tok = scorer.tokenizer().unwrap();
+    assert_eq!(tok.preprocessor().numeric.len(), 73);
+    assert_eq!(
+        scorer.token_stamp().settings.to_json(),
+        r#"{"tokenizer":"flow","window":8,"group_by":"src_addr"}"#
+    );
+}
+
+#[test]
+fn itransformer_forecasts_windows_and_scores_the_next_step() {
+    let Some(model) = load("itransformer-etth1") else { return };
+    let e = VariateScorer::new(model.clone(), None, Some(0.0)).unwrap_err();
+    assert!(e.to_string().contains("positive"), "{e}");
+    let scorer = VariateScorer::new(model, None, None).unwrap();
+    assert_eq!((scorer.series().len(), scorer.lookback()), (7, 96));
+    let mut tok = scorer.tokenizer().unwrap();
+    let step = |i: i64| ResampledStep {
+        ts: i * 3_600_000_000,
+        values: (0..7).map(|v| (i as f64 / 5.0).sin() + v as f64).collect(),
+        missing: vec![false; 7],
+    };
+    let mut windows = Vec::new();
+    for i in 0..98 {
+        windows.extend(tok.push_step(&step(i)).unwrap());
+    }
+    assert_eq!(windows.len(), 3);
+    let items: Vec<VariateItem> = windows
+        .into_iter()
+        .zip([Some(step(96).values), Some(step(97).values), None])
+        .map(|(window, next)| VariateItem { window, next })
+        .collect();
+    let verdicts = scorer.score(&items).unwrap();
+    assert_eq!(verdicts[0].forecast.len(), 7);
+    assert_eq!(verdicts[0].forecast[0].len(), 96);
+    assert!(verdicts[0].score.is_some_and(f32::is_finite));
+    assert!(verdicts[2].score.is_none(), "no next step, no score");
+    let column = scorer.verdict_column(&verdicts).unwrap();
+    assert_eq!(column.data_type(), &scorer.verdict_type());
+}
+
+#[test]
+fn hstu_scores_each_event_against_its_entitys_history() {
+    let Some(model) = load("hstu-ml100k") else { return };
+    let scorer = HstuScorer::new(model).unwrap();
+    let mut seq = scorer.tokenizer().unwrap();
+    let snaps: Vec<_> = (0..4)
+        .map(|i| {
+            seq.push(&ActionEvent {
+                entity: "u1".into(),
+                ts: 880_000_000_000_000 + i * 3_600_000_000,
+                action: "rate".into(),
+                object: ["50", "100", "181", "258"][i as usize].into(),
+            })
+        })
+        .collect();
+    let verdicts = scorer.score(&snaps).unwrap();
+    assert!(verdicts[0].score.is_none() && verdicts[0].rank.is_none(), "no history");
+    assert!(verdicts[1..].iter().all(|v| v.score.is_some_and(|s| s > 0.0) && v.rank.is_some()));
+    let column = scorer.verdict_column(&verdicts).unwrap();
+    assert_eq!(column.data_type(), &scorer.verdict_type());
+    assert_eq!(column.column(1).null_count(), 1);
+
+    let stamp = scorer.token_stamp();
+    assert_eq!(
+        stamp.settings.to_json(),
+        r#"{"tokenizer":"actions","max_len":50,"num_buckets":128}"#
+    );
+    scorer.check_tokens(Some(&stamp), "t.parquet").unwrap();
+    let e = scorer.check_tokens(None, "t.parquet").unwrap_err().to_string();
+    assert!(e.starts_with("t.parquet: ") && e.contains("re-tokenize"), "{e}");
+    // A row of another length is refused rather than scored.
+    let mut short = snaps[1].clone();
+    short.object_ids.pop();
+    assert!(scorer.score(&[short]).unwrap_err().to_string().contains("row of 49 positions"));
+}
