@@ -140,7 +140,8 @@ impl Runner {
             failed: Arc::new(AtomicBool::new(false)),
             stop: stop.clone(),
         };
-        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        // Each stage's task, with its role, name and counters (to name it if it panics).
+        let mut tasks: Vec<(&str, String, Arc<StageStats>, JoinHandle<()>)> = Vec::new();
         let store_dir = topology.store_dir.clone();
         for (name, source) in topology.sources {
             let ctx = SourceContext::new(
@@ -155,7 +156,8 @@ impl Runner {
                 ),
             );
             let failures = failures.clone();
-            tasks.push(tokio::task::spawn_blocking(move || {
+            let named = (name.clone(), ctx.stats.clone());
+            let task = tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
                 let result = source.run(&ctx).and_then(|()| ctx.finish().map(|_| ()));
                 let blocked = Duration::from_secs_f64(ctx.stats.blocked_seconds());
@@ -165,7 +167,8 @@ impl Runner {
                     let _ = ctx.finish();
                     failures.fail("source", &name, &ctx.stats, &e);
                 }
-            }));
+            });
+            tasks.push(("source", named.0, named.1, task));
         }
         for (name, transform, _) in topology.transforms {
             let batcher =
@@ -174,7 +177,8 @@ impl Runner {
             let out = outputs_of(&name, &mut readers_of);
             let st = stats.stage(&name, "transform");
             let (failures, pool) = (failures.clone(), score_pool.clone());
-            tasks.push(tokio::spawn(async move {
+            let named = (name.clone(), st.clone());
+            let task = tokio::spawn(async move {
                 let stage = TransformStage {
                     scores: !matches!(transform, Transform::Alerts(_)),
                     transform: Arc::new(std::sync::Mutex::new(transform)),
@@ -187,17 +191,20 @@ impl Runner {
                 if let Err(e) = stage.run(rx, &failures.stop).await {
                     failures.fail("transform", &name, &st, &e);
                 }
-            }));
+            });
+            tasks.push(("transform", named.0, named.1, task));
         }
         for (name, sink, _) in topology.sinks {
             let rx = receivers.remove(&name).expect("a channel per sink");
             let st = stats.stage(&name, "sink");
             let failures = failures.clone();
-            tasks.push(tokio::spawn(async move {
+            let named = (name.clone(), st.clone());
+            let task = tokio::spawn(async move {
                 if let Err(e) = sink.run(rx, st.clone()).await {
                     failures.fail("sink", &name, &st, &e);
                 }
-            }));
+            });
+            tasks.push(("sink", named.0, named.1, task));
         }
         drop(readers_of);
 
@@ -226,11 +233,10 @@ impl Runner {
                 }
             })
         };
-        for t in tasks {
-            if let Err(e) = t.await {
-                // A panic in a stage: its held batches resolved as errored.
-                let e = anyhow::anyhow!("a stage panicked: {e}");
-                failures.fail("stage", "?", &StageStats::default(), &e);
+        for (role, name, st, task) in tasks {
+            if let Err(e) = task.await {
+                // A panic: the batches it held resolved as errored when they dropped.
+                failures.fail(role, &name, &st, &anyhow::anyhow!("panicked: {e}"));
             }
         }
         upkeep.abort();
