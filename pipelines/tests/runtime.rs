@@ -25,7 +25,10 @@ fn toml_str(p: &Path) -> String {
 async fn run_toml(text: &str) -> vigil_pipelines::runtime::RunSummary {
     let config = TopologyConfig::from_toml(text, Path::new("test.toml")).unwrap();
     let topology = tokio::task::block_in_place(|| Topology::build(config)).unwrap();
-    Runner::new(topology).run().await.unwrap()
+    let summary = Runner::new(topology).run().await.unwrap();
+    assert_eq!(summary.lost, 0, "nothing is lost: {:?}", summary.errors);
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    summary
 }
 
 /// The first column of the first row of a query's result, as i64.
@@ -248,6 +251,13 @@ fn bad_topologies_are_refused_before_anything_runs() {
                 metrics = toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
             ),
             "rule `r` reads model `netfound`, which no stage before it runs (they run itransformer-etth1)",
+        ),
+        (
+            format!(
+                "[sources.a]\ntype = \"pcap\"\npaths = [\"{readme}\"]\n[sinks.s]\ntype = \"store\"\ninputs = [\"a\"]\n",
+                readme = toml_str(&repo("README.md"))
+            ),
+            "not a pcap or pcapng capture",
         ),
         (
             // Every problem at once.

@@ -210,6 +210,12 @@ impl Source {
         Ok(match config {
             SourceConfig::Pcap { paths, follow } => {
                 check_paths(paths)?;
+                // A file named on its own must be a capture (an empty or foreign file is
+                // a mistake, not input to skip); files found in a directory are read as
+                // they come, and one that is not a capture becomes a dead letter.
+                for p in paths.iter().filter(|p| p.is_file()) {
+                    vigil_ingest::PcapReader::open(p)?;
+                }
                 Source::Capture(Box::new(CaptureSource::files(paths.clone(), *follow, tokens)))
             }
             SourceConfig::Interface { name } => {
