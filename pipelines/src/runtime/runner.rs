@@ -159,9 +159,11 @@ impl Runner {
             let named = (name.clone(), ctx.stats.clone());
             let task = tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
-                let result = source.run(&ctx).and_then(|()| ctx.finish().map(|_| ()));
+                let result = source.run(&ctx);
                 let blocked = Duration::from_secs_f64(ctx.stats.blocked_seconds());
                 ctx.stats.add_busy(started.elapsed().saturating_sub(blocked));
+                // Waiting for the last acknowledgements is neither reading nor blocked.
+                let result = result.and_then(|()| ctx.finish().map(|_| ()));
                 if let Err(e) = result {
                     // Whatever it sent is resolved by the stages downstream, which drain.
                     let _ = ctx.finish();
