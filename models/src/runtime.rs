@@ -30,6 +30,23 @@ const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
+/// For tests that need ONNX Runtime: whether its library is there. When it is not,
+/// prints why (the test then skips), or panics when `VIGIL_REQUIRE_DATA=1` (CI, which
+/// installs it): a run that must test everything never skips quietly.
+pub fn available_for_tests() -> bool {
+    match find_library() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                !vigil_ingest::data_dir::data_required(),
+                "VIGIL_REQUIRE_DATA=1 but there is no ONNX Runtime library: {e}"
+            );
+            println!("skipped: no ONNX Runtime library: {e}");
+            false
+        }
+    }
+}
+
 /// Where the ONNX Runtime library is: `ORT_DYLIB_PATH`, else the project's `.venv`.
 pub fn find_library() -> Result<PathBuf> {
     if let Some(value) = std::env::var_os(ORT_DYLIB_PATH).filter(|v| !v.is_empty()) {

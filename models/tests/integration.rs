@@ -14,17 +14,6 @@ fn artifact() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts/test-linear")
 }
 
-/// True when ONNX Runtime can be found; otherwise prints why the test is skipped.
-fn have_runtime(test: &str) -> bool {
-    match vigil_models::runtime::find_library() {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("skipping {test}: {e}");
-            false
-        }
-    }
-}
-
 /// A copy of the artifact in a temporary directory, to damage.
 fn copy_artifact() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +81,7 @@ fn x(rows: usize) -> InputTensor {
 
 #[test]
 fn loads_and_checks_the_artifact() {
-    if !have_runtime("loads_and_checks_the_artifact") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let model = Model::load(artifact()).unwrap();
@@ -107,7 +96,7 @@ fn loads_and_checks_the_artifact() {
 
 #[test]
 fn parity_with_the_reference_outputs() {
-    if !have_runtime("parity_with_the_reference_outputs") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let model = Model::load(artifact()).unwrap();
@@ -137,7 +126,7 @@ fn parity_with_the_reference_outputs() {
 
 #[test]
 fn batches_larger_than_max_batch_are_split_and_joined() {
-    if !have_runtime("batches_larger_than_max_batch_are_split_and_joined") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let whole = Model::load(artifact()).unwrap().run(&[("x", x(7))]).unwrap();
@@ -155,7 +144,7 @@ fn batches_larger_than_max_batch_are_split_and_joined() {
 
 #[test]
 fn corrupt_model_file_is_refused_naming_it() {
-    if !have_runtime("corrupt_model_file_is_refused_naming_it") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let dir = copy_artifact();
@@ -198,7 +187,7 @@ fn broken_manifest_is_refused_naming_it() {
 
 #[test]
 fn manifest_shape_dtype_or_name_mismatch_is_refused() {
-    if !have_runtime("manifest_shape_dtype_or_name_mismatch_is_refused") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     type Edit = fn(&mut serde_json::Value);
@@ -226,7 +215,7 @@ fn manifest_shape_dtype_or_name_mismatch_is_refused() {
 
 #[test]
 fn wrong_inputs_are_refused() {
-    if !have_runtime("wrong_inputs_are_refused") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let model = Model::load(artifact()).unwrap();
@@ -266,7 +255,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnCounter {
 
 #[test]
 fn cuda_request_falls_back_to_cpu_with_one_warning() {
-    if !have_runtime("cuda_request_falls_back_to_cpu_with_one_warning") {
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     use tracing_subscriber::layer::SubscriberExt;

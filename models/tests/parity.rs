@@ -30,8 +30,7 @@ fn tensor(t: &serde_json::Value) -> (Vec<usize>, Vec<f64>) {
 
 #[test]
 fn every_artifact_matches_its_parity_fixture() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let dirs = artifacts();

@@ -2,6 +2,7 @@
 //!
 //! - [`extract`]: capture → decoded packets → flows, with counters and progress.
 //! - [`inputs`]: capture inputs (files, directories, `-`).
+//! - [`logging`]: `tracing` to stderr for the command-line tools.
 //! - [`output`]: flow writers (Zeek `conn.log` TSV, JSON lines, CSV, Parquet).
 //! - [`score`]: model verdicts added to tokenized rows.
 //! - [`sql`]: read-only DataFusion SQL over the store, saved queries.
@@ -14,6 +15,7 @@
 
 pub mod extract;
 pub mod inputs;
+pub mod logging;
 pub mod output;
 pub mod runtime;
 pub mod score;

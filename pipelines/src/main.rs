@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.verbose, args.quiet);
+    vigil_pipelines::logging::init(args.verbose, args.quiet);
     match cli::run(args) {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => {

@@ -145,8 +145,7 @@ fn truncated_capture_keeps_earlier_flows_and_exits_3() {
 
 /// The netFound model directory, when the ONNX Runtime library is there to load it.
 fn netfound_model() -> Option<String> {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped the `score netfound` cases: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return None;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/artifacts/netfound");
@@ -517,8 +516,7 @@ fn tokenize_flow_from_stored_flows_equals_from_the_capture() {
 
 #[test]
 fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -569,8 +567,7 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
 #[test]
 fn score_flow_scores_a_capture_with_the_iot23_model() {
     // Our flows -> zeek_conn features (the manifest's mapping) -> the IoT-23 FlowTransformer.
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -653,8 +650,7 @@ fn score_flow(input: &Path, model: &str, out: &Path) -> Vec<arrow_array::StructA
 
 #[test]
 fn score_flow_scores_unlabelled_zeek_and_cicflowmeter_files() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -694,8 +690,7 @@ fn score_flow_scores_unlabelled_zeek_and_cicflowmeter_files() {
 #[test]
 fn score_flow_refuses_a_capture_for_a_model_our_flows_cannot_feed() {
     // The CIC-IDS2017 model's CICFlowMeter features cannot be derived from our flows.
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -722,8 +717,7 @@ fn score_flow_refuses_a_capture_for_a_model_our_flows_cannot_feed() {
 
 #[test]
 fn score_variate_forecasts_etth1_with_the_shipped_model() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -783,8 +777,7 @@ fn first_batch(path: &Path) -> arrow_array::RecordBatch {
 
 #[test]
 fn score_flow_classifies_header_less_nsl_kdd_rows_with_the_shipped_binary_model() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -834,8 +827,7 @@ fn score_flow_classifies_header_less_nsl_kdd_rows_with_the_shipped_binary_model(
 
 #[test]
 fn score_variate_forecasts_one_nab_series_with_series_and_step_given() {
-    if let Err(e) = vigil_models::runtime::find_library() {
-        println!("skipped: no ONNX Runtime library: {e}");
+    if !vigil_models::runtime::available_for_tests() {
         return;
     }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigil_harness::cli::{Cli, init_logging, run};
+use vigil_harness::cli::{Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    vigil_pipelines::logging::init(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => {

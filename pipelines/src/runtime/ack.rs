@@ -79,21 +79,11 @@ impl Clone for Ack {
 }
 
 impl Ack {
-    /// An acknowledgement nobody waits for (batches made outside a tracked source).
-    pub fn none() -> Ack {
-        Ack { notifier: None }
-    }
-
     /// Resolve this copy.
     pub fn resolve(mut self, status: BatchStatus) {
         if let Some(n) = self.notifier.take() {
             n.merge(status);
         }
-    }
-
-    /// The batch number this copy belongs to, if tracked.
-    pub fn batch_id(&self) -> Option<u64> {
-        self.notifier.as_ref().map(|n| n.id)
     }
 }
 
@@ -129,11 +119,6 @@ impl Acks {
     /// Resolve every copy.
     pub fn resolve(self, status: BatchStatus) {
         self.0.into_iter().for_each(|a| a.resolve(status));
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -102,20 +102,12 @@ pub struct Checkpointer {
     /// The newest acknowledged state not yet written.
     unwritten: Option<serde_json::Value>,
     last_write: Option<Instant>,
-    writes: u64,
 }
 
 impl Checkpointer {
     /// A checkpointer writing to `path` (or to nothing).
     pub fn new(tracker: AckTracker, path: Option<PathBuf>) -> Checkpointer {
-        Checkpointer {
-            tracker,
-            path,
-            states: BTreeMap::new(),
-            unwritten: None,
-            last_write: None,
-            writes: 0,
-        }
+        Checkpointer { tracker, path, states: BTreeMap::new(), unwritten: None, last_write: None }
     }
 
     /// Where this source's checkpoint lives, if it has one.
@@ -159,11 +151,6 @@ impl Checkpointer {
         Ok(!self.tracker.failed() && self.tracker.outstanding() == 0)
     }
 
-    /// Checkpoint files written so far.
-    pub fn writes(&self) -> u64 {
-        self.writes
-    }
-
     fn advance(&mut self, through: u64) {
         let later = self.states.split_off(&(through + 1));
         if let Some((_, state)) = std::mem::replace(&mut self.states, later).pop_last() {
@@ -178,7 +165,6 @@ impl Checkpointer {
         let bytes = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
         write_atomic(path, &bytes)?;
         self.last_write = Some(Instant::now());
-        self.writes += 1;
         Ok(())
     }
 }

@@ -59,19 +59,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Log to stderr with `tracing`; `RUST_LOG` wins over the flags.
-pub fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 /// The Vigil checkout (`samples/`, `onnx/artifacts/`): `explicit`, else the one this
 /// harness was built in.
 pub(crate) fn checkout_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {

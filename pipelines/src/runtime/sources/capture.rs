@@ -282,6 +282,9 @@ impl Flows<'_> {
     fn finish(mut self) -> anyhow::Result<()> {
         self.capture.flush(&mut self.ended);
         self.take_ended()?;
+        if let Some(l) = self.ledger.as_ref().filter(|l| l.replayed() > 0) {
+            tracing::info!(source = %self.ctx.name, flows = l.replayed(), "flows stored before the restart were not sent again");
+        }
         self.flush()
     }
 }

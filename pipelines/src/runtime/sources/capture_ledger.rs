@@ -147,11 +147,6 @@ impl CaptureLedger {
         self.skip_uids.extend(uids);
     }
 
-    /// The files of the checkpoint resumed from, in the order they were read.
-    pub fn known_files(&self) -> &[FileIdentity] {
-        &self.files
-    }
-
     /// A file comes up: what to do with it. Files are numbered in the order started.
     pub fn start_file(&mut self, now: FileIdentity) -> FileStart {
         let known = self.files.iter().position(|f| f.path == now.path && f.same_file(&now));

@@ -203,17 +203,13 @@ impl FlowCsvSource {
             }
             None => Default::default(),
         };
-        pump(ctx, &self.path, reader, |mut recs| {
-            let seed = sensor_seed(&sensor);
-            let mut flows: Vec<FlowRecord> =
-                recs.iter().map(|r| record_of_features(r, seed)).collect();
-            if !stored.is_empty() {
-                let keep: Vec<bool> = flows.iter().map(|f| !stored.contains(&f.uid)).collect();
-                let mut k = keep.iter();
-                flows.retain(|_| *k.next().expect("one flag per row"));
-                let mut k = keep.iter();
-                recs.retain(|_| *k.next().expect("one flag per row"));
-            }
+        let seed = sensor_seed(&sensor);
+        pump(ctx, &self.path, reader, |recs| {
+            let (flows, recs): (Vec<FlowRecord>, Vec<FlowFeatures>) = recs
+                .into_iter()
+                .map(|r| (record_of_features(&r, seed), r))
+                .filter(|(f, _)| !stored.contains(&f.uid))
+                .unzip();
             let mut env =
                 Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
             env.features = Some(Arc::new(recs));

@@ -94,11 +94,6 @@ impl SourceContext {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
-    /// Whether this source keeps a checkpoint (file inputs do; stdin does not).
-    pub fn resumable(&self) -> bool {
-        self.checkpointer().path().is_some()
-    }
-
     /// Stop keeping a checkpoint (the input turned out not to be resumable).
     pub fn no_checkpoint(&self) {
         self.checkpointer().disable();
