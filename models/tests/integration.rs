@@ -140,6 +140,13 @@ fn batches_larger_than_max_batch_are_split_and_joined() {
     }
     let one = small.run(&[("x", x(1))]).unwrap();
     assert_eq!(one.get("probs").unwrap().shape(), &[1, 3]);
+    // Spread over three sessions, the runs come back in order.
+    let pooled =
+        Model::load_with(artifact(), &ModelOptions::default().max_batch(2).workers(3)).unwrap();
+    let spread = pooled.run(&[("x", x(7))]).unwrap();
+    for (name, a) in whole.iter() {
+        assert!(max_abs_diff(a, spread.get(name).unwrap()) <= 1e-6, "{name}");
+    }
 }
 
 #[test]

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use crate::store::origin::BatchOrigin;
+
 /// The fate of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +48,8 @@ impl BatchStatus {
 #[derive(Debug)]
 struct Notifier {
     id: u64,
+    /// Where the batch came from, when its source numbers its records.
+    origin: Option<Arc<BatchOrigin>>,
     status: AtomicU8,
     tx: Mutex<mpsc::Sender<(u64, BatchStatus)>>,
 }
@@ -120,6 +124,21 @@ impl Acks {
     pub fn resolve(self, status: BatchStatus) {
         self.0.into_iter().for_each(|a| a.resolve(status));
     }
+
+    /// The origins of the source batches, when every one has an origin; empty
+    /// otherwise (or when there are none).
+    pub fn origins(&self) -> Vec<Arc<BatchOrigin>> {
+        let origins: Option<Vec<_>> =
+            self.0.iter().map(|a| a.notifier.as_ref().and_then(|n| n.origin.clone())).collect();
+        origins.unwrap_or_default()
+    }
+
+    /// Whether any of the source batches is being read again after a crash.
+    pub fn replayed(&self) -> bool {
+        self.0.iter().any(|a| {
+            a.notifier.as_ref().and_then(|n| n.origin.as_ref()).is_some_and(|o| o.replayed())
+        })
+    }
 }
 
 /// A source's view of its batches' fates, in the order they were sent.
@@ -149,11 +168,17 @@ impl AckTracker {
 
     /// The acknowledgement for the next batch, and its number (from 1, increasing).
     pub fn issue(&mut self) -> (u64, Ack) {
+        self.issue_from(None)
+    }
+
+    /// Like [`issue`](Self::issue), for a batch of known `origin`.
+    pub fn issue_from(&mut self, origin: Option<BatchOrigin>) -> (u64, Ack) {
         let id = self.next_id;
         self.next_id += 1;
         self.open.insert(id, None);
         let notifier = Notifier {
             id,
+            origin: origin.map(Arc::new),
             status: AtomicU8::new(BatchStatus::Delivered as u8),
             tx: Mutex::new(self.tx.clone()),
         };

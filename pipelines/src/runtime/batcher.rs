@@ -3,7 +3,8 @@
 //! until the oldest has waited `max_delay`, so a model sees full batches however the
 //! source batched. Larger batches pass whole (the model layer cuts its own runs).
 //! Batches are joined only when they have the same kind, schema and side data;
-//! another shape flushes what is held first, so the order of rows is kept.
+//! another shape flushes what is held first, so the order of rows is kept. A batch
+//! replayed after a crash is never joined.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,14 @@ impl Batcher {
         let mut ready = Vec::new();
         if self.held.first().is_some_and(|h| !same_shape(h, &env)) {
             ready.extend(self.flush()?);
+        }
+        // A batch read again after a crash may be stored already: it goes alone, so
+        // that the store holds all of what derives from it or none (see
+        // `crate::store::origin`).
+        if env.acks.replayed() {
+            ready.extend(self.flush()?);
+            ready.push(env);
+            return Ok(ready);
         }
         self.since.get_or_insert_with(Instant::now);
         self.rows += env.rows();
@@ -123,6 +132,29 @@ mod tests {
         // The joined batch carries all three acknowledgements.
         ready.into_iter().for_each(|e| e.resolve(BatchStatus::Delivered));
         assert_eq!(t.poll(), Some(3));
+    }
+
+    #[test]
+    fn a_replayed_batch_is_never_joined() {
+        use crate::store::origin::{BatchOrigin, StoredInput};
+        let mut t = AckTracker::new(Arc::new(AtomicBool::new(false)));
+        let mut b = Batcher::new(100, Duration::from_secs(60));
+        b.push(env(10, &mut t)).unwrap();
+        let mut replayed = env(0, &mut t);
+        let mut shape = env(5, &mut t);
+        let origin = BatchOrigin {
+            key: "src:1:2".into(),
+            records: 0..5,
+            dead: 0..0,
+            stored: Some(Arc::new(StoredInput::default())),
+        };
+        replayed.batch = shape.batch.clone();
+        replayed.acks = Acks::one(t.issue_from(Some(origin)).1);
+        shape.acks = Acks::new();
+        let ready = b.push(replayed).unwrap();
+        assert_eq!(ready.iter().map(Envelope::rows).collect::<Vec<_>>(), vec![10, 5]);
+        assert!(b.deadline().is_none(), "nothing held");
+        ready.into_iter().for_each(|e| e.resolve(BatchStatus::Delivered));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::ack::{Ack, AckTracker};
+use crate::store::origin::BatchOrigin;
 
 /// How often, at most, a checkpoint file is rewritten while a source runs (the last
 /// one is always written when the source ends). Zero: on every advance, which keeps
@@ -118,11 +119,28 @@ impl Checkpointer {
     /// The acknowledgement of the next batch; once it and every earlier batch are
     /// delivered, `state` is what the source resumes from.
     pub fn issue(&mut self, state: Option<serde_json::Value>) -> Ack {
-        let (id, ack) = self.tracker.issue();
+        self.issue_from(state, None)
+    }
+
+    /// Like [`issue`](Self::issue), for a batch of known `origin`.
+    pub fn issue_from(
+        &mut self,
+        state: Option<serde_json::Value>,
+        origin: Option<BatchOrigin>,
+    ) -> Ack {
+        let (id, ack) = self.tracker.issue_from(origin);
         if let (Some(state), Some(_)) = (state, &self.path) {
             self.states.insert(id, state);
         }
         ack
+    }
+
+    /// Write `state` now: a source starting an input from its beginning marks the
+    /// start, so that what a crash leaves committed before the first acknowledged
+    /// batch is found on the re-run (it looks at files written since the checkpoint).
+    pub fn start(&mut self, state: serde_json::Value) -> std::io::Result<()> {
+        self.unwritten = Some(state);
+        self.write()
     }
 
     /// Keep no checkpoint from now on (the input is not resumable).

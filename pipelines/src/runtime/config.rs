@@ -119,8 +119,10 @@ impl Default for BatchConfig {
 }
 
 /// The pool scoring runs on: every scoring transform applies one batch at a time
-/// on a blocking thread, and at most `workers` do at once. The models' ONNX
-/// Runtime sessions are shared by the workers (one session per model).
+/// on a blocking thread, and at most `workers` do at once. On the CPU each model
+/// has one single-threaded ONNX Runtime session per worker, and a batch's runs are
+/// spread over them (this measured faster than one session with `workers` threads:
+/// `vigil-harness bench sessions`); on a GPU a model has one session.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringConfig {

@@ -24,6 +24,7 @@ use super::ack::BatchStatus;
 use super::record::{Envelope, RecordKind};
 use super::stats::StageStats;
 use crate::store::StoreWriter;
+use crate::store::origin::BatchOrigin;
 
 /// A sink ready to run.
 pub enum Sink {
@@ -42,12 +43,13 @@ impl Sink {
         stats: Arc<StageStats>,
     ) -> anyhow::Result<()> {
         while let Some(mut env) = rx.recv().await {
+            let origins = env.acks.origins();
             let acks = env.take_acks();
             let rows = env.rows();
             stats.add_in(rows);
             let started = std::time::Instant::now();
             let (sink, result) = tokio::task::spawn_blocking(move || {
-                let r = self.write(&env);
+                let r = self.write(&env, &origins);
                 (self, r)
             })
             .await?;
@@ -68,13 +70,22 @@ impl Sink {
         Ok(())
     }
 
-    /// Write one batch; returns the rows committed.
-    pub fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
+    /// Write one batch, derived from the source batches `origins` (see
+    /// [`StoreWriter::write_from`]); returns the rows that are now durable (written,
+    /// or found stored already by a re-run).
+    pub fn write(&mut self, env: &Envelope, origins: &[Arc<BatchOrigin>]) -> anyhow::Result<usize> {
         match self {
             Sink::Store(w) => {
-                w.write(env.kind.table(), &env.batch).map_err(|e| {
+                let written = w.write_from(env.kind.table(), &env.batch, origins).map_err(|e| {
                     anyhow::anyhow!("cannot write {} to {}: {e}", env.kind, w.root().display())
                 })?;
+                if written.skipped > 0 {
+                    tracing::debug!(
+                        table = %env.kind.table(),
+                        rows = written.skipped,
+                        "already stored before the restart; not stored again"
+                    );
+                }
                 Ok(env.rows())
             }
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),

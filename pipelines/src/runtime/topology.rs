@@ -147,10 +147,12 @@ impl Topology {
         let order = if wired { p.check(transform_order(&config)) } else { None };
 
         // Every model is loaded (and every problem with one reported), in any case.
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let scoring_workers = config.scoring.workers.unwrap_or(cores).max(1);
         let mut models = BTreeMap::new();
         let mut built: BTreeMap<String, Transform> = BTreeMap::new();
         for (name, tc) in &config.transforms {
-            let Some(model) = p.check(load_model(name, tc)) else { continue };
+            let Some(model) = p.check(load_model(name, tc, scoring_workers)) else { continue };
             if let Some(t) = p.check(Transform::new(name, tc, model.clone())) {
                 built.insert(name.clone(), t);
             }
@@ -309,8 +311,6 @@ impl Topology {
                 Some((n.clone(), t, inputs_of(&config.transforms[&n]).to_vec()))
             })
             .collect();
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let scoring_workers = config.scoring.workers.unwrap_or(cores);
         Ok(Topology {
             config,
             store_dir,

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Table;
 use super::files::{DataFile, list_files};
+use super::origin::Origins;
 use super::quarantine::{FileCheck, check_file, quarantine};
 use super::writer::{
     AtomicParquetWriter, TempGuard, file_name, file_owner, instance_name, temp_name,
@@ -260,10 +261,17 @@ fn merge(dir: &Path, sensor: &str, inputs: &[PathBuf], schema: &SchemaRef) -> io
     // From here until the output is renamed in, any error drops the writer (its
     // temporary file goes) and the journal guard (the journal goes): nothing changed.
     let mut writer = AtomicParquetWriter::create(&output, schema.clone())?;
+    // The output holds the inputs' rows, so it records their origins too.
+    let mut origins = Origins::default();
     for input in inputs {
         let reader = File::open(input).and_then(|f| {
             ParquetRecordBatchReaderBuilder::try_new(f)
-                .and_then(|b| b.with_batch_size(MERGE_BATCH_ROWS).build())
+                .and_then(|b| {
+                    origins.merge(&Origins::of_metadata(
+                        b.metadata().file_metadata().key_value_metadata(),
+                    ));
+                    b.with_batch_size(MERGE_BATCH_ROWS).build()
+                })
                 .map_err(io::Error::other)
         });
         let reader = match reader {
@@ -279,6 +287,7 @@ fn merge(dir: &Path, sensor: &str, inputs: &[PathBuf], schema: &SchemaRef) -> io
             writer.flush_past(MERGE_ROW_GROUP_BYTES)?;
         }
     }
+    writer.add_origins(&origins);
     let rows = writer.commit()?;
     // The output is in: the journal must now survive until the inputs are gone.
     let journal_path = journal.path().to_path_buf();
@@ -397,7 +406,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = StoreWriter::new(dir.path(), "a");
         for i in 0..4 {
-            w.write(Table::Actions, &batch(1_000_000 + i, i % 2 == 1)).unwrap();
+            let origin = crate::store::origin::BatchOrigin {
+                key: "src:1:2".into(),
+                records: i as u64 * 10..i as u64 * 10 + 10,
+                dead: 0..0,
+                stored: None,
+            };
+            w.write_from(Table::Actions, &batch(1_000_000 + i, i % 2 == 1), &[Arc::new(origin)])
+                .unwrap();
         }
         assert_eq!(list_files(dir.path(), Table::Actions).unwrap().len(), 4);
         let stats = compact_table(dir.path(), Table::Actions, "a", 2, 1 << 20).unwrap();
@@ -409,6 +425,9 @@ mod tests {
         let reader =
             ParquetRecordBatchReaderBuilder::try_new(File::open(&files[0].path).unwrap()).unwrap();
         assert!(reader.schema().field_with_name("surprise").unwrap().is_nullable());
+        // The merged file still tells which records it holds.
+        let origins = Origins::of_metadata(reader.metadata().file_metadata().key_value_metadata());
+        assert!(origins.get("src:1:2").unwrap().covers(&(0..40), &(0..0)));
         // Nothing left to do the second time.
         let again = compact_table(dir.path(), Table::Actions, "a", 2, 1 << 20).unwrap();
         assert_eq!(again.files_in, 0);

@@ -12,6 +12,8 @@
 //!   streaming;
 //! - [`retention`]: drops the oldest partitions past a maximum age or size;
 //! - [`files`]: listing the committed files of a table;
+//! - [`origin`]: which input records each file holds, so a re-run after a crash stores
+//!   nothing twice;
 //! - [`quarantine`]: files that are not readable Parquet move to
 //!   `<store>/_quarantine/<table>/…` and become dead letters.
 //!
@@ -20,6 +22,7 @@
 
 pub mod compact;
 pub mod files;
+pub mod origin;
 pub mod quarantine;
 pub mod retention;
 pub mod writer;
@@ -31,7 +34,7 @@ pub use files::{DataFile, flow_uids_since, list_files};
 pub use quarantine::{FileCheck, QUARANTINE_DIR, check_file, quarantine};
 pub use retention::{Retention, RetentionStats, enforce_retention};
 pub use vigil_ingest::tables::{self, Table};
-pub use writer::StoreWriter;
+pub use writer::{StoreWriter, Written};
 
 /// The environment variable naming the store directory.
 pub const STORE_ENV: &str = "VIGIL_STORE";

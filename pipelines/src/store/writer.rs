@@ -1,6 +1,6 @@
 //! Writing record batches into a table: one Parquet file per hour partition per call.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,10 +12,13 @@ use arrow_schema::SchemaRef;
 use datafusion::arrow::compute::filter_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use std::sync::Arc;
 use vigil_ingest::time::civil_from_us;
 
 use super::Table;
+use super::origin::{BatchOrigin, ORIGIN_KEY, Origins};
 
 const US_PER_HOUR: i64 = 3_600_000_000;
 
@@ -49,8 +52,23 @@ impl StoreWriter {
     /// Write `batch` into `table`, split by the hour of the table's time column.
     /// Returns the files committed. An empty batch writes nothing.
     pub fn write(&self, table: Table, batch: &RecordBatch) -> io::Result<Vec<PathBuf>> {
+        self.write_from(table, batch, &[]).map(|w| w.files)
+    }
+
+    /// Write `batch`, derived from the source batches `origins` (all of them, or empty
+    /// when some are unknown), into `table`, split by the hour of the table's time
+    /// column. Each file records the origins in its metadata. An hour's rows are skipped
+    /// when that partition already holds every one of the origins (a batch read again
+    /// after a crash).
+    pub fn write_from(
+        &self,
+        table: Table,
+        batch: &RecordBatch,
+        origins: &[Arc<BatchOrigin>],
+    ) -> io::Result<Written> {
+        let mut out = Written::default();
         if batch.num_rows() == 0 {
-            return Ok(Vec::new());
+            return Ok(out);
         }
         let column = batch.column_by_name(table.time_column()).ok_or_else(|| {
             io::Error::other(format!("{table}: the batch has no `{}` column", table.time_column()))
@@ -61,38 +79,64 @@ impl StoreWriter {
         let hours: Vec<i64> = (0..ts.len())
             .map(|i| if ts.is_null(i) { 0 } else { ts.value(i).div_euclid(US_PER_HOUR) })
             .collect();
-        let mut distinct: BTreeMap<i64, ()> = BTreeMap::new();
-        hours.iter().for_each(|h| {
-            distinct.insert(*h, ());
-        });
-        let mut written = Vec::with_capacity(distinct.len());
-        if distinct.len() == 1 {
-            written.push(self.write_file(table, hours[0], batch)?);
-            return Ok(written);
+        let distinct: BTreeSet<i64> = hours.iter().copied().collect();
+        let mut metadata = Origins::default();
+        origins.iter().for_each(|o| o.add_to(&mut metadata));
+        for &hour in &distinct {
+            let part = if distinct.len() == 1 {
+                batch.clone()
+            } else {
+                let mask = BooleanArray::from(hours.iter().map(|h| *h == hour).collect::<Vec<_>>());
+                filter_record_batch(batch, &mask).map_err(io::Error::other)?
+            };
+            let partition = partition_name(hour);
+            if !origins.is_empty() && origins.iter().all(|o| o.stored_in(table, &partition)) {
+                out.skipped += part.num_rows();
+                continue;
+            }
+            out.rows += part.num_rows();
+            out.files.push(self.write_file(table, hour, &part, &metadata)?);
         }
-        for &hour in distinct.keys() {
-            let mask = BooleanArray::from(hours.iter().map(|h| *h == hour).collect::<Vec<_>>());
-            let part = filter_record_batch(batch, &mask).map_err(io::Error::other)?;
-            written.push(self.write_file(table, hour, &part)?);
-        }
-        Ok(written)
+        Ok(out)
     }
 
     /// The partition directory of an hour (hours since the epoch).
     pub fn partition_dir(&self, table: Table, hour: i64) -> PathBuf {
-        let c = civil_from_us(hour * US_PER_HOUR);
-        self.root
-            .join(table.name())
-            .join(format!("date={:04}-{:02}-{:02}/hour={:02}", c.year, c.month, c.day, c.hour))
+        self.root.join(table.name()).join(partition_name(hour))
     }
 
-    fn write_file(&self, table: Table, hour: i64, batch: &RecordBatch) -> io::Result<PathBuf> {
+    fn write_file(
+        &self,
+        table: Table,
+        hour: i64,
+        batch: &RecordBatch,
+        origins: &Origins,
+    ) -> io::Result<PathBuf> {
         let dir = self.partition_dir(table, hour);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(file_name(&self.instance));
-        write_parquet_atomically(&path, std::slice::from_ref(batch))?;
+        let mut w = AtomicParquetWriter::create_with(&path, batch.schema(), origins)?;
+        w.write(batch)?;
+        w.commit()?;
         Ok(path)
     }
+}
+
+/// What [`StoreWriter::write_from`] did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The files committed.
+    pub files: Vec<PathBuf>,
+    /// Rows written.
+    pub rows: usize,
+    /// Rows not written because their partition already held them.
+    pub skipped: usize,
+}
+
+/// The partition of an hour (hours since the epoch): `date=YYYY-MM-DD/hour=HH`.
+pub fn partition_name(hour: i64) -> String {
+    let c = civil_from_us(hour * US_PER_HOUR);
+    format!("date={:04}-{:02}-{:02}/hour={:02}", c.year, c.month, c.day, c.hour)
 }
 
 /// The hidden temporary name a file is written under before its rename; query engines
@@ -127,9 +171,12 @@ pub(crate) fn file_owner(name: &str) -> Option<&str> {
 }
 
 /// The store's Parquet settings: zstd level 3.
-pub(crate) fn writer_properties() -> io::Result<WriterProperties> {
+pub(crate) fn writer_properties(origins: &Origins) -> io::Result<WriterProperties> {
+    let metadata = (!origins.is_empty())
+        .then(|| vec![KeyValue::new(ORIGIN_KEY.to_string(), origins.to_json())]);
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
+        .set_key_value_metadata(metadata)
         .build())
 }
 
@@ -179,9 +226,18 @@ pub(crate) struct AtomicParquetWriter {
 impl AtomicParquetWriter {
     /// Start writing `path` with `schema`.
     pub(crate) fn create(path: &Path, schema: SchemaRef) -> io::Result<AtomicParquetWriter> {
+        Self::create_with(path, schema, &Origins::default())
+    }
+
+    /// Start writing `path` with `schema`, recording `origins` in its metadata.
+    pub(crate) fn create_with(
+        path: &Path,
+        schema: SchemaRef,
+        origins: &Origins,
+    ) -> io::Result<AtomicParquetWriter> {
         let guard = TempGuard::new(temp_name(path));
         let file = File::create(guard.path())?;
-        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()?))
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties(origins)?))
             .map_err(io::Error::other)?;
         Ok(AtomicParquetWriter { writer, guard, path: path.to_path_buf(), rows: 0 })
     }
@@ -202,6 +258,16 @@ impl AtomicParquetWriter {
         Ok(())
     }
 
+    /// Record `origins` in the file's metadata (in addition to any given at creation).
+    pub(crate) fn add_origins(&mut self, origins: &Origins) {
+        if !origins.is_empty() {
+            self.writer.append_key_value_metadata(KeyValue::new(
+                ORIGIN_KEY.to_string(),
+                origins.to_json(),
+            ));
+        }
+    }
+
     /// Finish the file and make it visible under its final name; returns its rows.
     pub(crate) fn commit(self) -> io::Result<u64> {
         let AtomicParquetWriter { writer, guard, path, rows } = self;
@@ -217,6 +283,7 @@ impl AtomicParquetWriter {
     }
 }
 
+#[cfg(test)]
 /// Write `batches` (one schema) as a zstd Parquet file at `path`: temporary name,
 /// fsync, rename, fsync of the directory. On any error the temporary file is removed.
 pub(crate) fn write_parquet_atomically(path: &Path, batches: &[RecordBatch]) -> io::Result<u64> {
@@ -256,6 +323,41 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_batch_read_again_is_skipped_in_each_partition_that_holds_it() {
+        use crate::store::origin::{BatchOrigin, stored_since};
+        let dir = tempfile::tempdir().unwrap();
+        let w = StoreWriter::new(dir.path(), "s1");
+        let origin = |stored| {
+            Arc::new(BatchOrigin { key: "src:1:2".into(), records: 0..3, dead: 0..0, stored })
+        };
+        // Three rows in two hours: two files, each recording the batch.
+        let hour = US_PER_HOUR;
+        let batch = metrics(&[1, 2, hour + 1]);
+        let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+        let first = w.write_from(Table::Metrics, &batch, &[origin(None)]).unwrap();
+        assert_eq!((first.files.len(), first.rows, first.skipped), (2, 3, 0));
+        // A crash took the second hour's file before the re-run.
+        std::fs::remove_file(&first.files[1]).unwrap();
+        let stored = Arc::new(stored_since(dir.path(), "s1", "src:1:2", t0).unwrap());
+        assert!(stored_since(dir.path(), "s2", "src:1:2", t0).unwrap().is_empty());
+        let again = w.write_from(Table::Metrics, &batch, &[origin(Some(stored))]).unwrap();
+        assert_eq!((again.files.len(), again.rows, again.skipped), (1, 1, 2));
+        let rows: usize = list_files(dir.path(), Table::Metrics)
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let file = File::open(&f.path).unwrap();
+                parquet::file::reader::FileReader::metadata(
+                    &parquet::file::reader::SerializedFileReader::new(file).unwrap(),
+                )
+                .file_metadata()
+                .num_rows() as usize
+            })
+            .sum();
+        assert_eq!(rows, 3, "every row once");
     }
 
     #[test]

@@ -17,9 +17,11 @@ use vigil_ingest::{FlowRecord, PcapReader};
 pub mod pipeline;
 pub mod pipeline_inputs;
 mod score;
+mod sessions;
 pub mod sql;
 
 pub use score::{ScoreTiming, bench_score};
+pub use sessions::{SessionsTiming, bench_sessions};
 
 /// One contender's timing on the capture.
 #[derive(Debug, Clone, Serialize)]

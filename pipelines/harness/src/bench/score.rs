@@ -47,7 +47,8 @@ for _ in range(iters): s.run(None, feed)
 print((time.perf_counter() - t0) * 1000 / iters)
 "#;
 
-fn inputs(
+/// The artifact's parity inputs, rows repeated (or cut) to `batch`.
+pub(crate) fn inputs(
     model: &Model,
     parity: &Path,
     batch: usize,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::bench::{bench_flows, bench_netfound, bench_score};
+use crate::bench::{bench_flows, bench_netfound, bench_score, bench_sessions};
 use clap::{Args, Subcommand};
 
 use super::bench_pipeline::{self, PipelineArgs};
@@ -43,6 +43,26 @@ enum BenchWhat {
         /// Timed calls per batch size.
         #[arg(long, default_value_t = 200)]
         iters: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ONNX Runtime session shared by the scoring workers (one call at a time,
+    /// `workers` threads) against one session per worker (one thread each, called at
+    /// once): rows/s of each, per model.
+    Sessions {
+        /// Model directories (model.onnx, manifest.json, parity.json).
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        /// Rows per call.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Workers; default: the cores.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Calls per arrangement.
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -94,6 +114,33 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
                         None => ("-".into(), "-".into()),
                     };
                     println!("{:>6} {:>12.3} {:>12} {:>10}", r.batch, r.ours_ms, peer, over);
+                }
+            }
+        }
+        BenchWhat::Sessions { models, batch, workers, calls, json } => {
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let rows = models
+                .iter()
+                .map(|m| bench_sessions(m, batch.max(1), workers, calls))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<28} {:>6} {:>8} {:>14} {:>14}  winner",
+                    "model", "batch", "workers", "shared rows/s", "per-worker"
+                );
+                for r in rows {
+                    println!(
+                        "{:<28} {:>6} {:>8} {:>14.0} {:>14.0}  {}",
+                        r.model,
+                        r.batch,
+                        r.workers,
+                        r.shared_rows_s,
+                        r.per_worker_rows_s,
+                        r.winner()
+                    );
                 }
             }
         }

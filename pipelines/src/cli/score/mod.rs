@@ -40,8 +40,10 @@ enum Family {
 }
 
 /// Loads the model in `dir` on `device`, to be shared by its scorer.
+/// Load the model with one scoring worker per core (see [`ModelOptions::workers`]).
 fn load_model(dir: &Path, device: Device) -> anyhow::Result<Arc<Model>> {
-    let model = Model::load_with(dir, &ModelOptions::default().device(device))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = Model::load_with(dir, &ModelOptions::default().device(device).workers(cores))
         .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     Ok(Arc::new(model))
 }

@@ -1,8 +1,11 @@
 //! File sources: flow CSVs, metrics and action logs, read row by row into batches.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
@@ -18,8 +21,8 @@ use vigil_ingest::{DirectionStats, FlowRecord};
 use super::{Pending, SourceContext};
 use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
-use crate::runtime::rows::{actions_batch, metrics_batch};
-use crate::store::flow_uids_since;
+use crate::runtime::rows::{actions_batch, metrics_batch, now_us};
+use crate::store::origin::{BatchOrigin, StoredInput, stored_since};
 
 /// Whether `path` means standard input.
 fn is_stdin(path: &std::path::Path) -> bool {
@@ -90,6 +93,10 @@ struct LineCheckpoint {
     /// Input rows read when the last delivered batch was cut (for people; 1-based
     /// rows up to and including this one are done).
     rows: u64,
+    /// When that batch was cut (µs since the epoch): every later batch, and so every
+    /// store file holding one, is younger.
+    #[serde(default)]
+    cut_at_us: Option<i64>,
 }
 
 /// Read `reader` to its end (or until stopped), batching its records into envelopes
@@ -113,10 +120,30 @@ fn pump<R: RecordReader>(
     };
     let (mut skip_records, mut skip_dead) =
         resume.as_ref().map_or((0, 0), |c| (c.records, c.dead_letters));
-    if let Some(c) = &resume {
-        tracing::info!(source = %ctx.name, rows = c.rows, records = c.records, "resuming after the checkpoint");
-    }
+    // Batches are numbered by the input's records: the store records which it holds.
+    let key = file.as_ref().map(|f| format!("{}:{}:{}", ctx.name, f.dev, f.ino));
+    let replay = match (&resume, &key) {
+        (Some(c), Some(key)) => {
+            tracing::info!(source = %ctx.name, rows = c.rows, records = c.records, "resuming after the checkpoint");
+            Replay::find(ctx, key, c.cut_at_us)?
+        }
+        (None, Some(_)) => {
+            let f = file.clone().expect("a file has a key");
+            let start = LineCheckpoint {
+                file: f,
+                records: 0,
+                dead_letters: 0,
+                rows: 0,
+                cut_at_us: Some(now_us()),
+            };
+            ctx.start_checkpoint(serde_json::to_value(start).expect("a checkpoint serialises"))?;
+            Replay::default()
+        }
+        _ => Replay::default(),
+    };
     let (mut records, mut dead_letters) = (skip_records, skip_dead);
+    // Records taken so far, from the start of the input.
+    let mut taken = skip_records;
     let mut pending = Pending::new();
     let mut flush = |pending: &mut Pending<R::Item>, reader: &mut R| -> anyhow::Result<()> {
         let (items, waited) = pending.take();
@@ -124,6 +151,7 @@ fn pump<R: RecordReader>(
         let skipped = dead.len().min(skip_dead as usize);
         dead.drain(..skipped);
         skip_dead -= skipped as u64;
+        let before = (records, dead_letters);
         records += items.len() as u64;
         dead_letters += dead.len() as u64;
         let state = file.as_ref().map(|f| {
@@ -132,11 +160,14 @@ fn pump<R: RecordReader>(
                 records,
                 dead_letters,
                 rows: reader.rows_read(),
+                cut_at_us: Some(now_us()),
             })
             .expect("a checkpoint serialises")
         });
+        let origin =
+            key.as_ref().map(|key| replay.origin(key, before.0..records, before.1..dead_letters));
         let rows = if items.is_empty() { None } else { Some(envelope(items)?) };
-        ctx.emit(rows, &dead, state, waited)?;
+        ctx.emit_from(rows, &dead, state, waited, origin)?;
         Ok(())
     };
     while !ctx.stopped() {
@@ -147,11 +178,63 @@ fn pump<R: RecordReader>(
         }
         ctx.stats.add_in(1);
         pending.push(item);
-        if pending.due(&ctx.batch) {
+        taken += 1;
+        if pending.due(&ctx.batch) || replay.cuts_at(taken) {
             flush(&mut pending, &mut reader)?;
         }
     }
     flush(&mut pending, &mut reader)
+}
+
+/// What a re-run after a crash finds of its input in the store: the batches
+/// committed after the checkpoint's last write. The re-run cuts its batches where
+/// those began and ended, and marks them, so the store skips what it holds.
+#[derive(Default)]
+struct Replay {
+    stored: Option<Arc<StoredInput>>,
+    bounds: BTreeSet<u64>,
+    /// Records and dead letters below these may be stored.
+    ends: (u64, u64),
+}
+
+impl Replay {
+    /// What `sensor`'s files written since the checkpointed batch was cut (at
+    /// `cut_at_us`; else since the checkpoint was written) hold of input `key`.
+    fn find(ctx: &SourceContext, key: &str, cut_at_us: Option<i64>) -> anyhow::Result<Replay> {
+        let cut = cut_at_us
+            .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us.max(0) as u64))
+            .or_else(|| ctx.checkpoint_written());
+        let Some(cut) = cut else { return Ok(Replay::default()) };
+        // Allow for coarse file times.
+        let since = cut.checked_sub(Duration::from_secs(2)).unwrap_or(cut);
+        let stored = stored_since(&ctx.store, &ctx.sensor, key, since)?;
+        if stored.is_empty() {
+            return Ok(Replay::default());
+        }
+        let ends = stored.ends();
+        tracing::info!(
+            source = %ctx.name,
+            records = ends.0,
+            "rows committed after the checkpoint are in the store; they are not stored again"
+        );
+        Ok(Replay { bounds: stored.record_bounds(), ends, stored: Some(Arc::new(stored)) })
+    }
+
+    /// Whether a batch must end after `records` records.
+    fn cuts_at(&self, records: u64) -> bool {
+        self.bounds.contains(&records)
+    }
+
+    /// The origin of a batch of `records` and `dead` letters of input `key`.
+    fn origin(&self, key: &str, records: Range<u64>, dead: Range<u64>) -> BatchOrigin {
+        let maybe_stored = records.start < self.ends.0 || dead.start < self.ends.1;
+        BatchOrigin {
+            key: key.to_string(),
+            records,
+            dead,
+            stored: self.stored.clone().filter(|_| maybe_stored),
+        }
+    }
 }
 
 /// Flow records from a CSV, kept with their model features.
@@ -194,22 +277,10 @@ impl FlowCsvSource {
             FlowCsvReader::open(&self.path, &self.mapping)?
         };
         let sensor = ctx.sensor.clone();
-        // Rows committed after the last checkpoint write (before a crash) are in the
-        // store already: their uids (derived from the row) tell them.
-        let stored = match ctx.checkpoint_written().filter(|_| !is_stdin(&self.path)) {
-            Some(t) => {
-                let since = t.checked_sub(std::time::Duration::from_secs(2)).unwrap_or(t);
-                flow_uids_since(&ctx.store, &ctx.sensor, since)?
-            }
-            None => Default::default(),
-        };
         let seed = sensor_seed(&sensor);
         pump(ctx, &self.path, reader, |recs| {
-            let (flows, recs): (Vec<FlowRecord>, Vec<FlowFeatures>) = recs
-                .into_iter()
-                .map(|r| (record_of_features(&r, seed), r))
-                .filter(|(f, _)| !stored.contains(&f.uid))
-                .unzip();
+            let (flows, recs): (Vec<FlowRecord>, Vec<FlowFeatures>) =
+                recs.into_iter().map(|r| (record_of_features(&r, seed), r)).unzip();
             let mut env =
                 Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
             env.features = Some(Arc::new(recs));

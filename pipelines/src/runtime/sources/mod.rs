@@ -26,6 +26,7 @@ use super::outputs::{Closed, Outputs};
 use super::record::{Envelope, RecordKind};
 use super::rows::dead_letters_batch;
 use super::stats::StageStats;
+use crate::store::origin::BatchOrigin;
 
 /// What a source needs from the runtime.
 pub struct SourceContext {
@@ -94,6 +95,14 @@ impl SourceContext {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
+    /// Write `state` as the checkpoint now: the source starts its input from the
+    /// beginning (see [`Checkpointer::start`]).
+    pub fn start_checkpoint(&self, state: serde_json::Value) -> anyhow::Result<()> {
+        self.checkpointer().start(state).map_err(|e| {
+            anyhow::anyhow!("source `{}`: cannot write the checkpoint: {e}", self.name)
+        })
+    }
+
     /// Stop keeping a checkpoint (the input turned out not to be resumable).
     pub fn no_checkpoint(&self) {
         self.checkpointer().disable();
@@ -109,7 +118,20 @@ impl SourceContext {
         state: Option<serde_json::Value>,
         took: Duration,
     ) -> Result<(), Closed> {
-        let ack = self.checkpointer().issue(state);
+        self.emit_from(rows, dead, state, took, None)
+    }
+
+    /// Like [`emit`](Self::emit), for a batch of known `origin` (which the store
+    /// records, and uses to skip what it holds already when the batch is read again).
+    pub fn emit_from(
+        &self,
+        rows: Option<Envelope>,
+        dead: &[DeadLetter],
+        state: Option<serde_json::Value>,
+        took: Duration,
+        origin: Option<BatchOrigin>,
+    ) -> Result<(), Closed> {
+        let ack = self.checkpointer().issue_from(state, origin);
         let mut envs = Vec::with_capacity(2);
         if let Some(mut env) = rows.filter(|e| e.rows() > 0) {
             self.stats.add_out(env.rows());

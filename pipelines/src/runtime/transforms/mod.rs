@@ -2,8 +2,8 @@
 //! and so the records it reads) and alert rules over scored records.
 //!
 //! A scoring transform's model is loaded once ([`load_model`]) and shared as an
-//! `Arc<Model>`: one ONNX Runtime session, on which the runner's scoring workers run
-//! one batch at a time (see [`vigil_models::scorer`]).
+//! `Arc<Model>`: on the CPU one single-threaded ONNX Runtime session per scoring
+//! worker, over which each batch's runs are spread (see [`vigil_models::scorer`]).
 
 mod actions;
 mod alerts;
@@ -41,14 +41,20 @@ pub enum Transform {
 }
 
 /// Load a model for a score transform, naming the transform in errors.
-pub fn load_model(name: &str, config: &TransformConfig) -> anyhow::Result<Option<Arc<Model>>> {
+/// Scoring runs on `workers` threads (one session each on the CPU).
+pub fn load_model(
+    name: &str,
+    config: &TransformConfig,
+    workers: usize,
+) -> anyhow::Result<Option<Arc<Model>>> {
     let TransformConfig::Score { model, device, .. } = config else { return Ok(None) };
     let device: Device = device
         .as_deref()
         .unwrap_or("cpu")
         .parse()
         .map_err(|e| anyhow::anyhow!("transform `{name}`: {e}"))?;
-    let m = Model::load_with(model, &ModelOptions::default().device(device)).map_err(|e| {
+    let options = ModelOptions::default().device(device).workers(workers);
+    let m = Model::load_with(model, &options).map_err(|e| {
         anyhow::anyhow!("transform `{name}`: cannot load the model in {}: {e}", model.display())
     })?;
     Ok(Some(Arc::new(m)))
