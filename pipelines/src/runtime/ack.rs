@@ -125,12 +125,18 @@ impl Acks {
         self.0.into_iter().for_each(|a| a.resolve(status));
     }
 
-    /// The origins of the source batches, when every one has an origin; empty
-    /// otherwise (or when there are none).
+    /// The origins of the source batches, one per acknowledgement; a batch of unknown
+    /// origin counts as one the store holds nothing of.
     pub fn origins(&self) -> Vec<Arc<BatchOrigin>> {
-        let origins: Option<Vec<_>> =
-            self.0.iter().map(|a| a.notifier.as_ref().and_then(|n| n.origin.clone())).collect();
-        origins.unwrap_or_default()
+        self.0
+            .iter()
+            .map(|a| {
+                a.notifier
+                    .as_ref()
+                    .and_then(|n| n.origin.clone())
+                    .unwrap_or_else(|| Arc::new(BatchOrigin::rows(None)))
+            })
+            .collect()
     }
 
     /// Whether any of the source batches is being read again after a crash.

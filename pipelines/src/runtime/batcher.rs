@@ -147,6 +147,7 @@ mod tests {
             records: 0..5,
             dead: 0..0,
             stored: Some(Arc::new(StoredInput::default())),
+            stored_rows: None,
         };
         replayed.batch = shape.batch.clone();
         replayed.acks = Acks::one(t.issue_from(Some(origin)).1);

@@ -411,6 +411,7 @@ mod tests {
                 records: i as u64 * 10..i as u64 * 10 + 10,
                 dead: 0..0,
                 stored: None,
+                stored_rows: None,
             };
             w.write_from(Table::Actions, &batch(1_000_000 + i, i % 2 == 1), &[Arc::new(origin)])
                 .unwrap();

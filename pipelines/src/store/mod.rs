@@ -30,7 +30,7 @@ pub mod writer;
 use std::path::PathBuf;
 
 pub use compact::{CompactStats, compact_table};
-pub use files::{DataFile, flow_uids_since, list_files};
+pub use files::{DataFile, list_files};
 pub use quarantine::{FileCheck, QUARANTINE_DIR, check_file, quarantine};
 pub use retention::{Retention, RetentionStats, enforce_retention};
 pub use vigil_ingest::tables::{self, Table};

@@ -14,6 +14,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::SystemTime;
 
+use arrow_array::{Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
 use super::Table;
@@ -203,6 +204,9 @@ pub struct BatchOrigin {
     /// What the store held of the input when the re-run began (`None`: a first run, or
     /// past what was stored).
     pub stored: Option<std::sync::Arc<StoredInput>>,
+    /// Rows the store held when a re-run of an input that cannot number its records
+    /// (a capture) began: they are not written again.
+    pub stored_rows: Option<std::sync::Arc<StoredRows>>,
 }
 
 impl BatchOrigin {
@@ -218,9 +222,17 @@ impl BatchOrigin {
         self.stored.as_ref().is_some_and(|s| s.covers(table, partition, &self.records, &self.dead))
     }
 
-    /// Record this batch in `origins`.
+    /// Record this batch in `origins` (when its input numbers its records).
     pub fn add_to(&self, origins: &mut Origins) {
-        origins.add(&self.key, self.records.clone(), self.dead.clone());
+        if !self.key.is_empty() {
+            origins.add(&self.key, self.records.clone(), self.dead.clone());
+        }
+    }
+
+    /// The origin of a capture batch: no record numbers; `stored_rows` (if any) are
+    /// not written again.
+    pub fn rows(stored_rows: Option<std::sync::Arc<StoredRows>>) -> BatchOrigin {
+        BatchOrigin { key: String::new(), records: 0..0, dead: 0..0, stored: None, stored_rows }
     }
 }
 
@@ -267,6 +279,125 @@ pub fn stored_since(
     Ok(stored)
 }
 
+/// Rows already stored, by key: how a capture re-run (which rebuilds flows from a
+/// resume point, so cannot number them) tells which of its rows a crash left
+/// committed after the checkpoint. Flows are keyed by `uid`, alerts by signature,
+/// flow, entity and time, dead letters by source and position.
+#[derive(Debug, Default)]
+pub struct StoredRows {
+    keys: BTreeMap<Table, std::collections::HashSet<String>>,
+}
+
+/// The columns that identify a row of `table` (none: not keyed).
+fn key_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Flows => &["uid"],
+        Table::Alerts => &["signature", "flow_id", "entity", "timestamp"],
+        Table::DeadLetters => &["source", "position"],
+        Table::Metrics | Table::Actions => &[],
+    }
+}
+
+/// Each row's key in `batch` of `table`, if the batch has the key columns.
+fn row_keys(table: Table, batch: &RecordBatch) -> Option<Vec<String>> {
+    use arrow_array::cast::AsArray;
+    let columns = key_columns(table)
+        .iter()
+        .map(|c| {
+            let col = batch.column_by_name(c)?;
+            datafusion::arrow::compute::cast(col, &arrow_schema::DataType::Utf8).ok()
+        })
+        .collect::<Option<Vec<_>>>()?;
+    if columns.is_empty() {
+        return None;
+    }
+    let strings: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+    Some(
+        (0..batch.num_rows())
+            .map(|r| {
+                strings
+                    .iter()
+                    .map(|s| if s.is_valid(r) { s.value(r) } else { "" })
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}")
+            })
+            .collect(),
+    )
+}
+
+impl StoredRows {
+    /// The keys of the rows `sensor` committed in files modified at or after `since`.
+    /// Only the key columns are read; an unreadable file is skipped (the SQL layer
+    /// quarantines it).
+    pub fn since(root: &Path, sensor: &str, since: SystemTime) -> anyhow::Result<StoredRows> {
+        use parquet::arrow::ProjectionMask;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+        let mut stored = StoredRows::default();
+        for table in Table::ALL.into_iter().filter(|t| !key_columns(*t).is_empty()) {
+            for f in list_files(root, table)? {
+                let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if file_owner(name) != Some(sensor) {
+                    continue;
+                }
+                let Ok(modified) = std::fs::metadata(&f.path).and_then(|m| m.modified()) else {
+                    continue; // gone (compacted) since it was listed
+                };
+                if modified < since {
+                    continue;
+                }
+                let builder = match std::fs::File::open(&f.path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|file| Ok(ParquetRecordBatchReaderBuilder::try_new(file)?))
+                {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(file = %f.path.display(), "cannot read its keys: {e}");
+                        continue;
+                    }
+                };
+                let schema = builder.schema().clone();
+                let Some(indices) = key_columns(table)
+                    .iter()
+                    .map(|c| schema.index_of(c).ok())
+                    .collect::<Option<Vec<_>>>()
+                else {
+                    continue;
+                };
+                let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+                let keys = stored.keys.entry(table).or_default();
+                for batch in builder.with_projection(mask).build()? {
+                    keys.extend(row_keys(table, &batch?).unwrap_or_default());
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Rows found.
+    pub fn len(&self) -> usize {
+        self.keys.values().map(|k| k.len()).sum()
+    }
+
+    /// Whether no row was found.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the row of `table` with key `key` is stored.
+    fn holds(&self, table: Table, key: &str) -> bool {
+        self.keys.get(&table).is_some_and(|k| k.contains(key))
+    }
+
+    /// `batch` of `table` without the rows already stored.
+    pub fn filter(&self, table: Table, batch: &RecordBatch) -> std::io::Result<RecordBatch> {
+        let Some(keys) = row_keys(table, batch) else { return Ok(batch.clone()) };
+        let keep: arrow_array::BooleanArray =
+            keys.iter().map(|k| Some(!self.holds(table, k))).collect();
+        datafusion::arrow::compute::filter_record_batch(batch, &keep).map_err(std::io::Error::other)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +429,33 @@ mod tests {
         let r = back.get("src:1:2").unwrap();
         assert!(r.covers(&(50..150), &(0..2)));
         assert!(!r.covers(&(150..250), &(0..0)));
+    }
+
+    #[test]
+    fn stored_rows_are_found_by_key_and_dropped() {
+        use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+        let flows = |uids: &[&str]| {
+            let uid: ArrayRef = std::sync::Arc::new(StringArray::from(uids.to_vec()));
+            let ts: ArrayRef = std::sync::Arc::new(
+                TimestampMicrosecondArray::from(vec![1_000_000; uids.len()]).with_timezone("UTC"),
+            );
+            RecordBatch::try_from_iter([("uid", uid), ("ts_start", ts)]).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let since = SystemTime::now() - std::time::Duration::from_secs(5);
+        crate::store::StoreWriter::new(dir.path(), "s1")
+            .write(Table::Flows, &flows(&["a", "b"]))
+            .unwrap();
+        crate::store::StoreWriter::new(dir.path(), "s2")
+            .write(Table::Flows, &flows(&["c"]))
+            .unwrap();
+        let stored = StoredRows::since(dir.path(), "s1", since).unwrap();
+        assert_eq!(stored.len(), 2, "this sensor's rows only");
+        let left = stored.filter(Table::Flows, &flows(&["a", "c", "b", "d"])).unwrap();
+        let uids = left.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(uids.iter().flatten().collect::<Vec<_>>(), vec!["c", "d"]);
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert!(StoredRows::since(dir.path(), "s1", later).unwrap().is_empty());
     }
 
     #[test]

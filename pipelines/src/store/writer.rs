@@ -55,11 +55,10 @@ impl StoreWriter {
         self.write_from(table, batch, &[]).map(|w| w.files)
     }
 
-    /// Write `batch`, derived from the source batches `origins` (all of them, or empty
-    /// when some are unknown), into `table`, split by the hour of the table's time
+    /// Write `batch`, derived from the source batches `origins`, into `table`, split by the hour of the table's time
     /// column. Each file records the origins in its metadata. An hour's rows are skipped
     /// when that partition already holds every one of the origins (a batch read again
-    /// after a crash).
+    /// after a crash); rows an origin lists as stored (a capture re-run) are dropped.
     pub fn write_from(
         &self,
         table: Table,
@@ -67,6 +66,15 @@ impl StoreWriter {
         origins: &[Arc<BatchOrigin>],
     ) -> io::Result<Written> {
         let mut out = Written::default();
+        let filtered;
+        let batch = match origins.iter().find_map(|o| o.stored_rows.as_ref()) {
+            Some(stored) => {
+                filtered = stored.filter(table, batch)?;
+                out.skipped = batch.num_rows() - filtered.num_rows();
+                &filtered
+            }
+            None => batch,
+        };
         if batch.num_rows() == 0 {
             return Ok(out);
         }
@@ -331,7 +339,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = StoreWriter::new(dir.path(), "s1");
         let origin = |stored| {
-            Arc::new(BatchOrigin { key: "src:1:2".into(), records: 0..3, dead: 0..0, stored })
+            Arc::new(BatchOrigin {
+                key: "src:1:2".into(),
+                records: 0..3,
+                dead: 0..0,
+                stored,
+                stored_rows: None,
+            })
         };
         // Three rows in two hours: two files, each recording the batch.
         let hour = US_PER_HOUR;

@@ -22,7 +22,7 @@ use super::{Pending, SourceContext};
 use crate::inputs::expand_inputs;
 use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
-use crate::store::flow_uids_since;
+use crate::store::origin::{BatchOrigin, StoredRows};
 
 /// How often a followed directory is listed again.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
@@ -51,6 +51,28 @@ struct Flows<'a> {
     tokenize: Duration,
     /// Flows' packet positions, for the checkpoint (file inputs only).
     ledger: Option<CaptureLedger>,
+    /// Rows stored before a restart that the re-run may rebuild.
+    stored_rows: Option<Arc<StoredRows>>,
+}
+
+/// The rows `ctx`'s sensor committed since the checkpointed batch was cut (at
+/// `cut_at_us`; else since the checkpoint was written); `None` if there are none.
+fn stored_rows(
+    ctx: &SourceContext,
+    cut_at_us: Option<i64>,
+) -> anyhow::Result<Option<Arc<StoredRows>>> {
+    let cut = cut_at_us
+        .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us.max(0) as u64))
+        .or_else(|| ctx.checkpoint_written());
+    let Some(cut) = cut else { return Ok(None) };
+    // Allow for coarse file times.
+    let since = cut.checked_sub(Duration::from_secs(2)).unwrap_or(cut);
+    let stored = StoredRows::since(&ctx.store, &ctx.sensor, since)?;
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    tracing::info!(source = %ctx.name, rows = stored.len(), "rows committed after the checkpoint are in the store; they are not stored again");
+    Ok(Some(Arc::new(stored)))
 }
 
 impl CaptureSource {
@@ -82,6 +104,7 @@ impl CaptureSource {
             pending: Pending::new(),
             tokenize: Duration::ZERO,
             ledger: None,
+            stored_rows: None,
         };
         match self.input {
             Input::Interface(name) => {
@@ -98,11 +121,13 @@ impl CaptureSource {
                     if let Some(r) = saved.as_ref().and_then(|s| s.resume) {
                         tracing::info!(source = %ctx.name, file = r.file, packet = r.packet, "resuming after the checkpoint");
                     }
+                    let cut = saved.as_ref().map(|s| s.cut_at_us);
                     let mut ledger = CaptureLedger::resume(saved);
-                    if let Some(since) = ctx.checkpoint_written() {
-                        let margin = Duration::from_secs(2);
-                        let since = since.checked_sub(margin).unwrap_or(since);
-                        ledger.skip_stored(flow_uids_since(&ctx.store, &ctx.sensor, since)?);
+                    match cut {
+                        // Rows a crash left committed after the checkpoint are in files
+                        // written since its batch was cut: they are not stored again.
+                        Some(cut) => flows.stored_rows = stored_rows(ctx, cut)?,
+                        None => ctx.start_checkpoint(serde_json::to_value(ledger.checkpoint())?)?,
                     }
                     flows.ledger = Some(ledger);
                 }
@@ -252,7 +277,7 @@ impl Flows<'_> {
         if rows.is_empty() {
             // Nothing to send, but the position may have moved (the end of input).
             if state.is_some() {
-                self.ctx.emit(None, &[], state, waited)?;
+                self.ctx.emit_from(None, &[], state, waited, self.origin())?;
             }
             return Ok(());
         }
@@ -262,8 +287,14 @@ impl Flows<'_> {
         if self.tokenizer.is_some() {
             env.tokens = Some(Arc::new(tokens));
         }
-        self.ctx.emit(Some(env), &[], state, waited)?;
+        self.ctx.emit_from(Some(env), &[], state, waited, self.origin())?;
         Ok(())
+    }
+
+    /// Where a batch comes from: the rows stored before a restart, if any, are not
+    /// written again (the source rebuilds flows from a resume point).
+    fn origin(&self) -> Option<BatchOrigin> {
+        self.stored_rows.clone().map(|s| BatchOrigin::rows(Some(s)))
     }
 
     /// An input not read to its end.
@@ -274,7 +305,7 @@ impl Flows<'_> {
         error: &IngestError,
     ) -> anyhow::Result<()> {
         let letter = DeadLetter::new(source, position, error.to_string(), Vec::new());
-        self.ctx.emit(None, &[letter], None, Duration::ZERO)?;
+        self.ctx.emit_from(None, &[letter], None, Duration::ZERO, self.origin())?;
         Ok(())
     }
 

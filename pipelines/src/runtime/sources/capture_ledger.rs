@@ -83,6 +83,10 @@ pub struct CaptureCheckpoint {
     pub resume: Option<PacketPos>,
     /// Flows already handed on that a replay would meet again.
     pub delivered: Vec<Delivered>,
+    /// When the batch this checkpoint follows was cut (µs since the epoch): every
+    /// later batch, and so every store file holding one, is younger.
+    #[serde(default)]
+    pub cut_at_us: Option<i64>,
 }
 
 /// What to do with a file when it comes up.
@@ -139,12 +143,6 @@ impl CaptureLedger {
             resumed_at: resume,
             ..CaptureLedger::default()
         }
-    }
-
-    /// Also drop rebuilt flows with these uids: flows committed after the checkpoint's
-    /// last write (before a crash), found in the store.
-    pub fn skip_stored(&mut self, uids: impl IntoIterator<Item = String>) {
-        self.skip_uids.extend(uids);
     }
 
     /// A file comes up: what to do with it. Files are numbered in the order started.
@@ -234,7 +232,12 @@ impl CaptureLedger {
         if let Some(r) = resume {
             self.delivered.retain(|d| d.last >= r);
         }
-        CaptureCheckpoint { files: self.files.clone(), resume, delivered: self.delivered.clone() }
+        CaptureCheckpoint {
+            files: self.files.clone(),
+            resume,
+            delivered: self.delivered.clone(),
+            cut_at_us: Some(crate::runtime::rows::now_us()),
+        }
     }
 
     /// Flows a replay met again and dropped.
@@ -335,6 +338,7 @@ mod tests {
             files: vec![id("a.pcap", 10), id("b.pcap", 20)],
             resume: Some(PacketPos { file: 1, packet: 7 }),
             delivered: Vec::new(),
+            cut_at_us: None,
         };
         let mut r = CaptureLedger::resume(Some(saved.clone()));
         assert_eq!(r.start_file(id("a.pcap", 10)), FileStart::Done);

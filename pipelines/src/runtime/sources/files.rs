@@ -233,6 +233,7 @@ impl Replay {
             records,
             dead,
             stored: self.stored.clone().filter(|_| maybe_stored),
+            stored_rows: None,
         }
     }
 }
