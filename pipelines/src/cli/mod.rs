@@ -3,6 +3,7 @@
 mod demo;
 mod flows;
 mod inputs;
+mod kafka;
 mod progress;
 mod run;
 mod score;
@@ -44,6 +45,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Query the event store in SQL (read-only); an interactive shell without a query.
     Sql(sql::SqlArgs),
+    /// Kafka tools: replay a file into a topic, show a consumer group's lag.
+    Kafka(kafka::KafkaArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -75,5 +78,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(args, cli.quiet),
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Stats(args) => stats::run(args),
+        Command::Kafka(args) => kafka::run(args, cli.quiet),
     }
 }

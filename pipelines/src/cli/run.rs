@@ -25,6 +25,10 @@ pub struct RunArgs {
     /// Serve Prometheus counters on this address (`/metrics`), instead of the file's.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<String>,
+    /// Stop cleanly once every source has had no input for SECS seconds (Kafka
+    /// sources; files end at their end anyway).
+    #[arg(long, value_name = "SECS")]
+    pub until_idle: Option<f64>,
     /// Check the topology (models, files, wiring) and exit.
     #[arg(long)]
     check: bool,
@@ -38,6 +42,10 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let mut config = TopologyConfig::from_path(&args.config)?;
     if let Some(d) = args.data {
         config.store.dir = Some(d);
+    }
+    if let Some(idle) = args.until_idle {
+        anyhow::ensure!(idle > 0.0 && idle.is_finite(), "--until-idle must be a positive number");
+        config.until_idle_secs = Some(idle);
     }
     if let Some(listen) = args.metrics_listen {
         config.http = Some(vigil_pipelines::runtime::config::HttpConfig { listen });

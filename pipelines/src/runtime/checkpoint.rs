@@ -98,6 +98,9 @@ pub struct Checkpointer {
     tracker: AckTracker,
     /// Where to write (`None`: the source is not resumable, e.g. stdin).
     path: Option<PathBuf>,
+    /// Hand acknowledged states back to the source instead of writing them (a Kafka
+    /// source stores them as offsets).
+    hand_back: bool,
     /// The resume state after each batch still in flight.
     states: BTreeMap<u64, serde_json::Value>,
     /// The newest acknowledged state not yet written.
@@ -108,7 +111,14 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// A checkpointer writing to `path` (or to nothing).
     pub fn new(tracker: AckTracker, path: Option<PathBuf>) -> Checkpointer {
-        Checkpointer { tracker, path, states: BTreeMap::new(), unwritten: None, last_write: None }
+        Checkpointer {
+            tracker,
+            path,
+            hand_back: false,
+            states: BTreeMap::new(),
+            unwritten: None,
+            last_write: None,
+        }
     }
 
     /// Where this source's checkpoint lives, if it has one.
@@ -129,7 +139,7 @@ impl Checkpointer {
         origin: Option<BatchOrigin>,
     ) -> Ack {
         let (id, ack) = self.tracker.issue_from(origin);
-        if let (Some(state), Some(_)) = (state, &self.path) {
+        if let Some(state) = state.filter(|_| self.path.is_some() || self.hand_back) {
             self.states.insert(id, state);
         }
         ack
@@ -141,6 +151,29 @@ impl Checkpointer {
     pub fn start(&mut self, state: serde_json::Value) -> std::io::Result<()> {
         self.unwritten = Some(state);
         self.write()
+    }
+
+    /// Write no file: acknowledged states go back to the source through
+    /// [`take_delivered`](Self::take_delivered).
+    pub fn hand_back(&mut self) {
+        self.path = None;
+        self.hand_back = true;
+    }
+
+    /// The newest state whose batch and every earlier one are delivered, once.
+    pub fn take_delivered(&mut self) -> Option<serde_json::Value> {
+        if let Some(through) = self.tracker.poll() {
+            self.advance(through);
+        }
+        self.unwritten.take()
+    }
+
+    /// Wait (at most `timeout`) for every batch's fate; the newest delivered state.
+    pub fn wait_delivered(&mut self, timeout: Duration) -> Option<serde_json::Value> {
+        if let Some(through) = self.tracker.wait_all(timeout) {
+            self.advance(through);
+        }
+        self.unwritten.take()
     }
 
     /// Keep no checkpoint from now on (the input is not resumable).

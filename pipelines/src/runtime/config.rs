@@ -69,6 +69,10 @@ pub struct TopologyConfig {
     /// Named sinks.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Stop cleanly once every source has had no input for this many seconds
+    /// (`vigil run --until-idle`); files end at their end anyway.
+    #[serde(default)]
+    pub until_idle_secs: Option<f64>,
 }
 
 fn default_sensor() -> String {
@@ -180,6 +184,32 @@ pub enum SourceConfig {
         #[serde(default)]
         format: Option<String>,
     },
+    /// Messages of Kafka topics, read in a consumer group (at least once: offsets are
+    /// committed once the rows are durable).
+    Kafka(KafkaSourceConfig),
+}
+
+/// A Kafka source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// Bootstrap brokers, comma-separated (`host:port,host:port`).
+    pub brokers: String,
+    /// Topics; one starting with `^` is a regular expression.
+    pub topics: Vec<String>,
+    /// The consumer group.
+    pub group: String,
+    /// Payload format: `metrics_json`, `actions_json`, or a flow-CSV mapping name
+    /// (`cicflowmeter`, `nf_v2`, `zeek_conn`, `nsl_kdd`) or mapping file, for one flow
+    /// row per message as a JSON object keyed by column name or a CSV line.
+    pub format: String,
+    /// Where a new group starts: `earliest` (default) or `latest`.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// librdkafka settings passed through (`security.protocol`, `sasl.*`, `ssl.*`, …);
+    /// a value `env:NAME` is read from the environment, `file:PATH` from a file.
+    #[serde(default)]
+    pub librdkafka: BTreeMap<String, String>,
 }
 
 /// A transform between sources and sinks.
@@ -324,6 +354,15 @@ impl TopologyConfig {
                     }
                 }
                 SourceConfig::Metrics { path } | SourceConfig::Actions { path, .. } => fix(path),
+                SourceConfig::Kafka(k) => {
+                    let builtin = matches!(k.format.as_str(), "metrics_json" | "actions_json")
+                        || vigil_ingest::flow_records::ColumnMapping::builtin(&k.format).is_some();
+                    if !builtin {
+                        let mut m = PathBuf::from(&k.format);
+                        fix(&mut m);
+                        k.format = m.display().to_string();
+                    }
+                }
             }
         }
         for t in self.transforms.values_mut() {

@@ -144,7 +144,7 @@ impl Runner {
         let mut tasks: Vec<(&str, String, Arc<StageStats>, JoinHandle<()>)> = Vec::new();
         let store_dir = topology.store_dir.clone();
         for (name, source) in topology.sources {
-            let ctx = SourceContext::new(
+            let mut ctx = SourceContext::new(
                 &name,
                 outputs_of(&name, &mut readers_of),
                 stats.stage(&name, "source"),
@@ -155,6 +155,7 @@ impl Runner {
                     Some(checkpoint_path(&store_dir, &topology.config.sensor, &name)),
                 ),
             );
+            ctx.until_idle = topology.config.until_idle_secs.map(Duration::from_secs_f64);
             let failures = failures.clone();
             let named = (name.clone(), ctx.stats.clone());
             let task = tokio::task::spawn_blocking(move || {

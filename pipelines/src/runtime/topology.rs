@@ -15,6 +15,7 @@ use vigil_tokenizers::NetfoundConfig;
 use super::config::{SinkConfig, SourceConfig, TopologyConfig, TransformConfig};
 use super::record::RecordKind;
 use super::sinks::{EveWriter, Sink};
+use super::sources::KafkaFormat;
 use super::sources::Source;
 use super::transforms::{NetfoundTransform, Transform, load_model};
 use crate::store::{StoreWriter, default_store_dir};
@@ -170,6 +171,10 @@ impl Topology {
                 | SourceConfig::FlowCsv { .. } => RecordKind::Flows,
                 SourceConfig::Metrics { .. } => RecordKind::Metrics,
                 SourceConfig::Actions { .. } => RecordKind::Actions,
+                SourceConfig::Kafka(k) => match KafkaFormat::parse(&k.format) {
+                    Ok(f) => f.kind(),
+                    Err(_) => RecordKind::Flows, // reported when the source is made
+                },
             };
             emits.insert(n.clone(), [kind, RecordKind::DeadLetters].into());
         }

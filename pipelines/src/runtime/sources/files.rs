@@ -247,17 +247,7 @@ pub struct FlowCsvSource {
 impl FlowCsvSource {
     /// A CSV read with a built-in mapping name or a mapping file.
     pub fn new(path: PathBuf, mapping: &str) -> anyhow::Result<Self> {
-        let mapping = match ColumnMapping::builtin(mapping) {
-            Some(m) => m,
-            None => ColumnMapping::from_path(mapping).map_err(|e| {
-                let known: Vec<&str> = ColumnMapping::builtin_names().collect();
-                anyhow::anyhow!(
-                    "`{mapping}` is neither a built-in mapping ({}) nor a mapping file: {e}",
-                    known.join(", ")
-                )
-            })?,
-        };
-        Ok(FlowCsvSource { path, mapping })
+        Ok(FlowCsvSource { path, mapping: flow_mapping(mapping)? })
     }
 
     /// Whether the file's header has the mapping's columns (stdin is not checked).
@@ -277,16 +267,31 @@ impl FlowCsvSource {
         } else {
             FlowCsvReader::open(&self.path, &self.mapping)?
         };
-        let sensor = ctx.sensor.clone();
-        let seed = sensor_seed(&sensor);
-        pump(ctx, &self.path, reader, |recs| {
-            let (flows, recs): (Vec<FlowRecord>, Vec<FlowFeatures>) =
-                recs.into_iter().map(|r| (record_of_features(&r, seed), r)).unzip();
-            let mut env =
-                Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, &sensor)?);
-            env.features = Some(Arc::new(recs));
-            Ok(env)
-        })
+        pump(ctx, &self.path, reader, |recs| flows_envelope(recs, &ctx.sensor))
+    }
+}
+
+/// A `flows` envelope of CSV records of `sensor`, the records kept as model features.
+pub(crate) fn flows_envelope(recs: Vec<FlowFeatures>, sensor: &str) -> anyhow::Result<Envelope> {
+    let seed = sensor_seed(sensor);
+    let (flows, recs): (Vec<FlowRecord>, Vec<FlowFeatures>) =
+        recs.into_iter().map(|r| (record_of_features(&r, seed), r)).unzip();
+    let mut env = Envelope::new(RecordKind::Flows, vigil_ingest::flows_to_batch(&flows, sensor)?);
+    env.features = Some(Arc::new(recs));
+    Ok(env)
+}
+
+/// A built-in flow-CSV mapping by name, or a mapping file.
+pub fn flow_mapping(mapping: &str) -> anyhow::Result<ColumnMapping> {
+    match ColumnMapping::builtin(mapping) {
+        Some(m) => Ok(m),
+        None => ColumnMapping::from_path(mapping).map_err(|e| {
+            let known: Vec<&str> = ColumnMapping::builtin_names().collect();
+            anyhow::anyhow!(
+                "`{mapping}` is neither a built-in mapping ({}) nor a mapping file: {e}",
+                known.join(", ")
+            )
+        }),
     }
 }
 

@@ -7,6 +7,8 @@
 mod capture;
 pub mod capture_ledger;
 mod files;
+mod kafka;
+pub mod kafka_format;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +19,9 @@ use vigil_ingest::DeadLetter;
 use vigil_tokenizers::NetfoundConfig;
 
 pub use capture::CaptureSource;
-pub use files::{ActionsSource, FlowCsvSource, MetricsSource};
+pub use files::{ActionsSource, FlowCsvSource, MetricsSource, flow_mapping};
+pub use kafka::KafkaSource;
+pub use kafka_format::KafkaFormat;
 
 use super::ack::{Acks, BatchStatus};
 use super::checkpoint::{self, Checkpointer};
@@ -45,7 +49,8 @@ pub struct SourceContext {
     /// The store directory.
     pub store: PathBuf,
     /// Acknowledgements and the checkpoint they move.
-    checkpoints: Mutex<Checkpointer>,
+    checkpoints: Mutex<Checkpointer>,    /// Stop once no input came for this long (`vigil run --until-idle`).
+    pub until_idle: Option<Duration>,
 }
 
 impl SourceContext {
@@ -68,6 +73,7 @@ impl SourceContext {
             sensor: sensor.to_string(),
             store: store.to_path_buf(),
             checkpoints: Mutex::new(checkpoints),
+            until_idle: None,
         }
     }
 
@@ -101,6 +107,24 @@ impl SourceContext {
         self.checkpointer().start(state).map_err(|e| {
             anyhow::anyhow!("source `{}`: cannot write the checkpoint: {e}", self.name)
         })
+    }
+
+    /// Hand acknowledged states back ([`delivered`](Self::delivered)) instead of
+    /// writing a checkpoint file: the source keeps its position elsewhere (Kafka).
+    pub fn hand_back_checkpoints(&self) {
+        self.checkpointer().hand_back();
+    }
+
+    /// The newest state whose batch and every earlier one are delivered, once.
+    pub fn delivered(&self) -> Option<serde_json::Value> {
+        self.checkpointer().take_delivered()
+    }
+
+    /// Close the outputs (the source sends nothing more) and wait for every batch's
+    /// fate; the newest delivered state.
+    pub fn close_and_wait(&self) -> Option<serde_json::Value> {
+        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Outputs::default();
+        self.checkpointer().wait_delivered(ACK_WAIT)
     }
 
     /// Stop keeping a checkpoint (the input turned out not to be resumable).
@@ -218,6 +242,8 @@ pub enum Source {
     Metrics(MetricsSource),
     /// An action log.
     Actions(Box<ActionsSource>),
+    /// Kafka topics.
+    Kafka(Box<KafkaSource>),
 }
 
 impl Source {
@@ -248,6 +274,7 @@ impl Source {
                 check_paths(std::slice::from_ref(path))?;
                 Source::Metrics(MetricsSource::new(path.clone()))
             }
+            SourceConfig::Kafka(k) => Source::Kafka(Box::new(KafkaSource::new(k)?)),
             SourceConfig::Actions { path, format } => {
                 check_paths(std::slice::from_ref(path))?;
                 Source::Actions(Box::new(ActionsSource::new(path.clone(), format.as_deref())?))
@@ -261,6 +288,7 @@ impl Source {
             Source::Capture(_) | Source::FlowCsv(_) => RecordKind::Flows,
             Source::Metrics(_) => RecordKind::Metrics,
             Source::Actions(_) => RecordKind::Actions,
+            Source::Kafka(k) => k.kind(),
         }
     }
 
@@ -271,6 +299,7 @@ impl Source {
             Source::FlowCsv(s) => s.run(ctx),
             Source::Metrics(s) => s.run(ctx),
             Source::Actions(s) => s.run(ctx),
+            Source::Kafka(s) => s.run(ctx),
         };
         match result {
             // Downstream closed: normal once the run is stopping (a signal, or another

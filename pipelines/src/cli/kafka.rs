@@ -1,0 +1,296 @@
+//! `vigil kafka`: replay files into a topic (`produce`) and show a group's lag (`lag`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use vigil_ingest::flow_records::FlowCsvReader;
+
+use super::Outcome;
+use vigil_pipelines::runtime::sources::kafka_format::flow_columns;
+
+/// Arguments of `vigil kafka`.
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    #[command(subcommand)]
+    what: KafkaCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KafkaCommand {
+    /// Replay a file into a topic, one record per message (for demos and load tests);
+    /// the topic is created with --partitions when it does not exist.
+    Produce(ProduceArgs),
+    /// A consumer group's committed offset, end offset and lag per partition.
+    Lag(LagArgs),
+}
+
+/// What `vigil kafka produce` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProduceFormat {
+    /// A flow CSV (with --mapping): one JSON object per row, keyed by the header's
+    /// column names (the `format` a Kafka source reads with that mapping).
+    FlowCsv,
+    /// Every line as it is (JSON lines for `metrics_json`, `actions_json`).
+    Lines,
+}
+
+#[derive(Debug, Args)]
+struct ProduceArgs {
+    /// The file (`-` = stdin).
+    file: PathBuf,
+    /// The topic.
+    #[arg(long)]
+    topic: String,
+    /// Bootstrap brokers, comma-separated [default: $VIGIL_KAFKA_BROKERS].
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
+    /// What the file holds.
+    #[arg(long, value_enum, default_value_t = ProduceFormat::Lines)]
+    format: ProduceFormat,
+    /// The flow-CSV mapping (built-in name or file) of `--format flow-csv`.
+    #[arg(long, default_value = "cicflowmeter")]
+    mapping: String,
+    /// At most this many messages a second.
+    #[arg(long, value_name = "N")]
+    rate: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+struct LagArgs {
+    /// The consumer group.
+    #[arg(long)]
+    group: String,
+    /// Bootstrap brokers, comma-separated [default: $VIGIL_KAFKA_BROKERS].
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Only these topics [default: every topic].
+    #[arg(long)]
+    topic: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `vigil kafka`.
+pub fn run(args: KafkaArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    match args.what {
+        KafkaCommand::Produce(a) => produce(a, quiet),
+        KafkaCommand::Lag(a) => lag(a),
+    }
+}
+
+/// Counts delivery reports.
+#[derive(Default)]
+struct Deliveries {
+    ok: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                tracing::warn!("delivery failed: {e}");
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// Create `topic` with `partitions` unless it exists.
+fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let new = NewTopic::new(topic, partitions.max(1), TopicReplication::Fixed(1));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = rt.block_on(admin.create_topics([&new], &opts))?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => bail!("cannot create topic {t}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// `--brokers`, else `$VIGIL_KAFKA_BROKERS`.
+fn brokers(given: &Option<String>) -> anyhow::Result<String> {
+    given
+        .clone()
+        .or_else(|| std::env::var("VIGIL_KAFKA_BROKERS").ok())
+        .filter(|b| !b.trim().is_empty())
+        .context("no brokers: give --brokers or set VIGIL_KAFKA_BROKERS")
+}
+
+fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let brokers = brokers(&a.brokers)?;
+    ensure_topic(&brokers, &a.topic, a.partitions)?;
+    let producer: BaseProducer<Deliveries> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .create_with_context(Deliveries::default())
+        .context("cannot create the Kafka producer")?;
+    let input = open_text(&a.file)?;
+    let mut records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> =
+        match a.format {
+            ProduceFormat::Lines => Box::new(
+                std::io::BufRead::lines(input)
+                    .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                    .map(|l| Ok((None, l?))),
+            ),
+            ProduceFormat::FlowCsv => Box::new(flow_rows(input, &a.file, &a.mapping)?),
+        };
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while let Some(record) = records.next() {
+        let (key, payload) = record?;
+        if let Some(rate) = a.rate.filter(|r| *r > 0.0) {
+            let due = started + Duration::from_secs_f64(sent as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut rec = BaseRecord::to(&a.topic).payload(&payload);
+        if let Some(k) = &key {
+            rec = rec.key(k);
+        }
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => bail!("cannot produce to {}: {e}", a.topic),
+            }
+        }
+        sent += 1;
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).context("delivery did not finish")?;
+    let d = producer.context();
+    let (ok, failed) = (d.ok.load(Ordering::Relaxed), d.failed.load(Ordering::Relaxed));
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "vigil: {ok} messages to {} in {secs:.1} s ({:.0}/s)",
+            a.topic,
+            ok as f64 / secs.max(1e-9)
+        );
+    }
+    if failed > 0 || ok != sent {
+        bail!("{} of {sent} messages were not delivered", sent - ok);
+    }
+    Ok(Outcome::Complete)
+}
+
+/// The rows of a flow CSV as JSON objects keyed by the mapping's columns, keyed by
+/// the source address.
+fn flow_rows(
+    input: Box<dyn std::io::BufRead + Send>,
+    file: &std::path::Path,
+    mapping: &str,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+    let mapping = vigil_pipelines::runtime::sources::flow_mapping(mapping)?;
+    // Read once through the mapping (which checks the header), then again as plain CSV.
+    drop(FlowCsvReader::new(input, file.display().to_string(), &mapping)?);
+    let columns = flow_columns(&mapping);
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(mapping.delimiter as u8)
+        .flexible(true)
+        .from_reader(open_text(file)?);
+    let header: Vec<String> = csv.headers()?.iter().map(|h| h.trim().to_string()).collect();
+    let index: Vec<(String, usize)> = columns
+        .iter()
+        .filter_map(|c| header.iter().position(|h| h == c).map(|i| (c.clone(), i)))
+        .collect();
+    let key_at = mapping.src_addr.as_ref().and_then(|c| header.iter().position(|h| h == c));
+    Ok(csv.into_records().map(move |r| {
+        let r = r?;
+        let obj: serde_json::Map<String, serde_json::Value> = index
+            .iter()
+            .map(|(c, i)| (c.clone(), serde_json::Value::from(r.get(*i).unwrap_or("").trim())))
+            .collect();
+        let key = key_at.and_then(|i| r.get(i)).map(|s| s.trim().to_string());
+        Ok((key, serde_json::Value::Object(obj).to_string()))
+    }))
+}
+
+/// A text file, or stdin for `-`.
+fn open_text(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
+fn lag(a: LagArgs) -> anyhow::Result<Outcome> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers(&a.brokers)?)
+        .set("group.id", &a.group)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let timeout = Duration::from_secs(10);
+    let md = consumer.fetch_metadata(None, timeout).context("cannot read the metadata")?;
+    let mut tpl = TopicPartitionList::new();
+    for t in md.topics() {
+        if t.name().starts_with("__") || (!a.topic.is_empty() && !a.topic.iter().any(|n| n == t.name()))
+        {
+            continue;
+        }
+        for p in t.partitions() {
+            tpl.add_partition(t.name(), p.id());
+        }
+    }
+    let committed = consumer.committed_offsets(tpl, timeout)?;
+    let mut rows = Vec::new();
+    for e in committed.elements() {
+        let (_, end) = consumer.fetch_watermarks(e.topic(), e.partition(), timeout)?;
+        let at = match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        };
+        let lag = end - at.unwrap_or(0);
+        rows.push(serde_json::json!({
+            "topic": e.topic(), "partition": e.partition(),
+            "committed": at, "end": end, "lag": lag,
+        }));
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{:<32} {:>9} {:>12} {:>12} {:>10}", "topic", "partition", "committed", "end", "lag");
+        for r in &rows {
+            let committed = r["committed"].as_i64().map_or("-".to_string(), |c| c.to_string());
+            println!(
+                "{:<32} {:>9} {:>12} {:>12} {:>10}",
+                r["topic"].as_str().unwrap_or_default(),
+                r["partition"],
+                committed,
+                r["end"],
+                r["lag"]
+            );
+        }
+    }
+    Ok(Outcome::Complete)
+}

@@ -1,0 +1,234 @@
+//! The Kafka source: topics read in a consumer group, at least once.
+//!
+//! As Vector's kafka source does: `enable.auto.offset.store=false`, and a message's
+//! offset is stored (as `offset + 1`) only once its batch, and every batch sent before
+//! it, is delivered (see [`super::super::ack`]); librdkafka commits stored offsets on
+//! its timer (`auto.commit.interval.ms`, 1 s here) and this source commits once more,
+//! synchronously, at the end and before partitions are revoked. An errored batch never
+//! moves an offset. Malformed messages become dead letters (topic, partition, offset,
+//! bytes) and count as delivered, so they never block a partition.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::Message as _;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::SourceContext;
+use super::kafka_format::{KafkaFormat, Message};
+use crate::runtime::config::KafkaSourceConfig;
+use crate::runtime::record::RecordKind;
+
+/// Topics of a Kafka cluster, read in a consumer group.
+pub struct KafkaSource {
+    topics: Vec<String>,
+    format: KafkaFormat,
+    client: ClientConfig,
+}
+
+impl KafkaSource {
+    /// A source for `config`; checks the settings (it connects when it runs).
+    pub fn new(config: &KafkaSourceConfig) -> anyhow::Result<KafkaSource> {
+        if config.brokers.trim().is_empty() {
+            bail!("`brokers` is empty");
+        }
+        if config.topics.is_empty() || config.topics.iter().any(|t| t.trim().is_empty()) {
+            bail!("`topics` must name at least one topic, none empty");
+        }
+        if config.group.trim().is_empty() {
+            bail!("`group` is empty");
+        }
+        let format = KafkaFormat::parse(&config.format).context("`format`")?;
+        let reset = match config.start.as_deref().unwrap_or("earliest") {
+            s @ ("earliest" | "latest") => s,
+            other => bail!("`start` is `{other}`: expected earliest or latest"),
+        };
+        let mut client = ClientConfig::new();
+        client
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group)
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("auto.offset.reset", reset)
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("enable.partition.eof", "false");
+        for (k, v) in &config.librdkafka {
+            client.set(k, secret(k, v)?);
+        }
+        Ok(KafkaSource { topics: config.topics.clone(), format, client })
+    }
+
+    /// The records it gives.
+    pub fn kind(&self) -> RecordKind {
+        self.format.kind()
+    }
+
+    /// Consume until stopped (or idle for `ctx.until_idle`), then commit what is
+    /// delivered.
+    pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
+        ctx.hand_back_checkpoints();
+        let consumer: BaseConsumer<Rebalancer> = self
+            .client
+            .create_with_context(Rebalancer)
+            .context("cannot create the Kafka consumer")?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).context("cannot subscribe")?;
+        let mut batch = Batch::default();
+        // Idle time counts from the first assignment (joining a group takes a few
+        // seconds) or the last message; without an assignment for long, it ends too.
+        let started = Instant::now();
+        let mut last_input: Option<Instant> = None;
+        while !ctx.stopped() {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    last_input = Some(Instant::now());
+                    ctx.stats.add_in(1);
+                    batch.push(Message {
+                        topic: m.topic().to_string(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                    });
+                }
+                Some(Err(e)) => tracing::warn!(source = %ctx.name, "Kafka: {e}"),
+                None => {}
+            }
+            if batch.due(ctx) {
+                batch.flush(ctx, &self.format)?;
+            }
+            if let Some(state) = ctx.delivered() {
+                store(&consumer, &state);
+            }
+            if last_input.is_none() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                last_input = Some(Instant::now());
+            }
+            let idle = |limit: Duration| match last_input {
+                Some(t) => t.elapsed() >= limit,
+                None => started.elapsed() >= limit + UNASSIGNED_GRACE,
+            };
+            if ctx.until_idle.is_some_and(idle) && batch.messages.is_empty() {
+                tracing::info!(source = %ctx.name, "no input for the idle time; stopping");
+                break;
+            }
+        }
+        batch.flush(ctx, &self.format)?;
+        if let Some(state) = ctx.close_and_wait() {
+            store(&consumer, &state);
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {}
+            // Nothing stored since the last commit.
+            Err(e) if e.to_string().contains("No offset stored") => {}
+            Err(e) => tracing::warn!(source = %ctx.name, "final commit: {e}"),
+        }
+        Ok(())
+    }
+}
+
+/// How much longer than the idle time `--until-idle` waits for a first assignment.
+const UNASSIGNED_GRACE: Duration = Duration::from_secs(30);
+
+/// A librdkafka setting's value: `env:NAME` from the environment, `file:PATH` from a
+/// file (trimmed), anything else as written. Values are never logged.
+fn secret(key: &str, value: &str) -> anyhow::Result<String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        return std::env::var(name)
+            .with_context(|| format!("librdkafka `{key}`: environment variable {name} is not set"));
+    }
+    if let Some(path) = value.strip_prefix("file:") {
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .with_context(|| format!("librdkafka `{key}`: cannot read {path}"));
+    }
+    Ok(value.to_string())
+}
+
+/// Messages waiting for their batch, and the next offset of every partition sent.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<Message>,
+    since: Option<Instant>,
+    /// (topic, partition) → the offset after the last message sent.
+    next: BTreeMap<(String, i32), i64>,
+}
+
+impl Batch {
+    fn push(&mut self, m: Message) {
+        self.since.get_or_insert_with(Instant::now);
+        self.messages.push(m);
+    }
+
+    fn due(&self, ctx: &SourceContext) -> bool {
+        self.messages.len() >= ctx.batch.max_rows
+            || self.since.is_some_and(|t| t.elapsed() >= Duration::from_millis(ctx.batch.max_ms))
+    }
+
+    /// Decode and send what is held, one batch per topic; each carries, as its
+    /// state, the next offset of every partition sent so far.
+    fn flush(&mut self, ctx: &SourceContext, format: &KafkaFormat) -> anyhow::Result<()> {
+        let waited = self.since.take().map(|t| t.elapsed()).unwrap_or_default();
+        let mut by_topic: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+        for m in self.messages.drain(..) {
+            by_topic.entry(m.topic.clone()).or_default().push(m);
+        }
+        for (_, messages) in by_topic {
+            for m in &messages {
+                let next = self.next.entry((m.topic.clone(), m.partition)).or_insert(0);
+                *next = (*next).max(m.offset + 1);
+            }
+            let (rows, dead) = format.decode(&messages, &ctx.sensor)?;
+            let state: Vec<(&str, i32, i64)> =
+                self.next.iter().map(|((t, p), o)| (t.as_str(), *p, *o)).collect();
+            ctx.emit(rows, &dead, Some(serde_json::json!(state)), waited)?;
+        }
+        Ok(())
+    }
+}
+
+/// Store the offsets of a delivered state (`[[topic, partition, next], …]`) for the
+/// next commit. A partition no longer assigned here is skipped.
+fn store(consumer: &BaseConsumer<Rebalancer>, state: &serde_json::Value) {
+    let Ok(offsets) = serde_json::from_value::<Vec<(String, i32, i64)>>(state.clone()) else {
+        return;
+    };
+    let assigned = consumer.assignment().unwrap_or_default();
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition, next) in offsets {
+        if assigned.find_partition(&topic, partition).is_some() {
+            let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(next));
+        }
+    }
+    if tpl.count() > 0
+        && let Err(e) = consumer.store_offsets(&tpl)
+    {
+        tracing::debug!("cannot store offsets: {e}");
+    }
+}
+
+/// Commits what is stored before partitions are taken away.
+struct Rebalancer;
+
+impl ClientContext for Rebalancer {}
+
+impl ConsumerContext for Rebalancer {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions revoked");
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
+                    && !e.to_string().contains("No offset stored")
+                {
+                    tracing::warn!("commit before the revoke: {e}");
+                }
+            }
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance: {e}"),
+        }
+    }
+}
