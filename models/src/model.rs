@@ -11,7 +11,7 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, Prediction};
-use crate::device::{self, Device};
+use crate::device::{Device, SessionSource};
 use crate::error::{Error, Result};
 use crate::manifest::{DType, Dim, Manifest, TensorSpec};
 use crate::runtime;
@@ -31,7 +31,8 @@ impl Default for ModelOptions {
 }
 
 impl ModelOptions {
-    /// The device to score on (default [`Device::Cpu`]).
+    /// The device to score on (default [`Device::Cpu`]); see [`Device`] for what `cuda` and
+    /// `auto` do when CUDA cannot be used.
     #[must_use]
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
@@ -175,7 +176,8 @@ impl Model {
     /// Loads the artifact in `dir` with `options`.
     ///
     /// Checks, in order: the manifest parses and is consistent; the sha256 of `model.onnx`
-    /// equals the manifest's; ONNX Runtime accepts the file; the session's inputs and outputs
+    /// equals the manifest's; ONNX Runtime accepts the file on the device asked for
+    /// ([`Error::Cuda`] when `cuda` cannot be used); the session's inputs and outputs
     /// have the manifest's names, dtypes and ranks, and agree on every fixed dimension.
     pub fn load_with(dir: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let dir = dir.as_ref();
@@ -189,13 +191,14 @@ impl Model {
         }
 
         let env = runtime::environment()?;
-        let load_err = |message: String| Error::ModelLoad { path: path.clone(), message };
-        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
-        if let Some(n) = options.intra_threads {
-            builder = builder.with_intra_threads(n).map_err(|e| load_err(e.to_string()))?;
-        }
-        let (mut builder, device) = device::apply(builder, options.device, &manifest.name);
-        let session = builder.commit_from_memory(&bytes).map_err(|e| load_err(e.to_string()))?;
+        let source = SessionSource {
+            env: &env,
+            intra_threads: options.intra_threads,
+            model: &manifest.name,
+            path: &path,
+            bytes: &bytes,
+        };
+        let (session, device) = source.session(options.device)?;
         check_signature(&path, &manifest, &session)?;
         tracing::debug!(model = %manifest.name, path = %path.display(), %device, "model loaded");
         Ok(Model {
@@ -222,7 +225,8 @@ impl Model {
         &self.path
     }
 
-    /// The device actually in use ([`Device::Cpu`] after a fallback).
+    /// The device actually in use: [`Device::Cpu`] or [`Device::Cuda`], never [`Device::Auto`]
+    /// ([`Device::Cpu`] after an `auto` fallback).
     pub fn device(&self) -> Device {
         self.device
     }

@@ -539,7 +539,7 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
             "--out",
             out.to_str().unwrap(),
             "--device",
-            "cuda", // no GPU here: falls back to CPU with a warning
+            "auto", // no GPU here: falls back to CPU with a warning
         ],
         None,
     );
