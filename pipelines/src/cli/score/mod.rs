@@ -39,9 +39,19 @@ enum Family {
     Actions(actions::ActionsScoreArgs),
 }
 
+/// `--device`, the same for every family.
+#[derive(Debug, Args)]
+struct DeviceArg {
+    /// Where to score: cpu; cuda (the GPU, or exit 1 saying what is missing; needs a build
+    /// with `--features vigil-models/cuda` and onnxruntime-gpu, see `benchmarks/gpu-env.sh`);
+    /// auto (the GPU when CUDA can be used, else the CPU with one warning).
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
+    device: Device,
+}
+
 /// Loads the model in `dir` on `device`, to be shared by its scorer.
-fn load_model(dir: &Path, device: Device) -> anyhow::Result<Arc<Model>> {
-    let model = Model::load_with(dir, &ModelOptions::default().device(device))
+fn load_model(dir: &Path, device: &DeviceArg) -> anyhow::Result<Arc<Model>> {
+    let model = Model::load_with(dir, &ModelOptions::default().device(device.device))
         .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     Ok(Arc::new(model))
 }
