@@ -19,7 +19,8 @@ pub mod pipeline_inputs;
 mod score;
 pub mod sql;
 
-pub use score::{ScoreTiming, bench_score};
+pub use score::peer::python as peer_python;
+pub use score::{Budget, Latency, PeerInfo, ScoreOptions, ScoreReport, ScoreTiming, bench_score};
 
 /// One contender's timing on the capture.
 #[derive(Debug, Clone, Serialize)]
