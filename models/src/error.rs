@@ -48,6 +48,21 @@ pub enum Error {
         /// What ONNX Runtime said.
         message: String,
     },
+    /// CUDA was asked for (`device = cuda`) but cannot be used; `auto` would have fallen back
+    /// to the CPU instead.
+    #[error(
+        "model {model}: device cuda was asked for, but CUDA cannot be used: {reason}. To use \
+         the GPU: {hint}. To score on the CPU when there is no GPU, use device auto \
+         (`--device auto`, or `device = \"auto\"` in the topology)"
+    )]
+    Cuda {
+        /// The model's name.
+        model: String,
+        /// Why: the build, the ONNX Runtime library, a CUDA library, the driver or the GPU.
+        reason: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
     Io {

@@ -11,7 +11,7 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, Prediction};
-use crate::device::{self, Device};
+use crate::device::{Device, SessionSource};
 use crate::error::{Error, Result};
 use crate::manifest::{DType, Dim, Manifest, TensorSpec};
 use crate::runtime;
@@ -32,7 +32,8 @@ impl Default for ModelOptions {
 }
 
 impl ModelOptions {
-    /// The device to score on (default [`Device::Cpu`]).
+    /// The device to score on (default [`Device::Cpu`]); see [`Device`] for what `cuda` and
+    /// `auto` do when CUDA cannot be used.
     #[must_use]
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
@@ -191,7 +192,8 @@ impl Model {
     /// Loads the artifact in `dir` with `options`.
     ///
     /// Checks, in order: the manifest parses and is consistent; the sha256 of `model.onnx`
-    /// equals the manifest's; ONNX Runtime accepts the file; the session's inputs and outputs
+    /// equals the manifest's; ONNX Runtime accepts the file on the device asked for
+    /// ([`Error::Cuda`] when `cuda` cannot be used); the session's inputs and outputs
     /// have the manifest's names, dtypes and ranks, and agree on every fixed dimension.
     pub fn load_with(dir: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let dir = dir.as_ref();
@@ -205,22 +207,21 @@ impl Model {
         }
 
         let env = runtime::environment()?;
-        let load_err = |message: String| Error::ModelLoad { path: path.clone(), message };
-        let cpu = options.device == Device::Cpu;
-        let count = if cpu { options.sessions } else { 1 };
-        let mut sessions = Vec::with_capacity(count);
-        let mut device = options.device;
-        for _ in 0..count {
-            let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
-            if let Some(n) = options.intra_threads.filter(|_| cpu || options.sessions == 1) {
-                builder = builder.with_intra_threads(n).map_err(|e| load_err(e.to_string()))?;
+        let source = SessionSource {
+            env: &env,
+            intra_threads: options.intra_threads,
+            model: &manifest.name,
+            path: &path,
+            bytes: &bytes,
+        };
+        let (first, device) = source.session(options.device)?;
+        check_signature(&path, &manifest, &first)?;
+        let mut sessions = vec![Mutex::new(first)];
+        // On the CPU, one single-threaded session per worker (see `ModelOptions::workers`).
+        if device == Device::Cpu {
+            for _ in 1..options.sessions {
+                sessions.push(Mutex::new(source.session(Device::Cpu)?.0));
             }
-            let (mut builder, used) = device::apply(builder, options.device, &manifest.name);
-            device = used;
-            let session =
-                builder.commit_from_memory(&bytes).map_err(|e| load_err(e.to_string()))?;
-            check_signature(&path, &manifest, &session)?;
-            sessions.push(Mutex::new(session));
         }
         tracing::debug!(model = %manifest.name, path = %path.display(), %device, sessions = sessions.len(), "model loaded");
         Ok(Model { manifest, path, device, max_batch: options.max_batch, sessions })
@@ -241,7 +242,8 @@ impl Model {
         &self.path
     }
 
-    /// The device actually in use ([`Device::Cpu`] after a fallback).
+    /// The device actually in use: [`Device::Cpu`] or [`Device::Cuda`], never [`Device::Auto`]
+    /// ([`Device::Cpu`] after an `auto` fallback).
     pub fn device(&self) -> Device {
         self.device
     }

@@ -260,23 +260,61 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnCounter {
     }
 }
 
+/// `auto` without a usable GPU: one warning per process however many models load, and the
+/// CPU's output. (The only test here that asks for `auto`: its warning is once per process.)
 #[test]
-fn cuda_request_falls_back_to_cpu_with_one_warning() {
+fn auto_without_a_gpu_warns_once_and_scores_like_the_cpu() {
     if !vigil_models::runtime::available_for_tests() {
         return;
     }
     use tracing_subscriber::layer::SubscriberExt;
     let warnings = Arc::new(AtomicUsize::new(0));
     let subscriber = tracing_subscriber::registry().with(WarnCounter(warnings.clone()));
-    let options = ModelOptions::default().device(Device::Cuda);
-    let model = tracing::subscriber::with_default(subscriber, || {
-        Model::load_with(artifact(), &options).unwrap()
+    let options = ModelOptions::default().device(Device::Auto);
+    let (a, b) = tracing::subscriber::with_default(subscriber, || {
+        (
+            Model::load_with(artifact(), &options).unwrap(),
+            Model::load_with(artifact(), &options).unwrap(),
+        )
     });
-    match model.device() {
+    let cpu = Model::load(artifact()).unwrap();
+    let (ours, expected) = (a.run(&[("x", x(3))]).unwrap(), cpu.run(&[("x", x(3))]).unwrap());
+    match a.device() {
         // A GPU build on a machine with CUDA: no fallback, no warning.
-        Device::Cuda => assert_eq!(warnings.load(Ordering::SeqCst), 0),
-        Device::Cpu => assert_eq!(warnings.load(Ordering::SeqCst), 1),
+        Device::Cuda => {
+            assert_eq!(warnings.load(Ordering::SeqCst), 0);
+            let (p, q) = (ours.get("probs").unwrap(), expected.get("probs").unwrap());
+            assert!(p.iter().zip(q).all(|(p, q)| (p - q).abs() < 1e-4), "{p} vs {q}");
+        }
+        device => {
+            assert_eq!((device, b.device()), (Device::Cpu, Device::Cpu));
+            assert_eq!(warnings.load(Ordering::SeqCst), 1, "one warning for two models");
+            assert_eq!(ours, expected);
+        }
     }
-    let out = model.run(&[("x", x(3))]).unwrap();
-    assert_eq!(out.get("probs").unwrap().shape(), &[3, 3]);
+}
+
+#[test]
+fn cuda_without_a_gpu_fails_naming_the_model_the_reason_and_what_to_do() {
+    if !vigil_models::runtime::available_for_tests() {
+        return;
+    }
+    let options = ModelOptions::default().device(Device::Cuda);
+    match Model::load_with(artifact(), &options) {
+        // A GPU build on a machine with CUDA.
+        Ok(model) => assert_eq!(model.device(), Device::Cuda),
+        Err(e) => {
+            assert!(matches!(e, Error::Cuda { .. }), "{e:?}");
+            let text = e.to_string();
+            assert!(text.starts_with("model test-linear: device cuda was asked for"), "{text}");
+            // Without the `cuda` feature, the build; with it on this CPU-only runtime, the wheel.
+            let fix = if cfg!(feature = "cuda") {
+                "onnxruntime-gpu==1.31.1"
+            } else {
+                "--features vigil-models/cuda"
+            };
+            assert!(text.contains(fix), "{text}");
+            assert!(text.contains("use device auto"), "{text}");
+        }
+    }
 }

@@ -539,7 +539,7 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
             "--out",
             out.to_str().unwrap(),
             "--device",
-            "cuda", // no GPU here: falls back to CPU with a warning
+            "auto", // no GPU here: falls back to CPU with a warning
         ],
         None,
     );
@@ -562,6 +562,55 @@ fn score_flow_classifies_cicids2017_rows_with_the_shipped_model() {
     let score =
         verdict.column_by_name("score").unwrap().as_primitive::<arrow_array::types::Float32Type>();
     assert!((0..score.len()).all(|i| (0.0..=1.0).contains(&score.value(i))));
+}
+
+/// `--device auto` without a GPU scores on the CPU (the same bytes, one warning);
+/// `--device cuda` without one exits 1 naming the model, the reason and what to do.
+#[test]
+fn score_device_auto_falls_back_to_the_cpu_and_cuda_fails_clearly() {
+    if !vigil_models::runtime::available_for_tests() {
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = crate_dir.join("../onnx/artifacts/flow-transformer-iot23");
+    let pcap = crate_dir.join("../samples/ssh.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let score = |device: &str| {
+        let out = dir.path().join(format!("{device}.parquet"));
+        let res = run(
+            &[
+                "score",
+                "flow",
+                pcap.to_str().unwrap(),
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--device",
+                device,
+            ],
+            None,
+        );
+        (res, out)
+    };
+    let (cpu, cpu_out) = score("cpu");
+    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    let (auto, auto_out) = score("auto");
+    let err = String::from_utf8_lossy(&auto.stderr);
+    assert!(auto.status.success(), "{err}");
+    if err.contains("on cuda") {
+        return; // a GPU build on a machine with CUDA
+    }
+    assert_eq!(err.matches("device auto: CUDA cannot be used").count(), 1, "{err}");
+    assert!(err.contains("on cpu"), "{err}");
+    assert_eq!(std::fs::read(&cpu_out).unwrap(), std::fs::read(&auto_out).unwrap());
+
+    let (cuda, cuda_out) = score("cuda");
+    let err = String::from_utf8_lossy(&cuda.stderr);
+    assert_eq!(cuda.status.code(), Some(1), "{err}");
+    assert!(err.contains("model flow-transformer-iot23: device cuda was asked for"), "{err}");
+    assert!(err.contains("To use the GPU:") && err.contains("use device auto"), "{err}");
+    assert!(!cuda_out.exists());
 }
 
 #[test]

@@ -292,6 +292,56 @@ fn bad_topologies_are_refused_before_anything_runs() {
     assert!(!dir.path().join("store").exists(), "--check creates nothing");
 }
 
+/// A score stage's `device`: `auto` starts on the CPU without a GPU, `cuda` is refused at
+/// start-up naming the stage, the model and what to do, an unknown one is refused.
+#[test]
+fn score_device_auto_starts_and_cuda_without_a_gpu_is_refused() {
+    if no_runtime() {
+        return;
+    }
+    let pcap = toml_str(&repo("samples/ssh.pcap"));
+    let model = toml_str(&artifact("flow-transformer-iot23"));
+    let dir = tempfile::tempdir().unwrap();
+    for device in ["auto", "cuda", "tpu"] {
+        let path = dir.path().join(format!("{device}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[sources.a]\ntype = \"pcap\"\npaths = [\"{pcap}\"]\n[transforms.m]\ntype = \"score\"\nmodel = \"{model}\"\ninputs = [\"a\"]\ndevice = \"{device}\"\n[sinks.s]\ntype = \"store\"\ninputs = [\"m\"]\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(VIGIL)
+            .args(["run", "--check", "--data", dir.path().join("store").to_str().unwrap()])
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        match device {
+            "auto" => assert!(out.status.success(), "{err}"),
+            // A GPU build on a machine with CUDA starts.
+            "cuda" if out.status.success() => {}
+            "cuda" => {
+                assert_eq!(out.status.code(), Some(1), "{err}");
+                assert!(
+                    err.contains("transform `m`")
+                        && err.contains("model flow-transformer-iot23: device cuda was asked for")
+                        && err.contains("use device auto"),
+                    "{err}"
+                );
+            }
+            _ => {
+                assert_eq!(out.status.code(), Some(1), "{err}");
+                assert!(
+                    err.contains("unknown device \"tpu\": expected cpu, cuda or auto"),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn relative_paths_follow_the_file_and_data_moves_every_output() {
     if no_runtime() {

@@ -254,7 +254,8 @@ fn lag(a: LagArgs) -> anyhow::Result<Outcome> {
     let md = consumer.fetch_metadata(None, timeout).context("cannot read the metadata")?;
     let mut tpl = TopicPartitionList::new();
     for t in md.topics() {
-        if t.name().starts_with("__") || (!a.topic.is_empty() && !a.topic.iter().any(|n| n == t.name()))
+        if t.name().starts_with("__")
+            || (!a.topic.is_empty() && !a.topic.iter().any(|n| n == t.name()))
         {
             continue;
         }
@@ -279,7 +280,10 @@ fn lag(a: LagArgs) -> anyhow::Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<32} {:>9} {:>12} {:>12} {:>10}", "topic", "partition", "committed", "end", "lag");
+        println!(
+            "{:<32} {:>9} {:>12} {:>12} {:>10}",
+            "topic", "partition", "committed", "end", "lag"
+        );
         for r in &rows {
             let committed = r["committed"].as_i64().map_or("-".to_string(), |c| c.to_string());
             println!(

@@ -223,7 +223,8 @@ pub enum TransformConfig {
         model: PathBuf,
         /// Upstream stages.
         inputs: Vec<String>,
-        /// `cpu` (default) or `cuda`.
+        /// `cpu` (default); `cuda`: the GPU, or the topology fails to start naming what is
+        /// missing; `auto`: the GPU when CUDA can be used, else the CPU with one warning.
         #[serde(default)]
         device: Option<String>,
         /// Store the model's embedding too (netFound).

@@ -20,7 +20,8 @@ mod score;
 mod sessions;
 pub mod sql;
 
-pub use score::{ScoreTiming, bench_score};
+pub use score::peer::python as peer_python;
+pub use score::{Budget, Latency, PeerInfo, ScoreOptions, ScoreReport, ScoreTiming, bench_score};
 pub use sessions::{SessionsTiming, bench_sessions};
 
 /// One contender's timing on the capture.

@@ -160,6 +160,7 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
             SinkConfig::Store { inputs: vec!["score".into(), "alerts".into()] },
         )]
         .into(),
+        until_idle_secs: None,
     }
 }
 

@@ -50,7 +50,9 @@ pub fn bench_sessions(
         Model::load_with(dir, &ModelOptions::default().intra_threads(threads).max_batch(batch))
     };
     let shared = load(workers)?;
-    let named = inputs(&shared, &dir.join("parity.json"), batch)?;
+    let parity: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("parity.json"))?)?;
+    let named = inputs(shared.manifest(), &parity, batch)?;
     shared.run(&feed(&named))?;
     let t0 = Instant::now();
     for _ in 0..calls {

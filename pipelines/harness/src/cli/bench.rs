@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::bench::{bench_flows, bench_netfound, bench_score, bench_sessions};
+use crate::bench::bench_sessions;
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use vigil_models::Device;
+
+use crate::bench::{Budget, ScoreOptions, bench_flows, bench_netfound, bench_score, peer_python};
 
 use super::bench_pipeline::{self, PipelineArgs};
 use crate::cli::Outcome;
@@ -33,20 +37,9 @@ enum BenchWhat {
         json: bool,
     },
     /// Model scoring through vigil-models against a bare onnxruntime Python session on
-    /// the same model, inputs (the artifact's parity rows) and batch, one thread each.
-    Score {
-        /// The model directory (model.onnx, manifest.json, parity.json).
-        model: PathBuf,
-        /// Batch sizes.
-        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 32, 256])]
-        batches: Vec<usize>,
-        /// Timed calls per batch size.
-        #[arg(long, default_value_t = 200)]
-        iters: usize,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    /// the same model, inputs (the artifact's parity rows), batch sizes, device and threads:
+    /// rows/s and p50/p99 milliseconds per call, each call timed on its own.
+    Score(ScoreArgs),
     /// One ONNX Runtime session shared by the scoring workers (one call at a time,
     /// `workers` threads) against one session per worker (one thread each, called at
     /// once): rows/s of each, per model.
@@ -86,6 +79,80 @@ enum BenchWhat {
     Pipeline(PipelineArgs),
 }
 
+/// Arguments of `vigil-harness bench score`.
+#[derive(Debug, Args)]
+struct ScoreArgs {
+    /// The model directory (model.onnx, manifest.json, parity.json).
+    model: PathBuf,
+    /// Batch sizes.
+    #[arg(long, alias = "batch", value_delimiter = ',', default_values_t = [1usize, 32, 256])]
+    batches: Vec<usize>,
+    /// Where to score: cpu, cuda (an error when CUDA cannot be used) or auto (CUDA, else
+    /// the CPU). The peer runs on the device ours uses.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
+    device: Device,
+    /// Timed calls per batch size and side, at most.
+    #[arg(long, default_value_t = 1000)]
+    iters: usize,
+    /// Seconds of timed calls per batch size and side, at most (at least one call is timed).
+    #[arg(long, default_value_t = 1.0)]
+    max_seconds: f64,
+    /// Untimed calls per batch size and side first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Intra-op threads, both sides.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// The peer's Python (default: $VIGIL_PEER_PYTHON, else the project's .venv/bin/python3);
+    /// on a GPU machine one whose onnxruntime is onnxruntime-gpu.
+    #[arg(long, value_name = "PYTHON")]
+    python: Option<PathBuf>,
+    /// Time ours only.
+    #[arg(long)]
+    no_peer: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
+}
+
+/// Run `vigil-harness bench score`; fails (exit 1) when our model could not be loaded, after
+/// reporting the peer's figures.
+fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    let python = if args.no_peer {
+        None
+    } else {
+        peer_python(args.python.as_deref(), crate::cli::checkout_root(None).ok().as_deref())
+    };
+    let options = ScoreOptions {
+        batches: args.batches,
+        budget: Budget {
+            warmup: args.warmup,
+            iters: args.iters.max(1),
+            max_seconds: args.max_seconds,
+        },
+        device: args.device,
+        threads: args.threads.max(1),
+        python,
+    };
+    let report = bench_score(&args.model, &options)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{report}");
+    }
+    match report.load_error {
+        Some(e) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
+    }
+}
+
 /// Run `vigil bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     match args.what {
@@ -97,26 +164,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
                 print!("{b}");
             }
         }
-        BenchWhat::Score { model, batches, iters, json } => {
-            let rows = bench_score(&model, &batches, iters.max(1))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                println!(
-                    "{:>6} {:>12} {:>12} {:>10}",
-                    "batch", "vigil ms", "python ms", "overhead"
-                );
-                for r in rows {
-                    let (peer, over) = match r.peer_ms {
-                        Some(p) => {
-                            (format!("{p:.3}"), format!("{:+.1}%", 100.0 * (r.ours_ms / p - 1.0)))
-                        }
-                        None => ("-".into(), "-".into()),
-                    };
-                    println!("{:>6} {:>12.3} {:>12} {:>10}", r.batch, r.ours_ms, peer, over);
-                }
-            }
-        }
+        BenchWhat::Score(args) => score(args)?,
         BenchWhat::Sessions { models, batch, workers, calls, json } => {
             let workers = workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

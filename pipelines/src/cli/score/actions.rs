@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use vigil_models::{Device, HstuScorer, Scorer};
+use vigil_models::{HstuScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{events_schema, events_to_record_batch, scored_batch, scored_schema};
 use vigil_pipelines::tokenize::read_token_stamp;
 use vigil_tokenizers::actions::{from_record_batch, sequences};
 
-use super::{SCORE_ROWS, load_model};
+use super::{DeviceArg, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::tokenize::actions::LogArgs;
 
@@ -35,13 +35,12 @@ pub struct ActionsScoreArgs {
     out: PathBuf,
     #[command(flatten)]
     reading: LogArgs,
-    /// Where to score.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
-    device: Device,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 pub(super) fn run(args: ActionsScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let scorer = HstuScorer::new(load_model(&args.model, args.device)?)?;
+    let scorer = HstuScorer::new(load_model(&args.model, &args.device)?)?;
     let is_table = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     let (rows, dead) = if is_table {
         (score_table(&args.input, &scorer, &args.out)?, 0)

@@ -39,11 +39,22 @@ enum Family {
     Actions(actions::ActionsScoreArgs),
 }
 
-/// Loads the model in `dir` on `device`, to be shared by its scorer.
-/// Load the model with one scoring worker per core (see [`ModelOptions::workers`]).
-fn load_model(dir: &Path, device: Device) -> anyhow::Result<Arc<Model>> {
+/// `--device`, the same for every family.
+#[derive(Debug, Args)]
+struct DeviceArg {
+    /// Where to score: cpu; cuda (the GPU, or exit 1 saying what is missing; needs a build
+    /// with `--features vigil-models/cuda` and onnxruntime-gpu, see `benchmarks/gpu-env.sh`);
+    /// auto (the GPU when CUDA can be used, else the CPU with one warning).
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
+    device: Device,
+}
+
+/// Loads the model in `dir` on `device`, to be shared by its scorer, with one scoring
+/// worker per core (see [`ModelOptions::workers`]).
+fn load_model(dir: &Path, device: &DeviceArg) -> anyhow::Result<Arc<Model>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model = Model::load_with(dir, &ModelOptions::default().device(device).workers(cores))
+    let options = ModelOptions::default().device(device.device).workers(cores);
+    let model = Model::load_with(dir, &options)
         .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     Ok(Arc::new(model))
 }

@@ -7,14 +7,14 @@ use anyhow::{Context, bail};
 use clap::Args;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowRecord, FlowTableConfig};
-use vigil_models::{Device, NetfoundScorer, Scorer};
+use vigil_models::{NetfoundScorer, Scorer};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{scored_batch, scored_schema};
 use vigil_pipelines::tokenize::{netfound_from_capture, read_token_stamp};
 use vigil_tokenizers::netfound::{from_record_batch, to_record_batch};
 use vigil_tokenizers::{FlowTokens, IpNetwork, netfound_schema};
 
-use super::{SCORE_ROWS, load_model};
+use super::{DeviceArg, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
 
@@ -40,9 +40,8 @@ pub struct NetfoundScoreArgs {
     /// direction. Without any, the flow's originator is forward.
     #[arg(long = "internal-net", value_name = "CIDR")]
     internal_nets: Vec<IpNetwork>,
-    /// Where to score.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
-    device: Device,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 /// Scores flows in batches of [`SCORE_ROWS`] and writes them.
@@ -101,7 +100,7 @@ impl Input {
 
 /// Run `vigil score netfound`.
 pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let scorer = NetfoundScorer::new(load_model(&args.model, args.device)?)?;
+    let scorer = NetfoundScorer::new(load_model(&args.model, &args.device)?)?;
     let config = scorer.tokenizer_config(&args.internal_nets);
     let input = Input::open(&args.inputs)?;
     if let Input::Tokens(path, _) = &input {

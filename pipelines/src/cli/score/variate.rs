@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vigil_models::{Device, Scorer, VariateItem, VariateScorer};
+use vigil_models::{Scorer, VariateItem, VariateScorer};
 use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{scored_batch, scored_schema};
 use vigil_tokenizers::variate::{to_record_batch, variate_schema, windows};
 
-use super::{SCORE_ROWS, load_model};
+use super::{DeviceArg, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 
 /// Arguments of `vigil score variate`.
@@ -38,15 +38,14 @@ pub struct VariateScoreArgs {
     /// Steps between scored windows.
     #[arg(long, default_value_t = 1, value_name = "N")]
     stride: usize,
-    /// Where to score.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
-    device: Device,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
     use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig, resample};
 
-    let model = load_model(&args.model, args.device)?;
+    let model = load_model(&args.model, &args.device)?;
     let scorer =
         VariateScorer::new(model, args.series.clone(), args.step).map_err(|e| match e {
             vigil_models::Error::Preprocessing { .. } => {

@@ -136,8 +136,9 @@ const UNASSIGNED_GRACE: Duration = Duration::from_secs(30);
 /// file (trimmed), anything else as written. Values are never logged.
 fn secret(key: &str, value: &str) -> anyhow::Result<String> {
     if let Some(name) = value.strip_prefix("env:") {
-        return std::env::var(name)
-            .with_context(|| format!("librdkafka `{key}`: environment variable {name} is not set"));
+        return std::env::var(name).with_context(|| {
+            format!("librdkafka `{key}`: environment variable {name} is not set")
+        });
     }
     if let Some(path) = value.strip_prefix("file:") {
         return std::fs::read_to_string(path)

@@ -49,7 +49,8 @@ pub struct SourceContext {
     /// The store directory.
     pub store: PathBuf,
     /// Acknowledgements and the checkpoint they move.
-    checkpoints: Mutex<Checkpointer>,    /// Stop once no input came for this long (`vigil run --until-idle`).
+    checkpoints: Mutex<Checkpointer>,
+    /// Stop once no input came for this long (`vigil run --until-idle`).
     pub until_idle: Option<Duration>,
 }
 
