@@ -150,7 +150,7 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .create_with_context(Deliveries::default())
         .context("cannot create the Kafka producer")?;
     let input = open_text(&a.file)?;
-    let mut records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> =
+    let records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> =
         match a.format {
             ProduceFormat::Lines => Box::new(
                 std::io::BufRead::lines(input)
@@ -161,7 +161,7 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
         };
     let started = Instant::now();
     let mut sent = 0u64;
-    while let Some(record) = records.next() {
+    for record in records {
         let (key, payload) = record?;
         if let Some(rate) = a.rate.filter(|r| *r > 0.0) {
             let due = started + Duration::from_secs_f64(sent as f64 / rate);
@@ -289,10 +289,10 @@ fn lag(a: LagArgs) -> anyhow::Result<Outcome> {
             println!(
                 "{:<32} {:>9} {:>12} {:>12} {:>10}",
                 r["topic"].as_str().unwrap_or_default(),
-                r["partition"],
+                r["partition"].to_string(),
                 committed,
-                r["end"],
-                r["lag"]
+                r["end"].to_string(),
+                r["lag"].to_string()
             );
         }
     }

@@ -1,0 +1,157 @@
+//! Kafka in, against a real Kafka-protocol broker on 127.0.0.1 (`VIGIL_KAFKA_BROKERS`;
+//! `.ci/run` starts one): every record produced is stored once and the group's
+//! committed offsets reach the end offsets; malformed messages become dead letters at
+//! their offsets and never stall the partition.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::VIGIL;
+
+/// The brokers to test against; `None` (skip) when unset, a failure under
+/// `VIGIL_REQUIRE_DATA=1`.
+fn brokers() -> Option<String> {
+    match std::env::var("VIGIL_KAFKA_BROKERS") {
+        Ok(b) if !b.trim().is_empty() => Some(b),
+        _ if std::env::var("VIGIL_REQUIRE_DATA").is_ok_and(|v| v == "1") => {
+            panic!("VIGIL_KAFKA_BROKERS is not set (VIGIL_REQUIRE_DATA=1): start a broker")
+        }
+        _ => {
+            eprintln!("VIGIL_KAFKA_BROKERS is not set: skipped");
+            None
+        }
+    }
+}
+
+/// A name no other test or run uses.
+fn unique(what: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("vigil-{what}-{}-{nanos}", std::process::id())
+}
+
+fn vigil(args: &[&str], brokers: &str) -> Output {
+    let out = Command::new(VIGIL).args(args).env("VIGIL_KAFKA_BROKERS", brokers).output().unwrap();
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "vigil {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A mapping for `src,sport,dst,dport,proto,bytes` rows.
+const MAPPING: &str = r#"{"name":"t","src_addr":"src","src_port":"sport","dst_addr":"dst","dst_port":"dport","proto":"proto","numeric":["bytes"],"categorical":[]}"#;
+
+/// A topology reading `topic` in `group` with `format` into `store`.
+fn topology(dir: &Path, brokers: &str, topic: &str, group: &str, format: &str) -> String {
+    let config = dir.join(format!("{group}.toml"));
+    let store = dir.join("store");
+    std::fs::write(
+        &config,
+        format!(
+            "sensor = \"k\"\n[store]\ndir = \"{}\"\n[sources.kafka]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"{group}\"\nformat = \"{format}\"\n[sources.kafka.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"kafka\"]\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
+/// One number from `vigil sql`.
+fn count(store: &Path, query: &str) -> i64 {
+    let out = Command::new(VIGIL)
+        .args(["sql", "--data", store.to_str().unwrap(), "--format", "json", query])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    v.as_object().unwrap().values().next().unwrap().as_i64().unwrap()
+}
+
+/// Every partition of `topic`: (committed, end).
+fn lag(brokers: &str, group: &str, topic: &str) -> Vec<(Option<i64>, i64)> {
+    let out =
+        vigil(["kafka", "lag", "--group", group, "--topic", topic, "--json"].as_ref(), brokers);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["committed"].as_i64(), p["end"].as_i64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn every_record_of_a_partitioned_topic_is_stored_once_and_committed() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let mut csv = String::from("src,sport,dst,dport,proto,bytes\n");
+    for i in 0..100_000u32 {
+        let (a, b) = (i >> 8 & 255, i & 255);
+        csv.push_str(&format!("10.2.{a}.{b},{},192.0.2.9,53,17,{i}\n", 1024 + i % 60_000));
+    }
+    let file = dir.path().join("flows.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (topic, group) = (unique("flows"), unique("group"));
+    let m = mapping.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let produce = ["kafka", "produce", f, "--topic", &topic, "--partitions", "4"];
+    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let config = topology(dir.path(), &brokers, &topic, &group, m);
+    vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+    let store = dir.path().join("store");
+    assert_eq!(count(&store, "select count(*) from flows"), 100_000);
+    assert_eq!(count(&store, "select count(distinct uid) from flows"), 100_000);
+    let parts = lag(&brokers, &group, &topic);
+    assert_eq!(parts.len(), 4);
+    assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 100_000);
+    for (committed, end) in parts {
+        assert_eq!(committed, Some(end), "the committed offset is the end offset");
+    }
+    // Run again: nothing is read twice.
+    vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+    assert_eq!(count(&store, "select count(*) from flows"), 100_000);
+}
+
+#[test]
+fn malformed_messages_become_dead_letters_at_their_offsets() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let (mut lines, mut bad) = (String::new(), 0);
+    for i in 0..5_000u32 {
+        if i % 50 == 7 {
+            lines.push_str("this is not a flow\n");
+            bad += 1;
+        } else {
+            lines.push_str(&format!(
+                "{{\"src\":\"10.3.{}.{}\",\"sport\":{},\"dst\":\"192.0.2.7\",\"dport\":443,\"proto\":6,\"bytes\":{i}}}\n",
+                i >> 8 & 255,
+                i & 255,
+                2000 + i
+            ));
+        }
+    }
+    let file = dir.path().join("rows.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let (topic, group) = (unique("mixed"), unique("group"));
+    let f = file.to_str().unwrap();
+    vigil(&["kafka", "produce", f, "--topic", &topic, "--partitions", "2"], &brokers);
+    let config = topology(dir.path(), &brokers, &topic, &group, mapping.to_str().unwrap());
+    let out = vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+    assert_eq!(out.status.code(), Some(3), "dead letters: exit 3");
+    let store = dir.path().join("store");
+    assert_eq!(count(&store, "select count(*) from flows"), 5_000 - bad);
+    assert_eq!(count(&store, "select count(*) from dead_letters"), bad);
+    let q = "select count(distinct position) from dead_letters where position like 'partition % offset %'";
+    assert_eq!(count(&store, q), bad);
+    for (committed, end) in lag(&brokers, &group, &topic) {
+        assert_eq!(committed, Some(end), "dead letters never stall the partition");
+    }
+}
