@@ -47,12 +47,24 @@ const MAPPING: &str = r#"{"name":"t","src_addr":"src","src_port":"sport","dst_ad
 
 /// A topology reading `topic` in `group` with `format` into `store`.
 fn topology(dir: &Path, brokers: &str, topic: &str, group: &str, format: &str) -> String {
-    let config = dir.join(format!("{group}.toml"));
+    topology_of("k", dir, brokers, topic, group, format)
+}
+
+/// [`topology`] for sensor `sensor`.
+fn topology_of(
+    sensor: &str,
+    dir: &Path,
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    format: &str,
+) -> String {
+    let config = dir.join(format!("{group}-{sensor}.toml"));
     let store = dir.join("store");
     std::fs::write(
         &config,
         format!(
-            "sensor = \"k\"\n[store]\ndir = \"{}\"\n[sources.kafka]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"{group}\"\nformat = \"{format}\"\n[sources.kafka.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"kafka\"]\n",
+            "sensor = \"{sensor}\"\n[store]\ndir = \"{}\"\n[sources.kafka]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"{group}\"\nformat = \"{format}\"\n[sources.kafka.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n[sinks.store]\ntype = \"store\"\ninputs = [\"kafka\"]\n",
             store.display()
         ),
     )
@@ -90,17 +102,10 @@ fn every_record_of_a_partitioned_topic_is_stored_once_and_committed() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = dir.path().join("m.json");
     std::fs::write(&mapping, MAPPING).unwrap();
-    let mut csv = String::from("src,sport,dst,dport,proto,bytes\n");
-    for i in 0..100_000u32 {
-        let (a, b) = (i >> 8 & 255, i & 255);
-        csv.push_str(&format!("10.2.{a}.{b},{},192.0.2.9,53,17,{i}\n", 1024 + i % 60_000));
-    }
-    let file = dir.path().join("flows.csv");
-    std::fs::write(&file, csv).unwrap();
+    let file = flow_csv(dir.path(), 100_000);
     let (topic, group) = (unique("flows"), unique("group"));
     let m = mapping.to_str().unwrap();
-    let f = file.to_str().unwrap();
-    let produce = ["kafka", "produce", f, "--topic", &topic, "--partitions", "4"];
+    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
     vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
     let config = topology(dir.path(), &brokers, &topic, &group, m);
     vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
@@ -116,6 +121,70 @@ fn every_record_of_a_partitioned_topic_is_stored_once_and_committed() {
     // Run again: nothing is read twice.
     vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
     assert_eq!(count(&store, "select count(*) from flows"), 100_000);
+}
+
+/// `n` flow rows (`src,sport,dst,dport,proto,bytes`), each 5-tuple distinct, in `dir`.
+fn flow_csv(dir: &Path, n: u32) -> String {
+    let mut csv = String::from("src,sport,dst,dport,proto,bytes\n");
+    for i in 0..n {
+        let (a, b) = (i >> 8 & 255, i & 255);
+        csv.push_str(&format!("10.2.{a}.{b},{},192.0.2.9,53,17,{i}\n", 1024 + i % 60_000));
+    }
+    let file = dir.join("flows.csv");
+    std::fs::write(&file, csv).unwrap();
+    file.display().to_string()
+}
+
+#[test]
+fn two_instances_share_a_group_and_one_takes_over_when_the_other_is_killed() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let m = mapping.to_str().unwrap();
+    let file = flow_csv(dir.path(), 100_000);
+    let (topic, group) = (unique("shared"), unique("group"));
+    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
+    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let start = |sensor: &str| {
+        let config = topology_of(sensor, dir.path(), &brokers, &topic, &group, m);
+        Command::new(VIGIL)
+            .args(["run", "--config", &config, "--until-idle", "15"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let store = dir.path().join("store");
+    let read = |sensor: &str| -> u64 {
+        let stats = store.join(format!("_stats/{sensor}.json"));
+        let v: Option<serde_json::Value> =
+            std::fs::read(&stats).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        v.and_then(|v| v.as_array()?.iter().find(|s| s["stage"] == "kafka")?["records_in"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut a = start("a");
+    let mut b = start("b");
+    // Both get partitions; then `a` dies mid-stream.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while read("a") == 0 || read("b") == 0 {
+        assert!(std::time::Instant::now() < deadline, "both instances never consumed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    a.kill().unwrap(); // SIGKILL
+    a.wait().unwrap();
+    let status = b.wait().unwrap();
+    assert!(status.success(), "the survivor ends cleanly: {status}");
+    // Every row is stored; duplicates come only from what `a` had not committed.
+    let distinct =
+        "select count(distinct concat(src_ip, ':', cast(src_port as varchar))) from flows";
+    assert_eq!(count(&store, distinct), 100_000);
+    let total = count(&store, "select count(*) from flows");
+    println!("rows stored twice after the kill (a's uncommitted tail): {}", total - 100_000);
+    assert!(total - 100_000 <= 50_000, "{total}");
+    for (committed, end) in lag(&brokers, &group, &topic) {
+        assert_eq!(committed, Some(end), "the survivor committed every partition");
+    }
 }
 
 #[test]

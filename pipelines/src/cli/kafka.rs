@@ -150,15 +150,15 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .create_with_context(Deliveries::default())
         .context("cannot create the Kafka producer")?;
     let input = open_text(&a.file)?;
-    let records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> =
-        match a.format {
-            ProduceFormat::Lines => Box::new(
-                std::io::BufRead::lines(input)
-                    .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-                    .map(|l| Ok((None, l?))),
-            ),
-            ProduceFormat::FlowCsv => Box::new(flow_rows(input, &a.file, &a.mapping)?),
-        };
+    let records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> = match a.format
+    {
+        ProduceFormat::Lines => Box::new(
+            std::io::BufRead::lines(input)
+                .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                .map(|l| Ok((None, l?))),
+        ),
+        ProduceFormat::FlowCsv => Box::new(flow_rows(input, &a.file, &a.mapping)?),
+    };
     let started = Instant::now();
     let mut sent = 0u64;
     for record in records {
