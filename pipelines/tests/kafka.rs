@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::VIGIL;
+use common::{VIGIL, repo};
 
 /// The brokers to test against; `None` (skip) when unset, a failure under
 /// `VIGIL_REQUIRE_DATA=1`.
@@ -223,4 +223,86 @@ fn malformed_messages_become_dead_letters_at_their_offsets() {
     for (committed, end) in lag(&brokers, &group, &topic) {
         assert_eq!(committed, Some(end), "dead letters never stall the partition");
     }
+}
+
+/// Messages in `topic` from the start, read by a consumer of our own until none comes
+/// for 3 s.
+fn messages_in(brokers: &str, topic: &str) -> usize {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let (mut n, mut last) = (0, std::time::Instant::now());
+    let deadline = last + std::time::Duration::from_secs(60);
+    while last.elapsed() < std::time::Duration::from_secs(3) || n == 0 {
+        assert!(std::time::Instant::now() < deadline, "no messages in {topic}");
+        if let Some(m) = consumer.poll(std::time::Duration::from_millis(100)) {
+            m.unwrap();
+            n += 1;
+            last = std::time::Instant::now();
+        }
+    }
+    n
+}
+
+#[test]
+fn scored_events_and_alerts_are_produced_and_match_the_store() {
+    let Some(brokers) = brokers() else { return };
+    if !vigil_models::runtime::available_for_tests() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (scores, alerts) = (unique("scores"), unique("alerts"));
+    let store = dir.path().join("store");
+    let config = dir.path().join("out.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"sensor = "out"
+[store]
+dir = "{store}"
+[sources.csv]
+type = "flow_csv"
+path = "{csv}"
+mapping = "cicflowmeter"
+[transforms.score]
+type = "score"
+model = "{model}"
+inputs = ["csv"]
+[transforms.alerts]
+type = "alerts"
+inputs = ["score"]
+rules = [{{ name = "any flow", model = "flow-transformer-cicids2017", min_score = 0.0, severity = 3, suppress_secs = 0 }}]
+[sinks.store]
+type = "store"
+inputs = ["score", "alerts"]
+[sinks.scores]
+type = "kafka"
+brokers = "{brokers}"
+topic = "{scores}"
+inputs = ["score"]
+[sinks.alerts_out]
+type = "kafka"
+brokers = "{brokers}"
+topic = "{alerts}"
+inputs = ["alerts"]
+"#,
+            store = store.display(),
+            csv = repo("samples/flows/cicids2017-sample.csv").display(),
+            model = repo("onnx/artifacts/flow-transformer-cicids2017").display(),
+        ),
+    )
+    .unwrap();
+    vigil(&["run", "--config", config.to_str().unwrap()], &brokers);
+    let stored_flows = count(&store, "select count(*) from flows");
+    let stored_alerts = count(&store, "select count(*) from alerts");
+    assert!(stored_flows > 0 && stored_alerts > 0, "{stored_flows} flows, {stored_alerts} alerts");
+    assert_eq!(messages_in(&brokers, &scores) as i64, stored_flows);
+    assert_eq!(messages_in(&brokers, &alerts) as i64, stored_alerts);
 }

@@ -311,6 +311,27 @@ pub enum SinkConfig {
         /// Upstream stages.
         inputs: Vec<String>,
     },
+    /// Records (scored events, alerts) produced to a Kafka topic.
+    Kafka(KafkaSinkConfig),
+}
+
+/// A Kafka sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// Upstream stages.
+    pub inputs: Vec<String>,
+    /// Bootstrap brokers, comma-separated.
+    pub brokers: String,
+    /// The topic.
+    pub topic: String,
+    /// `json` (default: one JSON object per row, keyed by `community_id`, entity or
+    /// series) or `arrow` (one Arrow IPC stream per batch).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// librdkafka settings passed through, as for the Kafka source.
+    #[serde(default)]
+    pub librdkafka: BTreeMap<String, String>,
 }
 
 impl TopologyConfig {

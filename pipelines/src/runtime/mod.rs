@@ -3,7 +3,8 @@
 //! ```text
 //!  sources (blocking threads) ──► transforms (score on a blocking pool) ──► sinks
 //!  pcap/iface/csv/metrics/actions     netFound, FlowTransformer,             store (Parquet)
-//!       │ bounded channels             iTransformer, HSTU, alert rules      EVE JSON
+//!  Kafka topics                       iTransformer, HSTU, alert rules      EVE JSON, Kafka
+//!       │ bounded channels
 //!       └── micro-batches: Arrow RecordBatches of N rows or T ms
 //! ```
 //!
@@ -11,7 +12,7 @@
 //! - [`config`]: the TOML topology;
 //! - [`topology`]: checks it and builds the stages;
 //! - [`runner`]: runs them (tasks, channels, shutdown, counters, upkeep);
-//! - [`sources`], [`transforms`], [`sinks`]: the stages;
+//! - [`sources`], [`transforms`], [`sinks`] (and [`kafka_sink`]): the stages;
 //! - [`stats`] and [`http`]: counters, Prometheus text on `/metrics`;
 //! - [`record`], [`rows`], [`outputs`]: batches and their plumbing.
 
@@ -20,6 +21,7 @@ pub mod batcher;
 pub mod checkpoint;
 pub mod config;
 pub mod http;
+pub mod kafka_sink;
 pub mod outputs;
 pub mod record;
 pub mod rows;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::ack::BatchStatus;
+pub use super::kafka_sink::KafkaWriter;
 use super::record::{Envelope, RecordKind};
 use super::stats::StageStats;
 use crate::store::StoreWriter;
@@ -32,6 +33,8 @@ pub enum Sink {
     Store(StoreWriter),
     /// Alerts appended to an EVE JSON file.
     Eve(EveWriter),
+    /// Records produced to a Kafka topic.
+    Kafka(Box<KafkaWriter>),
 }
 
 impl Sink {
@@ -90,6 +93,7 @@ impl Sink {
             }
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
             Sink::Eve(_) => Ok(0),
+            Sink::Kafka(w) => w.write(env),
         }
     }
 }

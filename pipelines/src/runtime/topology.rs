@@ -14,7 +14,7 @@ use vigil_tokenizers::NetfoundConfig;
 
 use super::config::{SinkConfig, SourceConfig, TopologyConfig, TransformConfig};
 use super::record::RecordKind;
-use super::sinks::{EveWriter, Sink};
+use super::sinks::{EveWriter, KafkaWriter, Sink};
 use super::sources::KafkaFormat;
 use super::sources::Source;
 use super::transforms::{NetfoundTransform, Transform, load_model};
@@ -49,6 +49,7 @@ fn inputs_of(t: &TransformConfig) -> &[String] {
 fn sink_inputs(s: &SinkConfig) -> &[String] {
     match s {
         SinkConfig::Store { inputs } | SinkConfig::Eve { inputs, .. } => inputs,
+        SinkConfig::Kafka(k) => &k.inputs,
     }
 }
 
@@ -290,6 +291,14 @@ impl Topology {
                     let path = store_dir.join(path);
                     p.check(creatable(&path).with_context(|| format!("sink `{n}`")));
                     Sink::Eve(EveWriter::new(&path))
+                }
+                SinkConfig::Kafka(k) => {
+                    let Some(w) =
+                        p.check(KafkaWriter::new(k).with_context(|| format!("sink `{n}`")))
+                    else {
+                        continue;
+                    };
+                    Sink::Kafka(Box::new(w))
                 }
             };
             sinks.push((n.clone(), sink, sink_inputs(s).to_vec()));

@@ -57,7 +57,7 @@ impl KafkaSource {
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("enable.partition.eof", "false");
         for (k, v) in &config.librdkafka {
-            client.set(k, secret(k, v)?);
+            client.set(k, librdkafka_value(k, v)?);
         }
         Ok(KafkaSource { topics: config.topics.clone(), format, client })
     }
@@ -134,7 +134,7 @@ const UNASSIGNED_GRACE: Duration = Duration::from_secs(30);
 
 /// A librdkafka setting's value: `env:NAME` from the environment, `file:PATH` from a
 /// file (trimmed), anything else as written. Values are never logged.
-fn secret(key: &str, value: &str) -> anyhow::Result<String> {
+pub fn librdkafka_value(key: &str, value: &str) -> anyhow::Result<String> {
     if let Some(name) = value.strip_prefix("env:") {
         return std::env::var(name).with_context(|| {
             format!("librdkafka `{key}`: environment variable {name} is not set")

@@ -20,7 +20,7 @@ use vigil_tokenizers::NetfoundConfig;
 
 pub use capture::CaptureSource;
 pub use files::{ActionsSource, FlowCsvSource, MetricsSource, flow_mapping};
-pub use kafka::KafkaSource;
+pub use kafka::{KafkaSource, librdkafka_value};
 pub use kafka_format::KafkaFormat;
 
 use super::ack::{Acks, BatchStatus};
