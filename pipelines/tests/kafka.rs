@@ -306,3 +306,112 @@ inputs = ["alerts"]
     assert_eq!(messages_in(&brokers, &scores) as i64, stored_flows);
     assert_eq!(messages_in(&brokers, &alerts) as i64, stored_alerts);
 }
+
+/// A broker of this test's own (nisshi, as `.ci/kafka-broker.sh` builds it), so that it
+/// can be stopped and started again without disturbing the other tests.
+struct OwnBroker {
+    dir: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnBroker {
+    fn binary() -> Option<std::path::PathBuf> {
+        let bin = std::env::var_os("NISSHI_ROOT")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/nisshi")))?
+            .join("bin/nisshi");
+        bin.is_file().then_some(bin)
+    }
+
+    fn start(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(Self::binary().unwrap())
+            .args(["broker", "--silent"])
+            .current_dir(&self.dir)
+            .env("LISTENER_URL", &url)
+            .env("ADVERTISED_LISTENER_URL", &url)
+            .env("STORAGE_ENGINE", "sqlite://nisshi.db")
+            .env("CLUSTER_ID", "vigil-restart")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the broker did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn a_broker_down_for_20_s_loses_nothing() {
+    // Runs where the CI broker runs (it needs nisshi's binary to start its own).
+    if brokers().is_none() {
+        return;
+    }
+    if OwnBroker::binary().is_none() {
+        let required = std::env::var("VIGIL_REQUIRE_DATA").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "no nisshi binary (NISSHI_ROOT or ~/.cache/nisshi): run .ci/kafka-broker.sh"
+        );
+        eprintln!("no nisshi binary: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("broker");
+    std::fs::create_dir(&data).unwrap();
+    let port = 30_000 + (std::process::id() % 20_000) as u16;
+    let mut broker = OwnBroker { dir: data, port, child: None };
+    broker.start();
+    let brokers = format!("127.0.0.1:{port}");
+    let mapping = dir.path().join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let m = mapping.to_str().unwrap();
+    let file = flow_csv(dir.path(), 50_000);
+    let (topic, group) = (unique("restart"), unique("group"));
+    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "2"];
+    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let config = topology_of("r", dir.path(), &brokers, &topic, &group, m);
+    let mut run = Command::new(VIGIL)
+        .args(["run", "--config", &config, "--until-idle", "40"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = dir.path().join("store");
+    let stats = store.join("_stats/r.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&stats).is_ok_and(|s| s.contains("\"records_in\": ")) {
+        assert!(std::time::Instant::now() < deadline, "nothing consumed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    broker.stop();
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    broker.start();
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let distinct =
+        "select count(distinct concat(src_ip, ':', cast(src_port as varchar))) from flows";
+    assert_eq!(count(&store, distinct), 50_000, "no record lost");
+    for (committed, end) in lag(&brokers, &group, &topic) {
+        assert_eq!(committed, Some(end));
+    }
+}
