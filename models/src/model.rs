@@ -172,6 +172,9 @@ impl Outputs {
     }
 }
 
+/// The fewest items a run is given when a batch is shared among sessions.
+const MIN_RUN: usize = 16;
+
 /// A loaded, checked model artifact: `manifest.json` plus an ONNX Runtime session.
 #[derive(Debug)]
 pub struct Model {
@@ -261,11 +264,19 @@ impl Model {
     /// ([`ModelOptions::sessions`]) those runs go at once, one per session. Thread-safe.
     pub fn run(&self, inputs: &[(&str, InputTensor)]) -> Result<Outputs> {
         let batch = self.check_inputs(inputs)?;
+        // With several sessions, a batch is cut so that each gets a share (runs of at
+        // least MIN_RUN items), as well as at max_batch.
+        let splittable = self.manifest.outputs.iter().all(is_batched);
+        let size = match batch {
+            Some(n) if splittable && self.sessions.len() > 1 => {
+                n.div_ceil(self.sessions.len()).max(MIN_RUN).min(self.max_batch)
+            }
+            _ => self.max_batch,
+        };
         let chunks: Vec<Option<Range<usize>>> = match batch {
-            Some(n) if n > self.max_batch => (0..n)
-                .step_by(self.max_batch)
-                .map(|s| Some(s..(s + self.max_batch).min(n)))
-                .collect(),
+            Some(n) if n > size => {
+                (0..n).step_by(size).map(|s| Some(s..(s + size).min(n))).collect()
+            }
             _ => vec![None],
         };
         if chunks.len() > 1
