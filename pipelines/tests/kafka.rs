@@ -390,7 +390,7 @@ fn a_broker_down_for_20_s_loses_nothing() {
     let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "2"];
     vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
     let config = topology_of("r", dir.path(), &brokers, &topic, &group, m);
-    let mut run = Command::new(VIGIL)
+    let run = Command::new(VIGIL)
         .args(["run", "--config", &config, "--until-idle", "40"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
