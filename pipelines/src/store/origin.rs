@@ -236,6 +236,23 @@ impl BatchOrigin {
     }
 }
 
+/// The committed files of `table` that `sensor` wrote (or compacted) at or after `since`.
+fn files_since(
+    root: &Path,
+    sensor: &str,
+    table: Table,
+    since: SystemTime,
+) -> std::io::Result<Vec<super::DataFile>> {
+    let mut out = list_files(root, table)?;
+    out.retain(|f| {
+        let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        file_owner(name) == Some(sensor)
+            // A file gone since it was listed (compacted) holds nothing any more.
+            && std::fs::metadata(&f.path).and_then(|m| m.modified()).is_ok_and(|m| m >= since)
+    });
+    Ok(out)
+}
+
 /// What `sensor`'s files modified at or after `since` hold of input `key`, in every table.
 /// Only footers are read. An unreadable file is skipped (the SQL layer quarantines it).
 pub fn stored_since(
@@ -248,17 +265,7 @@ pub fn stored_since(
 
     let mut stored = StoredInput::default();
     for table in Table::ALL {
-        for f in list_files(root, table)? {
-            let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if file_owner(name) != Some(sensor) {
-                continue;
-            }
-            let Ok(modified) = std::fs::metadata(&f.path).and_then(|m| m.modified()) else {
-                continue; // gone (compacted) since it was listed
-            };
-            if modified < since {
-                continue;
-            }
+        for f in files_since(root, sensor, table, since)? {
             let reader = match std::fs::File::open(&f.path)
                 .map_err(|e| e.to_string())
                 .and_then(|file| SerializedFileReader::new(file).map_err(|e| e.to_string()))
@@ -335,17 +342,7 @@ impl StoredRows {
 
         let mut stored = StoredRows::default();
         for table in Table::ALL.into_iter().filter(|t| !key_columns(*t).is_empty()) {
-            for f in list_files(root, table)? {
-                let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                if file_owner(name) != Some(sensor) {
-                    continue;
-                }
-                let Ok(modified) = std::fs::metadata(&f.path).and_then(|m| m.modified()) else {
-                    continue; // gone (compacted) since it was listed
-                };
-                if modified < since {
-                    continue;
-                }
+            for f in files_since(root, sensor, table, since)? {
                 let builder = match std::fs::File::open(&f.path)
                     .map_err(anyhow::Error::from)
                     .and_then(|file| Ok(ParquetRecordBatchReaderBuilder::try_new(file)?))
