@@ -56,6 +56,27 @@ pub struct StageSnapshot {
     /// Scoring transforms: time spent in scoring (model inputs, the model, its outputs).
     #[serde(default)]
     pub score_seconds: f64,
+    /// Kafka sources: the partitions this instance owns now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionSnapshot>,
+}
+
+/// One Kafka partition a source owns: offsets as librdkafka last reported them (-1:
+/// unknown yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSnapshot {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The next offset to consume.
+    pub next_offset: i64,
+    /// The offset committed for the group.
+    pub committed_offset: i64,
+    /// The partition's end (high watermark).
+    pub high_watermark: i64,
+    /// Messages not yet consumed: high watermark less the next offset.
+    pub lag: i64,
 }
 
 /// The counters as a table for people, one row per stage, each failure below it.
@@ -133,6 +154,27 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
     for s in stages {
         let v = u8::from(s.error.is_some());
         let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+    }
+    let gauges = [
+        ("vigil_kafka_partition_lag", "Messages of an owned partition not yet consumed."),
+        ("vigil_kafka_partition_committed_offset", "The group's committed offset."),
+        ("vigil_kafka_partition_high_watermark", "The partition's end offset."),
+    ];
+    for (which, (name, help)) in gauges.into_iter().enumerate() {
+        if stages.iter().all(|s| s.partitions.is_empty()) {
+            break;
+        }
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for s in stages {
+            for p in &s.partitions {
+                let v = [p.lag, p.committed_offset, p.high_watermark][which];
+                let _ = writeln!(
+                    out,
+                    "{name}{{stage=\"{}\",topic=\"{}\",partition=\"{}\"}} {v}",
+                    s.stage, p.topic, p.partition
+                );
+            }
+        }
     }
     let name = "vigil_stage_batch_seconds";
     let _ = writeln!(out, "# HELP {name} Time to process one batch.\n# TYPE {name} histogram");

@@ -118,6 +118,14 @@ fn every_record_of_a_partitioned_topic_is_stored_once_and_committed() {
     for (committed, end) in parts {
         assert_eq!(committed, Some(end), "the committed offset is the end offset");
     }
+    // The source's counters show the partitions it owned, consumed to their end.
+    let stats = vigil(&["stats", "--data", store.to_str().unwrap(), "--json"], &brokers);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    println!("{v}");
+    let kafka = v["k"].as_array().unwrap().iter().find(|s| s["stage"] == "kafka").unwrap();
+    let owned = kafka["partitions"].as_array().unwrap();
+    assert_eq!(owned.len(), 4, "{kafka}");
+    assert!(owned.iter().all(|p| p["lag"] == 0 && p["topic"] == topic.as_str()), "{kafka}");
     // Run again: nothing is read twice.
     vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
     assert_eq!(count(&store, "select count(*) from flows"), 100_000);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use vigil_ingest::stage_stats::{
-    LATENCY_BUCKETS_MS, StageSnapshot, prometheus_text, stages_table,
+    LATENCY_BUCKETS_MS, PartitionSnapshot, StageSnapshot, prometheus_text, stages_table,
 };
 
 /// The counters of one stage. Cheap to update from any thread.
@@ -29,6 +29,7 @@ pub struct StageStats {
     blocked_us: AtomicU64,
     tokenize_us: AtomicU64,
     score_us: AtomicU64,
+    partitions: Mutex<Vec<PartitionSnapshot>>,
 }
 
 fn add_us(counter: &AtomicU64, took: Duration) {
@@ -36,6 +37,11 @@ fn add_us(counter: &AtomicU64, took: Duration) {
 }
 
 impl StageStats {
+    /// The Kafka partitions a source owns now, with their offsets.
+    pub fn set_partitions(&self, partitions: Vec<PartitionSnapshot>) {
+        *self.partitions.lock().unwrap_or_else(|e| e.into_inner()) = partitions;
+    }
+
     /// Count records taken in.
     pub fn add_in(&self, n: usize) {
         self.records_in.fetch_add(n as u64, Ordering::Relaxed);
@@ -143,6 +149,7 @@ impl StageStats {
             blocked_seconds: load(&self.blocked_us) as f64 / 1e6,
             tokenize_seconds: load(&self.tokenize_us) as f64 / 1e6,
             score_seconds: load(&self.score_us) as f64 / 1e6,
+            partitions: self.partitions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 }
@@ -186,7 +193,22 @@ mod tests {
         s.observe_batch(Duration::from_secs(100));
         s.add_tokenize(Duration::from_millis(1500));
         assert_eq!(s.scoring(|| 7), 7);
+        let k = reg.stage("kafka", "source");
+        k.set_partitions(vec![PartitionSnapshot {
+            topic: "flows".into(),
+            partition: 3,
+            next_offset: 90,
+            committed_offset: 80,
+            high_watermark: 100,
+            lag: 10,
+        }]);
         let text = prometheus_text(&reg.snapshot());
+        assert!(text.contains(
+            "vigil_kafka_partition_lag{stage=\"kafka\",topic=\"flows\",partition=\"3\"} 10"
+        ));
+        assert!(text.contains(
+            "vigil_kafka_partition_committed_offset{stage=\"kafka\",topic=\"flows\",partition=\"3\"} 80"
+        ));
         assert!(
             text.contains("vigil_stage_records_out_total{stage=\"capture\",role=\"source\"} 10")
         );

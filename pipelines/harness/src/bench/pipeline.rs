@@ -370,6 +370,7 @@ mod tests {
             blocked_seconds: 0.0,
             tokenize_seconds: tokenize,
             score_seconds: score,
+            partitions: Vec::new(),
         }
     }
 

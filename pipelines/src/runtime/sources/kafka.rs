@@ -9,18 +9,21 @@
 //! bytes) and count as delivered, so they never block a partition.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message as _;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::SourceContext;
 use super::kafka_format::{KafkaFormat, Message};
 use crate::runtime::config::KafkaSourceConfig;
 use crate::runtime::record::RecordKind;
+use crate::runtime::stats::{PartitionSnapshot, StageStats};
 
 /// Topics of a Kafka cluster, read in a consumer group.
 pub struct KafkaSource {
@@ -55,7 +58,9 @@ impl KafkaSource {
             .set("auto.commit.interval.ms", "1000")
             .set("auto.offset.reset", reset)
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // Offsets and lag of owned partitions, for `vigil stats` and `/metrics`.
+            .set("statistics.interval.ms", "1000");
         for (k, v) in &config.librdkafka {
             client.set(k, librdkafka_value(k, v)?);
         }
@@ -73,7 +78,7 @@ impl KafkaSource {
         ctx.hand_back_checkpoints();
         let consumer: BaseConsumer<Rebalancer> = self
             .client
-            .create_with_context(Rebalancer)
+            .create_with_context(Rebalancer { stats: ctx.stats.clone() })
             .context("cannot create the Kafka consumer")?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).context("cannot subscribe")?;
@@ -210,10 +215,36 @@ fn store(consumer: &BaseConsumer<Rebalancer>, state: &serde_json::Value) {
     }
 }
 
-/// Commits what is stored before partitions are taken away.
-struct Rebalancer;
+/// Commits what is stored before partitions are taken away, and reports the owned
+/// partitions' offsets to the source's counters.
+struct Rebalancer {
+    stats: Arc<StageStats>,
+}
 
-impl ClientContext for Rebalancer {}
+impl ClientContext for Rebalancer {
+    fn stats(&self, statistics: Statistics) {
+        let mut owned = Vec::new();
+        for (topic, t) in &statistics.topics {
+            for p in t.partitions.values().filter(|p| p.partition >= 0 && p.desired) {
+                let lag = if p.hi_offset >= 0 && p.next_offset >= 0 {
+                    (p.hi_offset - p.next_offset).max(0)
+                } else {
+                    p.consumer_lag
+                };
+                owned.push(PartitionSnapshot {
+                    topic: topic.clone(),
+                    partition: p.partition,
+                    next_offset: p.next_offset,
+                    committed_offset: p.committed_offset,
+                    high_watermark: p.hi_offset,
+                    lag,
+                });
+            }
+        }
+        owned.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        self.stats.set_partitions(owned);
+    }
+}
 
 impl ConsumerContext for Rebalancer {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
