@@ -221,8 +221,16 @@ fn malformed_messages_become_dead_letters_at_their_offsets() {
     let f = file.to_str().unwrap();
     vigil(&["kafka", "produce", f, "--topic", &topic, "--partitions", "2"], &brokers);
     let config = topology(dir.path(), &brokers, &topic, &group, mapping.to_str().unwrap());
+    // They also go to a dead-letter topic.
+    let dlq = unique("dlq");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[sources.kafka.librdkafka]",
+        &format!("dlq_topic = \"{dlq}\"\n[sources.kafka.librdkafka]"),
+    );
+    std::fs::write(&config, text).unwrap();
     let out = vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
     assert_eq!(out.status.code(), Some(3), "dead letters: exit 3");
+    assert_eq!(messages_in(&brokers, &dlq) as i64, bad);
     let store = dir.path().join("store");
     assert_eq!(count(&store, "select count(*) from flows"), 5_000 - bad);
     assert_eq!(count(&store, "select count(*) from dead_letters"), bad);

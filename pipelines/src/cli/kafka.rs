@@ -1,7 +1,7 @@
 //! `vigil kafka`: replay files into a topic (`produce`) and show a group's lag (`lag`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -10,12 +10,13 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use vigil_ingest::flow_records::FlowCsvReader;
 
 use super::Outcome;
+use vigil_pipelines::runtime::kafka_sink::{Deliveries, send_waiting};
 use vigil_pipelines::runtime::sources::kafka_format::flow_columns;
 
 /// Arguments of `vigil kafka`.
@@ -92,28 +93,6 @@ pub fn run(args: KafkaArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Counts delivery reports.
-#[derive(Default)]
-struct Deliveries {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
-            Err((e, _)) => {
-                tracing::warn!("delivery failed: {e}");
-                self.failed.fetch_add(1, Ordering::Relaxed)
-            }
-        };
-    }
-}
-
 /// Create `topic` with `partitions` unless it exists.
 fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
@@ -169,22 +148,12 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 std::thread::sleep(wait);
             }
         }
-        let mut rec = BaseRecord::to(&a.topic).payload(&payload);
+        let mut rec = BaseRecord::to(&a.topic).payload(payload.as_bytes());
         if let Some(k) = &key {
-            rec = rec.key(k);
+            rec = rec.key(k.as_bytes());
         }
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    rec = back;
-                    producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => bail!("cannot produce to {}: {e}", a.topic),
-            }
-        }
+        send_waiting(&producer, rec)?;
         sent += 1;
-        producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(60)).context("delivery did not finish")?;
     let d = producer.context();

@@ -206,6 +206,10 @@ pub struct KafkaSourceConfig {
     /// Where a new group starts: `earliest` (default) or `latest`.
     #[serde(default)]
     pub start: Option<String>,
+    /// Also produce malformed messages (their bytes, with the topic, partition, offset
+    /// and error as headers) to this topic; they are in `dead_letters` either way.
+    #[serde(default)]
+    pub dlq_topic: Option<String>,
     /// librdkafka settings passed through (`security.protocol`, `sasl.*`, `ssl.*`, …);
     /// a value `env:NAME` is read from the environment, `file:PATH` from a file.
     #[serde(default)]

@@ -31,10 +31,13 @@ pub struct KafkaWriter {
     producer: BaseProducer<Deliveries>,
 }
 
-/// Counts failed deliveries.
+/// A producer context counting delivery reports: every producer of Vigil checks them.
 #[derive(Default)]
-struct Deliveries {
-    failed: AtomicU64,
+pub struct Deliveries {
+    /// Messages reported delivered.
+    pub ok: AtomicU64,
+    /// Messages reported failed (after librdkafka's retries).
+    pub failed: AtomicU64,
 }
 
 impl ClientContext for Deliveries {}
@@ -42,9 +45,32 @@ impl ClientContext for Deliveries {}
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            tracing::error!("Kafka delivery failed: {e}");
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                tracing::error!("Kafka delivery failed: {e}");
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// Send one message, waiting while librdkafka's queue is full.
+pub fn send_waiting<C: ProducerContext>(
+    producer: &BaseProducer<C>,
+    mut rec: BaseRecord<'_, [u8], [u8], C::DeliveryOpaque>,
+) -> anyhow::Result<()> {
+    loop {
+        match producer.send(rec) {
+            Ok(()) => {
+                producer.poll(Duration::ZERO);
+                return Ok(());
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                rec = back;
+                producer.poll(Duration::from_millis(20));
+            }
+            Err((e, r)) => bail!("cannot produce to {}: {e}", r.topic),
         }
     }
 }
@@ -111,21 +137,9 @@ impl KafkaWriter {
     fn send(&self, key: Option<&str>, payload: &[u8]) -> anyhow::Result<()> {
         let mut rec = BaseRecord::to(&self.topic).payload(payload);
         if let Some(k) = key {
-            rec = rec.key(k);
+            rec = rec.key(k.as_bytes());
         }
-        loop {
-            match self.producer.send(rec) {
-                Ok(()) => {
-                    self.producer.poll(Duration::ZERO);
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    rec = back;
-                    self.producer.poll(Duration::from_millis(20));
-                }
-                Err((e, _)) => bail!("cannot produce to {}: {e}", self.topic),
-            }
-        }
+        send_waiting(&self.producer, rec)
     }
 }
 

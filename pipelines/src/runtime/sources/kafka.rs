@@ -16,12 +16,14 @@ use anyhow::{Context, bail};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message as _;
+use rdkafka::producer::BaseProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::SourceContext;
 use super::kafka_format::{KafkaFormat, Message};
 use crate::runtime::config::KafkaSourceConfig;
+use crate::runtime::kafka_sink::{Deliveries, send_waiting};
 use crate::runtime::record::RecordKind;
 use crate::runtime::stats::{PartitionSnapshot, StageStats};
 
@@ -30,6 +32,8 @@ pub struct KafkaSource {
     topics: Vec<String>,
     format: KafkaFormat,
     client: ClientConfig,
+    /// The dead-letter topic and its producer's settings.
+    dlq: Option<(String, ClientConfig)>,
 }
 
 impl KafkaSource {
@@ -61,10 +65,15 @@ impl KafkaSource {
             .set("enable.partition.eof", "false")
             // Offsets and lag of owned partitions, for `vigil stats` and `/metrics`.
             .set("statistics.interval.ms", "1000");
+        let mut producer = ClientConfig::new();
+        producer.set("bootstrap.servers", &config.brokers).set("enable.idempotence", "true");
         for (k, v) in &config.librdkafka {
-            client.set(k, librdkafka_value(k, v)?);
+            let v = librdkafka_value(k, v)?;
+            client.set(k, &v);
+            producer.set(k, &v);
         }
-        Ok(KafkaSource { topics: config.topics.clone(), format, client })
+        let dlq = config.dlq_topic.clone().filter(|t| !t.trim().is_empty()).map(|t| (t, producer));
+        Ok(KafkaSource { topics: config.topics.clone(), format, client, dlq })
     }
 
     /// The records it gives.
@@ -83,6 +92,12 @@ impl KafkaSource {
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).context("cannot subscribe")?;
         let mut batch = Batch::default();
+        if let Some((topic, config)) = &self.dlq {
+            let producer: BaseProducer<Deliveries> = config
+                .create_with_context(Deliveries::default())
+                .context("cannot create the dead-letter producer")?;
+            batch.dlq = Some((topic.clone(), producer));
+        }
         // Idle time counts from the first assignment (joining a group takes a few
         // seconds) or the last message; without an assignment for long, it ends too.
         let started = Instant::now();
@@ -160,6 +175,8 @@ struct Batch {
     since: Option<Instant>,
     /// (topic, partition) → the offset after the last message sent.
     next: BTreeMap<(String, i32), i64>,
+    /// Where malformed messages also go, if anywhere.
+    dlq: Option<(String, BaseProducer<Deliveries>)>,
 }
 
 impl Batch {
@@ -187,12 +204,44 @@ impl Batch {
                 *next = (*next).max(m.offset + 1);
             }
             let (rows, dead) = format.decode(&messages, &ctx.sensor)?;
+            if let Some((topic, producer)) = &self.dlq {
+                to_dead_letter_topic(producer, topic, &dead)?;
+            }
             let state: Vec<(&str, i32, i64)> =
                 self.next.iter().map(|((t, p), o)| (t.as_str(), *p, *o)).collect();
             ctx.emit(rows, &dead, Some(serde_json::json!(state)), waited)?;
         }
         Ok(())
     }
+}
+
+/// Produce `dead` letters to `topic` (bytes as read; source, position and error as
+/// headers) and wait until every one is reported delivered.
+fn to_dead_letter_topic(
+    producer: &BaseProducer<Deliveries>,
+    topic: &str,
+    dead: &[vigil_ingest::DeadLetter],
+) -> anyhow::Result<()> {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseRecord, Producer};
+    if dead.is_empty() {
+        return Ok(());
+    }
+    let failed_before = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    for d in dead {
+        let position = d.position.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "vigil.source", value: Some(d.source.as_str()) })
+            .insert(Header { key: "vigil.position", value: Some(position.as_str()) })
+            .insert(Header { key: "vigil.error", value: Some(d.reason.as_str()) });
+        send_waiting(producer, BaseRecord::to(topic).payload(&d.raw[..]).headers(headers))?;
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .with_context(|| format!("dead-letter topic {topic}"))?;
+    let failed = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(failed == failed_before, "dead-letter topic {topic}: deliveries failed");
+    Ok(())
 }
 
 /// Store the offsets of a delivered state (`[[topic, partition, next], …]`) for the
