@@ -196,6 +196,52 @@ fn two_instances_share_a_group_and_one_takes_over_when_the_other_is_killed() {
 }
 
 #[test]
+fn a_member_joining_mid_stream_takes_partitions_without_duplicates() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let m = mapping.to_str().unwrap();
+    let file = flow_csv(dir.path(), 100_000);
+    let (topic, group) = (unique("join"), unique("group"));
+    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
+    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let start = |sensor: &str| {
+        let config = topology_of(sensor, dir.path(), &brokers, &topic, &group, m);
+        Command::new(VIGIL)
+            .args(["run", "--config", &config, "--until-idle", "10"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let store = dir.path().join("store");
+    let consumed = |sensor: &str| -> u64 {
+        let stats = store.join(format!("_stats/{sensor}.json"));
+        let v: Option<serde_json::Value> =
+            std::fs::read(&stats).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        v.and_then(|v| v.as_array()?.iter().find(|s| s["stage"] == "kafka")?["records_in"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut a = start("a");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while consumed("a") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the first member never consumed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A second member joins: the first sends and commits what it holds before it
+    // gives partitions up, so the newcomer starts after them.
+    let mut b = start("b");
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    assert_eq!(count(&store, "select count(*) from flows"), 100_000, "no duplicates");
+    let distinct =
+        "select count(distinct concat(src_ip, ':', cast(src_port as varchar))) from flows";
+    assert_eq!(count(&store, distinct), 100_000);
+    println!("consumed by a: {}, by b: {}", consumed("a"), consumed("b"));
+}
+
+#[test]
 fn malformed_messages_become_dead_letters_at_their_offsets() {
     let Some(brokers) = brokers() else { return };
     let dir = tempfile::tempdir().unwrap();

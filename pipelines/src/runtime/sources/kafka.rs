@@ -4,12 +4,13 @@
 //! offset is stored (as `offset + 1`) only once its batch, and every batch sent before
 //! it, is delivered (see [`super::super::ack`]); librdkafka commits stored offsets on
 //! its timer (`auto.commit.interval.ms`, 1 s here) and this source commits once more,
-//! synchronously, at the end and before partitions are revoked. An errored batch never
-//! moves an offset. Malformed messages become dead letters (topic, partition, offset,
+//! synchronously, at the end. Before partitions are revoked it sends what it holds,
+//! waits for the batches in flight (at most [`REVOKE_DRAIN`]), stores and commits, so
+//! a rebalance duplicates nothing. An errored batch never moves an offset. Malformed messages become dead letters (topic, partition, offset,
 //! bytes) and count as delivered, so they never block a partition.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -25,7 +26,7 @@ use super::kafka_format::{KafkaFormat, Message};
 use crate::runtime::config::KafkaSourceConfig;
 use crate::runtime::kafka_sink::{Deliveries, send_waiting};
 use crate::runtime::record::RecordKind;
-use crate::runtime::stats::{PartitionSnapshot, StageStats};
+use crate::runtime::stats::PartitionSnapshot;
 
 /// Topics of a Kafka cluster, read in a consumer group.
 pub struct KafkaSource {
@@ -85,12 +86,6 @@ impl KafkaSource {
     /// delivered.
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
         ctx.hand_back_checkpoints();
-        let consumer: BaseConsumer<Rebalancer> = self
-            .client
-            .create_with_context(Rebalancer { stats: ctx.stats.clone() })
-            .context("cannot create the Kafka consumer")?;
-        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics).context("cannot subscribe")?;
         let mut batch = Batch::default();
         if let Some((topic, config)) = &self.dlq {
             let producer: BaseProducer<Deliveries> = config
@@ -98,16 +93,29 @@ impl KafkaSource {
                 .context("cannot create the dead-letter producer")?;
             batch.dlq = Some((topic.clone(), producer));
         }
+        let batch = Mutex::new(batch);
+        let held = || batch.lock().unwrap_or_else(|e| e.into_inner());
+        let rebalancer =
+            Rebalancer { ctx, batch: &batch, format: &self.format, closing: Default::default() };
+        let consumer: BaseConsumer<Rebalancer<'_>> = self
+            .client
+            .create_with_context(rebalancer)
+            .context("cannot create the Kafka consumer")?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).context("cannot subscribe")?;
         // Idle time counts from the first assignment (joining a group takes a few
         // seconds) or the last message; without an assignment for long, it ends too.
         let started = Instant::now();
         let mut last_input: Option<Instant> = None;
         while !ctx.stopped() {
-            match consumer.poll(Duration::from_millis(100)) {
+            // (A rebalance runs inside `poll`, on this thread: nothing is locked here.)
+            let polled = consumer.poll(Duration::from_millis(100));
+            let mut b = held();
+            match polled {
                 Some(Ok(m)) => {
                     last_input = Some(Instant::now());
                     ctx.stats.add_in(1);
-                    batch.push(Message {
+                    b.push(Message {
                         topic: m.topic().to_string(),
                         partition: m.partition(),
                         offset: m.offset(),
@@ -117,9 +125,11 @@ impl KafkaSource {
                 Some(Err(e)) => tracing::warn!(source = %ctx.name, "Kafka: {e}"),
                 None => {}
             }
-            if batch.due(ctx) {
-                batch.flush(ctx, &self.format)?;
+            if b.due(ctx) {
+                b.flush(ctx, &self.format)?;
             }
+            let idle_batch = b.messages.is_empty();
+            drop(b);
             if let Some(state) = ctx.delivered() {
                 store(&consumer, &state);
             }
@@ -130,24 +140,33 @@ impl KafkaSource {
                 Some(t) => t.elapsed() >= limit,
                 None => started.elapsed() >= limit + UNASSIGNED_GRACE,
             };
-            if ctx.until_idle.is_some_and(idle) && batch.messages.is_empty() {
+            if ctx.until_idle.is_some_and(idle) && idle_batch {
                 tracing::info!(source = %ctx.name, "no input for the idle time; stopping");
                 break;
             }
         }
-        batch.flush(ctx, &self.format)?;
+        consumer.context().closing.store(true, std::sync::atomic::Ordering::Relaxed);
+        held().flush(ctx, &self.format)?;
         if let Some(state) = ctx.close_and_wait() {
             store(&consumer, &state);
         }
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => {}
-            // Nothing stored since the last commit.
-            Err(e) if e.to_string().contains("No offset stored") => {}
-            Err(e) => tracing::warn!(source = %ctx.name, "final commit: {e}"),
-        }
+        commit(&consumer, "final commit");
         Ok(())
     }
 }
+
+/// Commit what is stored, synchronously; nothing stored is no error.
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, what: &str) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(e) if e.to_string().contains("No offset stored") => {}
+        Err(e) => tracing::warn!("{what}: {e}"),
+    }
+}
+
+/// How long a revoke waits for the batches in flight to be delivered: less than a
+/// session timeout, so the group does not drop this member meanwhile.
+const REVOKE_DRAIN: Duration = Duration::from_secs(4);
 
 /// How much longer than the idle time `--until-idle` waits for a first assignment.
 const UNASSIGNED_GRACE: Duration = Duration::from_secs(30);
@@ -246,7 +265,7 @@ fn to_dead_letter_topic(
 
 /// Store the offsets of a delivered state (`[[topic, partition, next], …]`) for the
 /// next commit. A partition no longer assigned here is skipped.
-fn store(consumer: &BaseConsumer<Rebalancer>, state: &serde_json::Value) {
+fn store<C: ConsumerContext>(consumer: &BaseConsumer<C>, state: &serde_json::Value) {
     let Ok(offsets) = serde_json::from_value::<Vec<(String, i32, i64)>>(state.clone()) else {
         return;
     };
@@ -264,14 +283,23 @@ fn store(consumer: &BaseConsumer<Rebalancer>, state: &serde_json::Value) {
     }
 }
 
-/// Commits what is stored before partitions are taken away, and reports the owned
-/// partitions' offsets to the source's counters.
-struct Rebalancer {
-    stats: Arc<StageStats>,
+/// Before partitions are taken away: sends what is held, waits (at most
+/// [`REVOKE_DRAIN`]) for the batches in flight, stores their offsets and commits, so
+/// the next owner starts after them. Also reports the owned partitions' offsets to
+/// the source's counters.
+struct Rebalancer<'a> {
+    ctx: &'a SourceContext,
+    batch: &'a Mutex<Batch>,
+    format: &'a KafkaFormat,
+    /// Set once the source stops: the counters keep the partitions it last owned.
+    closing: std::sync::atomic::AtomicBool,
 }
 
-impl ClientContext for Rebalancer {
+impl ClientContext for Rebalancer<'_> {
     fn stats(&self, statistics: Statistics) {
+        if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let mut owned = Vec::new();
         for (topic, t) in &statistics.topics {
             for p in t.partitions.values().filter(|p| p.partition >= 0 && p.desired) {
@@ -291,25 +319,29 @@ impl ClientContext for Rebalancer {
             }
         }
         owned.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        self.stats.set_partitions(owned);
+        self.ctx.stats.set_partitions(owned);
     }
 }
 
-impl ConsumerContext for Rebalancer {
+impl ConsumerContext for Rebalancer<'_> {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
-                tracing::info!(partitions = tpl.count(), "partitions revoked");
-                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
-                    && !e.to_string().contains("No offset stored")
-                {
-                    tracing::warn!("commit before the revoke: {e}");
+                let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = b.flush(self.ctx, self.format) {
+                    tracing::warn!(source = %self.ctx.name, "before the revoke: {e}");
                 }
+                drop(b);
+                if let Some(state) = self.ctx.drain(REVOKE_DRAIN) {
+                    store(consumer, &state);
+                }
+                commit(consumer, "commit before the revoke");
+                tracing::info!(source = %self.ctx.name, partitions = tpl.count(), "partitions revoked");
             }
             Rebalance::Assign(tpl) => {
-                tracing::info!(partitions = tpl.count(), "partitions assigned");
+                tracing::info!(source = %self.ctx.name, partitions = tpl.count(), "partitions assigned");
             }
-            Rebalance::Error(e) => tracing::warn!("rebalance: {e}"),
+            Rebalance::Error(e) => tracing::warn!(source = %self.ctx.name, "rebalance: {e}"),
         }
     }
 }

@@ -121,6 +121,11 @@ impl SourceContext {
         self.checkpointer().take_delivered()
     }
 
+    /// Wait (at most `timeout`) for every batch sent so far; the newest delivered state.
+    pub fn drain(&self, timeout: Duration) -> Option<serde_json::Value> {
+        self.checkpointer().wait_delivered(timeout)
+    }
+
     /// Close the outputs (the source sends nothing more) and wait for every batch's
     /// fate; the newest delivered state.
     pub fn close_and_wait(&self) -> Option<serde_json::Value> {
