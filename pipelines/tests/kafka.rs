@@ -477,3 +477,40 @@ fn a_broker_down_for_20_s_loses_nothing() {
         assert_eq!(committed, Some(end));
     }
 }
+
+#[test]
+fn metrics_and_action_logs_replayed_through_topics_are_stored_whole() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = repo("samples/metrics/ec2_cpu_utilization_825cc2.csv");
+    let log = repo("samples/actions/apache_access.log");
+    // What the file readers find in them.
+    let mut points =
+        vigil_ingest::metrics::MetricsReader::open(&metrics, Default::default()).unwrap();
+    let mut n_points = 0;
+    while points.next_point().unwrap().is_some() {
+        n_points += 1;
+    }
+    let format =
+        vigil_pipelines::runtime::sources::action_log_format(Some("access"), &log).unwrap();
+    let mut events = vigil_ingest::actions::ActionReader::open(&log, format).unwrap();
+    let mut n_events = 0;
+    while events.next_event().unwrap().is_some() {
+        n_events += 1;
+    }
+    let (t_metrics, t_actions) = (unique("metrics"), unique("actions"));
+    let m = metrics.to_str().unwrap();
+    vigil(&["kafka", "produce", m, "--topic", &t_metrics, "--format", "metrics"], &brokers);
+    let l = log.to_str().unwrap();
+    let produce = ["kafka", "produce", l, "--topic", &t_actions, "--format", "actions"];
+    vigil(&[&produce[..], &["--log-format", "access"]].concat(), &brokers);
+    let store = dir.path().join("store");
+    for (topic, format) in [(&t_metrics, "metrics_json"), (&t_actions, "actions_json")] {
+        let config = topology_of(format, dir.path(), &brokers, topic, &unique("group"), format);
+        vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+    }
+    assert_eq!(count(&store, "select count(*) from metrics"), n_points);
+    assert_eq!(count(&store, "select count(distinct ts) from metrics"), n_points);
+    assert_eq!(count(&store, "select count(*) from actions"), n_events);
+    assert_eq!(count(&store, "select count(*) from dead_letters"), 0);
+}

@@ -114,9 +114,31 @@ pub fn civil_from_us(ts: i64) -> CivilTime {
     }
 }
 
+/// `ts` (µs since the epoch) as RFC 3339 in UTC with microseconds:
+/// `2026-12-04T10:00:00.123456Z`.
+pub fn rfc3339_us(ts: i64) -> String {
+    let c = civil_from_us(ts);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        ts.rem_euclid(US_PER_SEC)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_with_microseconds() {
+        assert_eq!(rfc3339_us(1_000_000_000_123_456), "2001-09-09T01:46:40.123456Z");
+        assert_eq!(rfc3339_us(-1), "1969-12-31T23:59:59.999999Z");
+    }
 
     #[test]
     fn days_round_trip() {

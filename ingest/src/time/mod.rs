@@ -14,7 +14,7 @@ pub mod parse;
 
 pub use civil::{
     CivilTime, MONTHS, US_PER_DAY, US_PER_SEC, civil_from_days, civil_from_us, civil_to_us,
-    days_from_civil, days_in_month, is_leap, month_from_abbr,
+    days_from_civil, days_in_month, is_leap, month_from_abbr, rfc3339_us,
 };
 pub use parse::{
     EpochUnit, IsoRules, parse_apache, parse_epoch, parse_epoch_float, parse_iso8601,

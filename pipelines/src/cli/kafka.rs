@@ -43,6 +43,12 @@ enum ProduceFormat {
     FlowCsv,
     /// Every line as it is (JSON lines for `metrics_json`, `actions_json`).
     Lines,
+    /// A metrics file (CSV, JSON lines): one `metrics_json` point per message, keyed by
+    /// series.
+    Metrics,
+    /// An action log (with --log-format): one `actions_json` event per message, keyed by
+    /// entity.
+    Actions,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +70,9 @@ struct ProduceArgs {
     /// The flow-CSV mapping (built-in name or file) of `--format flow-csv`.
     #[arg(long, default_value = "cicflowmeter")]
     mapping: String,
+    /// The log format of `--format actions`: access, auth, csv, jsonl or auto.
+    #[arg(long, default_value = "auto")]
+    log_format: String,
     /// At most this many messages a second.
     #[arg(long, value_name = "N")]
     rate: Option<f64>,
@@ -137,6 +146,8 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .map(|l| Ok((None, l?))),
         ),
         ProduceFormat::FlowCsv => Box::new(flow_rows(input, &a.file, &a.mapping)?),
+        ProduceFormat::Metrics => Box::new(metric_points(&a.file)?),
+        ProduceFormat::Actions => Box::new(action_events(&a.file, &a.log_format)?),
     };
     let started = Instant::now();
     let mut sent = 0u64;
@@ -170,6 +181,44 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
         bail!("{} of {sent} messages were not delivered", sent - ok);
     }
     Ok(Outcome::Complete)
+}
+
+/// The points of a metrics file as `metrics_json` objects, keyed by series.
+fn metric_points(
+    file: &std::path::Path,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+    use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
+    let mut r = if file.as_os_str() == "-" {
+        MetricsReader::from_reader("stdin", std::io::stdin(), MetricsReaderConfig::default())?
+    } else {
+        MetricsReader::open(file, MetricsReaderConfig::default())?
+    };
+    Ok(std::iter::from_fn(move || r.next_point().transpose()).map(|p| {
+        let p = p?;
+        let ts = vigil_ingest::time::rfc3339_us(p.ts);
+        let v = serde_json::json!({"series": p.series, "ts": ts, "value": p.value});
+        Ok((Some(p.series), v.to_string()))
+    }))
+}
+
+/// The events of an action log as `actions_json` objects, keyed by entity.
+fn action_events(
+    file: &std::path::Path,
+    log_format: &str,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+    use vigil_ingest::actions::ActionReader;
+    let format = vigil_pipelines::runtime::sources::action_log_format(Some(log_format), file)?;
+    let mut r = if file.as_os_str() == "-" {
+        ActionReader::from_reader("stdin", std::io::stdin(), format)?
+    } else {
+        ActionReader::open(file, format)?
+    };
+    Ok(std::iter::from_fn(move || r.next_event().transpose()).map(|e| {
+        let e = e?;
+        let ts = vigil_ingest::time::rfc3339_us(e.ts);
+        let v = serde_json::json!({"entity": e.entity, "ts": ts, "action": e.action, "object": e.object});
+        Ok((Some(e.entity), v.to_string()))
+    }))
 }
 
 /// The rows of a flow CSV as JSON objects keyed by the mapping's columns, keyed by

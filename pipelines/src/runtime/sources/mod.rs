@@ -19,7 +19,7 @@ use vigil_ingest::DeadLetter;
 use vigil_tokenizers::NetfoundConfig;
 
 pub use capture::CaptureSource;
-pub use files::{ActionsSource, FlowCsvSource, MetricsSource, flow_mapping};
+pub use files::{ActionsSource, FlowCsvSource, MetricsSource, action_log_format, flow_mapping};
 pub use kafka::{KafkaSource, librdkafka_value};
 pub use kafka_format::KafkaFormat;
 
