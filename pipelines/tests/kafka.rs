@@ -143,34 +143,48 @@ fn flow_csv(dir: &Path, n: u32) -> String {
     file.display().to_string()
 }
 
+/// A flow topic of `rows` rows in 4 partitions, and a mapping file for it: (topic, mapping).
+fn flow_topic(dir: &Path, brokers: &str, rows: u32, what: &str) -> (String, String) {
+    let mapping = dir.join("m.json");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let m = mapping.display().to_string();
+    let file = flow_csv(dir, rows);
+    let topic = unique(what);
+    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
+    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", &m]].concat(), brokers);
+    (topic, m)
+}
+
+/// `vigil run --config config --until-idle idle` in the background, output discarded.
+fn spawn_run(config: &str, idle: &str) -> std::process::Child {
+    Command::new(VIGIL)
+        .args(["run", "--config", config, "--until-idle", idle])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Messages the Kafka source of `sensor` has taken in, from its counters in `store`.
+fn consumed(store: &Path, sensor: &str) -> u64 {
+    let stats = store.join(format!("_stats/{sensor}.json"));
+    let v: Option<serde_json::Value> =
+        std::fs::read(&stats).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    v.and_then(|v| v.as_array()?.iter().find(|s| s["stage"] == "kafka")?["records_in"].as_u64())
+        .unwrap_or(0)
+}
+
 #[test]
 fn two_instances_share_a_group_and_one_takes_over_when_the_other_is_killed() {
     let Some(brokers) = brokers() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mapping = dir.path().join("m.json");
-    std::fs::write(&mapping, MAPPING).unwrap();
-    let m = mapping.to_str().unwrap();
-    let file = flow_csv(dir.path(), 100_000);
-    let (topic, group) = (unique("shared"), unique("group"));
-    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
-    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let (topic, m) = flow_topic(dir.path(), &brokers, 100_000, "shared");
+    let group = unique("group");
     let start = |sensor: &str| {
-        let config = topology_of(sensor, dir.path(), &brokers, &topic, &group, m);
-        Command::new(VIGIL)
-            .args(["run", "--config", &config, "--until-idle", "15"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        spawn_run(&topology_of(sensor, dir.path(), &brokers, &topic, &group, &m), "15")
     };
     let store = dir.path().join("store");
-    let read = |sensor: &str| -> u64 {
-        let stats = store.join(format!("_stats/{sensor}.json"));
-        let v: Option<serde_json::Value> =
-            std::fs::read(&stats).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        v.and_then(|v| v.as_array()?.iter().find(|s| s["stage"] == "kafka")?["records_in"].as_u64())
-            .unwrap_or(0)
-    };
+    let read = |sensor: &str| consumed(&store, sensor);
     let mut a = start("a");
     let mut b = start("b");
     // Both get partitions; then `a` dies mid-stream.
@@ -199,30 +213,13 @@ fn two_instances_share_a_group_and_one_takes_over_when_the_other_is_killed() {
 fn a_member_joining_mid_stream_takes_partitions_without_duplicates() {
     let Some(brokers) = brokers() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mapping = dir.path().join("m.json");
-    std::fs::write(&mapping, MAPPING).unwrap();
-    let m = mapping.to_str().unwrap();
-    let file = flow_csv(dir.path(), 100_000);
-    let (topic, group) = (unique("join"), unique("group"));
-    let produce = ["kafka", "produce", &file, "--topic", &topic, "--partitions", "4"];
-    vigil(&[&produce[..], &["--format", "flow-csv", "--mapping", m]].concat(), &brokers);
+    let (topic, m) = flow_topic(dir.path(), &brokers, 100_000, "join");
+    let group = unique("group");
     let start = |sensor: &str| {
-        let config = topology_of(sensor, dir.path(), &brokers, &topic, &group, m);
-        Command::new(VIGIL)
-            .args(["run", "--config", &config, "--until-idle", "10"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        spawn_run(&topology_of(sensor, dir.path(), &brokers, &topic, &group, &m), "10")
     };
     let store = dir.path().join("store");
-    let consumed = |sensor: &str| -> u64 {
-        let stats = store.join(format!("_stats/{sensor}.json"));
-        let v: Option<serde_json::Value> =
-            std::fs::read(&stats).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        v.and_then(|v| v.as_array()?.iter().find(|s| s["stage"] == "kafka")?["records_in"].as_u64())
-            .unwrap_or(0)
-    };
+    let consumed = |sensor: &str| consumed(&store, sensor);
     let mut a = start("a");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while consumed("a") == 0 {
