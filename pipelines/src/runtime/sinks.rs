@@ -209,17 +209,8 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
 
 /// µs since the epoch as Suricata writes it: `2026-11-29T10:00:00.123456+0000`.
 fn rfc3339(ts: i64) -> String {
-    let c = vigil_ingest::time::civil_from_us(ts);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        ts.rem_euclid(1_000_000)
-    )
+    let utc = vigil_ingest::time::rfc3339_us(ts);
+    format!("{}+0000", utc.trim_end_matches('Z'))
 }
 
 #[cfg(test)]
