@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::flow::LayerFlow;
-use crate::packet::DecoderConfig;
+use crate::packet::{DecoderConfig, RawPacket, TimestampUs};
 use crate::{
     DecodedPacket, Decoder, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
     IngestError, PcapReader, Position,
@@ -190,22 +190,25 @@ impl CaptureLoop {
             }
         };
         self.packet = pkt.index + 1;
-        self.stats.packets += 1;
-        self.stats.bytes += pkt.data.len() as u64;
         if !decode {
+            self.stats.packets += 1;
+            self.stats.bytes += pkt.data.len() as u64;
             self.accounted = true;
             return Ok(true);
         }
-        self.accounted = false;
-        self.decoder.decode_into(&pkt.raw(), &mut self.decoded);
-        let decoded = &self.decoded;
-        if decoded.layers.is_empty() && !decoded.held_fragment {
-            self.stats.non_ip_packets += 1;
-        }
-        for w in &decoded.weirds {
-            *self.stats.weirds.entry(w.name).or_default() += 1;
-        }
+        let Self { decoder, decoded, stats, accounted, .. } = self;
+        decode_counted(decoder, decoded, stats, &pkt.raw());
+        *accounted = false;
         Ok(true)
+    }
+
+    /// Decode a packet handed over whole rather than read from a capture (a Kafka
+    /// message): [`decoded`](Self::decoded) then holds it, and [`account`](Self::account)
+    /// gives it to the flow table, as after [`decode_next`](Self::decode_next).
+    pub fn decode_packet(&mut self, raw: &RawPacket<'_>) {
+        let Self { decoder, decoded, stats, accounted, .. } = self;
+        decode_counted(decoder, decoded, stats, raw);
+        *accounted = false;
     }
 
     /// The second half of [`next_packet`](Self::next_packet): give the packet
@@ -265,6 +268,13 @@ impl CaptureLoop {
         self.reader.as_ref().map_or(0, PcapReader::bytes_read)
     }
 
+    /// Time moved to `now` with no packet (a quiet stream): flows idle or active past
+    /// their timeouts by then end, to `sink`.
+    pub fn advance(&mut self, now: TimestampUs, sink: &mut impl FlowSink) {
+        let mut counting = CountingSink { inner: sink, count: &mut self.stats.flows };
+        self.table.advance(now, &mut counting);
+    }
+
     /// End of input: every open flow ends, to `sink`.
     pub fn flush(&mut self, sink: &mut impl FlowSink) {
         let mut counting = CountingSink { inner: sink, count: &mut self.stats.flows };
@@ -281,6 +291,24 @@ impl CaptureLoop {
         self.flush(sink);
         self.stats.table = self.table.stats();
         self.stats
+    }
+}
+
+/// Decode `raw` into `decoded`, counting it (and its weirds) in `stats`.
+fn decode_counted(
+    decoder: &mut Decoder,
+    decoded: &mut DecodedPacket,
+    stats: &mut CaptureStats,
+    raw: &RawPacket<'_>,
+) {
+    stats.packets += 1;
+    stats.bytes += raw.data.len() as u64;
+    decoder.decode_into(raw, decoded);
+    if decoded.layers.is_empty() && !decoded.held_fragment {
+        stats.non_ip_packets += 1;
+    }
+    for w in &decoded.weirds {
+        *stats.weirds.entry(w.name).or_default() += 1;
     }
 }
 

@@ -1,7 +1,8 @@
 //! Kafka in, against a real Kafka-protocol broker on 127.0.0.1 (`VIGIL_KAFKA_BROKERS`;
 //! `.ci/run` starts one): every record produced is stored once and the group's
 //! committed offsets reach the end offsets; malformed messages become dead letters at
-//! their offsets and never stall the partition.
+//! their offsets and never stall the partition; packets give the flows `vigil flows`
+//! gives; scored rows produced as JSON or Arrow read back as the same flows.
 
 mod common;
 
@@ -317,7 +318,7 @@ fn scored_events_and_alerts_are_produced_and_match_the_store() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (scores, alerts) = (unique("scores"), unique("alerts"));
+    let (scores, alerts, arrow) = (unique("scores"), unique("alerts"), unique("arrow"));
     let store = dir.path().join("store");
     let config = dir.path().join("out.toml");
     std::fs::write(
@@ -351,6 +352,12 @@ type = "kafka"
 brokers = "{brokers}"
 topic = "{alerts}"
 inputs = ["alerts"]
+[sinks.scores_arrow]
+type = "kafka"
+brokers = "{brokers}"
+topic = "{arrow}"
+format = "arrow"
+inputs = ["score"]
 "#,
             store = store.display(),
             csv = repo("samples/flows/cicids2017-sample.csv").display(),
@@ -364,6 +371,116 @@ inputs = ["alerts"]
     assert!(stored_flows > 0 && stored_alerts > 0, "{stored_flows} flows, {stored_alerts} alerts");
     assert_eq!(messages_in(&brokers, &scores) as i64, stored_flows);
     assert_eq!(messages_in(&brokers, &alerts) as i64, stored_alerts);
+    // Another instance reads the scored flows back, as JSON and as Arrow: the same flows.
+    let flows = "select uid, community_id, cast(ts_start as bigint) as ts, orig_pkts, resp_bytes from flows order by uid";
+    let original = rows(&store, flows);
+    for (topic, format) in [(&scores, "flows_json"), (&arrow, "arrow")] {
+        let sub = dir.path().join(format);
+        std::fs::create_dir(&sub).unwrap();
+        let config = topology(&sub, &brokers, topic, &unique("group"), format);
+        vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+        assert_eq!(rows(&sub.join("store"), flows), original, "{format}");
+        assert_eq!(count(&sub.join("store"), "select count(*) from dead_letters"), 0);
+    }
+}
+
+/// The rows of a query, as `vigil sql --format json` prints them.
+fn rows(store: &Path, query: &str) -> Vec<serde_json::Value> {
+    let out = Command::new(VIGIL)
+        .args(["sql", "--data", store.to_str().unwrap(), "--format", "json", query])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A topic of packets (`vigil kafka produce capture.pcap`) gives the flows `vigil flows`
+/// finds in the capture: on one partition, and on four (keyed by host pair).
+#[test]
+fn packets_from_a_topic_give_the_flows_of_the_capture() {
+    let Some(brokers) = brokers() else { return };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(captures) = vigil_ingest::data_dir::shared_data(manifest, "pcap/attacks/cic-ddos2019")
+    else {
+        return;
+    };
+    for (capture, partitions) in
+        [("CIC-DDoS-2019-WebDDoS.pcap", "1"), ("CIC-DDoS-2019-SynFlood.pcap", "4")]
+    {
+        let capture = captures.join(capture);
+        let c = capture.to_str().unwrap();
+        let topic = unique("packets");
+        vigil(&["kafka", "produce", c, "--topic", &topic, "--partitions", partitions], &brokers);
+        let dir = tempfile::tempdir().unwrap();
+        let config = topology(dir.path(), &brokers, &topic, &unique("group"), "pcap");
+        vigil(&["run", "--config", &config, "--until-idle", "3"], &brokers);
+        // Flows by community id, first packet (ms: `vigil flows` prints seconds) and counters.
+        let key = |v: &serde_json::Value, ts_ms: i64| {
+            // Zeek leaves out byte counts it has none of.
+            let n = |k: &str| v[k].as_u64().unwrap_or(0);
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            (
+                s("community_id"),
+                ts_ms,
+                n("orig_pkts"),
+                n("resp_pkts"),
+                n("orig_bytes"),
+                n("resp_bytes"),
+                s("conn_state"),
+                s("history"),
+            )
+        };
+        let query = "select community_id, cast(ts_start as bigint) as ts, orig_pkts, resp_pkts, orig_bytes, resp_bytes, conn_state, history from flows";
+        let mut from_topic: Vec<_> = rows(&dir.path().join("store"), query)
+            .iter()
+            .map(|v| key(v, v["ts"].as_i64().unwrap() / 1000))
+            .collect();
+        let out = vigil(&["flows", "-q", "-f", "json", c], &brokers);
+        let mut from_file: Vec<_> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| key(&v, (v["ts"].as_f64().unwrap() * 1e6).round() as i64 / 1000))
+            .collect();
+        from_topic.sort();
+        from_file.sort();
+        assert!(from_file.len() > 100, "{} flows in {c}", from_file.len());
+        assert_eq!(from_topic, from_file, "{c} on {partitions} partitions");
+        assert_eq!(count(&dir.path().join("store"), "select count(*) from dead_letters"), 0);
+        if partitions == "1" && vigil_models::runtime::available_for_tests() {
+            netfound_scores_match(&brokers, &topic, &capture);
+        }
+    }
+}
+
+/// netFound scores the flows of a packet topic as it scores those of the capture.
+fn netfound_scores_match(brokers: &str, topic: &str, capture: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = repo("onnx/artifacts/netfound");
+    let scored = |name: &str, source: String| {
+        let store = dir.path().join(name);
+        let config = dir.path().join(format!("{name}.toml"));
+        let topology = format!(
+            "sensor = \"k\"\n[store]\ndir = \"{}\"\n[sources.packets]\n{source}\n[transforms.score]\ntype = \"score\"\nmodel = \"{}\"\ninputs = [\"packets\"]\n[sinks.store]\ntype = \"store\"\ninputs = [\"score\"]\n",
+            store.display(),
+            model.display()
+        );
+        std::fs::write(&config, topology).unwrap();
+        vigil(&["run", "--config", config.to_str().unwrap(), "--until-idle", "3"], brokers);
+        rows(
+            &store,
+            "select community_id, netfound.label as label, round(netfound.score, 5) as score from flows order by community_id, score",
+        )
+    };
+    let group = unique("netfound");
+    let from_topic = scored(
+        "topic",
+        format!(
+            "type = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"{group}\"\nformat = \"pcap\""
+        ),
+    );
+    let from_file = scored("file", format!("type = \"pcap\"\npaths = [\"{}\"]", capture.display()));
+    assert!(!from_file.is_empty());
+    assert_eq!(from_topic, from_file);
 }
 
 /// A broker of this test's own (nisshi, as `.ci/kafka-broker.sh` builds it), so that it

@@ -11,6 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use vigil_ingest::flow_records::FlowCsvReader;
@@ -18,6 +19,7 @@ use vigil_ingest::flow_records::FlowCsvReader;
 use super::Outcome;
 use vigil_pipelines::runtime::kafka_sink::{Deliveries, send_waiting};
 use vigil_pipelines::runtime::sources::kafka_format::flow_columns;
+use vigil_pipelines::runtime::sources::kafka_packets::{LINKTYPE_HEADER, encode_record};
 
 /// Arguments of `vigil kafka`.
 #[derive(Debug, Args)]
@@ -38,6 +40,13 @@ enum KafkaCommand {
 /// What `vigil kafka produce` sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProduceFormat {
+    /// A capture when the file is one (pcap or pcapng magic, or a `.pcap*` name),
+    /// else lines.
+    Auto,
+    /// A capture (pcap, pcapng, gzip): one packet per message as a pcap record, its
+    /// link type in the `vigil.linktype` header, keyed by host pair so that each
+    /// flow's packets stay in order in one partition (the `pcap` format).
+    Pcap,
     /// A flow CSV (with --mapping): one JSON object per row, keyed by the header's
     /// column names (the `format` a Kafka source reads with that mapping).
     FlowCsv,
@@ -65,7 +74,7 @@ struct ProduceArgs {
     #[arg(long, default_value_t = 1)]
     partitions: i32,
     /// What the file holds.
-    #[arg(long, value_enum, default_value_t = ProduceFormat::Lines)]
+    #[arg(long, value_enum, default_value_t = ProduceFormat::Auto)]
     format: ProduceFormat,
     /// The flow-CSV mapping (built-in name or file) of `--format flow-csv`.
     #[arg(long, default_value = "cicflowmeter")]
@@ -137,31 +146,40 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .set("linger.ms", "20")
         .create_with_context(Deliveries::default())
         .context("cannot create the Kafka producer")?;
-    let input = open_text(&a.file)?;
-    let records: Box<dyn Iterator<Item = anyhow::Result<(Option<String>, String)>>> = match a.format
-    {
-        ProduceFormat::Lines => Box::new(
-            std::io::BufRead::lines(input)
+    let format = match a.format {
+        ProduceFormat::Auto if is_capture(&a.file) => ProduceFormat::Pcap,
+        ProduceFormat::Auto => ProduceFormat::Lines,
+        f => f,
+    };
+    let records: Box<dyn Iterator<Item = anyhow::Result<Outgoing>>> = match format {
+        ProduceFormat::Auto | ProduceFormat::Lines => Box::new(
+            std::io::BufRead::lines(open_text(&a.file)?)
                 .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-                .map(|l| Ok((None, l?))),
+                .map(|l| Ok(Outgoing::text(None, l?))),
         ),
-        ProduceFormat::FlowCsv => Box::new(flow_rows(input, &a.file, &a.mapping)?),
+        ProduceFormat::Pcap => Box::new(packets(&a.file)?),
+        ProduceFormat::FlowCsv => Box::new(flow_rows(open_text(&a.file)?, &a.file, &a.mapping)?),
         ProduceFormat::Metrics => Box::new(metric_points(&a.file)?),
         ProduceFormat::Actions => Box::new(action_events(&a.file, &a.log_format)?),
     };
     let started = Instant::now();
     let mut sent = 0u64;
     for record in records {
-        let (key, payload) = record?;
+        let out = record?;
         if let Some(rate) = a.rate.filter(|r| *r > 0.0) {
             let due = started + Duration::from_secs_f64(sent as f64 / rate);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
         }
-        let mut rec = BaseRecord::to(&a.topic).payload(payload.as_bytes());
-        if let Some(k) = &key {
+        let mut rec = BaseRecord::to(&a.topic).payload(&out.payload[..]);
+        if let Some(k) = &out.key {
             rec = rec.key(k.as_bytes());
+        }
+        if let Some(l) = out.linktype {
+            let value = l.to_string();
+            let header = Header { key: LINKTYPE_HEADER, value: Some(value.as_str()) };
+            rec = rec.headers(OwnedHeaders::new().insert(header));
         }
         send_waiting(&producer, rec)?;
         sent += 1;
@@ -183,10 +201,64 @@ fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Complete)
 }
 
+/// One message to send.
+struct Outgoing {
+    key: Option<String>,
+    payload: Vec<u8>,
+    /// The `vigil.linktype` header (packets).
+    linktype: Option<u32>,
+}
+
+impl Outgoing {
+    fn text(key: Option<String>, payload: String) -> Outgoing {
+        Outgoing { key, payload: payload.into_bytes(), linktype: None }
+    }
+}
+
+/// Whether `path` looks like a capture: pcap or pcapng magic, or gzip with `.pcap` in
+/// its name.
+fn is_capture(path: &std::path::Path) -> bool {
+    let mut magic = [0u8; 4];
+    let read =
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+    if read.is_err() {
+        return false;
+    }
+    let pcap = [0xa1b2c3d4u32, 0xa1b23c4d]
+        .iter()
+        .any(|m| magic == m.to_le_bytes() || magic == m.to_be_bytes());
+    let gzip_named = magic[..2] == [0x1f, 0x8b] && path.to_string_lossy().contains(".pcap");
+    pcap || magic == [0x0a, 0x0d, 0x0d, 0x0a] || gzip_named
+}
+
+/// The packets of a capture as pcap records, keyed by their outermost host pair.
+fn packets(
+    file: &std::path::Path,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Outgoing>>> {
+    use vigil_ingest::{DecodedPacket, Decoder, PcapReader, packet::DecoderConfig};
+    let mut reader = PcapReader::open(file)?;
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut decoded = DecodedPacket::default();
+    Ok(std::iter::from_fn(move || {
+        let pkt = match reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e.into())),
+        };
+        decoder.decode_into(&pkt.raw(), &mut decoded);
+        let key = decoded.layers.first().map(|l| {
+            let (lo, hi) = if l.src <= l.dst { (l.src, l.dst) } else { (l.dst, l.src) };
+            format!("{lo}-{hi}")
+        });
+        let payload = encode_record(pkt.ts, pkt.data, pkt.wire_len);
+        Some(Ok(Outgoing { key, payload, linktype: Some(pkt.linktype.0) }))
+    }))
+}
+
 /// The points of a metrics file as `metrics_json` objects, keyed by series.
 fn metric_points(
     file: &std::path::Path,
-) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Outgoing>>> {
     use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
     let mut r = if file.as_os_str() == "-" {
         MetricsReader::from_reader("stdin", std::io::stdin(), MetricsReaderConfig::default())?
@@ -197,7 +269,7 @@ fn metric_points(
         let p = p?;
         let ts = vigil_ingest::time::rfc3339_us(p.ts);
         let v = serde_json::json!({"series": p.series, "ts": ts, "value": p.value});
-        Ok((Some(p.series), v.to_string()))
+        Ok(Outgoing::text(Some(p.series), v.to_string()))
     }))
 }
 
@@ -205,7 +277,7 @@ fn metric_points(
 fn action_events(
     file: &std::path::Path,
     log_format: &str,
-) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Outgoing>>> {
     use vigil_ingest::actions::ActionReader;
     let format = vigil_pipelines::runtime::sources::action_log_format(Some(log_format), file)?;
     let mut r = if file.as_os_str() == "-" {
@@ -217,7 +289,7 @@ fn action_events(
         let e = e?;
         let ts = vigil_ingest::time::rfc3339_us(e.ts);
         let v = serde_json::json!({"entity": e.entity, "ts": ts, "action": e.action, "object": e.object});
-        Ok((Some(e.entity), v.to_string()))
+        Ok(Outgoing::text(Some(e.entity), v.to_string()))
     }))
 }
 
@@ -227,7 +299,7 @@ fn flow_rows(
     input: Box<dyn std::io::BufRead + Send>,
     file: &std::path::Path,
     mapping: &str,
-) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(Option<String>, String)>>> {
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Outgoing>>> {
     let mapping = vigil_pipelines::runtime::sources::flow_mapping(mapping)?;
     // Read once through the mapping (which checks the header), then again as plain CSV.
     drop(FlowCsvReader::new(input, file.display().to_string(), &mapping)?);
@@ -249,7 +321,7 @@ fn flow_rows(
             .map(|(c, i)| (c.clone(), serde_json::Value::from(r.get(*i).unwrap_or("").trim())))
             .collect();
         let key = key_at.and_then(|i| r.get(i)).map(|s| s.trim().to_string());
-        Ok((key, serde_json::Value::Object(obj).to_string()))
+        Ok(Outgoing::text(key, serde_json::Value::Object(obj).to_string()))
     }))
 }
 

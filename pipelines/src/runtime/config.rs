@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::sources::KafkaFormat;
 use crate::store::Retention;
 
 /// The whole topology file.
@@ -199,9 +200,12 @@ pub struct KafkaSourceConfig {
     pub topics: Vec<String>,
     /// The consumer group.
     pub group: String,
-    /// Payload format: `metrics_json`, `actions_json`, or a flow-CSV mapping name
-    /// (`cicflowmeter`, `nf_v2`, `zeek_conn`, `nsl_kdd`) or mapping file, for one flow
-    /// row per message as a JSON object keyed by column name or a CSV line.
+    /// Payload format: `flows_json`, `metrics_json`, `actions_json` (one JSON object
+    /// per message in the store's schemas); `arrow`, `arrow_metrics`, `arrow_actions`
+    /// (Arrow IPC streams of flows, metrics, actions); `pcap` (one packet per message,
+    /// made into flows as captures are); or a flow-CSV mapping name (`cicflowmeter`,
+    /// `nf_v2`, `zeek_conn`, `nsl_kdd`) or mapping file, for one flow row per message
+    /// as a JSON object keyed by column name or a CSV line.
     pub format: String,
     /// Where a new group starts: `earliest` (default) or `latest`.
     #[serde(default)]
@@ -381,7 +385,7 @@ impl TopologyConfig {
                 }
                 SourceConfig::Metrics { path } | SourceConfig::Actions { path, .. } => fix(path),
                 SourceConfig::Kafka(k) => {
-                    let builtin = matches!(k.format.as_str(), "metrics_json" | "actions_json")
+                    let builtin = KafkaFormat::NAMES.contains(&k.format.as_str())
                         || vigil_ingest::flow_records::ColumnMapping::builtin(&k.format).is_some();
                     if !builtin {
                         let mut m = PathBuf::from(&k.format);

@@ -246,6 +246,7 @@ impl Topology {
             for src in upstream_sources(&config, name) {
                 match &config.sources[&src] {
                     SourceConfig::Pcap { .. } | SourceConfig::Interface { .. } => {}
+                    SourceConfig::Kafka(k) if k.format == "pcap" => {}
                     _ => p.add(format!(
                         "transform `{name}`: netFound reads packets, but source `{src}` gives flow records without them"
                     )),

@@ -1,27 +1,22 @@
 //! Captures (files, directories, stdin, a live interface) → flow records, with the
 //! netFound tokens of each flow when a netFound model reads this source.
 //!
-//! Packets go through the shared [`CaptureLoop`]; [`CaptureLoop::source`] and
-//! [`CaptureLoop::position`] say which capture and packet (1-based) were read last.
+//! Packets go through the shared [`vigil_ingest::capture::CaptureLoop`]; its `source` and
+//! `position` say which capture and packet (1-based) were read last.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use vigil_ingest::capture::CaptureLoop;
-use vigil_ingest::flow::LayerFlow;
-use vigil_ingest::packet::DecoderConfig;
-use vigil_ingest::{
-    DeadLetter, DecodedPacket, FlowRecord, FlowTableConfig, IngestError, PcapReader, Position,
-};
-use vigil_tokenizers::{FlowTokens, NetfoundConfig, NetfoundTokenizer};
+use vigil_ingest::{DeadLetter, IngestError, PcapReader, Position};
+use vigil_tokenizers::NetfoundConfig;
 
 use super::capture_ledger::{CaptureCheckpoint, CaptureLedger, FileStart};
+use super::packet_flows::{EndedFlow, PacketFlows};
 use super::{Pending, SourceContext};
 use crate::inputs::expand_inputs;
 use crate::runtime::checkpoint::FileIdentity;
-use crate::runtime::record::{Envelope, RecordKind};
 use crate::store::origin::{BatchOrigin, StoredRows};
 
 /// How often a followed directory is listed again.
@@ -38,17 +33,11 @@ pub struct CaptureSource {
     tokens: Option<NetfoundConfig>,
 }
 
-/// One pass's state: the capture loop, tokenizer, the rows waiting for their batch.
+/// One pass's state: the flows being built, the rows waiting for their batch.
 struct Flows<'a> {
     ctx: &'a SourceContext,
-    capture: CaptureLoop,
-    tokenizer: Option<NetfoundTokenizer>,
-    /// Tokens emitted before their flow ended, by flow id.
-    early: HashMap<u64, FlowTokens>,
-    ended: Vec<FlowRecord>,
-    pending: Pending<(FlowRecord, Option<FlowTokens>)>,
-    /// Time in the tokenizer since the last batch (counted per batch, not per packet).
-    tokenize: Duration,
+    packets: PacketFlows,
+    pending: Pending<EndedFlow>,
     /// Flows' packet positions, for the checkpoint (file inputs only).
     ledger: Option<CaptureLedger>,
     /// Rows stored before a restart that the re-run may rebuild.
@@ -88,21 +77,10 @@ impl CaptureSource {
 
     /// Read until the end of input, or until stopped.
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let tokenizer = self.tokens.map(NetfoundTokenizer::new).transpose()?;
         let mut flows = Flows {
             ctx,
-            capture: CaptureLoop::new(
-                DecoderConfig::default(),
-                FlowTableConfig {
-                    uid_seed: vigil_ingest::flow::sensor_seed(&ctx.sensor),
-                    ..FlowTableConfig::default()
-                },
-            ),
-            tokenizer,
-            early: HashMap::new(),
-            ended: Vec::new(),
+            packets: PacketFlows::new(&ctx.sensor, self.tokens)?,
             pending: Pending::new(),
-            tokenize: Duration::ZERO,
             ledger: None,
             stored_rows: None,
         };
@@ -178,32 +156,35 @@ impl Flows<'_> {
 
     /// Read a capture to its end, processing packets from the 1-based index `from`.
     fn read(&mut self, reader: PcapReader, from: u64) -> anyhow::Result<()> {
-        self.capture.open(reader);
+        let capture = &mut self.packets.capture;
+        capture.open(reader);
         loop {
+            let capture = &mut self.packets.capture;
             // Packets before `from` are read past, not decoded.
-            let read = if self.capture.packet() + 1 < from {
-                self.capture.skip_next()
+            let read = if capture.packet() + 1 < from {
+                capture.skip_next()
             } else {
-                self.capture.decode_next()
+                capture.decode_next()
             };
             match read {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
                     tracing::error!("{e}");
-                    let name = self.capture.source().to_string();
-                    self.dead_letter(&name, Position::Packet(self.capture.packet() + 1), &e)?;
+                    let name = capture.source().to_string();
+                    let position = Position::Packet(capture.packet() + 1);
+                    self.dead_letter(&name, position, &e)?;
                     break;
                 }
             }
-            let packet = self.capture.packet();
+            let packet = capture.packet();
             if packet < from {
                 continue;
             }
             self.ctx.stats.add_in(1);
             if let Some(ledger) = &mut self.ledger {
                 ledger.packet(packet);
-                if ledger.is_straddler(self.capture.decoded()) {
+                if ledger.is_straddler(self.packets.capture.decoded()) {
                     continue;
                 }
             }
@@ -218,40 +199,20 @@ impl Flows<'_> {
         Ok(())
     }
 
-    /// Give the packet just decoded to the flow table, which tells the ledger and the
-    /// tokenizer which flow each layer is in.
+    /// Give the packet just decoded to the flow table, which tells the ledger which
+    /// flow each layer is in.
     fn account(&mut self) -> anyhow::Result<()> {
-        let Flows { capture, tokenizer, early, ended, tokenize, ledger, .. } = self;
-        let mut observe = |pkt: &DecodedPacket, lf: LayerFlow<'_>| {
+        let ledger = &mut self.ledger;
+        self.packets.account(|flow_id| {
             if let Some(l) = ledger.as_mut() {
-                l.observe(lf.flow_id);
+                l.observe(flow_id);
             }
-            if let Some(tok) = tokenizer.as_mut() {
-                let started = Instant::now();
-                // Layers netFound has no fields for (SCTP, ...) are simply not tokenized.
-                if let Ok(Some(t)) = tok.push(lf.into(), pkt.ts, &pkt.layers[lf.layer]) {
-                    early.insert(t.flow_id, t);
-                }
-                *tokenize += started.elapsed();
-            }
-        };
-        capture.account(ended, &mut observe);
-        if let Some(tok) = tokenizer {
-            for t in tok.take_evicted() {
-                early.insert(t.flow_id, t);
-            }
-        }
+        });
         self.take_ended()
     }
 
     fn take_ended(&mut self) -> anyhow::Result<()> {
-        for f in std::mem::take(&mut self.ended) {
-            let started = Instant::now();
-            let tokens = self
-                .tokenizer
-                .as_mut()
-                .and_then(|tok| self.early.remove(&f.flow_id).or_else(|| tok.finish(f.flow_id)));
-            self.tokenize += started.elapsed();
+        for (f, tokens) in self.packets.take_ended() {
             if self.ledger.as_mut().is_some_and(|l| !l.ended(&f)) {
                 continue; // stored before a restart
             }
@@ -268,7 +229,7 @@ impl Flows<'_> {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
-        self.ctx.stats.add_tokenize(std::mem::take(&mut self.tokenize));
+        self.ctx.stats.add_tokenize(self.packets.take_tokenize_time());
         let (rows, waited) = self.pending.take();
         let state = match &mut self.ledger {
             Some(l) => Some(serde_json::to_value(l.checkpoint())?),
@@ -281,12 +242,7 @@ impl Flows<'_> {
             }
             return Ok(());
         }
-        let (flows, tokens): (Vec<FlowRecord>, Vec<Option<FlowTokens>>) = rows.into_iter().unzip();
-        let batch = vigil_ingest::flows_to_batch(&flows, &self.ctx.sensor)?;
-        let mut env = Envelope::new(RecordKind::Flows, batch);
-        if self.tokenizer.is_some() {
-            env.tokens = Some(Arc::new(tokens));
-        }
+        let env = self.packets.envelope(rows, &self.ctx.sensor)?;
         self.ctx.emit_from(Some(env), &[], state, waited, self.origin())?;
         Ok(())
     }
@@ -311,7 +267,7 @@ impl Flows<'_> {
 
     /// End of input: every open flow ends.
     fn finish(mut self) -> anyhow::Result<()> {
-        self.capture.flush(&mut self.ended);
+        self.packets.end_all();
         self.take_ended()?;
         if let Some(l) = self.ledger.as_ref().filter(|l| l.replayed() > 0) {
             tracing::info!(source = %self.ctx.name, flows = l.replayed(), "flows stored before the restart were not sent again");

@@ -249,36 +249,10 @@ impl CaptureLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_ingest::flow::EndReason;
+    use crate::runtime::sources::test_flow as flow;
 
     fn id(path: &str, size: u64) -> FileIdentity {
         FileIdentity { path: path.into(), dev: 1, ino: size, size }
-    }
-
-    fn flow(flow_id: u64, uid: &str, port: u16) -> FlowRecord {
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        FlowRecord {
-            flow_id,
-            uid: uid.into(),
-            community_id: String::new(),
-            ts_start: 0,
-            ts_end: 0,
-            orig_h: a,
-            orig_p: port,
-            resp_h: b,
-            resp_p: 80,
-            proto: 6,
-            vlan: None,
-            inner_vlan: None,
-            orig: Default::default(),
-            resp: Default::default(),
-            conn_state: "SF",
-            history: String::new(),
-            missed_bytes: 0,
-            tunnel_parents: Vec::new(),
-            end_reason: EndReason::Closed,
-        }
     }
 
     #[test]

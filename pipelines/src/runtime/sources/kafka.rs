@@ -16,30 +16,37 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::Message as _;
 use rdkafka::producer::BaseProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::SourceContext;
 use super::kafka_format::{KafkaFormat, Message};
+use super::kafka_packets::{KafkaPackets, LINKTYPE_HEADER};
 use crate::runtime::config::KafkaSourceConfig;
 use crate::runtime::kafka_sink::{Deliveries, send_waiting};
 use crate::runtime::record::RecordKind;
 use crate::runtime::stats::PartitionSnapshot;
+use vigil_tokenizers::NetfoundConfig;
 
 /// Topics of a Kafka cluster, read in a consumer group.
 pub struct KafkaSource {
     topics: Vec<String>,
     format: KafkaFormat,
+    /// netFound tokenizer settings, when a netFound model reads its packets.
+    tokens: Option<NetfoundConfig>,
     client: ClientConfig,
     /// The dead-letter topic and its producer's settings.
     dlq: Option<(String, ClientConfig)>,
 }
 
 impl KafkaSource {
-    /// A source for `config`; checks the settings (it connects when it runs).
-    pub fn new(config: &KafkaSourceConfig) -> anyhow::Result<KafkaSource> {
+    /// A source for `config`; checks the settings (it connects when it runs). `tokens`
+    /// asks a packet topic (`format = "pcap"`) for netFound tokens with these settings.
+    pub fn new(
+        config: &KafkaSourceConfig,
+        tokens: Option<NetfoundConfig>,
+    ) -> anyhow::Result<KafkaSource> {
         if config.brokers.trim().is_empty() {
             bail!("`brokers` is empty");
         }
@@ -74,7 +81,7 @@ impl KafkaSource {
             producer.set(k, &v);
         }
         let dlq = config.dlq_topic.clone().filter(|t| !t.trim().is_empty()).map(|t| (t, producer));
-        Ok(KafkaSource { topics: config.topics.clone(), format, client, dlq })
+        Ok(KafkaSource { topics: config.topics.clone(), format, tokens, client, dlq })
     }
 
     /// The records it gives.
@@ -87,6 +94,9 @@ impl KafkaSource {
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
         ctx.hand_back_checkpoints();
         let mut batch = Batch::default();
+        if matches!(self.format, KafkaFormat::Pcap) {
+            batch.packets = Some(KafkaPackets::new(&ctx.sensor, self.tokens.clone())?);
+        }
         if let Some((topic, config)) = &self.dlq {
             let producer: BaseProducer<Deliveries> = config
                 .create_with_context(Deliveries::default())
@@ -115,12 +125,7 @@ impl KafkaSource {
                 Some(Ok(m)) => {
                     last_input = Some(Instant::now());
                     ctx.stats.add_in(1);
-                    b.push(Message {
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                    });
+                    b.push(message(&m));
                 }
                 Some(Err(e)) => tracing::warn!(source = %ctx.name, "Kafka: {e}"),
                 None => {}
@@ -128,6 +133,7 @@ impl KafkaSource {
             if b.due(ctx) {
                 b.flush(ctx, &self.format)?;
             }
+            b.tick(ctx)?;
             let idle_batch = b.messages.is_empty();
             drop(b);
             if let Some(state) = ctx.delivered() {
@@ -146,12 +152,29 @@ impl KafkaSource {
             }
         }
         consumer.context().closing.store(true, std::sync::atomic::Ordering::Relaxed);
-        held().flush(ctx, &self.format)?;
+        held().finish(ctx, &self.format)?;
         if let Some(state) = ctx.close_and_wait() {
             store(&consumer, &state);
         }
         commit(&consumer, "final commit");
         Ok(())
+    }
+}
+
+/// A consumed message, its payload copied.
+fn message<M: rdkafka::message::Message>(m: &M) -> Message {
+    use rdkafka::message::Headers;
+    let linktype = m.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == LINKTYPE_HEADER)
+            .map(|h| String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())
+    });
+    Message {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        payload: m.payload().unwrap_or_default().to_vec(),
+        linktype,
     }
 }
 
@@ -196,6 +219,8 @@ struct Batch {
     next: BTreeMap<(String, i32), i64>,
     /// Where malformed messages also go, if anywhere.
     dlq: Option<(String, BaseProducer<Deliveries>)>,
+    /// The flow table of a packet topic.
+    packets: Option<KafkaPackets>,
 }
 
 impl Batch {
@@ -210,7 +235,7 @@ impl Batch {
     }
 
     /// Decode and send what is held, one batch per topic; each carries, as its
-    /// state, the next offset of every partition sent so far.
+    /// state, the offset to store for every partition read so far.
     fn flush(&mut self, ctx: &SourceContext, format: &KafkaFormat) -> anyhow::Result<()> {
         let waited = self.since.take().map(|t| t.elapsed()).unwrap_or_default();
         let mut by_topic: BTreeMap<String, Vec<Message>> = BTreeMap::new();
@@ -222,13 +247,48 @@ impl Batch {
                 let next = self.next.entry((m.topic.clone(), m.partition)).or_insert(0);
                 *next = (*next).max(m.offset + 1);
             }
-            let (rows, dead) = format.decode(&messages, &ctx.sensor)?;
+            let (rows, dead) = match &mut self.packets {
+                Some(p) => {
+                    let decoded = p.decode(&messages, &ctx.sensor)?;
+                    ctx.stats.add_tokenize(p.take_tokenize_time());
+                    decoded
+                }
+                None => format.decode(&messages, &ctx.sensor)?,
+            };
             if let Some((topic, producer)) = &self.dlq {
                 to_dead_letter_topic(producer, topic, &dead)?;
             }
-            let state: Vec<(&str, i32, i64)> =
-                self.next.iter().map(|((t, p), o)| (t.as_str(), *p, *o)).collect();
-            ctx.emit(rows, &dead, Some(serde_json::json!(state)), waited)?;
+            ctx.emit(rows, &dead, Some(self.state()), waited)?;
+        }
+        Ok(())
+    }
+
+    /// The offsets to store once what was sent is delivered: the next offset of
+    /// every partition, or for packets, where the oldest open flow began.
+    fn state(&self) -> serde_json::Value {
+        match &self.packets {
+            Some(p) => serde_json::json!(p.offsets()),
+            None => {
+                let state: Vec<(&str, i32, i64)> =
+                    self.next.iter().map(|((t, p), o)| (t.as_str(), *p, *o)).collect();
+                serde_json::json!(state)
+            }
+        }
+    }
+
+    /// A quiet packet topic: flows that time out meanwhile are sent.
+    fn tick(&mut self, ctx: &SourceContext) -> anyhow::Result<()> {
+        if let Some(rows) = self.packets.as_mut().map(|p| p.tick(&ctx.sensor)).transpose()? {
+            ctx.emit(rows, &[], Some(self.state()), Duration::ZERO)?;
+        }
+        Ok(())
+    }
+
+    /// A clean stop: send what is held, then every open flow of a packet topic.
+    fn finish(&mut self, ctx: &SourceContext, format: &KafkaFormat) -> anyhow::Result<()> {
+        self.flush(ctx, format)?;
+        if let Some(rows) = self.packets.as_mut().map(|p| p.end_all(&ctx.sensor)).transpose()? {
+            ctx.emit(rows, &[], Some(self.state()), Duration::ZERO)?;
         }
         Ok(())
     }

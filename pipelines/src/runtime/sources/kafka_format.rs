@@ -10,6 +10,7 @@ use vigil_ingest::metrics::{MetricsFormat, MetricsReader, MetricsReaderConfig};
 use vigil_ingest::{DeadLetter, Position};
 
 use super::files::{flow_mapping, flows_envelope};
+use super::kafka_tables;
 use crate::runtime::record::{Envelope, RecordKind};
 use crate::runtime::rows::{actions_batch, metrics_batch};
 
@@ -24,10 +25,13 @@ pub struct Message {
     pub offset: i64,
     /// Its payload (empty when it had none).
     pub payload: Vec<u8>,
+    /// Its `vigil.linktype` header, if any (packet messages).
+    pub linktype: Option<String>,
 }
 
 impl Message {
-    fn dead(&self, reason: impl Into<String>) -> DeadLetter {
+    /// A dead letter for this message, at its partition and offset, with its bytes.
+    pub(super) fn dead(&self, reason: impl Into<String>) -> DeadLetter {
         DeadLetter::new(
             self.topic.clone(),
             Position::Kafka { partition: self.partition, offset: self.offset },
@@ -40,6 +44,15 @@ impl Message {
 /// What a Kafka source's messages hold.
 #[derive(Debug, Clone)]
 pub enum KafkaFormat {
+    /// Flow rows in the store's `flows` schema as JSON objects (as the Kafka sink
+    /// writes them).
+    FlowsJson,
+    /// Rows of a store table (`arrow`: flows, `arrow_metrics`, `arrow_actions`) as
+    /// Arrow IPC streams.
+    Arrow(RecordKind),
+    /// One packet per message (a pcap record; see [`super::kafka_packets`]), made into
+    /// flows as captures are.
+    Pcap,
     /// Metric points as JSON objects (`{"series":…,"ts":…,"value":…}`).
     MetricsJson,
     /// Actions as JSON objects (`{"entity":…,"ts":…,"action":…,"object":…}`).
@@ -51,13 +64,29 @@ pub enum KafkaFormat {
 }
 
 impl KafkaFormat {
+    /// The formats named other than by a flow-CSV mapping.
+    pub const NAMES: [&str; 7] = [
+        "flows_json",
+        "metrics_json",
+        "actions_json",
+        "arrow",
+        "arrow_metrics",
+        "arrow_actions",
+        "pcap",
+    ];
+
     /// The format named `name` (see [`crate::runtime::config::KafkaSourceConfig`]).
     pub fn parse(name: &str) -> anyhow::Result<KafkaFormat> {
         Ok(match name {
+            "flows_json" => KafkaFormat::FlowsJson,
+            "arrow" => KafkaFormat::Arrow(RecordKind::Flows),
+            "arrow_metrics" => KafkaFormat::Arrow(RecordKind::Metrics),
+            "arrow_actions" => KafkaFormat::Arrow(RecordKind::Actions),
+            "pcap" => KafkaFormat::Pcap,
             "metrics_json" => KafkaFormat::MetricsJson,
             "actions_json" => KafkaFormat::ActionsJson,
             other => KafkaFormat::FlowCsv(Box::new(flow_mapping(other).map_err(|e| {
-                anyhow::anyhow!("unknown format: metrics_json, actions_json, or {e}")
+                anyhow::anyhow!("unknown format: {}, or {e}", Self::NAMES.join(", "))
             })?)),
         })
     }
@@ -67,12 +96,16 @@ impl KafkaFormat {
         match self {
             KafkaFormat::MetricsJson => RecordKind::Metrics,
             KafkaFormat::ActionsJson => RecordKind::Actions,
-            KafkaFormat::FlowCsv(_) => RecordKind::Flows,
+            KafkaFormat::FlowCsv(_) | KafkaFormat::FlowsJson | KafkaFormat::Pcap => {
+                RecordKind::Flows
+            }
+            KafkaFormat::Arrow(kind) => *kind,
         }
     }
 
     /// Decode `messages` (of one topic): the rows of those that decode, and a dead
-    /// letter for each of the others.
+    /// letter for each of the others. Packets (`pcap`) are decoded by a
+    /// [`super::kafka_packets::KafkaPackets`], which keeps flows open across batches.
     pub fn decode(
         &self,
         messages: &[Message],
@@ -81,6 +114,16 @@ impl KafkaFormat {
         let Some(topic) = messages.first().map(|m| m.topic.clone()) else {
             return Ok((None, Vec::new()));
         };
+        let table = |kind: RecordKind, json: bool| -> anyhow::Result<_> {
+            let (batch, dead) = kafka_tables::decode(kind.table(), json, messages, sensor)?;
+            Ok((batch.map(|b| Envelope::new(kind, b)), dead))
+        };
+        match self {
+            KafkaFormat::FlowsJson => return table(RecordKind::Flows, true),
+            KafkaFormat::Arrow(kind) => return table(*kind, false),
+            KafkaFormat::Pcap => anyhow::bail!("packets are decoded with their flow table"),
+            _ => {}
+        }
         let mut dead = Vec::new();
         let mut lines: Vec<(usize, Vec<u8>)> = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
@@ -141,6 +184,9 @@ impl KafkaFormat {
                 (!points.is_empty()).then(|| {
                     Envelope::new(RecordKind::Metrics, metrics_batch(&points, &topic, sensor))
                 })
+            }
+            KafkaFormat::FlowsJson | KafkaFormat::Arrow(_) | KafkaFormat::Pcap => {
+                unreachable!("decoded above")
             }
             KafkaFormat::ActionsJson => {
                 let format = ActionLogFormat::Jsonl(ActionColumns::default());
@@ -231,7 +277,13 @@ mod tests {
     use super::*;
 
     fn msg(offset: i64, payload: &str) -> Message {
-        Message { topic: "flows".into(), partition: 2, offset, payload: payload.into() }
+        Message {
+            topic: "flows".into(),
+            partition: 2,
+            offset,
+            payload: payload.into(),
+            linktype: None,
+        }
     }
 
     #[test]

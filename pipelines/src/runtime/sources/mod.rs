@@ -9,6 +9,9 @@ pub mod capture_ledger;
 mod files;
 mod kafka;
 pub mod kafka_format;
+pub mod kafka_packets;
+mod kafka_tables;
+mod packet_flows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -280,7 +283,7 @@ impl Source {
                 check_paths(std::slice::from_ref(path))?;
                 Source::Metrics(MetricsSource::new(path.clone()))
             }
-            SourceConfig::Kafka(k) => Source::Kafka(Box::new(KafkaSource::new(k)?)),
+            SourceConfig::Kafka(k) => Source::Kafka(Box::new(KafkaSource::new(k, tokens)?)),
             SourceConfig::Actions { path, format } => {
                 check_paths(std::slice::from_ref(path))?;
                 Source::Actions(Box::new(ActionsSource::new(path.clone(), format.as_deref())?))
@@ -330,4 +333,32 @@ fn check_paths(paths: &[PathBuf]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A TCP flow 10.0.0.1:`port` → 10.0.0.2:80 for tests.
+#[cfg(test)]
+pub(crate) fn test_flow(flow_id: u64, uid: &str, port: u16) -> vigil_ingest::FlowRecord {
+    let a: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let b: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    vigil_ingest::FlowRecord {
+        flow_id,
+        uid: uid.into(),
+        community_id: String::new(),
+        ts_start: 0,
+        ts_end: 0,
+        orig_h: a,
+        orig_p: port,
+        resp_h: b,
+        resp_p: 80,
+        proto: 6,
+        vlan: None,
+        inner_vlan: None,
+        orig: Default::default(),
+        resp: Default::default(),
+        conn_state: "SF",
+        history: String::new(),
+        missed_bytes: 0,
+        tunnel_parents: Vec::new(),
+        end_reason: vigil_ingest::flow::EndReason::Closed,
+    }
 }
