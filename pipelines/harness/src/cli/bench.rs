@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use vigil_models::Device;
 
+use crate::bench::kafka::{KafkaBench, bench_kafka};
 use crate::bench::{Budget, ScoreOptions, bench_flows, bench_netfound, bench_score, peer_python};
 
 use super::bench_pipeline::{self, PipelineArgs};
@@ -77,6 +78,39 @@ enum BenchWhat {
     /// records/s, time shares (decode, tokenize, score, write) and peak RSS; then our
     /// SQL against DuckDB on the same Parquet files.
     Pipeline(PipelineArgs),
+    /// Kafka → FlowTransformer → store with `vigil run` children in one consumer
+    /// group: rows/s and peak RSS for one and two instances (a 4-partition topic), and
+    /// the latency from produce to a row `vigil sql` sees at a steady rate.
+    Kafka(KafkaArgs),
+}
+
+/// Arguments of `vigil-harness bench kafka`.
+#[derive(Debug, Args)]
+struct KafkaArgs {
+    /// Bootstrap brokers [default: $VIGIL_KAFKA_BROKERS].
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Rows per throughput run.
+    #[arg(long, default_value_t = 100_000)]
+    rows: usize,
+    /// Rows of the latency run.
+    #[arg(long, default_value_t = 10_000)]
+    latency_rows: usize,
+    /// Their rate, rows/s.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// The FlowTransformer model [default: onnx/artifacts/flow-transformer-cicids2017].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Rows to cycle (CICFlowMeter columns) [default: samples/flows/cicids2017-sample.csv].
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Where stores go [default: a temporary directory].
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `vigil-harness bench score`.
@@ -193,6 +227,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
             }
         }
         BenchWhat::Pipeline(args) => return bench_pipeline::run(args),
+        BenchWhat::Kafka(args) => return kafka(args),
         BenchWhat::Netfound { capture, repeat, json } => {
             let b = bench_netfound(&capture, repeat)?;
             if json {
@@ -203,4 +238,56 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Complete)
+}
+
+/// Run `vigil-harness bench kafka`.
+fn kafka(a: KafkaArgs) -> anyhow::Result<Outcome> {
+    let root = crate::cli::checkout_root(None)?;
+    let brokers = a
+        .brokers
+        .or_else(|| std::env::var("VIGIL_KAFKA_BROKERS").ok())
+        .context("no brokers: give --brokers or set VIGIL_KAFKA_BROKERS")?;
+    let vigil = std::env::current_exe()?.with_file_name("vigil");
+    anyhow::ensure!(vigil.exists(), "no {} (build the vigil binary too)", vigil.display());
+    let scratch = tempfile_dir(a.scratch)?;
+    let bench = KafkaBench {
+        brokers,
+        vigil,
+        model: a.model.unwrap_or_else(|| root.join("onnx/artifacts/flow-transformer-cicids2017")),
+        mapping: "cicflowmeter".into(),
+        csv: a.csv.unwrap_or_else(|| root.join("samples/flows/cicids2017-sample.csv")),
+        rows: a.rows,
+        latency_rows: a.latency_rows,
+        latency_rate: a.rate,
+        scratch: scratch.clone(),
+    };
+    let report = bench_kafka(&bench);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("Kafka → FlowTransformer → store (vigil run children, one group, 4 partitions)");
+        for t in &report.throughput {
+            println!(
+                "  {} instance(s): {} rows in {:.1} s = {:.0} rows/s, peak RSS {:.0} MiB",
+                t.instances, t.rows, t.secs, t.rows_per_s, t.peak_rss_mib
+            );
+        }
+        let l = &report.latency;
+        println!(
+            "  latency at {:.0} rows/s ({} rows), produce → visible to SQL: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            l.rate, l.rows, l.p50_ms, l.p99_ms, l.max_ms
+        );
+    }
+    Ok(Outcome::Complete)
+}
+
+/// `dir`, or a new directory under the system's temporary one.
+fn tempfile_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vigil-bench-kafka-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
