@@ -273,6 +273,70 @@ impl Model {
             }
             _ => self.max_batch,
         };
+        let chunks = self.chunks(batch, size)?;
+        // Runs are spread over the sessions: worker `w` takes runs w, w + k, w + 2k, ….
+        let workers = self.sessions.len().min(chunks.len());
+        if workers <= 1 {
+            return self.run_chunks(self.free_session(), inputs, &chunks);
+        }
+        let mut runs: Vec<Option<Vec<ArrayD<f32>>>> = vec![None; chunks.len()];
+        let done = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let chunks = &chunks;
+                    scope.spawn(move || {
+                        let session = &self.sessions[w];
+                        (w..chunks.len())
+                            .step_by(workers)
+                            .map(|i| Ok((i, self.run_once(session, inputs, &chunks[i])?)))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            join_all(handles, || self.run_err("a run panicked".into()))
+        })?;
+        for (i, outputs) in done.into_iter().flatten() {
+            runs[i] = Some(outputs);
+        }
+        self.join_runs(runs.into_iter().flatten().collect())
+    }
+
+    /// Scores several batches, each as [`Model::run`] would (they may differ in their
+    /// dynamic dimensions, e.g. netFound batches cut to different burst grids); with
+    /// several sessions the batches go at once, each worker taking the next batch not
+    /// yet taken, so give the largest first. The outputs are in the order of `batches`.
+    pub fn run_each(&self, batches: &[Vec<(&str, InputTensor)>]) -> Result<Vec<Outputs>> {
+        let workers = self.sessions.len().min(batches.len());
+        if workers <= 1 {
+            return batches.iter().map(|inputs| self.run(inputs)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(inputs) = batches.get(i) else { return Ok(out) };
+                            let chunks = self.chunks(self.check_inputs(inputs)?, self.max_batch)?;
+                            out.push((i, self.run_chunks(&self.sessions[w], inputs, &chunks)?));
+                        }
+                    })
+                })
+                .collect();
+            join_all(handles, || self.run_err("a run panicked".into()))
+        })?;
+        let mut outputs: Vec<Option<Outputs>> = (0..batches.len()).map(|_| None).collect();
+        for (i, o) in done.into_iter().flatten() {
+            outputs[i] = Some(o);
+        }
+        Ok(outputs.into_iter().map(|o| o.expect("every batch ran")).collect())
+    }
+
+    /// The item ranges of runs of at most `size` items (`None`: one run of everything).
+    fn chunks(&self, batch: Option<usize>, size: usize) -> Result<Vec<Option<Range<usize>>>> {
         let chunks: Vec<Option<Range<usize>>> = match batch {
             Some(n) if n > size => {
                 (0..n).step_by(size).map(|s| Some(s..(s + size).min(n))).collect()
@@ -289,46 +353,29 @@ impl Model {
                 o.name
             )));
         }
+        Ok(chunks)
+    }
 
-        // Runs are spread over the sessions: worker `w` takes runs w, w + k, w + 2k, ….
-        let workers = self.sessions.len().min(chunks.len());
-        let mut runs: Vec<Option<Vec<ArrayD<f32>>>> = vec![None; chunks.len()];
-        if workers <= 1 {
-            for (slot, range) in runs.iter_mut().zip(&chunks) {
-                *slot = Some(self.run_once(self.free_session(), inputs, range)?);
-            }
-        } else {
-            let done = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|w| {
-                        let chunks = &chunks;
-                        scope.spawn(move || {
-                            let session = &self.sessions[w];
-                            (w..chunks.len())
-                                .step_by(workers)
-                                .map(|i| Ok((i, self.run_once(session, inputs, &chunks[i])?)))
-                                .collect::<Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| Err(self.run_err("a run panicked".into())))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })?;
-            for (i, outputs) in done.into_iter().flatten() {
-                runs[i] = Some(outputs);
-            }
-        }
+    /// The runs of `chunks`, one after another on `session`, joined.
+    fn run_chunks(
+        &self,
+        session: &Mutex<Session>,
+        inputs: &[(&str, InputTensor)],
+        chunks: &[Option<Range<usize>>],
+    ) -> Result<Outputs> {
+        let runs =
+            chunks.iter().map(|r| self.run_once(session, inputs, r)).collect::<Result<Vec<_>>>()?;
+        self.join_runs(runs)
+    }
+
+    /// The outputs of consecutive runs, joined along the batch axis.
+    fn join_runs(&self, runs: Vec<Vec<ArrayD<f32>>>) -> Result<Outputs> {
         let mut parts: Vec<Vec<ArrayD<f32>>> = vec![Vec::new(); self.manifest.outputs.len()];
-        for outputs in runs.into_iter().flatten() {
+        for outputs in runs {
             for (part, array) in parts.iter_mut().zip(outputs) {
                 part.push(array);
             }
         }
-
         let arrays = parts
             .into_iter()
             .zip(&self.manifest.outputs)
@@ -347,6 +394,11 @@ impl Model {
             names: self.manifest.outputs.iter().map(|o| o.name.clone()).collect(),
             arrays,
         })
+    }
+
+    /// Sessions (one per scoring worker on the CPU, see [`ModelOptions::workers`]).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
     }
 
     /// A session no run holds now, else the first (whose lock then waits).
@@ -457,6 +509,14 @@ impl Model {
     fn run_err(&self, message: String) -> Error {
         Error::Run { model: self.manifest.name.clone(), message }
     }
+}
+
+/// The results of scoped worker threads, in order; a panicked one is `panicked()`.
+fn join_all<T>(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>,
+    panicked: impl Fn() -> Error,
+) -> Result<Vec<T>> {
+    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked()))).collect()
 }
 
 /// Whether the first dimension is dynamic (the batch axis).

@@ -81,6 +81,83 @@ fn netfound_scores_flows_with_the_manifests_tokenizer_settings() {
     assert!(scorer.score(&[]).unwrap().is_empty(), "no items, no run");
 }
 
+/// Flows of 1 to 14 bursts and 1 to 70 tokens a burst (more than the grid holds).
+fn netfound_flows(n: usize) -> Vec<FlowTokens> {
+    (0..n)
+        .map(|i| FlowTokens {
+            flow_id: i as u64,
+            community_id: format!("1:{i}"),
+            protocol: [6, 17, 1][i % 3],
+            flow_duration_us: 10,
+            bursts: (0..1 + (i * 7) % 14)
+                .map(|k| Burst {
+                    tokens: std::iter::once(65537)
+                        .chain((0..(i * 13 + k * 5) % 70).map(|t| (t * 31 + i) as u32 % 65536 + 1))
+                        .collect(),
+                    direction: (i + k) % 2 == 0,
+                    bytes: 60 + (i * k) as u32 % 1400,
+                    iat_us: 1000 * k as u64,
+                    packets: 1 + (k as u32 % 6),
+                    ts_start: 0,
+                })
+                .collect(),
+            reason: EmitReason::Closed,
+        })
+        .collect()
+}
+
+#[test]
+fn netfound_batches_cut_to_their_flows_score_as_the_padded_grid() {
+    let Some(model) = load("netfound") else { return };
+    let scorer = NetfoundScorer::new(model.clone()).unwrap();
+    assert!(scorer.packs(), "the shipped netFound has dynamic burst and token axes");
+    let flows = netfound_flows(300);
+    let packed = scorer.score(&flows).unwrap();
+    // The same flows on the full 12 x 55 grid, built here by hand.
+    let (nb, t) = scorer.grid();
+    let n = flows.len();
+    let mut tokens = ndarray::Array3::<i64>::zeros((n, nb, t));
+    let mut dirs = ndarray::Array2::<i64>::zeros((n, nb));
+    let (mut bytes, mut counts, mut iats) = (
+        ndarray::Array2::<f32>::zeros((n, nb)),
+        ndarray::Array2::zeros((n, nb)),
+        ndarray::Array2::zeros((n, nb)),
+    );
+    for (i, f) in flows.iter().enumerate() {
+        for (k, b) in f.bursts.iter().take(nb).enumerate() {
+            for (j, &tok) in b.tokens.iter().take(t).enumerate() {
+                tokens[[i, k, j]] = i64::from(tok);
+            }
+            dirs[[i, k]] = i64::from(b.direction);
+            (bytes[[i, k]], counts[[i, k]], iats[[i, k]]) =
+                (b.bytes as f32, b.packets as f32, b.iat_us as f32);
+        }
+    }
+    let protocol = ndarray::Array1::from_iter(flows.iter().map(|f| i64::from(f.protocol)));
+    let outputs = model
+        .run(&[
+            ("tokens", tokens.into_dyn().into()),
+            ("directions", dirs.into_dyn().into()),
+            ("bytes", bytes.into_dyn().into()),
+            ("counts", counts.into_dyn().into()),
+            ("iats", iats.into_dyn().into()),
+            ("protocol", protocol.into_dyn().into()),
+        ])
+        .unwrap();
+    let padded = scorer.decode(&flows, &outputs).unwrap();
+    let mut worst = 0f32;
+    for (p, q) in packed.iter().zip(&padded) {
+        assert_eq!(p.class.label, q.class.label);
+        let probs = p.class.probs.iter().zip(&q.class.probs);
+        let emb = p.embedding.as_ref().unwrap().iter().zip(q.embedding.as_ref().unwrap());
+        for (a, b) in probs.chain(emb) {
+            worst = worst.max((a - b).abs());
+        }
+        worst = worst.max((p.malicious.unwrap() - q.malicious.unwrap()).abs());
+    }
+    assert!(worst < 1e-4, "packed vs padded: max |diff| {worst}");
+}
+
 #[test]
 fn flow_transformer_windows_come_from_the_manifests_preprocessor() {
     let Some(model) = load("flow-transformer-cicids2017") else { return };

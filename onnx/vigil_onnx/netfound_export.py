@@ -57,7 +57,12 @@ def export(work: Path, flows: ND.Flows, te_cls: np.ndarray, yte: np.ndarray, out
 
     torch.onnx.export(
         wrapped, tin, str(onnx_path), input_names=INPUTS, output_names=OUTPUTS,
-        dynamic_axes={**{k: {0: "batch"} for k in INPUTS}, **{k: {0: "batch"} for k in OUTPUTS}},
+        # Bursts and tokens are dynamic too: a batch is cut to its longest flow (padding is masked).
+        dynamic_axes={
+            **{k: {0: "batch"} for k in INPUTS}, **{k: {0: "batch"} for k in OUTPUTS},
+            "tokens": {0: "batch", 1: "bursts", 2: "tokens"},
+            **{k: {0: "batch", 1: "bursts"} for k in ("directions", "bytes", "counts", "iats")},
+        },
         opset_version=OPSET, dynamo=False, do_constant_folding=True,
     )
     onnx.checker.check_model(onnx.load(str(onnx_path)))

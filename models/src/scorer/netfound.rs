@@ -1,12 +1,19 @@
 //! netFound: each flow's packet tokens → traffic class, probabilities, and where the
 //! model has them, a malicious probability and an embedding.
 //!
-//! The graph reads a fixed burst grid per flow (`B` flows, `NB` bursts, `T` tokens per
-//! burst, from the manifest): `tokens` int64 `[B, NB, T]` (each burst's ids, CLS first,
-//! cut to `T` or right-padded with 0; missing bursts all 0), `directions` int64
-//! `[B, NB]` (1 forward), `bytes`, `counts`, `iats` float32 `[B, NB]` (raw tokenizer
-//! values, 0 for padded bursts) and `protocol` int64 `[B]`. It gives `probs`
-//! `[B, classes]`, and optionally `malicious` `[B]` and `embedding` `[B, dim]`.
+//! The graph reads a burst grid per flow (`B` flows, `NB` bursts, `T` tokens per
+//! burst): `tokens` int64 `[B, NB, T]` (each burst's ids, CLS first, cut to `T` or
+//! right-padded with 0; missing bursts all 0), `directions` int64 `[B, NB]` (1
+//! forward), `bytes`, `counts`, `iats` float32 `[B, NB]` (raw tokenizer values, 0 for
+//! padded bursts) and `protocol` int64 `[B]`. It gives `probs` `[B, classes]`, and
+//! optionally `malicious` `[B]` and `embedding` `[B, dim]`.
+//!
+//! The manifest's `max_bursts` × `tokens_per_burst` is the largest grid. When the
+//! graph's burst and token axes are dynamic (`-1` in the manifest), padding is masked,
+//! so a flow scores the same on any grid that holds it: a batch is then sorted by flow
+//! size and cut into groups of similar size, each run on the grid of its largest flow
+//! ([`groups`]). Most flows have one to three short bursts, so this does a fraction of
+//! the padded grid's work. A graph with fixed axes gets the full grid.
 
 use std::sync::Arc;
 
@@ -29,6 +36,9 @@ pub struct NetfoundScorer {
     prep: NetfoundPreprocessing,
     malicious: bool,
     embedding: bool,
+    /// Whether the graph takes any grid up to the manifest's (dynamic burst and
+    /// token axes).
+    packs: bool,
 }
 
 /// One flow's netFound verdict.
@@ -49,7 +59,10 @@ impl NetfoundScorer {
         let prep = model.manifest().netfound()?;
         let has = |name: &str| model.manifest().output(name).is_some();
         let (malicious, embedding) = (has("malicious"), has("embedding"));
-        Ok(NetfoundScorer { model, prep, malicious, embedding })
+        let packs = model.manifest().input("tokens").is_some_and(|spec| {
+            spec.shape.len() == 3 && spec.shape[1..].iter().all(|d| d.size().is_none())
+        });
+        Ok(NetfoundScorer { model, prep, malicious, embedding, packs })
     }
 
     /// The tokenizer settings the model was trained with, with `internal` as the
@@ -58,33 +71,30 @@ impl NetfoundScorer {
         NetfoundConfig { internal_networks: internal.to_vec(), ..self.prep.tokenizer.clone() }
     }
 
-    /// Bursts per flow and tokens per burst of the graph input.
+    /// Bursts per flow and tokens per burst of the graph input (the largest grid,
+    /// when it [`packs`](Self::packs)).
     pub fn grid(&self) -> (usize, usize) {
         (self.prep.max_bursts, self.prep.tokens_per_burst)
     }
-}
 
-impl Scorer for NetfoundScorer {
-    type Tokenizer = NetfoundTokenizer;
-    type Item = FlowTokens;
-    type Verdict = NetfoundVerdict;
-
-    const FAMILY: Family = Family::Netfound;
-
-    fn model(&self) -> &Model {
-        &self.model
+    /// Whether batches are cut to their flows' sizes (the graph's burst and token axes
+    /// are dynamic), rather than padded to [`grid`](Self::grid).
+    pub fn packs(&self) -> bool {
+        self.packs
     }
 
-    fn tokenizer(&self) -> Result<NetfoundTokenizer> {
-        NetfoundTokenizer::new(self.tokenizer_config(&[])).map_err(tokenizer_err(&self.model))
+    /// The grid a batch of `flows` is run on: the full grid, or cut to its largest
+    /// flow when the model packs.
+    fn grid_of<'a>(&self, flows: impl IntoIterator<Item = &'a FlowTokens>) -> (usize, usize) {
+        let full = self.grid();
+        if !self.packs {
+            return full;
+        }
+        flows.into_iter().map(|f| extent(f, full)).fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)))
     }
 
-    fn inputs(&self, flows: &[FlowTokens]) -> Result<Vec<(&str, InputTensor)>> {
-        encode(flows, self.grid()).map_err(shape_err(&self.model))
-    }
-
-    fn decode(&self, flows: &[FlowTokens], outputs: &Outputs) -> Result<Vec<NetfoundVerdict>> {
-        let n = flows.len();
+    /// One verdict per flow from the outputs of a run on `n` flows.
+    fn decode_n(&self, n: usize, outputs: &Outputs) -> Result<Vec<NetfoundVerdict>> {
         let classes = ClassVerdict::decode_all(&self.model, outputs)?;
         let malicious = match self.malicious {
             true => {
@@ -119,6 +129,60 @@ impl Scorer for NetfoundScorer {
                 embedding: embedding.as_ref().map(|e: &Vec<Vec<f32>>| e[i].clone()),
             })
             .collect())
+    }
+}
+
+impl Scorer for NetfoundScorer {
+    type Tokenizer = NetfoundTokenizer;
+    type Item = FlowTokens;
+    type Verdict = NetfoundVerdict;
+
+    const FAMILY: Family = Family::Netfound;
+
+    fn model(&self) -> &Model {
+        &self.model
+    }
+
+    fn tokenizer(&self) -> Result<NetfoundTokenizer> {
+        NetfoundTokenizer::new(self.tokenizer_config(&[])).map_err(tokenizer_err(&self.model))
+    }
+
+    fn inputs(&self, flows: &[FlowTokens]) -> Result<Vec<(&str, InputTensor)>> {
+        encode(flows, self.grid_of(flows)).map_err(shape_err(&self.model))
+    }
+
+    fn decode(&self, flows: &[FlowTokens], outputs: &Outputs) -> Result<Vec<NetfoundVerdict>> {
+        self.decode_n(flows.len(), outputs)
+    }
+
+    /// When the model packs: flows grouped by size ([`groups`]), each group run on its
+    /// own grid (the groups spread over the model's sessions), verdicts in the order of
+    /// `flows`.
+    fn score(&self, flows: &[FlowTokens]) -> Result<Vec<NetfoundVerdict>> {
+        if flows.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.packs {
+            let outputs = self.run(flows)?;
+            return self.decode(flows, &outputs);
+        }
+        let groups = groups(flows, self.grid(), self.model.max_batch());
+        let inputs = groups
+            .iter()
+            .map(|g| {
+                let members = g.iter().map(|&i| &flows[i]);
+                encode(members.clone(), self.grid_of(members))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(shape_err(&self.model))?;
+        let outputs = self.model.run_each(&inputs)?;
+        let mut verdicts: Vec<Option<NetfoundVerdict>> = vec![None; flows.len()];
+        for (group, outputs) in groups.iter().zip(&outputs) {
+            for (&i, v) in group.iter().zip(self.decode_n(group.len(), outputs)?) {
+                verdicts[i] = Some(v);
+            }
+        }
+        Ok(verdicts.into_iter().map(|v| v.expect("every flow is in a group")).collect())
     }
 
     /// `label`, `score`, `probs`, then `malicious` and `embedding` where the model has
@@ -156,17 +220,18 @@ impl Scorer for NetfoundScorer {
 
 /// The graph inputs of `flows` on a grid of `(bursts, tokens per burst)`, in the order
 /// of the module docs.
-fn encode(
-    flows: &[FlowTokens],
+fn encode<'a>(
+    flows: impl IntoIterator<Item = &'a FlowTokens, IntoIter: ExactSizeIterator>,
     (nb, t): (usize, usize),
 ) -> std::result::Result<Vec<(&'static str, InputTensor)>, ndarray::ShapeError> {
+    let flows = flows.into_iter();
     let b = flows.len();
     let mut tokens = vec![0i64; b * nb * t];
     let mut directions = vec![0i64; b * nb];
     let (mut bytes, mut counts, mut iats) =
         (vec![0f32; b * nb], vec![0f32; b * nb], vec![0f32; b * nb]);
     let mut protocol = Vec::with_capacity(b);
-    for (i, flow) in flows.iter().enumerate() {
+    for (i, flow) in flows.enumerate() {
         protocol.push(i64::from(flow.protocol));
         for (k, burst) in flow.bursts.iter().take(nb).enumerate() {
             let at = i * nb + k;
@@ -187,6 +252,51 @@ fn encode(
         ("iats", per_burst(iats)?),
         ("protocol", ArrayD::from_shape_vec(IxDyn(&[b]), protocol)?.into()),
     ])
+}
+
+/// The bursts and tokens per burst `flow` fills of the `(bursts, tokens)` grid: at least
+/// one of each, at most the grid.
+fn extent(flow: &FlowTokens, (nb, t): (usize, usize)) -> (usize, usize) {
+    let bursts = &flow.bursts[..flow.bursts.len().min(nb)];
+    let tokens = bursts.iter().map(|b| b.tokens.len()).max().unwrap_or(0);
+    (bursts.len().clamp(1, nb.max(1)), tokens.clamp(1, t.max(1)))
+}
+
+/// A group's padded cells may be this many times its flows' own cells…
+const GROUP_SLACK: f64 = 1.25;
+/// …unless it has fewer flows than this (a run has a fixed cost too).
+const GROUP_MIN: usize = 16;
+
+/// `flows` (indices) in groups of similar size, for [`NetfoundScorer::score`]: sorted by
+/// (bursts, tokens), a group grows while its padded grid stays within [`GROUP_SLACK`] of
+/// its flows' own cells (or it has fewer than [`GROUP_MIN`] flows) and it holds at most
+/// `max_batch` flows. The largest groups come first, so that the sessions finish
+/// together.
+fn groups(flows: &[FlowTokens], grid: (usize, usize), max_batch: usize) -> Vec<Vec<usize>> {
+    let sizes: Vec<(usize, usize)> = flows.iter().map(|f| extent(f, grid)).collect();
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    let (mut group, mut cells, mut top) = (Vec::new(), 0usize, (1usize, 1usize));
+    for i in order {
+        let (b, t) = sizes[i];
+        let next_top = (top.0.max(b), top.1.max(t));
+        let padded = (group.len() + 1) * next_top.0 * next_top.1;
+        let fits = group.len() < GROUP_MIN || padded as f64 <= GROUP_SLACK * (cells + b * t) as f64;
+        if !group.is_empty() && (!fits || group.len() >= max_batch.max(1)) {
+            groups.push((group.len() * top.0 * top.1, std::mem::take(&mut group)));
+            (cells, top) = (0, (b, t));
+        } else {
+            top = next_top;
+        }
+        group.push(i);
+        cells += b * t;
+    }
+    if !group.is_empty() {
+        groups.push((group.len() * top.0 * top.1, group));
+    }
+    groups.sort_by_key(|(padded, _)| std::cmp::Reverse(*padded));
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 #[cfg(test)]
@@ -234,5 +344,34 @@ mod tests {
         assert_eq!(bytes.slice(s![1, ..]).to_vec(), [100.0, 0.0, 0.0]);
         let InputTensor::I64(proto) = &inputs[5].1 else { panic!("int64 protocol") };
         assert_eq!(proto.iter().copied().collect::<Vec<_>>(), [17, 17]);
+    }
+
+    #[test]
+    fn flows_are_grouped_by_size_each_once() {
+        // 40 one-burst flows of 5 tokens, 40 of twelve bursts of 55, one in between.
+        let mut flows: Vec<FlowTokens> = Vec::new();
+        for i in 0..81 {
+            flows.push(match i % 2 {
+                _ if i == 80 => flow(4, 20),
+                0 => flow(1, 5),
+                _ => flow(12, 60),
+            });
+        }
+        let grouped = groups(&flows, (12, 55), 256);
+        let mut seen: Vec<usize> = grouped.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..81).collect::<Vec<_>>(), "each flow once");
+        // The big flows are not mixed with the small ones, and come first (the odd one
+        // joins whichever group is still below GROUP_MIN).
+        let sizes =
+            |g: &Vec<usize>| g.iter().map(|&i| extent(&flows[i], (12, 55))).collect::<Vec<_>>();
+        assert!(grouped[0].contains(&1), "the largest group first");
+        assert!(sizes(&grouped[0]).iter().all(|&(b, _)| b >= 4), "{:?}", sizes(&grouped[0]));
+        let small = grouped.iter().find(|g| g.contains(&0)).unwrap();
+        assert!(sizes(small).iter().all(|&(b, _)| b < 12), "{:?}", sizes(small));
+        // At most max_batch per group.
+        assert!(groups(&flows, (12, 55), 7).iter().all(|g| !g.is_empty() && g.len() <= 7));
+        assert_eq!(extent(&flow(0, 0), (12, 55)), (1, 1), "an empty flow still has a cell");
+        assert_eq!(extent(&flow(20, 3), (12, 55)), (12, 3));
     }
 }
