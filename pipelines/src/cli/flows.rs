@@ -13,7 +13,7 @@ use vigil_ingest::flow::Semantics;
 use vigil_ingest::packet::DecoderConfig;
 use vigil_ingest::{FlowTableConfig, PcapReader};
 use vigil_pipelines::extract::{WeirdEvent, extract_capture};
-use vigil_pipelines::output::{FlowFormat, WriterSink, writer_for};
+use vigil_pipelines::output::{FlowFormat, ThreadedWriterSink, writer_for};
 
 use super::Outcome;
 use super::inputs::CaptureInputs;
@@ -169,7 +169,8 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         Some(iface) => Input::Live(PcapReader::live(iface)?),
         None => Input::Files(CaptureInputs::open(&args.inputs)?),
     };
-    let mut sink = WriterSink::new(writer_for(args.format, args.output()?, &args.sensor)?);
+    // Output is formatted and written on a thread of its own, overlapping the reading.
+    let mut sink = ThreadedWriterSink::new(writer_for(args.format, args.output()?, &args.sensor)?)?;
     let mut weird_out = match &args.weirds {
         Some(p) => Some(io::BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,

@@ -9,6 +9,7 @@ mod conn_log;
 mod csv_table;
 mod json_lines;
 mod parquet_file;
+mod threaded;
 
 use std::io::Write;
 
@@ -20,6 +21,7 @@ pub use conn_log::ConnLogWriter;
 pub use csv_table::CsvWriter;
 pub use json_lines::JsonLinesWriter;
 pub use parquet_file::ParquetWriter;
+pub use threaded::ThreadedWriterSink;
 
 /// Output format of `vigil flows`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,8 +37,9 @@ pub enum FlowFormat {
 }
 
 /// Writes flows somewhere. Errors are kept and reported by [`FlowWriter::finish`],
-/// so a writer can also serve as a [`FlowSink`].
-pub trait FlowWriter {
+/// so a writer can also serve as a [`FlowSink`]. Writers are `Send`, so that
+/// [`ThreadedWriterSink`] can run one on a thread of its own.
+pub trait FlowWriter: Send {
     /// Write one flow.
     fn write(&mut self, flow: &FlowRecord) -> std::io::Result<()>;
     /// Flush and close the output (footers, Parquet metadata).
