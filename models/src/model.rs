@@ -396,11 +396,6 @@ impl Model {
         })
     }
 
-    /// Sessions (one per scoring worker on the CPU, see [`ModelOptions::workers`]).
-    pub fn sessions(&self) -> usize {
-        self.sessions.len()
-    }
-
     /// A session no run holds now, else the first (whose lock then waits).
     fn free_session(&self) -> &Mutex<Session> {
         self.sessions

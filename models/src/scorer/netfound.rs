@@ -155,30 +155,26 @@ impl Scorer for NetfoundScorer {
         self.decode_n(flows.len(), outputs)
     }
 
-    /// When the model packs: flows grouped by size ([`groups`]), each group run on its
-    /// own grid (the groups spread over the model's sessions), verdicts in the order of
-    /// `flows`.
+    /// Flows grouped by size when the model packs ([`groups`]; else one group on the
+    /// full grid), each group run on its own grid (the groups spread over the model's
+    /// sessions), verdicts in the order of `flows`.
     fn score(&self, flows: &[FlowTokens]) -> Result<Vec<NetfoundVerdict>> {
         if flows.is_empty() {
             return Ok(Vec::new());
         }
-        if !self.packs {
-            let outputs = self.run(flows)?;
-            return self.decode(flows, &outputs);
-        }
-        let groups = groups(flows, self.grid(), self.model.max_batch());
+        let groups = match self.packs {
+            true => groups(flows, self.grid(), self.model.max_batch()),
+            false => vec![Group { members: (0..flows.len()).collect(), grid: self.grid() }],
+        };
         let inputs = groups
             .iter()
-            .map(|g| {
-                let members = g.iter().map(|&i| &flows[i]);
-                encode(members.clone(), self.grid_of(members))
-            })
+            .map(|g| encode(g.members.iter().map(|&i| &flows[i]), g.grid))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(shape_err(&self.model))?;
         let outputs = self.model.run_each(&inputs)?;
         let mut verdicts: Vec<Option<NetfoundVerdict>> = vec![None; flows.len()];
         for (group, outputs) in groups.iter().zip(&outputs) {
-            for (&i, v) in group.iter().zip(self.decode_n(group.len(), outputs)?) {
+            for (&i, v) in group.members.iter().zip(self.decode_n(group.members.len(), outputs)?) {
                 verdicts[i] = Some(v);
             }
         }
@@ -267,36 +263,45 @@ const GROUP_SLACK: f64 = 1.25;
 /// …unless it has fewer flows than this (a run has a fixed cost too).
 const GROUP_MIN: usize = 16;
 
-/// `flows` (indices) in groups of similar size, for [`NetfoundScorer::score`]: sorted by
+/// Flows (indices into a batch) run together on one grid.
+#[derive(Debug)]
+struct Group {
+    members: Vec<usize>,
+    /// (bursts, tokens per burst): the largest of its members' extents.
+    grid: (usize, usize),
+}
+
+/// `flows` in groups of similar size, for [`NetfoundScorer::score`]: sorted by
 /// (bursts, tokens), a group grows while its padded grid stays within [`GROUP_SLACK`] of
 /// its flows' own cells (or it has fewer than [`GROUP_MIN`] flows) and it holds at most
 /// `max_batch` flows. The largest groups come first, so that the sessions finish
 /// together.
-fn groups(flows: &[FlowTokens], grid: (usize, usize), max_batch: usize) -> Vec<Vec<usize>> {
+fn groups(flows: &[FlowTokens], grid: (usize, usize), max_batch: usize) -> Vec<Group> {
     let sizes: Vec<(usize, usize)> = flows.iter().map(|f| extent(f, grid)).collect();
     let mut order: Vec<usize> = (0..flows.len()).collect();
     order.sort_by_key(|&i| sizes[i]);
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    let (mut group, mut cells, mut top) = (Vec::new(), 0usize, (1usize, 1usize));
+    let mut groups: Vec<Group> = Vec::new();
+    let (mut members, mut cells, mut top) = (Vec::new(), 0usize, (1usize, 1usize));
     for i in order {
         let (b, t) = sizes[i];
         let next_top = (top.0.max(b), top.1.max(t));
-        let padded = (group.len() + 1) * next_top.0 * next_top.1;
-        let fits = group.len() < GROUP_MIN || padded as f64 <= GROUP_SLACK * (cells + b * t) as f64;
-        if !group.is_empty() && (!fits || group.len() >= max_batch.max(1)) {
-            groups.push((group.len() * top.0 * top.1, std::mem::take(&mut group)));
+        let padded = (members.len() + 1) * next_top.0 * next_top.1;
+        let fits =
+            members.len() < GROUP_MIN || padded as f64 <= GROUP_SLACK * (cells + b * t) as f64;
+        if !members.is_empty() && (!fits || members.len() >= max_batch.max(1)) {
+            groups.push(Group { members: std::mem::take(&mut members), grid: top });
             (cells, top) = (0, (b, t));
         } else {
             top = next_top;
         }
-        group.push(i);
+        members.push(i);
         cells += b * t;
     }
-    if !group.is_empty() {
-        groups.push((group.len() * top.0 * top.1, group));
+    if !members.is_empty() {
+        groups.push(Group { members, grid: top });
     }
-    groups.sort_by_key(|(padded, _)| std::cmp::Reverse(*padded));
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups.sort_by_key(|g| std::cmp::Reverse(g.members.len() * g.grid.0 * g.grid.1));
+    groups
 }
 
 #[cfg(test)]
@@ -357,7 +362,13 @@ mod tests {
                 _ => flow(12, 60),
             });
         }
-        let grouped = groups(&flows, (12, 55), 256);
+        let found = groups(&flows, (12, 55), 256);
+        for g in &found {
+            let widest = g.members.iter().map(|&i| extent(&flows[i], (12, 55)));
+            let grid = widest.fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+            assert_eq!(g.grid, grid, "a group's grid holds its largest flow, no more");
+        }
+        let grouped: Vec<Vec<usize>> = found.into_iter().map(|g| g.members).collect();
         let mut seen: Vec<usize> = grouped.iter().flatten().copied().collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..81).collect::<Vec<_>>(), "each flow once");
@@ -370,7 +381,11 @@ mod tests {
         let small = grouped.iter().find(|g| g.contains(&0)).unwrap();
         assert!(sizes(small).iter().all(|&(b, _)| b < 12), "{:?}", sizes(small));
         // At most max_batch per group.
-        assert!(groups(&flows, (12, 55), 7).iter().all(|g| !g.is_empty() && g.len() <= 7));
+        assert!(
+            groups(&flows, (12, 55), 7)
+                .iter()
+                .all(|g| !g.members.is_empty() && g.members.len() <= 7)
+        );
         assert_eq!(extent(&flow(0, 0), (12, 55)), (1, 1), "an empty flow still has a cell");
         assert_eq!(extent(&flow(20, 3), (12, 55)), (12, 3));
     }

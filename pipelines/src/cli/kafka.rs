@@ -12,12 +12,12 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use vigil_ingest::flow_records::FlowCsvReader;
 
 use super::Outcome;
-use vigil_pipelines::runtime::kafka_sink::{Deliveries, send_waiting};
+use vigil_pipelines::runtime::kafka_sink::{idempotent_producer, send_waiting};
 use vigil_pipelines::runtime::sources::kafka_format::flow_columns;
 use vigil_pipelines::runtime::sources::kafka_packets::{LINKTYPE_HEADER, encode_record};
 
@@ -140,12 +140,7 @@ fn brokers(given: &Option<String>) -> anyhow::Result<String> {
 fn produce(a: ProduceArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let brokers = brokers(&a.brokers)?;
     ensure_topic(&brokers, &a.topic, a.partitions)?;
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "20")
-        .create_with_context(Deliveries::default())
-        .context("cannot create the Kafka producer")?;
+    let producer = idempotent_producer(&brokers, 20, &Default::default())?;
     let format = match a.format {
         ProduceFormat::Auto if is_capture(&a.file) => ProduceFormat::Pcap,
         ProduceFormat::Auto => ProduceFormat::Lines,

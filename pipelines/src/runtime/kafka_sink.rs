@@ -4,6 +4,7 @@
 //! (librdkafka retries on its own, up to `message.timeout.ms`); a message that still
 //! fails fails the sink, and so the batch's acknowledgement: nothing is dropped silently.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -55,6 +56,24 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// An idempotent producer that counts its deliveries: `brokers`, `linger_ms`, then the
+/// librdkafka settings `extra` (values may be `env:NAME` or `file:PATH`).
+pub fn idempotent_producer(
+    brokers: &str,
+    linger_ms: u32,
+    extra: &BTreeMap<String, String>,
+) -> anyhow::Result<BaseProducer<Deliveries>> {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", linger_ms.to_string());
+    for (k, v) in extra {
+        client.set(k, librdkafka_value(k, v)?);
+    }
+    client.create_with_context(Deliveries::default()).context("cannot create the Kafka producer")
+}
+
 /// Send one message, waiting while librdkafka's queue is full.
 pub fn send_waiting<C: ProducerContext>(
     producer: &BaseProducer<C>,
@@ -86,17 +105,7 @@ impl KafkaWriter {
             "arrow" => true,
             other => bail!("`format` is `{other}`: expected json or arrow"),
         };
-        let mut client = ClientConfig::new();
-        client
-            .set("bootstrap.servers", &config.brokers)
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "10");
-        for (k, v) in &config.librdkafka {
-            client.set(k, librdkafka_value(k, v)?);
-        }
-        let producer = client
-            .create_with_context(Deliveries::default())
-            .context("cannot create the Kafka producer")?;
+        let producer = idempotent_producer(&config.brokers, 10, &config.librdkafka)?;
         Ok(KafkaWriter { topic: config.topic.clone(), arrow, producer })
     }
 

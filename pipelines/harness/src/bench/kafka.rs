@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::Serialize;
-use vigil_pipelines::runtime::kafka_sink::{Deliveries, send_waiting};
+use vigil_pipelines::runtime::kafka_sink::{Deliveries, idempotent_producer, send_waiting};
 
 use super::pipeline::parse_vm_hwm;
 
@@ -118,7 +117,7 @@ pub fn bench_kafka(b: &KafkaBench) -> anyhow::Result<KafkaReport> {
         let (brokers, topic, rows) = (b.brokers.clone(), topic.clone(), rows.clone());
         let (n, rate) = (b.latency_rows, b.latency_rate);
         std::thread::spawn(move || -> anyhow::Result<()> {
-            let producer = producer(&brokers)?;
+            let producer = idempotent_producer(&brokers, 5, &Default::default())?;
             for i in 0..n {
                 let due = started + Duration::from_secs_f64(i as f64 / rate);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -316,15 +315,6 @@ fn csv_rows(csv: &Path) -> anyhow::Result<Vec<serde_json::Map<String, serde_json
     }
     anyhow::ensure!(!rows.is_empty(), "{}: no rows", csv.display());
     Ok(rows)
-}
-
-fn producer(brokers: &str) -> anyhow::Result<BaseProducer<Deliveries>> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create_with_context(Deliveries::default())
-        .context("cannot create the Kafka producer")
 }
 
 /// Send one row; `stamp` (µs) replaces its `Timestamp`.
