@@ -1,4 +1,6 @@
 //! Reads pcap and pcapng through libpcap, from a file, a `.gz` file, stdin or an interface.
+//! A plain classic pcap file is read by [`ClassicPcap`] instead, which libpcap's
+//! results are checked against on the shared captures.
 //!
 //! libpcap wants a file descriptor, so a gzip-compressed input (detected by its
 //! magic bytes, not its name) is inflated on a helper thread into a pipe whose
@@ -19,6 +21,7 @@ use pcap::{Active, Capture, Offline, Precision};
 use crate::error::{IngestError, Result};
 use crate::packet::{LinkType, RawPacket, TimestampUs};
 
+use super::classic_pcap::ClassicPcap;
 use crate::gzip::GZIP_MAGIC;
 /// Per-record overhead of a classic pcap record header, used to estimate progress.
 const RECORD_HEADER_LEN: u64 = 16;
@@ -26,6 +29,7 @@ const RECORD_HEADER_LEN: u64 = 16;
 const LIVE_POLL_MS: i32 = 100;
 
 enum Handle {
+    Classic(ClassicPcap),
     Offline(Capture<Offline>),
     Live(Capture<Active>),
 }
@@ -97,10 +101,18 @@ impl PcapReader {
             return Self::from_stream(name, Box::new(MultiGzDecoder::new(rest)), None)
                 .map(|r| r.with_total(total));
         }
-        drop(file);
+        if let Some(classic) = ClassicPcap::open(file).map_err(io_err)? {
+            return Ok(Self::new(Handle::Classic(classic), name, None).with_total(total));
+        }
+        Self::open_with_libpcap(path).map(|r| r.with_total(total))
+    }
+
+    /// Open a (plain) capture file through libpcap, whatever its format.
+    fn open_with_libpcap(path: &Path) -> Result<Self> {
+        let name = path.display().to_string();
         let cap = Capture::from_file_with_precision(path, Precision::Micro)
             .map_err(|e| not_capture(&name, e))?;
-        Ok(Self::new(Handle::Offline(cap), name, None).with_total(total))
+        Ok(Self::new(Handle::Offline(cap), name, None))
     }
 
     /// Open a live interface (promiscuous, full snaplen).
@@ -160,6 +172,7 @@ impl PcapReader {
 
     fn new(handle: Handle, name: String, inflater: Option<JoinHandle<io::Result<()>>>) -> Self {
         let linktype = LinkType(match &handle {
+            Handle::Classic(c) => c.linktype(),
             Handle::Offline(c) => c.get_datalink().0 as u32,
             Handle::Live(c) => c.get_datalink().0 as u32,
         });
@@ -224,6 +237,22 @@ impl PcapReader {
     pub fn next_packet(&mut self) -> Result<Option<ReadPacket<'_>>> {
         let index = self.index;
         let (header, data): (pcap::PacketHeader, &[u8]) = match &mut self.handle {
+            Handle::Classic(c) => match c.next_record() {
+                Ok(Some(r)) => {
+                    self.index += 1;
+                    self.bytes_read += u64::from(r.caplen) + RECORD_HEADER_LEN;
+                    let (ts, data, wire_len, linktype) = (r.ts, r.data, r.wire_len, self.linktype);
+                    return Ok(Some(ReadPacket { index, ts, data, wire_len, linktype }));
+                }
+                Ok(None) => return Ok(None),
+                Err(message) => {
+                    return Err(IngestError::Capture {
+                        source_name: self.name.clone(),
+                        index,
+                        message,
+                    });
+                }
+            },
             Handle::Offline(c) => match c.next_packet() {
                 Ok(p) => (*p.header, p.data),
                 Err(pcap::Error::NoMorePackets) => {
@@ -282,7 +311,7 @@ fn not_capture(name: &str, message: impl ToString) -> IngestError {
     IngestError::NotCapture { source_name: name.to_string(), message: message.to_string() }
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -378,5 +407,130 @@ mod tests {
             err.ends_with("empty.pcap: not a pcap or pcapng capture: empty file (0 bytes)"),
             "{err}"
         );
+    }
+
+    /// Everything `r` gives: packets (index, ts, bytes, wire length, link type), then
+    /// the error that ended it, if any.
+    type Whole = (Vec<(u64, i64, Vec<u8>, u32, u32)>, Option<String>);
+
+    fn read_whole(mut r: PcapReader) -> Whole {
+        let mut out = Vec::new();
+        loop {
+            match r.next_packet() {
+                Ok(Some(p)) => out.push((p.index, p.ts, p.data.to_vec(), p.wire_len, p.linktype.0)),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    /// Whether `path` is read by our classic reader, and if so that it reads what
+    /// libpcap reads (errors included).
+    fn check_classic(path: &Path) -> bool {
+        let ours = PcapReader::open(path).unwrap();
+        if !matches!(ours.handle, Handle::Classic(_)) {
+            return false;
+        }
+        let theirs = PcapReader::open_with_libpcap(path).unwrap();
+        let (a, b) = (read_whole(ours), read_whole(theirs));
+        assert_eq!(a.0.len(), b.0.len(), "{}: packets", path.display());
+        if let Some(i) = (0..a.0.len()).find(|&i| a.0[i] != b.0[i]) {
+            let head = |p: &(u64, i64, Vec<u8>, u32, u32)| (p.0, p.1, p.2.len(), p.3, p.4);
+            panic!(
+                "{}: packet {i}: {:?} != libpcap's {:?}",
+                path.display(),
+                head(&a.0[i]),
+                head(&b.0[i])
+            );
+        }
+        let b_end = b.1.map(|e| e.replace("libpcap error: ", ""));
+        assert_eq!(a.1, b_end, "{}: how it ends", path.display());
+        true
+    }
+
+    /// A classic pcap with `magic`'s byte order and resolution, and snaplen `snaplen`.
+    fn pcap_bytes(swapped: bool, nanos: bool, snaplen: u32, frames: &[(u32, &[u8])]) -> Vec<u8> {
+        let w32 = |v: u32| if swapped { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w16 = |v: u16| if swapped { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut v = Vec::new();
+        v.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+        v.extend_from_slice(&w16(2));
+        v.extend_from_slice(&w16(4));
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&w32(snaplen));
+        v.extend_from_slice(&w32(1));
+        for (i, (frac, f)) in frames.iter().enumerate() {
+            // Seconds past 2^31 too: libpcap reads them as signed.
+            v.extend_from_slice(&w32(1_700_000_000u32.wrapping_add(i as u32 * 0x4000_0000)));
+            v.extend_from_slice(&w32(*frac));
+            v.extend_from_slice(&w32(f.len() as u32));
+            v.extend_from_slice(&w32(f.len() as u32 + 4));
+            v.extend_from_slice(f);
+        }
+        v
+    }
+
+    #[test]
+    fn classic_files_read_as_libpcap_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 2_000_000 / 8];
+        let frames: Vec<(u32, &[u8])> = vec![
+            (999_999_999, &[1u8; 60]),
+            (0xf000_0000, &[2u8; 100]),
+            (0, &big),
+            (17, &[3u8; 61]),
+        ];
+        let mut n = 0;
+        for swapped in [false, true] {
+            for nanos in [false, true] {
+                for snaplen in [0, 80, 65535, u32::MAX] {
+                    let bytes = pcap_bytes(swapped, nanos, snaplen, &frames);
+                    // Whole, cut inside a record's data, and cut inside a record header.
+                    for cut in [bytes.len(), bytes.len() - 10, bytes.len() - 61 - 10] {
+                        let f = dir.path().join(format!("c{n}.pcap"));
+                        n += 1;
+                        std::fs::write(&f, &bytes[..cut]).unwrap();
+                        assert!(check_classic(&f), "{} is read by ClassicPcap", f.display());
+                    }
+                }
+            }
+        }
+        // A record over libpcap's maximum capture length ends the file with an error.
+        let huge = vec![9u8; 300_000];
+        for snaplen in [0, 80] {
+            let f = dir.path().join(format!("huge{snaplen}.pcap"));
+            std::fs::write(&f, pcap_bytes(false, false, snaplen, &[(1, &[1u8; 60]), (2, &huge)]))
+                .unwrap();
+            assert!(check_classic(&f));
+        }
+        // Raw-IP files (libpcap renumbers the link type) stay with libpcap.
+        let mut raw = pcap_bytes(false, false, 0, &frames);
+        raw[20..24].copy_from_slice(&101u32.to_le_bytes());
+        let f = dir.path().join("raw.pcap");
+        std::fs::write(&f, raw).unwrap();
+        assert!(!check_classic(&f));
+    }
+
+    #[test]
+    fn the_shared_captures_read_as_libpcap_reads_them() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let Some(dir) = crate::data_dir::shared_data(root, "pcap") else { return };
+        let (mut classic, mut files) = (0, 0);
+        let mut dirs = vec![dir];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "pcap" || x == "cap") {
+                    files += 1;
+                    classic += usize::from(check_classic(&p));
+                }
+            }
+        }
+        println!(
+            "{classic} of {files} .pcap/.cap files read by ClassicPcap, as libpcap reads them"
+        );
+        assert!(classic > files / 2, "only {classic} of {files} files took the classic path");
     }
 }
