@@ -11,7 +11,7 @@
 //! libpcap's wording.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 
 /// libpcap's `MAXIMUM_SNAPLEN` (and `max_snaplen_for_dlt` of every type in [`SAME_DLT`]).
 const MAX_SNAPLEN: u32 = 262_144;
@@ -158,17 +158,10 @@ impl ClassicPcap {
         if need > self.buf.len() {
             self.buf.resize(need, 0);
         }
-        while self.end < need {
-            match self.file.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // Fill the whole buffer: less than that means the file ended.
+        let n = super::pcap_reader::read_up_to(&mut self.file, &mut self.buf[self.end..])?;
+        self.eof = self.end + n < self.buf.len();
+        self.end += n;
         Ok(self.end)
     }
 }
