@@ -97,6 +97,14 @@ pub enum Error {
         /// The file's sha256.
         actual: String,
     },
+    /// The precision asked for has no graph in the artifact.
+    #[error("model {model}: {reason}; use precision fp32, or make the variant with onnx/tools/")]
+    NoVariant {
+        /// The model's name.
+        model: String,
+        /// Why: no manifest entry, or the entry's note.
+        reason: String,
+    },
     /// ONNX Runtime refused the model file (corrupt protobuf, unsupported operator, ...).
     #[error("ONNX Runtime cannot load {}: {message}", path.display())]
     ModelLoad {

@@ -36,6 +36,7 @@ mod error;
 mod family;
 pub mod manifest;
 mod model;
+mod precision;
 pub mod preprocessing;
 pub mod runtime;
 pub mod scorer;
@@ -44,9 +45,10 @@ pub use decode::Prediction;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use family::Family;
-pub use manifest::{DType, Dim, Manifest, TensorSpec};
+pub use manifest::{DType, Dim, Manifest, TensorSpec, VariantEntry};
 pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;
+pub use precision::Precision;
 pub use scorer::{
     ActionVerdict, ClassVerdict, FlowScorer, HstuScorer, NetfoundScorer, NetfoundVerdict, Scorer,
     VariateItem, VariateScorer, VariateVerdict,

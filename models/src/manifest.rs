@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::family::Family;
+use crate::precision::Precision;
 
 /// The contents of an artifact's `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,27 @@ pub struct Manifest {
     /// Metrics measured on it.
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// The float16 variant (`onnx/tools/fp16.py`), if one was made.
+    #[serde(default)]
+    pub fp16: Option<VariantEntry>,
+    /// The int8 variant (`onnx/tools/int8.py`), if one was made.
+    #[serde(default)]
+    pub int8: Option<VariantEntry>,
+}
+
+/// A reduced-precision variant of the graph: its file, or why there is none. The other
+/// fields the tools write (parity, held-out metrics, speed) are for people and stay unread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantEntry {
+    /// The file beside `model.onnx`; `None` when no variant could be made.
+    #[serde(default)]
+    pub model_file: Option<String>,
+    /// Lower-case hex sha256 of that file.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Why there is no variant, or a remark about it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// One graph input or output.
@@ -134,6 +156,28 @@ impl fmt::Display for Dim {
 }
 
 impl Manifest {
+    /// The graph file (relative to the artifact) and its sha256 for `precision`, or why the
+    /// artifact has none.
+    pub fn graph_file(&self, precision: Precision) -> std::result::Result<(&str, &str), String> {
+        let entry = match precision {
+            Precision::Fp32 => return Ok(("model.onnx", &self.sha256)),
+            Precision::Fp16 => self.fp16.as_ref(),
+            Precision::Int8 => self.int8.as_ref(),
+        };
+        let Some(entry) = entry else {
+            return Err(format!(
+                "the manifest has no `{precision}` entry (no {precision} variant was made)"
+            ));
+        };
+        match (&entry.model_file, &entry.sha256) {
+            (Some(file), Some(sha)) => Ok((file, sha)),
+            _ => Err(format!(
+                "there is no {precision} variant: {}",
+                entry.note.as_deref().unwrap_or("its manifest entry names no file")
+            )),
+        }
+    }
+
     /// Reads and checks `path` (a `manifest.json`).
     pub fn from_path(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
@@ -148,8 +192,20 @@ impl Manifest {
 
     /// Checks the manifest's own consistency.
     fn validate(&self) -> std::result::Result<(), String> {
-        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256(&self.sha256) {
             return Err(format!("sha256 {:?} is not 64 hex digits", self.sha256));
+        }
+        for (key, entry) in [("fp16", &self.fp16), ("int8", &self.int8)] {
+            let Some(entry) = entry else { continue };
+            if let Some(file) = &entry.model_file {
+                let plain = Path::new(file).file_name().is_some_and(|n| n == file.as_str());
+                if !plain || !file.ends_with(".onnx") {
+                    return Err(format!("{key}.model_file {file:?} is not an .onnx file name"));
+                }
+                if !entry.sha256.as_ref().is_some_and(|s| is_sha256(s)) {
+                    return Err(format!("{key}.sha256 is not 64 hex digits"));
+                }
+            }
         }
         if self.inputs.is_empty() || self.outputs.is_empty() {
             return Err("inputs and outputs must not be empty".into());
@@ -188,6 +244,11 @@ impl Manifest {
     pub fn threshold(&self, label: &str) -> Option<f64> {
         self.thresholds.get(label).copied()
     }
+}
+
+/// Whether `s` is 64 hex digits.
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::decode::{self, Prediction};
 use crate::device::{Device, SessionSource};
 use crate::error::{Error, Result};
 use crate::manifest::{DType, Dim, Manifest, TensorSpec};
+use crate::precision::Precision;
 use crate::runtime;
 
 /// How to load a model.
@@ -23,11 +24,18 @@ pub struct ModelOptions {
     max_batch: usize,
     intra_threads: Option<usize>,
     sessions: usize,
+    precision: Precision,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions { device: Device::Cpu, max_batch: 256, intra_threads: None, sessions: 1 }
+        ModelOptions {
+            device: Device::Cpu,
+            max_batch: 256,
+            intra_threads: None,
+            sessions: 1,
+            precision: Precision::Fp32,
+        }
     }
 }
 
@@ -37,6 +45,14 @@ impl ModelOptions {
     #[must_use]
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
+        self
+    }
+
+    /// Which graph to load (default [`Precision::Fp32`], `model.onnx`); a variant the
+    /// artifact lacks is [`Error::NoVariant`].
+    #[must_use]
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
         self
     }
 
@@ -181,6 +197,7 @@ pub struct Model {
     manifest: Manifest,
     path: PathBuf,
     device: Device,
+    precision: Precision,
     max_batch: usize,
     /// One or more sessions of the same model; runs take a free one.
     sessions: Vec<Mutex<Session>>,
@@ -194,19 +211,23 @@ impl Model {
 
     /// Loads the artifact in `dir` with `options`.
     ///
-    /// Checks, in order: the manifest parses and is consistent; the sha256 of `model.onnx`
+    /// Checks, in order: the manifest parses and is consistent; the graph of the precision
+    /// asked for exists (`model.onnx`, or the variant its manifest entry names) and its sha256
     /// equals the manifest's; ONNX Runtime accepts the file on the device asked for
     /// ([`Error::Cuda`] when `cuda` cannot be used); the session's inputs and outputs
     /// have the manifest's names, dtypes and ranks, and agree on every fixed dimension.
     pub fn load_with(dir: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let dir = dir.as_ref();
         let manifest = Manifest::from_path(&dir.join("manifest.json"))?;
-        let path = dir.join("model.onnx");
+        let (file, expected) = manifest
+            .graph_file(options.precision)
+            .map_err(|reason| Error::NoVariant { model: manifest.name.clone(), reason })?;
+        let (path, expected) = (dir.join(file), expected.to_string());
         let bytes =
             std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         let actual = hex(&Sha256::digest(&bytes));
-        if !actual.eq_ignore_ascii_case(&manifest.sha256) {
-            return Err(Error::ShaMismatch { path, expected: manifest.sha256.clone(), actual });
+        if !actual.eq_ignore_ascii_case(&expected) {
+            return Err(Error::ShaMismatch { path, expected, actual });
         }
 
         let env = runtime::environment()?;
@@ -226,8 +247,9 @@ impl Model {
                 sessions.push(Mutex::new(source.session(Device::Cpu)?.0));
             }
         }
-        tracing::debug!(model = %manifest.name, path = %path.display(), %device, sessions = sessions.len(), "model loaded");
-        Ok(Model { manifest, path, device, max_batch: options.max_batch, sessions })
+        let precision = options.precision;
+        tracing::debug!(model = %manifest.name, path = %path.display(), %device, %precision, sessions = sessions.len(), "model loaded");
+        Ok(Model { manifest, path, device, precision, max_batch: options.max_batch, sessions })
     }
 
     /// The manifest.
@@ -240,7 +262,12 @@ impl Model {
         &self.manifest.name
     }
 
-    /// The `model.onnx` file it was loaded from.
+    /// The precision of the graph it runs.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The graph file it was loaded from (`model.onnx`, or a variant's).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::sources::KafkaFormat;
-use crate::store::Retention;
+use crate::store::{Partitioning, Retention};
 
 /// The whole topology file.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +95,18 @@ pub struct StoreConfig {
     /// Retention per table name (`flows`, `alerts`, ...).
     #[serde(default)]
     pub retention: BTreeMap<String, Retention>,
+    /// Partition layout per table name: `hour`, `day` or `month` (default: `month` for
+    /// `metrics`, `hour` for the rest). A table keeps the layout it has on disk; a
+    /// different one here is an error.
+    #[serde(default)]
+    pub partitions: BTreeMap<String, Partitioning>,
+    /// A store sink writes the rows it holds once they reach this many (default 65536)…
+    #[serde(default)]
+    pub flush_rows: Option<usize>,
+    /// …or once the oldest has waited this many milliseconds (default 1000): one file
+    /// per partition per flush, instead of one per batch.
+    #[serde(default)]
+    pub flush_ms: Option<u64>,
 }
 
 /// When a source's pending rows become a batch.
@@ -235,6 +247,11 @@ pub enum TransformConfig {
         /// missing; `auto`: the GPU when CUDA can be used, else the CPU with one warning.
         #[serde(default)]
         device: Option<String>,
+        /// `fp32` (default, model.onnx); `int8` or `fp16`: the artifact's variant of that
+        /// precision (see its manifest's `int8` and `fp16` entries), or the topology fails
+        /// to start.
+        #[serde(default)]
+        precision: Option<String>,
         /// Store the model's embedding too (netFound).
         #[serde(default)]
         embedding: bool,

@@ -29,6 +29,7 @@ pub mod runner;
 pub mod sinks;
 pub mod sources;
 pub mod stats;
+pub mod store_sink;
 pub mod topology;
 pub mod transforms;
 

@@ -1,8 +1,8 @@
-//! Sinks: the event store, and EVE JSON lines for alerts.
+//! Sinks: the event store, EVE JSON lines for alerts, and Kafka.
 //!
 //! A sink is an async task reading its channel ([`Sink::run`]); it resolves each
 //! batch's acknowledgements once the rows are durable (the store: fsynced and
-//! renamed; EVE: flushed), and fails the run (its rows counted lost, their
+//! renamed, see [`StoreSink`]; EVE: flushed; Kafka: every delivery confirmed), and fails the run (its rows counted lost, their
 //! acknowledgements errored) when a write fails.
 
 use std::fs::{File, OpenOptions};
@@ -24,13 +24,12 @@ use super::ack::BatchStatus;
 pub use super::kafka_sink::KafkaWriter;
 use super::record::{Envelope, RecordKind};
 use super::stats::StageStats;
-use crate::store::StoreWriter;
-use crate::store::origin::BatchOrigin;
+pub use super::store_sink::StoreSink;
 
 /// A sink ready to run.
 pub enum Sink {
-    /// Each batch to its table of the store.
-    Store(StoreWriter),
+    /// Batches to their tables of the store, written at size or age.
+    Store(StoreSink),
     /// Alerts appended to an EVE JSON file.
     Eve(EveWriter),
     /// Records produced to a Kafka topic.
@@ -45,14 +44,16 @@ impl Sink {
         mut rx: mpsc::Receiver<Envelope>,
         stats: Arc<StageStats>,
     ) -> anyhow::Result<()> {
+        if let Sink::Store(store) = self {
+            return store.run(rx, stats).await;
+        }
         while let Some(mut env) = rx.recv().await {
-            let origins = env.acks.origins();
             let acks = env.take_acks();
             let rows = env.rows();
             stats.add_in(rows);
             let started = std::time::Instant::now();
             let (sink, result) = tokio::task::spawn_blocking(move || {
-                let r = self.write(&env, &origins);
+                let r = self.write(&env);
                 (self, r)
             })
             .await?;
@@ -73,24 +74,10 @@ impl Sink {
         Ok(())
     }
 
-    /// Write one batch, derived from the source batches `origins` (see
-    /// [`StoreWriter::write_from`]); returns the rows that are now durable (written,
-    /// or found stored already by a re-run).
-    pub fn write(&mut self, env: &Envelope, origins: &[Arc<BatchOrigin>]) -> anyhow::Result<usize> {
+    /// Write one batch to an EVE or Kafka sink; returns the rows now durable.
+    fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
         match self {
-            Sink::Store(w) => {
-                let written = w.write_from(env.kind.table(), &env.batch, origins).map_err(|e| {
-                    anyhow::anyhow!("cannot write {} to {}: {e}", env.kind, w.root().display())
-                })?;
-                if written.skipped > 0 {
-                    tracing::debug!(
-                        table = %env.kind.table(),
-                        rows = written.skipped,
-                        "already stored before the restart; not stored again"
-                    );
-                }
-                Ok(env.rows())
-            }
+            Sink::Store(_) => unreachable!("the store sink runs on its own"),
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
             Sink::Eve(_) => Ok(0),
             Sink::Kafka(w) => w.write(env),

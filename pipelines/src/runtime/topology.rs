@@ -7,18 +7,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use vigil_models::Model;
 use vigil_tokenizers::NetfoundConfig;
 
-use super::config::{SinkConfig, SourceConfig, TopologyConfig, TransformConfig};
+use super::config::{SinkConfig, SourceConfig, StoreConfig, TopologyConfig, TransformConfig};
 use super::record::RecordKind;
-use super::sinks::{EveWriter, KafkaWriter, Sink};
+use super::sinks::{EveWriter, KafkaWriter, Sink, StoreSink};
 use super::sources::KafkaFormat;
 use super::sources::Source;
+use super::store_sink::{DEFAULT_FLUSH_AGE, DEFAULT_FLUSH_ROWS};
 use super::transforms::{NetfoundTransform, Transform, load_model};
-use crate::store::{StoreWriter, default_store_dir};
+use crate::store::{Partitioning, StoreWriter, Table, default_store_dir};
 
 /// A checked topology, ready to run.
 pub struct Topology {
@@ -281,7 +283,16 @@ impl Topology {
                     p.check(
                         creatable(&store_dir).with_context(|| format!("sink `{n}`: the store")),
                     );
-                    Sink::Store(StoreWriter::new(&store_dir, &config.sensor))
+                    let Some(writer) =
+                        p.check(store_writer(&store_dir, &config.sensor, &config.store))
+                    else {
+                        continue;
+                    };
+                    Sink::Store(StoreSink::new(
+                        writer,
+                        config.store.flush_rows.unwrap_or(DEFAULT_FLUSH_ROWS),
+                        config.store.flush_ms.map_or(DEFAULT_FLUSH_AGE, Duration::from_millis),
+                    ))
                 }
                 SinkConfig::Eve { path, .. } => {
                     if wired && !fed.contains(&RecordKind::Alerts) {
@@ -344,6 +355,21 @@ pub const DEFAULT_MAX_BATCH: usize = 1024;
 
 /// Milliseconds a row may wait for its scoring batch, by default.
 pub const DEFAULT_MAX_DELAY_MS: u64 = 100;
+
+/// The store writer of `sensor`, each table in the layout it has on disk, else the
+/// configured one (an error when they differ, or for an unknown table name).
+fn store_writer(
+    dir: &std::path::Path,
+    sensor: &str,
+    config: &StoreConfig,
+) -> anyhow::Result<StoreWriter> {
+    let mut writer = StoreWriter::new(dir, sensor);
+    for (name, layout) in &config.partitions {
+        let table: Table = name.parse().map_err(|e| anyhow::anyhow!("store.partitions: {e}"))?;
+        writer = writer.with_partitioning(table, Partitioning::resolve(dir, table, Some(*layout))?);
+    }
+    Ok(writer)
+}
 
 /// Whether `path` exists or could be created: its nearest existing ancestor is a
 /// directory. Nothing is created.

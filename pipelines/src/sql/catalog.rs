@@ -24,7 +24,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::store::{FileCheck, Table, check_file, list_files, quarantine};
+use crate::store::{FileCheck, Partitioning, Table, check_file, list_files, quarantine};
 
 use super::guard::{QueryResult, SqlError, run_query};
 
@@ -44,9 +44,11 @@ impl Default for QueryLimits {
     }
 }
 
-/// The partition columns every table has, from its directory layout.
-fn partition_cols() -> Vec<(String, DataType)> {
-    vec![("date".to_string(), DataType::Utf8), ("hour".to_string(), DataType::Utf8)]
+/// The partition columns of `table`, from its directory layout (`date` and `hour`, or
+/// `date`), as strings.
+fn partition_cols(root: &Path, table: Table) -> anyhow::Result<Vec<(String, DataType)>> {
+    let layout = Partitioning::on_disk(root, table)?.unwrap_or(Partitioning::default_for(table));
+    Ok(layout.columns().iter().map(|c| (c.to_string(), DataType::Utf8)).collect())
 }
 
 /// A session over the store at `root` with the tables `flows`, `metrics`, `actions`,
@@ -80,7 +82,8 @@ async fn register(ctx: &SessionContext, root: &Path, table: Table) -> anyhow::Re
     let has_files = !list_files(root, table)?.is_empty();
     if !has_files {
         let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.extend(partition_cols().into_iter().map(|(n, t)| Field::new(n, t, false)));
+        fields
+            .extend(partition_cols(root, table)?.into_iter().map(|(n, t)| Field::new(n, t, false)));
         let schema = Arc::new(Schema::new(fields));
         ctx.register_table(table.name(), Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
         return Ok(());
@@ -89,7 +92,7 @@ async fn register(ctx: &SessionContext, root: &Path, table: Table) -> anyhow::Re
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(partition_cols());
+        .with_table_partition_cols(partition_cols(root, table)?);
     let inferred = options.infer_schema(&ctx.state(), &url).await?;
     let schema = union(&base, &inferred)?;
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);

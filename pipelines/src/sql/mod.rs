@@ -1,7 +1,7 @@
 //! SQL over the event store, through DataFusion.
 //!
 //! - [`catalog`]: a `SessionContext` with one listing table per store table
-//!   (`date` and `hour` partition columns, the union of every file's columns);
+//!   (`date` and `hour` partition columns, or `date` alone for a table partitioned by day or month; the union of every file's columns);
 //! - [`guard`]: read-only statements only, with a per-query memory limit and timeout;
 //! - [`format`]: results as a table, CSV, JSON lines or Arrow IPC;
 //! - [`saved`]: named queries for analysts.

@@ -1,4 +1,5 @@
-//! The committed files of a table: `<table>/date=…/hour=…/*.parquet`, oldest hour first.
+//! The committed files of a table: `<table>/date=…[/hour=…]/*.parquet` (see
+//! [`Partitioning`](super::Partitioning)), oldest partition first.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use super::Table;
 pub struct DataFile {
     /// Its path.
     pub path: PathBuf,
-    /// The partition it is in, `date=YYYY-MM-DD/hour=HH`, which sorts by time.
+    /// The partition it is in, `date=YYYY-MM-DD/hour=HH`, `date=YYYY-MM-DD` or
+    /// `date=YYYY-MM`, which sort by time within a table's layout.
     pub partition: String,
     /// Its size in bytes.
     pub bytes: u64,
@@ -23,34 +25,43 @@ pub fn list_files(root: &Path, table: Table) -> io::Result<Vec<DataFile>> {
     let base = root.join(table.name());
     let mut out = Vec::new();
     for date in sorted_dirs(&base, "date=")? {
-        for hour in sorted_dirs(&date, "hour=")? {
-            let partition = format!(
-                "{}/{}",
-                date.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
-                hour.file_name().and_then(|n| n.to_str()).unwrap_or_default()
-            );
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(&hour)? {
-                let entry = entry?;
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with('.') || !name.ends_with(".parquet") {
-                    continue;
-                }
-                let meta = entry.metadata()?;
-                if meta.is_file() {
-                    files.push(DataFile {
-                        path: entry.path(),
-                        partition: partition.clone(),
-                        bytes: meta.len(),
-                    });
-                }
-            }
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            out.extend(files);
+        let date_name = dir_name(&date);
+        let hours = sorted_dirs(&date, "hour=")?;
+        if hours.is_empty() {
+            out.extend(files_in(&date, &date_name)?);
+        }
+        for hour in hours {
+            out.extend(files_in(&hour, &format!("{date_name}/{}", dir_name(&hour)))?);
         }
     }
     Ok(out)
+}
+
+/// The committed Parquet files directly in the partition directory `dir`, by name.
+fn files_in(dir: &Path, partition: &str) -> io::Result<Vec<DataFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !name.ends_with(".parquet") {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if meta.is_file() {
+            files.push(DataFile {
+                path: entry.path(),
+                partition: partition.to_string(),
+                bytes: meta.len(),
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string()
 }
 
 /// Subdirectories of `dir` whose names start with `prefix`, sorted; none if `dir` is missing.

@@ -1,14 +1,17 @@
-//! The event store: one directory per table, Parquet files partitioned by date and
-//! hour, written so that a reader (DataFusion, DuckDB, pyarrow) never sees a partial file.
+//! The event store: one directory per table, Parquet files partitioned by time,
+//! written so that a reader (DataFusion, DuckDB, pyarrow) never sees a partial file.
 //!
 //! ```text
-//! <store>/<table>/date=YYYY-MM-DD/hour=HH/<instance>-<uuid>.parquet
+//! <store>/<table>/date=YYYY-MM-DD/hour=HH/<instance>-<uuid>.parquet   (by hour)
+//! <store>/<table>/date=YYYY-MM/<instance>-<uuid>.parquet              (by month)
 //! ```
 //!
+//! - [`partitioning`]: a table's layout, by hour (the default), day or month (the
+//!   default of `metrics`);
 //! - the five tables and their base Arrow schemas: [`vigil_ingest::tables`];
-//! - [`writer`]: batches → one zstd Parquet file per hour partition (temporary name,
+//! - [`writer`]: batches → one zstd Parquet file per partition (temporary name,
 //!   fsync, rename, fsync of the directory);
-//! - [`compact`]: merges an hour's small files of one sensor into one, crash-safe,
+//! - [`compact`]: merges a partition's small files of one sensor into one, crash-safe,
 //!   streaming;
 //! - [`retention`]: drops the oldest partitions past a maximum age or size;
 //! - [`files`]: listing the committed files of a table;
@@ -23,6 +26,7 @@
 pub mod compact;
 pub mod files;
 pub mod origin;
+pub mod partitioning;
 pub mod quarantine;
 pub mod retention;
 pub mod writer;
@@ -31,6 +35,7 @@ use std::path::PathBuf;
 
 pub use compact::{CompactStats, compact_table};
 pub use files::{DataFile, list_files};
+pub use partitioning::Partitioning;
 pub use quarantine::{FileCheck, QUARANTINE_DIR, check_file, quarantine};
 pub use retention::{Retention, RetentionStats, enforce_retention};
 pub use vigil_ingest::tables::{self, Table};

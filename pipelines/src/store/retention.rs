@@ -1,5 +1,5 @@
 //! Retention: a table keeps at most `max_age` of data and at most `max_bytes` on disk;
-//! whole files go, oldest hour first.
+//! whole files go, oldest partition first.
 
 use std::io;
 use std::path::Path;
@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Table;
 use super::files::{DataFile, list_files, sorted_dirs};
+use super::{Partitioning, Table};
 
 /// A table's retention policy; `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
-    /// Files whose hour ended longer ago than this are removed.
+    /// Files whose partition (hour, day or month) ended longer ago than this are removed.
     #[serde(default, with = "opt_secs")]
     pub max_age: Option<Duration>,
     /// Past this total size the oldest files are removed.
@@ -47,16 +47,9 @@ pub struct RetentionStats {
     pub bytes: u64,
 }
 
-/// The end of a file's hour partition in µs since the epoch, if its partition parses.
+/// The end of a file's partition in µs since the epoch, if its partition parses.
 fn partition_end_us(f: &DataFile) -> Option<i64> {
-    let (date, hour) = f.partition.split_once('/')?;
-    let date = date.strip_prefix("date=")?;
-    let hour: u32 = hour.strip_prefix("hour=")?.parse().ok()?;
-    let mut parts = date.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.parse().ok()?;
-    vigil_ingest::time::civil_to_us(y, m, d, hour, 0, 0, 0).map(|t| t + 3_600_000_000)
+    Partitioning::parse_end(&f.partition).map(|(_, end)| end)
 }
 
 /// Apply `policy` to `table` at time `now_us` (µs since the epoch).
@@ -144,9 +137,25 @@ mod tests {
     }
 
     #[test]
-    fn old_hours_go_first_by_age_then_by_size() {
+    fn a_month_partition_goes_when_the_month_has_ended_long_enough() {
         let dir = tempfile::tempdir().unwrap();
         let w = StoreWriter::new(dir.path(), "r");
+        let july = vigil_ingest::time::civil_to_us(2016, 7, 15, 0, 0, 0, 0).unwrap();
+        w.write(Table::Metrics, &batch(july)).unwrap();
+        let day = Retention { max_age: Some(Duration::from_secs(86_400)), max_bytes: None };
+        // 2016-08-01 12:00: July ended 12 hours ago, less than a day.
+        let aug = vigil_ingest::time::civil_to_us(2016, 8, 1, 12, 0, 0, 0).unwrap();
+        assert_eq!(enforce_retention(dir.path(), Table::Metrics, &day, aug).unwrap().files, 0);
+        let s = enforce_retention(dir.path(), Table::Metrics, &day, aug + 12 * HOUR).unwrap();
+        assert_eq!(s.files, 1);
+        assert!(!dir.path().join("metrics/date=2016-07").exists());
+    }
+
+    #[test]
+    fn old_hours_go_first_by_age_then_by_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let w =
+            StoreWriter::new(dir.path(), "r").with_partitioning(Table::Metrics, Partitioning::Hour);
         let now = vigil_ingest::time::civil_to_us(2026, 11, 29, 12, 30, 0, 0).unwrap();
         for h in [30, 5, 2, 0] {
             w.write(Table::Metrics, &batch(now - h * HOUR)).unwrap();

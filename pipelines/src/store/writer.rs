@@ -1,6 +1,6 @@
-//! Writing record batches into a table: one Parquet file per hour partition per call.
+//! Writing record batches into a table: one Parquet file per partition per write.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,34 +9,63 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::sync::Arc;
-use vigil_ingest::time::civil_from_us;
 
-use super::Table;
 use super::origin::{BatchOrigin, ORIGIN_KEY, Origins};
-
-const US_PER_HOUR: i64 = 3_600_000_000;
+use super::{Partitioning, Table};
 
 /// Writes batches into the store's tables. Each [`write`](Self::write) makes one file
-/// per hour its rows fall in, written under a hidden temporary name, fsynced, renamed
-/// to `<instance>-<uuid>.parquet`, and the directory fsynced: a file is either
-/// complete and visible, or absent (also after `kill -9` or a power cut).
+/// per partition its rows fall in (see [`Partitioning`]), written under a hidden
+/// temporary name, fsynced, renamed to `<instance>-<uuid>.parquet`, and the directory
+/// fsynced: a file is either complete and visible, or absent (also after `kill -9` or a
+/// power cut).
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     root: PathBuf,
     instance: String,
+    layouts: HashMap<Table, Partitioning>,
+}
+
+/// Rows of one table to write, with the source batches they derive from.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The rows.
+    pub batch: RecordBatch,
+    /// The source batches they come from (none: not recorded).
+    pub origins: Vec<Arc<BatchOrigin>>,
 }
 
 impl StoreWriter {
     /// A writer into the store at `root`, naming its files after `instance` (so that
-    /// several instances can share one directory).
+    /// several instances can share one directory). Each table is written in the layout
+    /// its directory already has, else its default ([`Partitioning::default_for`]).
     pub fn new(root: impl Into<PathBuf>, instance: &str) -> StoreWriter {
-        StoreWriter { root: root.into(), instance: instance_name(instance) }
+        let root = root.into();
+        let layouts = Table::ALL
+            .iter()
+            .map(|&t| {
+                let found = Partitioning::on_disk(&root, t).ok().flatten();
+                (t, found.unwrap_or_else(|| Partitioning::default_for(t)))
+            })
+            .collect();
+        StoreWriter { root, instance: instance_name(instance), layouts }
+    }
+
+    /// Write `table` in `layout` from now on.
+    #[must_use]
+    pub fn with_partitioning(mut self, table: Table, layout: Partitioning) -> StoreWriter {
+        self.layouts.insert(table, layout);
+        self
+    }
+
+    /// The layout `table` is written in.
+    pub fn partitioning(&self, table: Table) -> Partitioning {
+        self.layouts.get(&table).copied().unwrap_or_else(|| Partitioning::default_for(table))
     }
 
     /// The (sanitized) instance name its files start with.
@@ -49,78 +78,88 @@ impl StoreWriter {
         &self.root
     }
 
-    /// Write `batch` into `table`, split by the hour of the table's time column.
+    /// Write `batch` into `table`, split by the partition of the table's time column.
     /// Returns the files committed. An empty batch writes nothing.
     pub fn write(&self, table: Table, batch: &RecordBatch) -> io::Result<Vec<PathBuf>> {
         self.write_from(table, batch, &[]).map(|w| w.files)
     }
 
-    /// Write `batch`, derived from the source batches `origins`, into `table`, split by the hour of the table's time
-    /// column. Each file records the origins in its metadata. An hour's rows are skipped
-    /// when that partition already holds every one of the origins (a batch read again
-    /// after a crash); rows an origin lists as stored (a capture re-run) are dropped.
+    /// Write `batch`, derived from the source batches `origins`, into `table` (see
+    /// [`write_parts`](Self::write_parts)).
     pub fn write_from(
         &self,
         table: Table,
         batch: &RecordBatch,
         origins: &[Arc<BatchOrigin>],
     ) -> io::Result<Written> {
+        self.write_parts(table, &[Part { batch: batch.clone(), origins: origins.to_vec() }])
+    }
+
+    /// Write `parts` into `table`, split by the partition of the table's time column:
+    /// one file per partition and schema, holding every part's rows of that partition
+    /// and recording their origins in its metadata. A part's rows in a partition are
+    /// skipped when that partition already holds every one of the part's origins (a
+    /// batch read again after a crash); rows an origin lists as stored (a capture
+    /// re-run) are dropped.
+    pub fn write_parts(&self, table: Table, parts: &[Part]) -> io::Result<Written> {
+        let layout = self.partitioning(table);
         let mut out = Written::default();
-        let filtered;
-        let batch = match origins.iter().find_map(|o| o.stored_rows.as_ref()) {
-            Some(stored) => {
-                filtered = stored.filter(table, batch)?;
-                out.skipped = batch.num_rows() - filtered.num_rows();
-                &filtered
-            }
-            None => batch,
-        };
-        if batch.num_rows() == 0 {
-            return Ok(out);
-        }
-        let column = batch.column_by_name(table.time_column()).ok_or_else(|| {
-            io::Error::other(format!("{table}: the batch has no `{}` column", table.time_column()))
-        })?;
-        let ts = column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| {
-            io::Error::other(format!("{table}: `{}` is not a µs timestamp", table.time_column()))
-        })?;
-        let hours: Vec<i64> = (0..ts.len())
-            .map(|i| if ts.is_null(i) { 0 } else { ts.value(i).div_euclid(US_PER_HOUR) })
-            .collect();
-        let distinct: BTreeSet<i64> = hours.iter().copied().collect();
-        let mut metadata = Origins::default();
-        origins.iter().for_each(|o| o.add_to(&mut metadata));
-        for &hour in &distinct {
-            let part = if distinct.len() == 1 {
-                batch.clone()
-            } else {
-                let mask = BooleanArray::from(hours.iter().map(|h| *h == hour).collect::<Vec<_>>());
-                filter_record_batch(batch, &mask).map_err(io::Error::other)?
+        // (partition key, schema index) → the rows and origins going there.
+        let mut groups: BTreeMap<(i64, usize), (Vec<RecordBatch>, Origins)> = BTreeMap::new();
+        let mut schemas: Vec<SchemaRef> = Vec::new();
+        for part in parts {
+            let filtered;
+            let batch = match part.origins.iter().find_map(|o| o.stored_rows.as_ref()) {
+                Some(stored) => {
+                    filtered = stored.filter(table, &part.batch)?;
+                    out.skipped += part.batch.num_rows() - filtered.num_rows();
+                    &filtered
+                }
+                None => &part.batch,
             };
-            let partition = partition_name(hour);
-            if !origins.is_empty() && origins.iter().all(|o| o.stored_in(table, &partition)) {
-                out.skipped += part.num_rows();
+            if batch.num_rows() == 0 {
                 continue;
             }
-            out.rows += part.num_rows();
-            out.files.push(self.write_file(table, hour, &part, &metadata)?);
+            let schema = match schemas.iter().position(|s| *s == batch.schema()) {
+                Some(i) => i,
+                None => {
+                    schemas.push(batch.schema());
+                    schemas.len() - 1
+                }
+            };
+            for (key, rows) in split_by_partition(table, layout, batch)? {
+                let partition = layout.name(key);
+                let origins = &part.origins;
+                if !origins.is_empty() && origins.iter().all(|o| o.stored_in(table, &partition)) {
+                    out.skipped += rows.num_rows();
+                    continue;
+                }
+                let (batches, metadata) = groups.entry((key, schema)).or_default();
+                origins.iter().for_each(|o| o.add_to(metadata));
+                batches.push(rows);
+            }
+        }
+        for ((key, schema), (batches, metadata)) in groups {
+            let rows = concat_batches(&schemas[schema], &batches).map_err(io::Error::other)?;
+            out.rows += rows.num_rows();
+            out.files.push(self.write_file(table, &layout.name(key), &rows, &metadata)?);
         }
         Ok(out)
     }
 
-    /// The partition directory of an hour (hours since the epoch).
-    pub fn partition_dir(&self, table: Table, hour: i64) -> PathBuf {
-        self.root.join(table.name()).join(partition_name(hour))
+    /// The directory of a partition (`date=…[/hour=…]`) of `table`.
+    pub fn partition_dir(&self, table: Table, partition: &str) -> PathBuf {
+        self.root.join(table.name()).join(partition)
     }
 
     fn write_file(
         &self,
         table: Table,
-        hour: i64,
+        partition: &str,
         batch: &RecordBatch,
         origins: &Origins,
     ) -> io::Result<PathBuf> {
-        let dir = self.partition_dir(table, hour);
+        let dir = self.partition_dir(table, partition);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(file_name(&self.instance));
         let mut w = AtomicParquetWriter::create_with(&path, batch.schema(), origins)?;
@@ -128,6 +167,36 @@ impl StoreWriter {
         w.commit()?;
         Ok(path)
     }
+}
+
+/// `batch`'s rows by partition of the table's time column (null times in the epoch's),
+/// in time order of the partitions.
+fn split_by_partition(
+    table: Table,
+    layout: Partitioning,
+    batch: &RecordBatch,
+) -> io::Result<Vec<(i64, RecordBatch)>> {
+    let column = batch.column_by_name(table.time_column()).ok_or_else(|| {
+        io::Error::other(format!("{table}: the batch has no `{}` column", table.time_column()))
+    })?;
+    let ts = column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| {
+        io::Error::other(format!("{table}: `{}` is not a µs timestamp", table.time_column()))
+    })?;
+    let keys: Vec<i64> =
+        (0..ts.len()).map(|i| layout.key(if ts.is_null(i) { 0 } else { ts.value(i) })).collect();
+    let mut distinct = keys.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if let [only] = distinct[..] {
+        return Ok(vec![(only, batch.clone())]);
+    }
+    distinct
+        .into_iter()
+        .map(|key| {
+            let mask = BooleanArray::from(keys.iter().map(|k| *k == key).collect::<Vec<_>>());
+            Ok((key, filter_record_batch(batch, &mask).map_err(io::Error::other)?))
+        })
+        .collect()
 }
 
 /// What [`StoreWriter::write_from`] did.
@@ -139,12 +208,6 @@ pub struct Written {
     pub rows: usize,
     /// Rows not written because their partition already held them.
     pub skipped: usize,
-}
-
-/// The partition of an hour (hours since the epoch): `date=YYYY-MM-DD/hour=HH`.
-pub fn partition_name(hour: i64) -> String {
-    let c = civil_from_us(hour * US_PER_HOUR);
-    format!("date={:04}-{:02}-{:02}/hour={:02}", c.year, c.month, c.day, c.hour)
 }
 
 /// The hidden temporary name a file is written under before its rename; query engines
@@ -316,6 +379,24 @@ mod tests {
     use crate::store::list_files;
     use crate::store::tables::ts_type;
 
+    const US_PER_HOUR: i64 = 3_600_000_000;
+
+    /// A writer with the metrics table by hour, as these tests expect.
+    fn hourly(root: &Path, instance: &str) -> StoreWriter {
+        StoreWriter::new(root, instance).with_partitioning(Table::Metrics, Partitioning::Hour)
+    }
+
+    fn rows_of(path: &Path) -> usize {
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum()
+    }
+
     fn metrics(ts: &[i64]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new("series", DataType::Utf8, false),
@@ -337,7 +418,7 @@ mod tests {
     fn a_batch_read_again_is_skipped_in_each_partition_that_holds_it() {
         use crate::store::origin::{BatchOrigin, stored_since};
         let dir = tempfile::tempdir().unwrap();
-        let w = StoreWriter::new(dir.path(), "s1");
+        let w = hourly(dir.path(), "s1");
         let origin = |stored| {
             Arc::new(BatchOrigin {
                 key: "src:1:2".into(),
@@ -377,26 +458,14 @@ mod tests {
     #[test]
     fn rows_land_in_their_hour_partitions() {
         let dir = tempfile::tempdir().unwrap();
-        let w = StoreWriter::new(dir.path(), "sensor 1");
+        let w = hourly(dir.path(), "sensor 1");
         // 2026-11-29 10:59:59.999999, 11:00:00 and 10:30:00.
         let t = vigil_ingest::time::civil_to_us(2026, 11, 29, 11, 0, 0, 0).unwrap();
         let files = w.write(Table::Metrics, &metrics(&[t - 1, t, t - US_PER_HOUR / 2])).unwrap();
         assert_eq!(files.len(), 2);
         let listed = list_files(dir.path(), Table::Metrics).unwrap();
         assert_eq!(listed.len(), 2);
-        let rows: Vec<usize> = files
-            .iter()
-            .map(|f| {
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                    File::open(f).unwrap(),
-                )
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(|b| b.unwrap().num_rows())
-                .sum()
-            })
-            .collect();
+        let rows: Vec<usize> = files.iter().map(|f| rows_of(f)).collect();
         assert_eq!(rows, [2, 1]);
         let name = files[0].file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("sensor_1-") && name.ends_with(".parquet"), "{name}");
@@ -406,6 +475,55 @@ mod tests {
         let leftovers =
             walk(dir.path()).into_iter().filter(|p| p.to_str().unwrap().ends_with(".tmp"));
         assert_eq!(leftovers.count(), 0);
+    }
+
+    #[test]
+    fn parts_are_merged_into_one_file_per_partition_and_skipped_per_part() {
+        use crate::store::origin::{BatchOrigin, stored_since};
+        let dir = tempfile::tempdir().unwrap();
+        // Metrics by month (the default): 2016-07-01, 2016-07-31 and 2016-08-01.
+        let w = StoreWriter::new(dir.path(), "m");
+        assert_eq!(w.partitioning(Table::Metrics), Partitioning::Month);
+        let day = |d| {
+            vigil_ingest::time::civil_to_us(2016, 7, 1, 0, 0, 0, 0).unwrap() + d * 24 * US_PER_HOUR
+        };
+        let origin = |records: std::ops::Range<u64>, stored| {
+            Arc::new(BatchOrigin {
+                key: "in".into(),
+                records,
+                dead: 0..0,
+                stored,
+                stored_rows: None,
+            })
+        };
+        let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+        let parts = |stored: Option<Arc<_>>| {
+            vec![
+                Part {
+                    batch: metrics(&[day(0), day(30)]),
+                    origins: vec![origin(0..2, stored.clone())],
+                },
+                Part { batch: metrics(&[day(30), day(31)]), origins: vec![origin(2..4, stored)] },
+            ]
+        };
+        let first = w.write_parts(Table::Metrics, &parts(None)).unwrap();
+        assert_eq!((first.files.len(), first.rows, first.skipped), (2, 4, 0));
+        assert!(first.files[0].parent().unwrap().ends_with("metrics/date=2016-07"));
+        assert!(first.files[1].parent().unwrap().ends_with("metrics/date=2016-08"));
+        assert_eq!((rows_of(&first.files[0]), rows_of(&first.files[1])), (3, 1));
+        // A crash took August: a re-run writes only the second part's August row.
+        std::fs::remove_file(&first.files[1]).unwrap();
+        let stored = Arc::new(stored_since(dir.path(), "m", "in", t0).unwrap());
+        let again = w.write_parts(Table::Metrics, &parts(Some(stored))).unwrap();
+        assert_eq!((again.files.len(), again.rows, again.skipped), (1, 1, 3));
+        let listed = list_files(dir.path(), Table::Metrics).unwrap();
+        let partitions: Vec<&str> = listed.iter().map(|f| f.partition.as_str()).collect();
+        assert_eq!(partitions, ["date=2016-07", "date=2016-08"]);
+        // The layout on disk is kept by the next writer.
+        assert_eq!(
+            StoreWriter::new(dir.path(), "n").partitioning(Table::Metrics),
+            Partitioning::Month
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! where the busy time went (see [`TimeShares`]) and the process's peak RSS, which
 //! is why `vigil bench pipeline` runs each source type in a child process of its own.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -73,13 +72,18 @@ pub struct PipelineInput {
     pub series: Option<Vec<String>>,
     /// iTransformer: the grid step in seconds instead of the manifest's.
     pub step_seconds: Option<f64>,
+    /// The model graph's precision (`fp32`, `int8`, `fp16`); `None`: the score stage's
+    /// default (fp32).
+    #[serde(default)]
+    pub precision: Option<String>,
 }
 
 impl PipelineInput {
     /// An input with the model's own settings; a long metrics file of one series
     /// (NAB's `timestamp,value`) gets that series on a 300 s grid, as in `vigil demo`.
     pub fn new(kind: SourceKind, path: PathBuf) -> PipelineInput {
-        let mut input = PipelineInput { kind, path, series: None, step_seconds: None };
+        let mut input =
+            PipelineInput { kind, path, series: None, step_seconds: None, precision: None };
         if kind == SourceKind::Metrics && is_single_series(&input.path) {
             let stem = input.path.file_stem().map(|s| s.to_string_lossy().into_owned());
             input.series = stem.map(|s| vec![s]);
@@ -131,6 +135,7 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         model: models.join(input.kind.model()),
         inputs: vec!["source".into()],
         device: None,
+        precision: input.precision.clone(),
         embedding: false,
         series: input.series.clone(),
         step_seconds: input.step_seconds,
@@ -144,11 +149,7 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
     };
     TopologyConfig {
         sensor: "bench".into(),
-        store: StoreConfig {
-            dir: Some(store.to_path_buf()),
-            maintenance_secs: None,
-            retention: BTreeMap::new(),
-        },
+        store: StoreConfig { dir: Some(store.to_path_buf()), ..StoreConfig::default() },
         batch: BatchConfig::default(),
         channel_capacity: 8,
         scoring: Default::default(),
@@ -248,6 +249,10 @@ pub struct PipelineRun {
     pub peak_rss_kib: Option<u64>,
     /// Stage errors of the run.
     pub errors: Vec<String>,
+    /// Which build ran it: `after` (this one) or `before` (a `--baseline`); `None`
+    /// when there is no baseline.
+    #[serde(default)]
+    pub build: Option<String>,
 }
 
 impl PipelineRun {
@@ -310,6 +315,7 @@ pub fn bench_source(
             shares: TimeShares::from_stages(&summary.stages),
             peak_rss_kib: None,
             errors: summary.errors,
+            build: None,
         };
         if best.as_ref().is_none_or(|b| run.wall_s < b.wall_s) {
             best = Some(run);
@@ -327,7 +333,7 @@ impl std::fmt::Display for PipelineRun {
             self.peak_rss_kib.map_or("-".to_string(), |k| format!("{:.0}", k as f64 / 1024.0));
         write!(
             f,
-            "{:<9} {:>10} {:>9} {:>9} {:>8.2} {:>8.2} {:>11.0} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>8}",
+            "{:<9} {:>10} {:>9} {:>9} {:>8.2} {:>8.2} {:>11.0} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>8} {:>9} {:>6}",
             self.input.kind.name(),
             self.records_in,
             self.source_out,
@@ -340,13 +346,15 @@ impl std::fmt::Display for PipelineRun {
             s,
             w,
             o,
-            rss
+            rss,
+            self.input.precision.as_deref().unwrap_or("fp32"),
+            self.build.as_deref().unwrap_or("-"),
         )
     }
 }
 
 /// The header of the table [`PipelineRun`]'s `Display` writes rows of.
-pub const PIPELINE_HEADER: &str = "source    records in  src out committed   wall s    cpu s   records/s decode% token%  score% write% other%  rss MiB";
+pub const PIPELINE_HEADER: &str = "source    records in  src out committed   wall s    cpu s   records/s decode% token%  score% write% other%  rss MiB precision  build";
 
 #[cfg(test)]
 mod tests {

@@ -72,6 +72,18 @@ pub struct PipelineArgs {
     /// Runs per source type; the fastest is kept.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Score with the models' graphs of this precision: fp32, int8 or fp16 (repeatable:
+    /// each source type once per precision) [default: fp32].
+    #[arg(long, value_name = "fp32|int8|fp16")]
+    precision: Vec<String>,
+    /// A `vigil-harness` binary of another build (e.g. an earlier release) to run each
+    /// source type with too, alternating with this one: its rows say `before`, ours
+    /// `after`. It scores with fp32 and reads models from `--baseline-root`.
+    #[arg(long, value_name = "EXE")]
+    baseline: Option<PathBuf>,
+    /// The checkout whose onnx/artifacts/ the baseline reads [default: `--root`].
+    #[arg(long, value_name = "DIR", requires = "baseline")]
+    baseline_root: Option<PathBuf>,
     /// Flow rows in the SQL store.
     #[arg(long, default_value_t = 1_000_000)]
     sql_flows: usize,
@@ -126,8 +138,9 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
     let scratch = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     if let Some(kind) = args.child {
         let path = args.explicit(kind).context("a child needs its input")?;
-        let run =
-            bench_source(&PipelineInput::new(kind, path.clone()), &models, &scratch, args.repeat)?;
+        let mut input = PipelineInput::new(kind, path.clone());
+        input.precision = args.precision.first().cloned();
+        let run = bench_source(&input, &models, &scratch, args.repeat)?;
         println!("{}", serde_json::to_string(&run)?);
         return Ok(Outcome::Complete);
     }
@@ -144,7 +157,22 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
             None => default_input(kind, &root, data.as_deref(), &scratch)?,
         };
         eprintln!("bench pipeline: {} ← {}", kind.name(), path.display());
-        report.pipeline.push(run_child(kind, &path, &root, &scratch, args.repeat)?);
+        let ours = Child { exe: std::env::current_exe()?, root: root.clone(), precision: None };
+        if let Some(exe) = &args.baseline {
+            let root = args.baseline_root.clone().unwrap_or_else(|| root.clone());
+            let before = Child { exe: exe.clone(), root, precision: None };
+            report.pipeline.push(before.run(kind, &path, &scratch, args.repeat, "before")?);
+        }
+        let precisions = if args.precision.is_empty() {
+            vec![None]
+        } else {
+            args.precision.iter().cloned().map(Some).collect()
+        };
+        for precision in precisions {
+            let child = Child { precision, ..ours.clone() };
+            let label = if args.baseline.is_some() { "after" } else { "" };
+            report.pipeline.push(child.run(kind, &path, &scratch, args.repeat, label)?);
+        }
     }
     if parts.contains(&Part::Sql) {
         let store = scratch.join(format!("vigil-bench-sql-{}", std::process::id()));
@@ -184,27 +212,46 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Complete)
 }
 
-/// Run one source type in a child `vigil` (its own peak RSS) and read its figures.
-fn run_child(
-    kind: SourceKind,
-    path: &Path,
-    root: &Path,
-    scratch: &Path,
-    repeat: usize,
-) -> anyhow::Result<PipelineRun> {
-    let exe = std::env::current_exe()?;
-    let out = Command::new(exe)
-        .args(["-q", "bench", "pipeline", "--json", "--child", kind.name()])
-        .arg(format!("--{}", kind.name()))
-        .arg(path)
-        .arg("--root")
-        .arg(root)
-        .arg("--scratch")
-        .arg(scratch)
-        .args(["--repeat", &repeat.to_string()])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()?;
-    anyhow::ensure!(out.status.success(), "the {} run failed ({})", kind.name(), out.status);
-    serde_json::from_slice(&out.stdout).with_context(|| format!("the {} run's report", kind.name()))
+/// A `vigil-harness` to run one source type in (a child process, for its own peak RSS).
+#[derive(Debug, Clone)]
+struct Child {
+    exe: PathBuf,
+    root: PathBuf,
+    precision: Option<String>,
+}
+
+impl Child {
+    /// Run `kind` on `path` and read its figures; `build` labels them when not empty.
+    fn run(
+        &self,
+        kind: SourceKind,
+        path: &Path,
+        scratch: &Path,
+        repeat: usize,
+        build: &str,
+    ) -> anyhow::Result<PipelineRun> {
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(["-q", "bench", "pipeline", "--json", "--child", kind.name()])
+            .arg(format!("--{}", kind.name()))
+            .arg(path)
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--scratch")
+            .arg(scratch)
+            .args(["--repeat", &repeat.to_string()]);
+        if let Some(p) = &self.precision {
+            cmd.args(["--precision", p]);
+        }
+        let out = cmd
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("cannot run {}", self.exe.display()))?;
+        let what = format!("the {} run of {}", kind.name(), self.exe.display());
+        anyhow::ensure!(out.status.success(), "{what} failed ({})", out.status);
+        let mut run: PipelineRun =
+            serde_json::from_slice(&out.stdout).with_context(|| format!("{what}: its report"))?;
+        run.build = (!build.is_empty()).then(|| build.to_string());
+        Ok(run)
+    }
 }

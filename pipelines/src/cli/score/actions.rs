@@ -12,7 +12,7 @@ use vigil_pipelines::score::{events_schema, events_to_record_batch, scored_batch
 use vigil_pipelines::tokenize::read_token_stamp;
 use vigil_tokenizers::actions::{from_record_batch, sequences};
 
-use super::{DeviceArg, SCORE_ROWS, load_model};
+use super::{GraphArgs, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::tokenize::actions::LogArgs;
 
@@ -36,11 +36,11 @@ pub struct ActionsScoreArgs {
     #[command(flatten)]
     reading: LogArgs,
     #[command(flatten)]
-    device: DeviceArg,
+    graph: GraphArgs,
 }
 
 pub(super) fn run(args: ActionsScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let scorer = HstuScorer::new(load_model(&args.model, &args.device)?)?;
+    let scorer = HstuScorer::new(load_model(&args.model, &args.graph)?)?;
     let is_table = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     let (rows, dead) = if is_table {
         (score_table(&args.input, &scorer, &args.out)?, 0)

@@ -10,7 +10,7 @@ use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{scored_batch, scored_schema};
 use vigil_tokenizers::flow_window::{flow_window_schema, windows_to_record_batch};
 
-use super::{DeviceArg, SCORE_ROWS, load_model};
+use super::{GraphArgs, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::tokenize::flow::{read_flow_records, read_own_flows};
 
@@ -37,14 +37,14 @@ pub struct FlowScoreArgs {
     #[arg(long, value_name = "NAME|FILE|none")]
     mapping: Option<String>,
     #[command(flatten)]
-    device: DeviceArg,
+    graph: GraphArgs,
     /// Write rows that could not be read as JSON lines to this file.
     #[arg(long, value_name = "FILE")]
     dead_letters: Option<PathBuf>,
 }
 
 pub(super) fn run(args: FlowScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let scorer = FlowScorer::new(load_model(&args.model, &args.device)?)?;
+    let scorer = FlowScorer::new(load_model(&args.model, &args.graph)?)?;
     let (recs, dead) = match args.mapping.as_deref() {
         // Our own flows, with the model's features when they can be derived (else NF-v2,
         // which the preprocessor refuses with a feature mismatch, as before).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use vigil_models::{Device, Model, ModelOptions};
+use vigil_models::{Device, Model, ModelOptions, Precision};
 
 use super::Outcome;
 
@@ -39,21 +39,27 @@ enum Family {
     Actions(actions::ActionsScoreArgs),
 }
 
-/// `--device`, the same for every family.
+/// `--device` and `--precision`, the same for every family.
 #[derive(Debug, Args)]
-struct DeviceArg {
+struct GraphArgs {
     /// Where to score: cpu; cuda (the GPU, or exit 1 saying what is missing; needs a build
     /// with `--features vigil-models/cuda` and onnxruntime-gpu, see `benchmarks/gpu-env.sh`);
     /// auto (the GPU when CUDA can be used, else the CPU with one warning).
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
     device: Device,
+    /// Which graph to run: fp32 (model.onnx); int8 (dynamically quantised, for the CPU) or
+    /// fp16 (for the GPU), when the artifact has that variant (its manifest states how far
+    /// it is from fp32).
+    #[arg(long, default_value = "fp32", value_name = "fp32|fp16|int8")]
+    precision: Precision,
 }
 
-/// Loads the model in `dir` on `device`, to be shared by its scorer, with one scoring
-/// worker per core (see [`ModelOptions::workers`]).
-fn load_model(dir: &Path, device: &DeviceArg) -> anyhow::Result<Arc<Model>> {
+/// Loads the model in `dir` on `graph`'s device and precision, to be shared by its scorer,
+/// with one scoring worker per core (see [`ModelOptions::workers`]).
+fn load_model(dir: &Path, graph: &GraphArgs) -> anyhow::Result<Arc<Model>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let options = ModelOptions::default().device(device.device).workers(cores);
+    let options =
+        ModelOptions::default().device(graph.device).precision(graph.precision).workers(cores);
     let model = Model::load_with(dir, &options)
         .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     Ok(Arc::new(model))

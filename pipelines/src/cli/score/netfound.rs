@@ -14,7 +14,7 @@ use vigil_pipelines::tokenize::{netfound_from_capture, read_token_stamp};
 use vigil_tokenizers::netfound::{from_record_batch, to_record_batch};
 use vigil_tokenizers::{FlowTokens, IpNetwork, netfound_schema};
 
-use super::{DeviceArg, SCORE_ROWS, load_model};
+use super::{GraphArgs, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 use crate::cli::inputs::{CaptureInputs, is_parquet, parquet_batches};
 
@@ -41,7 +41,7 @@ pub struct NetfoundScoreArgs {
     #[arg(long = "internal-net", value_name = "CIDR")]
     internal_nets: Vec<IpNetwork>,
     #[command(flatten)]
-    device: DeviceArg,
+    graph: GraphArgs,
 }
 
 /// Scores flows in batches of [`SCORE_ROWS`] and writes them.
@@ -100,7 +100,7 @@ impl Input {
 
 /// Run `vigil score netfound`.
 pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let scorer = NetfoundScorer::new(load_model(&args.model, &args.device)?)?;
+    let scorer = NetfoundScorer::new(load_model(&args.model, &args.graph)?)?;
     let config = scorer.tokenizer_config(&args.internal_nets);
     let input = Input::open(&args.inputs)?;
     if let Input::Tokens(path, _) = &input {

@@ -9,7 +9,7 @@ use vigil_pipelines::output::BatchFileWriter;
 use vigil_pipelines::score::{scored_batch, scored_schema};
 use vigil_tokenizers::variate::{to_record_batch, variate_schema, windows};
 
-use super::{DeviceArg, SCORE_ROWS, load_model};
+use super::{GraphArgs, SCORE_ROWS, load_model};
 use crate::cli::Outcome;
 
 /// Arguments of `vigil score variate`.
@@ -39,13 +39,13 @@ pub struct VariateScoreArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     stride: usize,
     #[command(flatten)]
-    device: DeviceArg,
+    graph: GraphArgs,
 }
 
 pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome> {
     use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig, resample};
 
-    let model = load_model(&args.model, &args.device)?;
+    let model = load_model(&args.model, &args.graph)?;
     let scorer =
         VariateScorer::new(model, args.series.clone(), args.step).map_err(|e| match e {
             vigil_models::Error::Preprocessing { .. } => {

@@ -14,7 +14,8 @@ pub mod verdict;
 use std::sync::Arc;
 
 use vigil_models::{
-    Device, Family, FlowScorer, HstuScorer, Model, ModelOptions, NetfoundScorer, VariateScorer,
+    Device, Family, FlowScorer, HstuScorer, Model, ModelOptions, NetfoundScorer, Precision,
+    VariateScorer,
 };
 
 pub use actions::ActionsTransform;
@@ -47,13 +48,13 @@ pub fn load_model(
     config: &TransformConfig,
     workers: usize,
 ) -> anyhow::Result<Option<Arc<Model>>> {
-    let TransformConfig::Score { model, device, .. } = config else { return Ok(None) };
-    let device: Device = device
-        .as_deref()
-        .unwrap_or("cpu")
-        .parse()
-        .map_err(|e| anyhow::anyhow!("transform `{name}`: {e}"))?;
-    let options = ModelOptions::default().device(device).workers(workers);
+    let TransformConfig::Score { model, device, precision, .. } = config else {
+        return Ok(None);
+    };
+    let invalid = |e: String| anyhow::anyhow!("transform `{name}`: {e}");
+    let device: Device = device.as_deref().unwrap_or("cpu").parse().map_err(invalid)?;
+    let precision: Precision = precision.as_deref().unwrap_or("fp32").parse().map_err(invalid)?;
+    let options = ModelOptions::default().device(device).precision(precision).workers(workers);
     let m = Model::load_with(model, &options).map_err(|e| {
         anyhow::anyhow!("transform `{name}`: cannot load the model in {}: {e}", model.display())
     })?;
