@@ -238,3 +238,51 @@ fn hstu_scores_each_event_against_its_entitys_history() {
     short.object_ids.pop();
     assert!(scorer.score(&[short]).unwrap_err().to_string().contains("row of 49 positions"));
 }
+
+#[test]
+fn hstu_rows_cut_to_their_length_score_as_the_whole_rows() {
+    let Some(model) = load("hstu-user-actions") else { return };
+    let scorer = HstuScorer::new(model.clone()).unwrap();
+    assert!(scorer.packs(), "the shipped HSTU has a dynamic length axis");
+    // 60 entities with 1 to 60 events each, over the model's own vocabulary.
+    let vocab = scorer.vocab();
+    let action = vocab.actions.token(2).unwrap().to_string();
+    let objects: Vec<String> =
+        (2..12).map(|i| vocab.objects.token(i).unwrap().to_string()).collect();
+    let mut seq = scorer.tokenizer().unwrap();
+    let mut snaps = Vec::new();
+    for e in 0..60i64 {
+        for k in 0..=e {
+            snaps.push(seq.push(&ActionEvent {
+                entity: format!("10.0.0.{e}"),
+                ts: 1_430_000_000_000_000 + (e * 100 + k) * 7_000_000,
+                action: action.clone(),
+                object: objects[((e + k) % 10) as usize].clone(),
+            }));
+        }
+    }
+    let packed = scorer.score(&snaps).unwrap();
+    // The same rows whole (max_len positions), built here by hand.
+    let l = scorer.sequence_config().max_len;
+    let whole = |f: fn(&vigil_tokenizers::actions::SequenceSnapshot) -> &Vec<u32>| {
+        let data = snaps.iter().flat_map(|s| f(s).iter().map(|&v| i64::from(v))).collect();
+        ndarray::Array2::from_shape_vec((snaps.len(), l), data).unwrap().into_dyn()
+    };
+    let outputs = model
+        .run(&[
+            ("object_ids", whole(|s| &s.object_ids).into()),
+            ("time_buckets", whole(|s| &s.time_buckets).into()),
+            ("action_ids", whole(|s| &s.action_ids).into()),
+        ])
+        .unwrap();
+    let padded = scorer.decode(&snaps, &outputs).unwrap();
+    let mut worst = 0f32;
+    for (p, q) in packed.iter().zip(&padded) {
+        assert_eq!((&p.label, p.rank), (&q.label, q.rank));
+        if let (Some(a), Some(b)) = (p.score, q.score) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(packed.iter().filter(|v| v.score.is_some()).count() > 1000);
+    assert!(worst < 1e-4, "cut vs whole rows: max |diff| {worst}");
+}

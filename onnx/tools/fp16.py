@@ -19,7 +19,6 @@ Vigil itself still loads model.onnx (see the manifest's `model_file`).
 import argparse
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnxconverter_common import float16
+
+from manifest_entry import set_entry
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 FP16_FILE = "model.fp16.onnx"
@@ -81,16 +82,6 @@ def convert(artifact: Path) -> tuple[bytes, dict]:
     return data, entry
 
 
-def set_entry(path: Path, entry: dict) -> None:
-    """Sets the manifest's `fp16` entry, as its last key, leaving the rest of the text as it is."""
-    text = path.read_text().rstrip()
-    indent = re.search(r'\n( +)"', text).group(1)
-    cut = text.find(',\n%s"fp16": ' % indent)
-    body = text[:cut] if cut >= 0 else text[: text.rfind("}")].rstrip()
-    value = json.dumps(entry, indent=len(indent)).replace("\n", "\n" + indent)
-    path.write_text('%s,\n%s"fp16": %s\n}\n' % (body, indent, value))
-    json.loads(path.read_text())  # still valid
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -115,7 +106,7 @@ def main() -> int:
                 (artifact / FP16_FILE).write_bytes(data)
             else:
                 (artifact / FP16_FILE).unlink(missing_ok=True)
-            set_entry(artifact / "manifest.json", entry)
+            set_entry(artifact / "manifest.json", "fp16", entry)
     return 1 if failed else 0
 
 

@@ -63,6 +63,8 @@ from vigil_onnx import data as D  # noqa: E402
 from vigil_onnx import metrics as M  # noqa: E402
 from vigil_onnx import netfound_data as ND  # noqa: E402
 
+from manifest_entry import set_entry  # noqa: E402
+
 ARTIFACTS = ONNX_DIR / "artifacts"
 WORK = ONNX_DIR / "build" / "int8"
 INT8_FILE = "model.int8.onnx"
@@ -596,16 +598,6 @@ def note(entry: dict) -> str:
     return text
 
 
-def set_entry(path: Path, entry: dict, key: str = "int8") -> None:
-    """Sets the manifest's `key` entry, as its last key, leaving the rest of the text as it is."""
-    text = path.read_text().rstrip()
-    indent = re.search(r'\n( +)"', text).group(1)
-    cut = text.find(',\n%s"%s": ' % (indent, key))
-    body = text[:cut] if cut >= 0 else text[: text.rfind("}")].rstrip()
-    value = json.dumps(entry, indent=len(indent)).replace("\n", "\n" + indent)
-    path.write_text('%s,\n%s"%s": %s\n}\n' % (body, indent, key, value))
-    json.loads(path.read_text())  # still valid
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -631,7 +623,7 @@ def main() -> int:
                 (artifact / INT8_FILE).write_bytes(model)
             else:
                 (artifact / INT8_FILE).unlink(missing_ok=True)
-            set_entry(artifact / "manifest.json", entry)
+            set_entry(artifact / "manifest.json", "int8", entry)
     return 1 if failed else 0
 
 

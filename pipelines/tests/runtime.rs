@@ -195,6 +195,78 @@ async fn metrics_and_actions_are_scored_by_itransformer_and_hstu() {
     assert!(surprising > 1000, "{surprising} actions with a surprise");
 }
 
+/// A score stage's `precision`: the int8 graph scores every flow and agrees with fp32 on
+/// (nearly) every label; a variant the artifact lacks, or an unknown precision, is refused
+/// at start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn score_precision_int8_scores_like_fp32_and_a_missing_variant_is_refused() {
+    if no_runtime() {
+        return;
+    }
+    let mut labels = Vec::new();
+    for precision in ["fp32", "int8"] {
+        let store = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[store]\ndir = \"{}\"\n[sources.c]\ntype = \"pcap\"\npaths = [\"{}\"]\n\
+             [transforms.nf]\ntype = \"score\"\nmodel = \"{}\"\ninputs = [\"c\"]\n\
+             precision = \"{precision}\"\n[sinks.s]\ntype = \"store\"\ninputs = [\"nf\"]\n",
+            toml_str(store.path()),
+            toml_str(&repo("samples/ssh.pcap")),
+            toml_str(&artifact("netfound")),
+        );
+        run_toml(&text).await;
+        let ctx = open_store(store.path(), QueryLimits::default()).await.unwrap();
+        let sql = "select netfound.label from flows order by uid";
+        let r = run_query(&ctx, sql, Duration::from_secs(60)).await.unwrap();
+        let got: Vec<String> = r
+            .batches
+            .iter()
+            .flat_map(|b| {
+                let c = b.column(0).as_string::<i32>();
+                (0..b.num_rows()).map(|i| c.value(i).to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        labels.push(got);
+    }
+    let (fp32, int8) = (&labels[0], &labels[1]);
+    assert!(
+        fp32.len() >= 20 && fp32.len() == int8.len(),
+        "{} and {} flows",
+        fp32.len(),
+        int8.len()
+    );
+    let same = fp32.iter().zip(int8).filter(|(a, b)| a == b).count();
+    assert!(same * 100 >= fp32.len() * 95, "int8 agrees on {same} of {} labels", fp32.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    for (precision, expected) in [
+        ("fp16", "model netfound: there is no fp16 variant"),
+        ("int4", "unknown precision \"int4\": expected fp32, fp16 or int8"),
+    ] {
+        let path = dir.path().join(format!("{precision}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[sources.a]\ntype = \"pcap\"\npaths = [\"{}\"]\n[transforms.m]\ntype = \"score\"\n\
+                 model = \"{}\"\ninputs = [\"a\"]\nprecision = \"{precision}\"\n\
+                 [sinks.s]\ntype = \"store\"\ninputs = [\"m\"]\n",
+                toml_str(&repo("samples/ssh.pcap")),
+                toml_str(&artifact("netfound")),
+            ),
+        )
+        .unwrap();
+        let out = Command::new(VIGIL)
+            .args(["run", "--check", "--data", dir.path().join("store").to_str().unwrap()])
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{precision}: {err}");
+        assert!(err.contains("transform `m`") && err.contains(expected), "{precision}: {err}");
+    }
+}
+
 #[test]
 fn bad_topologies_are_refused_before_anything_runs() {
     let pcap = toml_str(&repo("samples/ssh.pcap"));

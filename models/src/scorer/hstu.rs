@@ -6,7 +6,11 @@
 //! The graph reads tokenizer columns (`object_ids`, `time_buckets`, optionally
 //! `action_ids`, each int64 `[B, max_len]`) and gives `scores` `[B, V]`, the
 //! log-softmax over the target column's ids for the row's last position, given the
-//! positions before it. An event with no earlier event of its entity (`length` 1) has
+//! positions before it. Rows are left-padded; when the graph's length axis is dynamic
+//! (`-1` in the manifest, see `onnx/tools/hstu_dynamic_len.py`), padding is masked and a
+//! row scores the same cut to its own events, so a batch is grouped by row length and
+//! each group cut to its longest row ([`super::grouping`]): most entities have far
+//! fewer than `max_len` events. An event with no earlier event of its entity (`length` 1) has
 //! no history to be surprising against: its `score` and `rank` are `None` (the label
 //! is still given).
 
@@ -23,6 +27,7 @@ use vigil_tokenizers::actions::{
 };
 
 use super::columns::output;
+use super::grouping::{Group, groups};
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -76,6 +81,9 @@ pub struct HstuScorer {
     inputs: Vec<(String, RowColumn)>,
     /// The predicted column.
     target: RowColumn,
+    /// Whether rows are cut to their length (the graph's length axis is dynamic)
+    /// rather than given whole (`max_len`).
+    packs: bool,
 }
 
 impl HstuScorer {
@@ -97,6 +105,8 @@ impl HstuScorer {
             }
         };
         let mut inputs = Vec::new();
+        let packs =
+            m.inputs.iter().all(|spec| spec.shape.get(1).is_some_and(|d| d.size().is_none()));
         for spec in &m.inputs {
             let col = RowColumn::from_name(&spec.name).ok_or_else(|| {
                 err(format!(
@@ -113,7 +123,7 @@ impl HstuScorer {
             }
             inputs.push((spec.name.clone(), col));
         }
-        let scorer = HstuScorer { model: model.clone(), prep, inputs, target };
+        let scorer = HstuScorer { model: model.clone(), prep, inputs, target, packs };
         let out = m.output("scores").ok_or_else(|| err("no `scores` output".into()))?;
         let width = out.shape.get(1).and_then(|d| d.size());
         let size = scorer.target_vocab().size();
@@ -124,6 +134,89 @@ impl HstuScorer {
             )));
         }
         Ok(scorer)
+    }
+
+    /// One verdict per row of `snaps` from the outputs of a run on them.
+    fn decode_rows<'a>(
+        &self,
+        snaps: impl ExactSizeIterator<Item = &'a SequenceSnapshot>,
+        outputs: &Outputs,
+    ) -> Result<Vec<ActionVerdict>> {
+        let b = snaps.len();
+        let scores = output(outputs, &self.model, "scores")?;
+        let v = self.target_vocab();
+        if scores.ndim() != 2 || scores.shape() != [b, v.size()] {
+            return Err(Error::Decode {
+                output: "scores".into(),
+                message: format!("shape {:?}, expected [{b}, {}]", scores.shape(), v.size()),
+            });
+        }
+        let mut verdicts = Vec::with_capacity(b);
+        for (s, row) in snaps.zip(scores.axis_iter(Axis(0))) {
+            let row = row.into_dimensionality::<Ix1>().expect("a row of a 2-d array");
+            let label = v.token(best_id(row.view()) as u32).unwrap_or_default().to_owned();
+            let target = self.target.of(s).last().copied().unwrap_or_default() as usize;
+            let (score, rank) = if s.length >= 2 && target < v.size() {
+                let (surprise, rank) = surprise_and_rank(row.view(), target);
+                (Some(surprise), Some(rank))
+            } else {
+                (None, None)
+            };
+            verdicts.push(ActionVerdict { label, score, rank });
+        }
+        Ok(verdicts)
+    }
+
+    /// Whether rows are cut to their own length (the graph's length axis is dynamic).
+    pub fn packs(&self) -> bool {
+        self.packs
+    }
+
+    /// The positions of `s` a cut row keeps: its events, at least 2 (a context position
+    /// and the scored one), at most `max_len`.
+    fn row_len(&self, s: &SequenceSnapshot) -> usize {
+        (s.length as usize).clamp(2, self.prep.max_len.max(2))
+    }
+
+    /// The graph inputs for `snaps`, each row's last `l` positions; refuses rows that are
+    /// not `max_len` long or hold ids beyond the model's vocabulary.
+    fn encode<'a>(
+        &self,
+        snaps: impl ExactSizeIterator<Item = &'a SequenceSnapshot> + Clone,
+        l: usize,
+    ) -> Result<Vec<(&str, InputTensor)>> {
+        let (b, max_len) = (snaps.len(), self.prep.max_len);
+        let limits = |col: RowColumn| match col {
+            RowColumn::ActionIds => self.prep.vocab.actions.size() as u32,
+            RowColumn::ObjectIds => self.prep.vocab.objects.size() as u32,
+            RowColumn::TimeBuckets => self.prep.num_buckets,
+        };
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for (name, col) in &self.inputs {
+            let limit = limits(*col);
+            let mut data = Vec::with_capacity(b * l);
+            for s in snaps.clone() {
+                let row = col.of(s);
+                let bad = |message: String| Error::Input {
+                    model: self.model.name().into(),
+                    message: format!("entity {} at ts {}: {message}", s.entity, s.ts),
+                };
+                if row.len() != max_len {
+                    return Err(bad(format!(
+                        "row of {} positions, the model takes {max_len}",
+                        row.len()
+                    )));
+                }
+                if let Some(id) = row.iter().find(|&&v| v >= limit) {
+                    return Err(bad(format!("{name} {id} is beyond the model's {limit}")));
+                }
+                data.extend(row[max_len - l.min(max_len)..].iter().map(|&v| i64::from(v)));
+            }
+            let tensor = ArrayD::from_shape_vec(IxDyn(&[b, l.min(max_len)]), data)
+                .map_err(shape_err(&self.model))?;
+            inputs.push((name.as_str(), tensor.into()));
+        }
+        Ok(inputs)
     }
 
     /// The sequencer settings that reproduce the model's rows.
@@ -171,66 +264,49 @@ impl Scorer for HstuScorer {
             .map_err(tokenizer_err(&self.model))
     }
 
-    /// Refuses rows of another length, or with ids beyond the model's vocabulary.
+    /// Rows cut to the longest (when the model [packs](HstuScorer::packs)) or whole.
     fn inputs(&self, snaps: &[SequenceSnapshot]) -> Result<Vec<(&str, InputTensor)>> {
-        let (b, l) = (snaps.len(), self.prep.max_len);
-        let limits = |col: RowColumn| match col {
-            RowColumn::ActionIds => self.prep.vocab.actions.size() as u32,
-            RowColumn::ObjectIds => self.prep.vocab.objects.size() as u32,
-            RowColumn::TimeBuckets => self.prep.num_buckets,
+        let l = match self.packs {
+            true => snaps.iter().map(|s| self.row_len(s)).max().unwrap_or(2),
+            false => self.prep.max_len,
         };
-        let mut inputs = Vec::with_capacity(self.inputs.len());
-        for (name, col) in &self.inputs {
-            let limit = limits(*col);
-            let mut data = Vec::with_capacity(b * l);
-            for s in snaps {
-                let row = col.of(s);
-                let bad = |message: String| Error::Input {
-                    model: self.model.name().into(),
-                    message: format!("entity {} at ts {}: {message}", s.entity, s.ts),
-                };
-                if row.len() != l {
-                    return Err(bad(format!(
-                        "row of {} positions, the model takes {l}",
-                        row.len()
-                    )));
-                }
-                if let Some(id) = row.iter().find(|&&v| v >= limit) {
-                    return Err(bad(format!("{name} {id} is beyond the model's {limit}")));
-                }
-                data.extend(row.iter().map(|&v| i64::from(v)));
-            }
-            let tensor =
-                ArrayD::from_shape_vec(IxDyn(&[b, l]), data).map_err(shape_err(&self.model))?;
-            inputs.push((name.as_str(), tensor.into()));
-        }
-        Ok(inputs)
+        self.encode(snaps.iter(), l)
     }
 
     fn decode(&self, snaps: &[SequenceSnapshot], outputs: &Outputs) -> Result<Vec<ActionVerdict>> {
-        let (b, l) = (snaps.len(), self.prep.max_len);
-        let scores = output(outputs, &self.model, "scores")?;
-        let v = self.target_vocab();
-        if scores.ndim() != 2 || scores.shape() != [b, v.size()] {
-            return Err(Error::Decode {
-                output: "scores".into(),
-                message: format!("shape {:?}, expected [{b}, {}]", scores.shape(), v.size()),
-            });
+        self.decode_rows(snaps.iter(), outputs)
+    }
+
+    /// Rows grouped by length when the model packs (else one group of whole rows),
+    /// each group cut to its longest row (the groups spread over the model's sessions),
+    /// verdicts in the order of `snaps`.
+    fn score(&self, snaps: &[SequenceSnapshot]) -> Result<Vec<ActionVerdict>> {
+        if snaps.is_empty() {
+            return Ok(Vec::new());
         }
-        let mut verdicts = Vec::with_capacity(b);
-        for (s, row) in snaps.iter().zip(scores.axis_iter(Axis(0))) {
-            let row = row.into_dimensionality::<Ix1>().expect("a row of a 2-d array");
-            let label = v.token(best_id(row.view()) as u32).unwrap_or_default().to_owned();
-            let target = self.target.of(s)[l - 1] as usize;
-            let (score, rank) = if s.length >= 2 && target < v.size() {
-                let (surprise, rank) = surprise_and_rank(row.view(), target);
-                (Some(surprise), Some(rank))
-            } else {
-                (None, None)
-            };
-            verdicts.push(ActionVerdict { label, score, rank });
+        let groups = match self.packs {
+            true => {
+                let sizes: Vec<(usize, usize)> =
+                    snaps.iter().map(|s| (self.row_len(s), 1)).collect();
+                groups(&sizes, self.model.max_batch())
+            }
+            false => {
+                vec![Group { members: (0..snaps.len()).collect(), grid: (self.prep.max_len, 1) }]
+            }
+        };
+        let inputs = groups
+            .iter()
+            .map(|g| self.encode(g.members.iter().map(|&i| &snaps[i]), g.grid.0))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = self.model.run_each(&inputs)?;
+        let mut verdicts: Vec<Option<ActionVerdict>> = vec![None; snaps.len()];
+        for (group, outputs) in groups.iter().zip(&outputs) {
+            let members = group.members.iter().map(|&i| &snaps[i]);
+            for (&i, v) in group.members.iter().zip(self.decode_rows(members, outputs)?) {
+                verdicts[i] = Some(v);
+            }
         }
-        Ok(verdicts)
+        Ok(verdicts.into_iter().map(|v| v.expect("every row is in a group")).collect())
     }
 
     /// `label`, `score` (nullable), `rank` (nullable).

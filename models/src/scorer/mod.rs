@@ -28,6 +28,7 @@
 
 mod columns;
 mod flow;
+mod grouping;
 mod hstu;
 mod netfound;
 mod variate;

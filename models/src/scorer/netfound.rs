@@ -12,7 +12,7 @@
 //! graph's burst and token axes are dynamic (`-1` in the manifest), padding is masked,
 //! so a flow scores the same on any grid that holds it: a batch is then sorted by flow
 //! size and cut into groups of similar size, each run on the grid of its largest flow
-//! ([`groups`]). Most flows have one to three short bursts, so this does a fraction of
+//! ([`super::grouping`]). Most flows have one to three short bursts, so this does a fraction of
 //! the padded grid's work. A graph with fixed axes gets the full grid.
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use ndarray::{ArrayD, IxDyn};
 use vigil_tokenizers::{FlowTokens, IpNetwork, NetfoundConfig, NetfoundTokenizer, TokenStamp};
 
 use super::columns::{ClassVerdict, f32_list, output, rows_to_list};
+use super::grouping::{Group, groups};
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -155,7 +156,7 @@ impl Scorer for NetfoundScorer {
         self.decode_n(flows.len(), outputs)
     }
 
-    /// Flows grouped by size when the model packs ([`groups`]; else one group on the
+    /// Flows grouped by size when the model packs ([`groups`] of their extents; else one group on the
     /// full grid), each group run on its own grid (the groups spread over the model's
     /// sessions), verdicts in the order of `flows`.
     fn score(&self, flows: &[FlowTokens]) -> Result<Vec<NetfoundVerdict>> {
@@ -163,7 +164,7 @@ impl Scorer for NetfoundScorer {
             return Ok(Vec::new());
         }
         let groups = match self.packs {
-            true => groups(flows, self.grid(), self.model.max_batch()),
+            true => groups(&sizes(flows, self.grid()), self.model.max_batch()),
             false => vec![Group { members: (0..flows.len()).collect(), grid: self.grid() }],
         };
         let inputs = groups
@@ -250,58 +251,17 @@ fn encode<'a>(
     ])
 }
 
+/// Each flow's [`extent`] in the `grid`.
+fn sizes(flows: &[FlowTokens], grid: (usize, usize)) -> Vec<(usize, usize)> {
+    flows.iter().map(|f| extent(f, grid)).collect()
+}
+
 /// The bursts and tokens per burst `flow` fills of the `(bursts, tokens)` grid: at least
 /// one of each, at most the grid.
 fn extent(flow: &FlowTokens, (nb, t): (usize, usize)) -> (usize, usize) {
     let bursts = &flow.bursts[..flow.bursts.len().min(nb)];
     let tokens = bursts.iter().map(|b| b.tokens.len()).max().unwrap_or(0);
     (bursts.len().clamp(1, nb.max(1)), tokens.clamp(1, t.max(1)))
-}
-
-/// A group's padded cells may be this many times its flows' own cells…
-const GROUP_SLACK: f64 = 1.25;
-/// …unless it has fewer flows than this (a run has a fixed cost too).
-const GROUP_MIN: usize = 16;
-
-/// Flows (indices into a batch) run together on one grid.
-#[derive(Debug)]
-struct Group {
-    members: Vec<usize>,
-    /// (bursts, tokens per burst): the largest of its members' extents.
-    grid: (usize, usize),
-}
-
-/// `flows` in groups of similar size, for [`NetfoundScorer::score`]: sorted by
-/// (bursts, tokens), a group grows while its padded grid stays within [`GROUP_SLACK`] of
-/// its flows' own cells (or it has fewer than [`GROUP_MIN`] flows) and it holds at most
-/// `max_batch` flows. The largest groups come first, so that the sessions finish
-/// together.
-fn groups(flows: &[FlowTokens], grid: (usize, usize), max_batch: usize) -> Vec<Group> {
-    let sizes: Vec<(usize, usize)> = flows.iter().map(|f| extent(f, grid)).collect();
-    let mut order: Vec<usize> = (0..flows.len()).collect();
-    order.sort_by_key(|&i| sizes[i]);
-    let mut groups: Vec<Group> = Vec::new();
-    let (mut members, mut cells, mut top) = (Vec::new(), 0usize, (1usize, 1usize));
-    for i in order {
-        let (b, t) = sizes[i];
-        let next_top = (top.0.max(b), top.1.max(t));
-        let padded = (members.len() + 1) * next_top.0 * next_top.1;
-        let fits =
-            members.len() < GROUP_MIN || padded as f64 <= GROUP_SLACK * (cells + b * t) as f64;
-        if !members.is_empty() && (!fits || members.len() >= max_batch.max(1)) {
-            groups.push(Group { members: std::mem::take(&mut members), grid: top });
-            (cells, top) = (0, (b, t));
-        } else {
-            top = next_top;
-        }
-        members.push(i);
-        cells += b * t;
-    }
-    if !members.is_empty() {
-        groups.push(Group { members, grid: top });
-    }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.members.len() * g.grid.0 * g.grid.1));
-    groups
 }
 
 #[cfg(test)]
@@ -362,7 +322,7 @@ mod tests {
                 _ => flow(12, 60),
             });
         }
-        let found = groups(&flows, (12, 55), 256);
+        let found = groups(&sizes(&flows, (12, 55)), 256);
         for g in &found {
             let widest = g.members.iter().map(|&i| extent(&flows[i], (12, 55)));
             let grid = widest.fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)));
@@ -374,15 +334,15 @@ mod tests {
         assert_eq!(seen, (0..81).collect::<Vec<_>>(), "each flow once");
         // The big flows are not mixed with the small ones, and come first (the odd one
         // joins whichever group is still below GROUP_MIN).
-        let sizes =
+        let of =
             |g: &Vec<usize>| g.iter().map(|&i| extent(&flows[i], (12, 55))).collect::<Vec<_>>();
         assert!(grouped[0].contains(&1), "the largest group first");
-        assert!(sizes(&grouped[0]).iter().all(|&(b, _)| b >= 4), "{:?}", sizes(&grouped[0]));
+        assert!(of(&grouped[0]).iter().all(|&(b, _)| b >= 4), "{:?}", of(&grouped[0]));
         let small = grouped.iter().find(|g| g.contains(&0)).unwrap();
-        assert!(sizes(small).iter().all(|&(b, _)| b < 12), "{:?}", sizes(small));
+        assert!(of(small).iter().all(|&(b, _)| b < 12), "{:?}", of(small));
         // At most max_batch per group.
         assert!(
-            groups(&flows, (12, 55), 7)
+            groups(&sizes(&flows, (12, 55)), 7)
                 .iter()
                 .all(|g| !g.members.is_empty() && g.members.len() <= 7)
         );

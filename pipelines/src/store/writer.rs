@@ -484,7 +484,7 @@ mod tests {
         // Metrics by month (the default): 2016-07-01, 2016-07-31 and 2016-08-01.
         let w = StoreWriter::new(dir.path(), "m");
         assert_eq!(w.partitioning(Table::Metrics), Partitioning::Month);
-        let day = |d| {
+        let day = |d: i64| {
             vigil_ingest::time::civil_to_us(2016, 7, 1, 0, 0, 0, 0).unwrap() + d * 24 * US_PER_HOUR
         };
         let origin = |records: std::ops::Range<u64>, stored| {

@@ -29,7 +29,7 @@ enum Command {
     /// Compare our flows with Zeek, Suricata and nDPI outputs on the same captures.
     Conformance(conformance::ConformanceArgs),
     /// Throughput figures, side by side with peer tools.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// How a command ended when it did not fail outright.
@@ -55,7 +55,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Conformance(args) => conformance::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(*args),
     }
 }
 
