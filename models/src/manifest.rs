@@ -50,6 +50,24 @@ pub struct Manifest {
     /// The int8 variant (`onnx/tools/int8.py`), if one was made.
     #[serde(default)]
     pub int8: Option<VariantEntry>,
+    /// ONNX Runtime's graph optimisation for `model.onnx`, when the default (`all`) is
+    /// not the fastest (measured with `benchmarks/ort-settings.py`).
+    #[serde(default)]
+    pub graph_optimization: Option<GraphOptimization>,
+}
+
+/// ONNX Runtime's graph optimisation level for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphOptimization {
+    /// None.
+    Disabled,
+    /// Semantics-preserving rewrites (constant folding, redundant nodes).
+    Basic,
+    /// Basic, and fusions of common node groups.
+    Extended,
+    /// Everything, layout changes included (ONNX Runtime's default).
+    All,
 }
 
 /// A reduced-precision variant of the graph: its file, or why there is none. The other
@@ -65,6 +83,9 @@ pub struct VariantEntry {
     /// Why there is no variant, or a remark about it.
     #[serde(default)]
     pub note: Option<String>,
+    /// ONNX Runtime's graph optimisation for this graph, when not the default.
+    #[serde(default)]
+    pub graph_optimization: Option<GraphOptimization>,
 }
 
 /// One graph input or output.
@@ -175,6 +196,16 @@ impl Manifest {
                 "there is no {precision} variant: {}",
                 entry.note.as_deref().unwrap_or("its manifest entry names no file")
             )),
+        }
+    }
+
+    /// The graph optimisation the manifest asks for `precision`'s graph (`None`: ONNX
+    /// Runtime's default).
+    pub fn graph_optimization(&self, precision: Precision) -> Option<GraphOptimization> {
+        match precision {
+            Precision::Fp32 => self.graph_optimization,
+            Precision::Fp16 => self.fp16.as_ref().and_then(|e| e.graph_optimization),
+            Precision::Int8 => self.int8.as_ref().and_then(|e| e.graph_optimization),
         }
     }
 
@@ -302,6 +333,29 @@ mod tests {
             "labels":["a"],"thresholds":{{"y":0.5}}}}"#
         );
         assert_eq!(parse(&output_threshold).unwrap().threshold("y"), Some(0.5));
+    }
+
+    #[test]
+    fn graph_optimization_is_per_graph() {
+        let m = parse(&format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"float32","shape":[1]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[1]}}],
+            "graph_optimization":"disabled",
+            "int8":{{"model_file":"model.int8.onnx","sha256":"{SHA}","graph_optimization":"basic"}},
+            "fp16":{{"model_file":"model.fp16.onnx","sha256":"{SHA}"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.graph_optimization(Precision::Fp32), Some(GraphOptimization::Disabled));
+        assert_eq!(m.graph_optimization(Precision::Int8), Some(GraphOptimization::Basic));
+        assert_eq!(m.graph_optimization(Precision::Fp16), None);
+        let bad = format!(
+            r#"{{"name":"m","family":"f","version":"1","sha256":"{SHA}",
+            "inputs":[{{"name":"x","dtype":"float32","shape":[1]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[1]}}],
+            "graph_optimization":"max"}}"#
+        );
+        assert!(parse(&bad).unwrap_err().contains("unknown variant `max`"));
     }
 
     #[test]

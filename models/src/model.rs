@@ -234,6 +234,7 @@ impl Model {
         let source = SessionSource {
             env: &env,
             intra_threads: options.intra_threads,
+            optimization: manifest.graph_optimization(options.precision),
             model: &manifest.name,
             path: &path,
             bytes: &bytes,

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ort::environment::Environment;
 use ort::session::Session;
-use ort::session::builder::SessionBuilder;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 use crate::error::{Error, Result};
+use crate::manifest::GraphOptimization;
 
 /// Where a model is scored.
 ///
@@ -84,6 +85,8 @@ pub(crate) struct SessionSource<'a> {
     pub env: &'a Environment,
     /// Threads within an operator, when set.
     pub intra_threads: Option<usize>,
+    /// The graph optimisation level, when not ONNX Runtime's default.
+    pub optimization: Option<GraphOptimization>,
     /// The model's name, for messages.
     pub model: &'a str,
     /// The model file, for messages.
@@ -98,6 +101,15 @@ impl SessionSource<'_> {
         let mut builder = Session::builder(self.env).map_err(|e| self.load_err(e))?;
         if let Some(n) = self.intra_threads {
             builder = builder.with_intra_threads(n).map_err(|e| self.load_err(e))?;
+        }
+        if let Some(level) = self.optimization {
+            let level = match level {
+                GraphOptimization::Disabled => GraphOptimizationLevel::Disable,
+                GraphOptimization::Basic => GraphOptimizationLevel::Level1,
+                GraphOptimization::Extended => GraphOptimizationLevel::Level2,
+                GraphOptimization::All => GraphOptimizationLevel::All,
+            };
+            builder = builder.with_optimization_level(level).map_err(|e| self.load_err(e))?;
         }
         Ok(builder)
     }
