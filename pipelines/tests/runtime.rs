@@ -31,6 +31,28 @@ async fn run_toml(text: &str) -> vigil_pipelines::runtime::RunSummary {
     summary
 }
 
+/// `vigil run --check` on a topology of the sample capture, one score stage `m` of
+/// `model` with the line `setting`, and a store sink (files under `dir`).
+fn check_score_stage(dir: &Path, model: &str, setting: &str) -> std::process::Output {
+    let path = dir.join("check.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[sources.a]\ntype = \"pcap\"\npaths = [\"{}\"]\n[transforms.m]\ntype = \"score\"\n\
+             model = \"{}\"\ninputs = [\"a\"]\n{setting}\n[sinks.s]\ntype = \"store\"\ninputs = [\"m\"]\n",
+            toml_str(&repo("samples/ssh.pcap")),
+            toml_str(&artifact(model)),
+        ),
+    )
+    .unwrap();
+    Command::new(VIGIL)
+        .args(["run", "--check", "--data", dir.join("store").to_str().unwrap()])
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
 /// The first column of the first row of a query's result, as i64.
 async fn count(store: &Path, sql: &str) -> i64 {
     let ctx = open_store(store, QueryLimits::default()).await.unwrap();
@@ -243,24 +265,8 @@ async fn score_precision_int8_scores_like_fp32_and_a_missing_variant_is_refused(
         ("fp16", "model netfound: there is no fp16 variant"),
         ("int4", "unknown precision \"int4\": expected fp32, fp16 or int8"),
     ] {
-        let path = dir.path().join(format!("{precision}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "[sources.a]\ntype = \"pcap\"\npaths = [\"{}\"]\n[transforms.m]\ntype = \"score\"\n\
-                 model = \"{}\"\ninputs = [\"a\"]\nprecision = \"{precision}\"\n\
-                 [sinks.s]\ntype = \"store\"\ninputs = [\"m\"]\n",
-                toml_str(&repo("samples/ssh.pcap")),
-                toml_str(&artifact("netfound")),
-            ),
-        )
-        .unwrap();
-        let out = Command::new(VIGIL)
-            .args(["run", "--check", "--data", dir.path().join("store").to_str().unwrap()])
-            .arg("--config")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out =
+            check_score_stage(dir.path(), "netfound", &format!("precision = \"{precision}\""));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{precision}: {err}");
         assert!(err.contains("transform `m`") && err.contains(expected), "{precision}: {err}");
@@ -371,24 +377,13 @@ fn score_device_auto_starts_and_cuda_without_a_gpu_is_refused() {
     if no_runtime() {
         return;
     }
-    let pcap = toml_str(&repo("samples/ssh.pcap"));
-    let model = toml_str(&artifact("flow-transformer-iot23"));
     let dir = tempfile::tempdir().unwrap();
     for device in ["auto", "cuda", "tpu"] {
-        let path = dir.path().join(format!("{device}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "[sources.a]\ntype = \"pcap\"\npaths = [\"{pcap}\"]\n[transforms.m]\ntype = \"score\"\nmodel = \"{model}\"\ninputs = [\"a\"]\ndevice = \"{device}\"\n[sinks.s]\ntype = \"store\"\ninputs = [\"m\"]\n"
-            ),
-        )
-        .unwrap();
-        let out = Command::new(VIGIL)
-            .args(["run", "--check", "--data", dir.path().join("store").to_str().unwrap()])
-            .arg("--config")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = check_score_stage(
+            dir.path(),
+            "flow-transformer-iot23",
+            &format!("device = \"{device}\""),
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         match device {
             "auto" => assert!(out.status.success(), "{err}"),
