@@ -187,7 +187,8 @@ mod tests {
         assert_eq!(nf.tokenizer, NetfoundConfig::default());
 
         let flow = shipped("flow-transformer-cicids2017").flow_transformer().unwrap();
-        assert_eq!((flow.window.window, flow.window.group_by), (8, GroupBy::SrcAddr));
+        // Chosen on validation (issue 12): the scored flow alone, without window context.
+        assert_eq!((flow.window.window, flow.window.group_by), (1, GroupBy::SrcAddr));
         assert_eq!(flow.mapping.as_deref(), Some("cicflowmeter"));
 
         let v = shipped("itransformer-etth1").itransformer().unwrap();

@@ -167,7 +167,7 @@ fn flow_transformer_windows_come_from_the_manifests_preprocessor() {
     assert_eq!(tok.preprocessor().numeric.len(), 73);
     assert_eq!(
         scorer.token_stamp().settings.to_json(),
-        r#"{"tokenizer":"flow","window":8,"group_by":"src_addr"}"#
+        r#"{"tokenizer":"flow","window":1,"group_by":"src_addr"}"#
     );
 }
 

@@ -62,6 +62,9 @@ sys.path.insert(0, str(ONNX_DIR))
 from vigil_onnx import data as D  # noqa: E402
 from vigil_onnx import metrics as M  # noqa: E402
 from vigil_onnx import netfound_data as ND  # noqa: E402
+from vigil_onnx import flow_eval as FE  # noqa: E402
+from vigil_onnx import ranking as R  # noqa: E402
+from vigil_onnx import variate_data as VD  # noqa: E402
 
 from manifest_entry import set_entry  # noqa: E402
 
@@ -139,53 +142,16 @@ def window_feed(w: D.Windows, idx: np.ndarray) -> dict:
 
 
 def flow_task(artifact: Path, manifest: dict) -> HeldOut:
-    """CIC-IDS2017 and NSL-KDD (train.train_flow_transformer): the stratified split by class; the
-    validation windows are the reported split (there is no test split), training windows select."""
-    task = next(t for t in D.FLOW_TASKS.values() if t.artifact == artifact.name)
-    w = flow_windows(manifest, task.files(D.DEFAULT_DATA), workdir(artifact))
-    classes = task.classes(w.labels)
-    split = manifest["training_data"]["split"]
-    tr, va = D.stratified_split(classes, val_frac=split["val_frac"], seed=split["seed"])
-    assert (len(tr), len(va)) == (split["train_windows"], split["val_windows"]), (len(tr), len(va))
-    labels = manifest["labels"]
-    y = np.array([labels.index(c) for c in classes[va]])
-    return HeldOut("validation", "macro_f1",
-                   f"validation windows: stratified {split['val_frac']:.0%} by label, seed {split['seed']}",
-                   window_feed(w, va), classifier_score(labels, y),
-                   f"training windows of the same split ({SELECTION_ROWS} drawn, seed 0)", window_feed(w, sample(tr)))
-
-
-def normalise_zeek_csv(src: Path, dst: Path) -> Path:
-    """As iot23.normalise_csv: LF line ends and an empty `history` written as Zeek's `-`."""
-    with open(src, newline="") as r, open(dst, "w", newline="") as w:
-        rows = csv.reader(r)
-        out = csv.writer(w, lineterminator="\n")
-        header = next(rows)
-        h = header.index("history")
-        out.writerow(header)
-        for row in rows:
-            if len(row) > h and row[h] == "":
-                row[h] = "-"
-            out.writerow(row)
-    return dst
-
-
-def iot23(artifact: Path, manifest: dict) -> HeldOut:
-    """IoT-23 (iot23.train, file held out): the held-out capture files' windows are the test split,
-    the training files' windows select."""
-    work = workdir(artifact)
-    (work / "csv").mkdir(exist_ok=True)
-    files = [normalise_zeek_csv(f, work / "csv" / f.name) for f in D.csv_files(D.DEFAULT_DATA, IOT23_DIR)]
-    w = flow_windows(manifest, files, work)
-    test_files = manifest["training_data"]["split"]["test_files"]
-    is_test = np.isin(w.source, [i for i, f in enumerate(files) if f.stem in test_files])
-    te, tr = np.flatnonzero(is_test), np.flatnonzero(~is_test)
-    assert len(te) == manifest["metrics"]["file_held_out"]["test_windows"], len(te)
-    labels = manifest["labels"]
-    y = np.array([labels.index({l.lower(): l for l in labels}[str(t).lower()]) for t in w.labels[te]])
-    return HeldOut("test", "macro_f1", f"test windows: the held-out capture files {test_files}",
-                   window_feed(w, te), classifier_score(labels, y),
-                   f"training files' windows ({SELECTION_ROWS} drawn, seed 0)", window_feed(w, sample(tr)))
+    """CIC-IDS2017 and NSL-KDD (vigil_onnx.flow_protocol): the committed split tokenized with the
+    artifact's preprocessor; its headline test windows are reported, training windows select."""
+    parts, task, _ = FE.test_windows(artifact, workdir(artifact))
+    w = parts["test"]
+    idx = np.flatnonzero(task.target("test", w))
+    return HeldOut("exported_model.test", "macro_f1",
+                   "test windows of the committed split (onnx/splits/), seen rows removed",
+                   window_feed(w, idx), classifier_score(manifest["labels"], task.y(w)[idx]),
+                   f"training windows ({SELECTION_ROWS} drawn, seed 0)",
+                   window_feed(parts["train"], sample(np.arange(len(parts["train"])))))
 
 
 def standardised_errors(forecast: np.ndarray, y: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> dict:
@@ -194,38 +160,24 @@ def standardised_errors(forecast: np.ndarray, y: np.ndarray, mu: np.ndarray, sd:
     return {"mse": float(np.mean(e ** 2)), "mae": float(np.mean(np.abs(e)))}
 
 
-def denormalised_windows(parquet: Path, n_variates: int, width: int) -> np.ndarray:
-    """As itransformer.read_windows: the tokenizer's windows back to raw values (values * std +
-    mean), [windows, steps, variates] float32."""
-    t = pq.read_table(parquet, columns=["values", "mean", "std"])
-    n = t.num_rows
-    values = np.asarray(t.column("values").combine_chunks().flatten().flatten(), dtype=np.float64)
-    mean, std = (np.asarray(t.column(c).combine_chunks().flatten(), dtype=np.float64).reshape(n, n_variates, 1)
-                 for c in ("mean", "std"))
-    raw = values.reshape(n, n_variates, width) * std + mean
-    return raw.transpose(0, 2, 1).astype(np.float32)
-
-
 def etth1(artifact: Path, manifest: dict) -> HeldOut:
     """iTransformer (itransformer.train): `vigil tokenize variate` windows of lookback + horizon steps,
     de-normalised to raw values as itransformer.read_windows does; the test windows are reported,
     validation windows select."""
     p = manifest["preprocessing"]
     lookback, width = p["lookback"], p["lookback"] + p["horizon"]
-    out = workdir(artifact) / f"etth1_w{width}.parquet"
-    subprocess.run([str(D.vigil_binary()), "tokenize", "variate", str(D.DEFAULT_DATA / ETTH1), "--step",
-                    str(p["step_seconds"]), "--lookback", str(width), "--stride", "1", "--out", str(out)],
-                   check=True)
-    raw = denormalised_windows(out, len(p["series"]), width)
+    parquet, _ = VD.tokenize(D.DEFAULT_DATA / ETTH1, workdir(artifact), lookback, p["horizon"])
+    raw, _, marks = VD.read_windows(parquet)
     split = manifest["training_data"]["split"]
     starts = {s: np.arange(split[f"{s}_rows"][0], split[f"{s}_rows"][1] - width + 1) for s in ("val", "test")}
     assert all(len(starts[s]) == split["windows"][s] for s in starts)
     te, va = starts["test"], starts["val"]
     mu, sd = np.array(p["scaler"]["mean"]), np.array(p["scaler"]["std"])
     y = raw[te, lookback:]
+    feed = lambda idx: {"x": raw[idx, :lookback], "x_mark": marks[idx, :lookback]}
     return HeldOut("test_standardised", "mse", f"test windows: starts {te[0]}..{te[-1]}, stride 1",
-                   {"x": raw[te, :lookback]}, lambda out: standardised_errors(out[0], y, mu, sd),
-                   f"validation windows ({SELECTION_ROWS} drawn, seed 0)", {"x": raw[sample(va), :lookback]})
+                   feed(te), lambda out: standardised_errors(out[0], y, mu, sd),
+                   f"validation windows ({SELECTION_ROWS} drawn, seed 0)", feed(sample(va)))
 
 
 def ml100k_inter(work: Path) -> Path:
@@ -276,42 +228,18 @@ def action_rows(log: Path, kind: str, manifest: dict, out: Path, entity_prefix: 
             **{c: matrix(c) for c in ("object_ids", "time_buckets", "action_ids")}}
 
 
-def leave_one_out(rows: dict) -> tuple[np.ndarray, np.ndarray]:
-    """As hstu.leave_one_out: per entity with 3+ events, in (ts, row) order, the last row is test and
-    the second-to-last validation. Returns (validation, test) row indices."""
-    by: dict = {}
-    for i, e in enumerate(rows["entity"]):
-        by.setdefault(e, []).append(i)
-    va, te = [], []
-    for e in sorted(by, key=lambda s: int(s) if s.isdigit() else s):
-        idx = sorted(by[e], key=lambda i: (rows["ts"][i], i))
-        if len(idx) >= 3:
-            va.append(idx[-2])
-            te.append(idx[-1])
-    return np.array(va), np.array(te)
-
-
-def rank_metrics(scores: np.ndarray, target: np.ndarray, k: int = 10) -> dict:
-    """As hstu.rank_metrics (unrounded): full ranking over ids >= 2, ties count against the target."""
-    s = scores.astype(np.float64)
-    s[:, :2] = -np.inf
-    t = s[np.arange(len(s)), target]
-    rank = (s > t[:, None]).sum(1) + (s == t[:, None]).sum(1) - 1
-    hit = rank < k
-    return {f"hr@{k}": float(hit.mean()), f"ndcg@{k}": float((hit / np.log2(rank + 2)).mean()),
-            "mrr": float((1.0 / (rank + 1)).mean())}
-
-
 def hstu_split(manifest: dict, rows: dict) -> HeldOut:
-    """HSTU (hstu.train_rows): leave-one-out; each entity's last event is reported, its
-    second-to-last (validation) selects."""
-    va, te = leave_one_out(rows)
+    """HSTU (hstu.train_rows): leave-one-out (vigil_onnx.ranking), each entity's earlier objects
+    removed from the ranking; each entity's last event is reported, its second-to-last
+    (validation) selects."""
+    _, va, te = R.leave_one_out(rows["entity"], rows["ts"], rows["length"])
     split = manifest["training_data"]["split"]
     assert (len(va), len(te)) == (split["val_rows"], split["test_rows"]), (len(va), len(te))
     feed = {i["name"]: rows[i["name"]] for i in manifest["inputs"]}
     target = rows["object_ids"][te, -1]
+    seen = R.seen_items(rows["entity"], rows["ts"], rows["object_ids"][:, -1], te)
     return HeldOut("test_hstu", "ndcg@10", "test rows: each entity's last event (leave-one-out)",
-                   take(feed, te), lambda out: rank_metrics(out[0], target),
+                   take(feed, te), lambda out: R.rank_metrics(out[0], target, seen=seen),
                    "validation rows: each entity's second-to-last event", take(feed, va))
 
 
@@ -331,30 +259,19 @@ def user_actions(artifact: Path, manifest: dict) -> HeldOut:
     return hstu_split(manifest, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
 
 
-def netfound_test(flows: ND.Flows, test_pct: int, cic_test_frac: float) -> np.ndarray:
-    """As netfound_train.split: [N] bool, the flow is a test flow (the last cic_test_frac of each
-    CIC-DDoS2019 capture's flows; every flow of an nDPI capture whose path hash says test)."""
-    test = np.zeros(len(flows), dtype=bool)
-    for fi, rel in enumerate(flows.files):
-        idx = np.flatnonzero(flows.file == fi)
-        if rel in ND.CICDDOS:
-            test[idx[int(round(len(idx) * (1 - cic_test_frac))):]] = True
-        elif rel.startswith("ndpi/pcap/") and ND.file_is_test(rel, test_pct):
-            test[idx] = True
-    return test
-
-
 def netfound(artifact: Path, manifest: dict) -> HeldOut:
-    """netFound (netfound_train.train): every capture tokenized and labelled by netfound_data.load;
-    the test flows with a traffic class are reported, training flows with one select."""
+    """netFound (netfound_train.train): every capture tokenized and labelled by netfound_data.load,
+    split by file (netfound_data.split); the test flows with a traffic class are reported,
+    training flows with one select."""
     p, split = manifest["preprocessing"], manifest["training_data"]["split"]
     flows, _ = ND.load(D.DEFAULT_DATA, workdir(artifact), p["max_bursts"], p["tokens_per_burst"])
-    test = netfound_test(flows, split["test_pct"], split["cic_test_frac"])
+    part = ND.split(flows)
+    test, train = part == "test", part == "train"
     assert sorted({flows.files[f] for f in np.unique(flows.file[test])}) == split["test_files"]
     labels = manifest["labels"]
     has_class = np.array([a not in ("", "Unknown") for a in flows.app])
     y = np.array([labels.index(a) if a in labels else labels.index("other") for a in flows.app])
-    te, tr = np.flatnonzero(test & has_class), np.flatnonzero(~test & has_class)
+    te, tr = np.flatnonzero(test & has_class), np.flatnonzero(train & has_class)
     return HeldOut("traffic_class_test", "macro_f1", "test flows with a traffic class (held-out capture files)",
                    flows.inputs(te), classifier_score(labels, y[te]),
                    f"training flows with a traffic class ({SELECTION_ROWS} drawn, seed 0)", flows.inputs(sample(tr)))
@@ -363,7 +280,7 @@ def netfound(artifact: Path, manifest: dict) -> HeldOut:
 HELD_OUT = {
     "flow-transformer-cicids2017": flow_task,
     "flow-transformer-nslkdd": flow_task,
-    "flow-transformer-iot23": iot23,
+    "flow-transformer-iot23": flow_task,
     "itransformer-etth1": etth1,
     "hstu-ml100k": ml100k,
     "hstu-user-actions": user_actions,
@@ -506,7 +423,9 @@ def held_out(data: HeldOut, manifest: dict, fp32: ort.InferenceSession, int8: or
     """The headline metric of both graphs on the held-out rows, the delta, and the check of the fp32
     figure against the manifest's."""
     f, q = data.score(run(fp32, data.feed)), data.score(run(int8, data.feed))
-    reported = manifest["metrics"][data.split]
+    reported = manifest["metrics"]
+    for key in data.split.split("."):
+        reported = reported[key]
     h = data.headline
     delta = q[h] - f[h]
     return {

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = Path(os.environ.get("VIGIL_DATA", REPO.parent / "shared" / "data"))
 CICIDS_DIR = "flows/cicids2017-improved-sampled"
 NSLKDD_FILE = "flows/nsl-kdd/KDDTrain+_20Percent.txt"
+IOT23_DIR = "flows/iot-23-zeek-conn-labeled"
 
 
 def vigil_binary() -> Path:
@@ -55,6 +56,8 @@ class Windows:
     labels: np.ndarray  # [N] object (str)
     source: np.ndarray  # [N] index into `files`
     files: list[str]
+    raw: np.ndarray | None = None  # [N] the tokenizer's labels before a task's mapping
+
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,6 +66,7 @@ class Windows:
         return Windows(
             self.numeric[idx], self.categorical[idx], self.padding[idx],
             self.labels[idx], self.source[idx], self.files,
+            None if self.raw is None else self.raw[idx],
         )
 
 
@@ -217,6 +221,7 @@ class FlowTask:
     label_map: Callable[[str], str] | None = None  # tokenizer label -> class; None = as is
     label_map_text: str | None = None
     notes: str = ""
+    constant: tuple[str, ...] = ()  # categoricals kept without levels (features our flows lack)
 
     def classes(self, labels: np.ndarray) -> np.ndarray:
         """The tokenizer's labels mapped to this task's classes."""
@@ -256,5 +261,15 @@ FLOW_TASKS = {
             "KDDTest+, whose unseen attack types make it much harder; hyperparameters are the CIC-IDS2017 "
             "ones, unchanged."
         ),
+    ),
+    "flow_transformer_iot23": FlowTask(
+        family="flow_transformer_iot23", artifact="flow-transformer-iot23",
+        files=lambda data: csv_files(data, IOT23_DIR), mapping="zeek_conn", window=8, group_by="src",
+        dataset="IoT-23 labelled Zeek conn.logs (Garcia et al. 2020): shared/data/flows/iot-23-zeek-conn-labeled",
+        label_column="label", label_map=lambda l: "Benign" if str(l).lower() == "benign" else "Malicious",
+        label_map_text="binary: `benign`/`Benign` -> Benign, `Malicious` -> Malicious",
+        constant=("service",),
+        notes=("Zeek's `service` comes from protocol analyzers that vigil does not run (our flows say `-`), so "
+               "the preprocessor keeps no level for it: the model cannot lean on it."),
     ),
 }

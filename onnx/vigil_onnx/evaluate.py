@@ -1,4 +1,11 @@
-"""Evaluate exported models: `python -m vigil_onnx.evaluate nab`.
+"""Evaluate exported models: `python -m vigil_onnx.evaluate {flows,ci,nab,tables}`.
+
+`tables`: every family's result table (Markdown) from the manifests (`vigil_onnx.tables`).
+
+`flows`: each FlowTransformer artifact trained under the protocol (`vigil_onnx.flow_protocol`),
+re-scored through ONNX Runtime on its committed test split (`onnx/splits/`), tokenized by
+`vigil tokenize flow` with the artifact's own preprocessor; the figures must equal those in
+its manifest. `ci` is the same check, small enough for CI (no PyTorch, no scikit-learn).
 
 `nab`: the iTransformer artifact on the Numenta Anomaly Benchmark files present under
 `$VIGIL_DATA/timeseries/nab`, scored with NAB's own rules (`vigil_onnx.nab`), next to the HTM
@@ -141,6 +148,60 @@ def check_scorer(nab_dir: Path, corpus: dict, shipped: dict) -> dict:
     return out
 
 
+def nab_split(names: list[str]) -> dict:
+    """The committed NAB halves (`onnx/splits/nab.json`): within each NAB category, files ordered
+    by sha1(name) alternate between `selection` (detector and threshold chosen) and `test`."""
+    from . import protocol as P
+
+    record = {"rule": ("within each category (folder), files ordered by sha1(name) go alternately to "
+                       "`selection` (choose the detector and its threshold per profile) and `test` "
+                       "(scored once with those)"), "selection": [], "test": []}
+    for cat in sorted({n.split("/")[0] for n in names}):
+        files = sorted((n for n in names if n.startswith(cat + "/")), key=P.row_hash)
+        for i, n in enumerate(files):
+            record["selection" if i % 2 == 0 else "test"].append(n)
+    try:
+        committed = P.load_split("nab")
+    except FileNotFoundError:
+        P.save_split("nab", record)
+        return record
+    if committed != record:
+        raise SystemExit("the NAB files differ from onnx/splits/nab.json")
+    return committed
+
+
+def nab_protocol(corpus: dict, residuals: dict, shipped: dict, shipped_th: dict, common: list[str]) -> dict:
+    """Issue 12's NAB protocol: the detector variant (SHORT) and, per profile, its threshold are
+    chosen on the selection half; the test half is scored once at that threshold. HTM and
+    twitterADVec are scored on the test files that have their results, at NAB's shipped thresholds
+    (tuned by NAB on the whole corpus, these files included)."""
+    split = nab_split(sorted(corpus))
+    sel, test = split["selection"], split["test"]
+    chosen_on = {}
+    for variant, short in SHORT.items():
+        ours = {n: likelihood(residuals[n], short) for n in sel}
+        chosen_on[variant] = nab.score_detector(corpus, ours)
+    variant = max(chosen_on, key=lambda v: chosen_on[v]["standard"]["score"])
+    th = {p: chosen_on[variant][p]["threshold"] for p in nab.PROFILES}
+    scores = {n: likelihood(residuals[n], SHORT[variant]) for n in test}
+    out = {"split": "onnx/splits/nab.json", "selection_files": len(sel), "test_files": len(test),
+           "selection": {v: {p: round(r[p]["score"], 2) for p in nab.PROFILES} for v, r in chosen_on.items()},
+           "chosen": variant, "thresholds": th}
+    r = nab.score_detector(corpus, scores, thresholds=th, fixed="at_selection_threshold")
+    out["test"] = {p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}
+    both = [n for n in test if n in common]
+    r = nab.score_detector(corpus, {n: scores[n] for n in both}, thresholds=th, fixed="at_selection_threshold")
+    out["test_files_with_shipped_results"] = {"files": len(both), "itransformer": {
+        p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}}
+    for det in SHIPPED:
+        t = {p: shipped_th[det][p]["threshold"] for p in nab.PROFILES}
+        r = nab.score_detector(corpus, {n: shipped[det][n]["anomaly_score"] for n in both}, thresholds=t)
+        out["test_files_with_shipped_results"][det] = {p: round(r[p]["at_shipped_threshold"]["score"], 2)
+                                                       for p in nab.PROFILES}
+    print(f"NAB protocol: {json.dumps(out)}")
+    return out
+
+
 def rounded(x):
     """Scores to 4 decimals; thresholds (near 1) keep every digit."""
     if isinstance(x, float):
@@ -185,6 +246,7 @@ def evaluate_nab(args) -> dict:
         comparison[det] = nab.score_detector(
             corpus, {n: shipped[det][n]["anomaly_score"] for n in common}, thresholds=th)
     results["comparison_files_with_shipped_results"] = comparison
+    protocol = nab_protocol(corpus, residuals, shipped, shipped_th, common)
     shipped_final = json.loads((nab_dir / "results" / "final_results.json").read_text())
     report = {
         "corpus": (f"{len(corpus)} NAB v1.0 files present in shared/data/timeseries/nab/data "
@@ -204,20 +266,42 @@ def evaluate_nab(args) -> dict:
         "scorer_check": check,
         "shipped_final_results_full_corpus": {d: rounded(shipped_final[d]) for d in SHIPPED},
         **rounded(results),
+        "protocol": protocol,
         "steps_seconds": steps,
         "command": "python -m vigil_onnx.evaluate nab",
         "seconds": round(time.time() - t0, 1),
     }
     (model / "nab.json").write_text(json.dumps(report, indent=1) + "\n")
     manifest = json.loads((model / "manifest.json").read_text())
-    from .itransformer import nab_metrics
-    manifest["metrics"].update(nab_metrics(model))
+    manifest["metrics"].update(nab.nab_metrics(model))
     (model / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     for who, r in [(f"{k} (all files)", v) for k, v in results["all_files"].items()] + list(comparison.items()):
         print(who, {p: round(r[p]["score"], 2) for p in nab.PROFILES},
               {p: round(r[p]["at_shipped_threshold"]["score"], 2) for p in nab.PROFILES if "at_shipped_threshold" in r[p]})
     print(f"total {time.time() - t0:.1f}s")
     return report
+
+
+FLOW_ARTIFACTS = ("flow-transformer-cicids2017", "flow-transformer-nslkdd", "flow-transformer-iot23")
+
+
+def evaluate_flows(args) -> list[dict]:
+    """Every protocol FlowTransformer artifact's test figures, recomputed (ours) and recorded
+    (the manifest's); a difference over `args.tolerance` fails."""
+    from .flow_eval import evaluate_artifact
+
+    out, failed = [], []
+    for name in FLOW_ARTIFACTS:
+        t0 = time.time()
+        r = evaluate_artifact(Path(args.artifacts_dir) / name, Path(args.work) / name, Path(args.data))
+        r["seconds"] = round(time.time() - t0, 1)
+        print(json.dumps(r))
+        out.append(r)
+        if any(abs(a - b) > args.tolerance for a, b in (r["macro_f1"], r["accuracy"])):
+            failed.append(name)
+    if failed:
+        raise SystemExit(f"test figures differ from the manifests: {', '.join(failed)}")
+    return out
 
 
 def main(argv=None) -> None:
@@ -227,9 +311,24 @@ def main(argv=None) -> None:
     n.add_argument("--data", default=str(D.DEFAULT_DATA))
     n.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "itransformer-etth1"))
     n.add_argument("--work", default=str(ONNX_DIR / "build" / "nab"), help="the scorer's Parquet files")
+    for what, text in (("flows", "FlowTransformer artifacts on their committed test splits"),
+                       ("ci", "the checks CI runs (flows), in under 2 minutes")):
+        f = sub.add_parser(what, help=text)
+        f.add_argument("--data", default=str(D.DEFAULT_DATA))
+        f.add_argument("--artifacts-dir", default=str(ONNX_DIR / "artifacts"))
+        f.add_argument("--work", default=str(ONNX_DIR / "build" / "evaluate"))
+        f.add_argument("--tolerance", type=float, default=1e-4,
+                       help="largest allowed difference from the manifest's figures")
+    t = sub.add_parser("tables", help="every family's result table (Markdown) from the manifests")
+    t.add_argument("--artifacts-dir", default=str(ONNX_DIR / "artifacts"))
     args = p.parse_args(argv)
-    if args.what == "nab":
+    if args.what == "tables":
+        from .tables import tables
+        print(tables(Path(args.artifacts_dir)), end="")
+    elif args.what == "nab":
         evaluate_nab(args)
+    elif args.what in ("flows", "ci"):
+        evaluate_flows(args)
 
 
 if __name__ == "__main__":

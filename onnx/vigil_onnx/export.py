@@ -161,6 +161,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
             "parity_max_abs_diff_onnxruntime_vs_pytorch": max_diff,
             "onnxruntime_cpu_latency_1_thread": latency,
         },
+        **({"operating_points": meta["operating_points"]} if "operating_points" in meta else {}),
         "parity": {
             "fixture": "parity.json (first 32 rows)",
             "inputs": "parity_inputs.npz",
@@ -178,7 +179,7 @@ def export_flow_transformer(work: Path, val: D.Windows, yva: np.ndarray, out: Pa
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m vigil_onnx.export")
-    p.add_argument("family", choices=[*D.FLOW_TASKS, "flow_transformer_iot23", "itransformer", "hstu",
+    p.add_argument("family", choices=[*D.FLOW_TASKS, "itransformer", "hstu",
                                       "hstu_actions", "netfound"])
     p.add_argument("--artifacts", default=None, help="default: artifacts/<the family's artifact name>")
     p.add_argument("--threads", type=int, default=1)
@@ -203,19 +204,17 @@ def main(argv=None) -> None:
         from .netfound_export import export_from_checkpoint as netfound_export
         netfound_export(ONNX_DIR / "build" / "netfound", Path(args.artifacts or ONNX_DIR / "artifacts" / "netfound"))
         return
-    task = D.FLOW_TASKS.get(args.family)
-    artifact = task.artifact if task else "flow-transformer-iot23"
-    args.artifacts = args.artifacts or str(ONNX_DIR / "artifacts" / artifact)
+    # A FlowTransformer (vigil_onnx.flow_protocol): the parity rows come from its validation split,
+    # tokenized again with the saved preprocessor at the exported window.
+    from .flow_eval import drop_seen_rows, split_windows
+
+    task = D.FLOW_TASKS[args.family]
     work = ONNX_DIR / "build" / args.family
     meta = json.loads((work / "meta.json").read_text())
-    parquets = meta.get("parquets") or [work / (Path(f).stem + ".parquet") for f in meta["files"]]
-    w = D.read_windows([Path(p) for p in parquets])
-    labels = meta["labels"]
-    classes = task.classes(w.labels) if task else [meta.get("label_map", {}).get(str(l).lower(), l) for l in w.labels]
-    y = np.array([labels.index(l) for l in classes], dtype=np.int64)
-    va_idx = np.load(work / "val_idx.npy")
-    export_flow_transformer(work, w.take(va_idx), y[va_idx], Path(args.artifacts), task)
-
+    parts, _, _ = split_windows(task, work, D.DEFAULT_DATA, Path(meta["preprocessor_path"]), meta["window"])
+    va = drop_seen_rows(parts)[0]["validation"]
+    y = np.array([meta["labels"].index(l) for l in va.labels], dtype=np.int64)
+    export_flow_transformer(work, va, y, Path(args.artifacts or ONNX_DIR / "artifacts" / task.artifact), task)
 
 if __name__ == "__main__":
     main()

@@ -200,9 +200,10 @@ def normalise(raw: float, n_windows: int, profile: dict) -> float:
 
 
 def score_detector(corpus: dict[str, LabelledFile], scores: dict[str, np.ndarray],
-                   thresholds: dict[str, float] | None = None) -> dict:
+                   thresholds: dict[str, float] | None = None, fixed: str = "at_shipped_threshold") -> dict:
     """NAB scores of one detector on the files of `scores`, per profile: the optimised threshold,
-    its raw and normalised score, and (given `thresholds`) the score at a fixed threshold too."""
+    its raw and normalised score, and (given `thresholds`) the score at a fixed threshold too,
+    under the key `fixed`."""
     names = sorted(scores)
     files = [corpus[n] for n in names]
     n_windows = sum(f.n_windows for f in files)
@@ -213,7 +214,28 @@ def score_detector(corpus: dict[str, LabelledFile], scores: dict[str, np.ndarray
         r = {"threshold": float(th[b]), "raw": float(tot[b]), "score": normalise(float(tot[b]), n_windows, profile)}
         if thresholds is not None:
             raw = sum(file_score(f, scores[n], thresholds[pname], profile) for f, n in zip(files, names))
-            r["at_shipped_threshold"] = {"threshold": thresholds[pname], "raw": raw,
+            r[fixed] = {"threshold": thresholds[pname], "raw": raw,
                                          "score": normalise(raw, n_windows, profile)}
         out[pname] = r
     return out
+
+
+def nab_metrics(out: Path) -> dict:
+    """The NAB figures of `python -m vigil_onnx.evaluate nab` (kept in `nab.json` next to the
+    manifest), so that re-exporting keeps them."""
+    path = out / "nab.json"
+    if not path.is_file():
+        return {"nab": "not evaluated: run python -m vigil_onnx.evaluate nab"}
+    r = json.loads(path.read_text())
+    score = lambda d: {p: d[p]["score"] for p in ("standard", "reward_low_FP_rate", "reward_low_FN_rate")}
+    return {"nab": {
+        "details": "nab.json",
+        "corpus": r["corpus"],
+        "anomaly_score": r["anomaly_score"],
+        "scoring": r["scoring"],
+        "all_files": {k: score(v) for k, v in r["all_files"].items()},
+        "files_with_shipped_results": {k: score(v) for k, v in r["comparison_files_with_shipped_results"].items()},
+        "shipped_final_results_full_corpus": r["shipped_final_results_full_corpus"],
+        **({"protocol": r["protocol"]} if "protocol" in r else {}),
+        "scorer_check": r["scorer_check"],
+    }}

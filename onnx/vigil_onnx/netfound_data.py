@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import re
 import hashlib
-import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -212,6 +211,34 @@ def load(data: Path, work: Path, nb: int, t: int, threads: int = 2) -> tuple[Flo
     return flows, stats
 
 
-def file_is_test(rel: str, test_pct: int) -> bool:
-    """Deterministic split by capture file: sha256 of the path relative to pcap/, mod 100."""
-    return int(hashlib.sha256(rel.encode()).hexdigest(), 16) % 100 < test_pct
+PARTS = ("train", "validation", "test")
+#: The CIC-DDoS2019 captures go whole to one split each (there are two).
+CICDDOS_PARTS = {CICDDOS[0]: "train", CICDDOS[1]: "test"}
+
+
+def file_part(rel: str) -> str:
+    """A capture's split: CICDDOS_PARTS, else sha256(path relative to pcap/) mod 100: < 25 test,
+    < 45 validation, else train."""
+    if rel in CICDDOS_PARTS:
+        return CICDDOS_PARTS[rel]
+    b = int(hashlib.sha256(rel.encode()).hexdigest(), 16) % 100
+    return "test" if b < 25 else "validation" if b < 45 else "train"
+
+
+def split(flows: Flows) -> np.ndarray:
+    """[N] object: each flow's split (its capture file's), checked against onnx/splits/netfound.json
+    (written when absent)."""
+    parts = [file_part(rel) for rel in flows.files]
+    record = {"rule": ("by capture file: sha256(path relative to pcap/) mod 100 < 25 test, < 45 validation, "
+                       "else train; CIC-DDoS2019 SynFlood train, WebDDoS test"),
+              **{p: sorted(rel for rel, q in zip(flows.files, parts) if q == p) for p in PARTS}}
+    from . import protocol as P
+
+    try:
+        committed = P.load_split("netfound")
+    except FileNotFoundError:
+        P.save_split("netfound", record)
+        committed = record
+    if committed != record:
+        raise SystemExit("the capture files' split differs from onnx/splits/netfound.json")
+    return np.asarray(parts, dtype=object)[flows.file]

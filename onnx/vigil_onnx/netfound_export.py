@@ -162,7 +162,7 @@ def export(work: Path, flows: ND.Flows, te_cls: np.ndarray, yte: np.ndarray, out
                       "netfound` and joined to `vigil flows` of the same file on flow_id (community_id checked)",
             "traffic_class_labels": "nDPI master protocol from pcap/derived/ndpi_flows_expected.csv, matched on "
                                     "(pcap, L4 protocol, both endpoints in either direction); Unknown / unmatched "
-                                    f"flows used for pretraining only; classes seen in >= {meta['args']['min_files']} "
+                                    f"flows used for pretraining only; classes seen in >= {meta['args']['min_files']} training "
                                     "capture files, the rest folded into 'other'",
             "malicious_labels": "CIC-DDoS2019 SynFlood/WebDDoS captures with LUCID's rule (attacker 172.16.0.5 <-> "
                                 "victims 192.168.50.1/.4; every flow in the two sample captures matches it, so they "
@@ -179,6 +179,7 @@ def export(work: Path, flows: ND.Flows, te_cls: np.ndarray, yte: np.ndarray, out
             "parity_max_abs_diff_onnxruntime_vs_pytorch": diffs,
             "onnxruntime_cpu_latency_1_thread": latency,
         },
+        **({"operating_points": meta["operating_points"]} if "operating_points" in meta else {}),
         "parity": {
             "fixture": f"parity.json (first {JSON_ROWS} rows)",
             "inputs": "parity_inputs.npz",

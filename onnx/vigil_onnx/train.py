@@ -6,7 +6,6 @@ Deterministic: fixed seeds, one thread, deterministic algorithms.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -137,70 +136,6 @@ def fit_flow_transformer(tr: D.Windows, ytr: np.ndarray, va: D.Windows, yva: np.
             "probs": probs, "pred": pred, "base_pred": base_pred}
 
 
-def train_flow_transformer(args, task: D.FlowTask) -> None:
-    torch.set_num_threads(args.threads)
-    seed_everything()
-    t0 = time.time()
-    files = task.files(Path(args.data))
-    work = Path(args.work)
-    parquets, prep_path = D.tokenize(files, work, window=args.window, group_by=args.group_by,
-                                     mapping=task.mapping)
-    prep = D.load_preprocessor(prep_path)
-    w = D.read_windows(parquets)
-    w.labels = task.classes(w.labels)
-    labels = sorted(set(w.labels.tolist()))
-    y = np.array([labels.index(l) for l in w.labels], dtype=np.int64)
-    tr_idx, va_idx = D.stratified_split(w.labels, val_frac=args.val_frac, seed=args.split_seed)
-    tr, va = w.take(tr_idx), w.take(va_idx)
-    ytr, yva = y[tr_idx], y[va_idx]
-    levels = [len(c["levels"]) for c in prep["categorical"]]
-    print(f"windows: {len(w)} ({len(tr)} train, {len(va)} val), W={w.numeric.shape[1]}, "
-          f"n_num={w.numeric.shape[2]}, n_cat={w.categorical.shape[2]}, classes={len(labels)}, "
-          f"tokenized in {time.time() - t0:.1f}s")
-    assert w.numeric.shape[2] == len(prep["numeric"]) and w.categorical.shape[2] == len(levels)
-    assert int(w.categorical.max()) <= max(levels)
-
-    fit = fit_flow_transformer(tr, ytr, va, yva, labels, levels, args)
-    model, cfg, final, base, history, pred = (fit[k] for k in ("model", "config", "report", "baseline",
-                                                               "history", "pred"))
-    errors = [[labels[t], labels[p_]] for t, p_ in zip(yva[yva != pred], pred[yva != pred])]
-    for t, p_ in errors[:50]:
-        print(f"  val error: true {t!r} predicted {p_!r}")
-    print(json.dumps({"model": final, "baseline": base}, indent=1))
-
-    ckpt = work / "model.pt"
-    torch.save({"config": cfg.to_dict(), "state_dict": model.state_dict()}, ckpt)
-    meta = {
-        "artifact_name": task.artifact,
-        "labels": labels,
-        "preprocessor_path": str(prep_path),
-        "window": cfg.window,
-        "group_by": args.group_by,
-        "mapping": task.mapping,
-        "files": [str(f.relative_to(Path(args.data))) for f in files],
-        "split": {"kind": "stratified by label", "val_frac": args.val_frac, "seed": args.split_seed,
-                  "train_windows": len(tr), "val_windows": len(va)},
-        "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "epochs": args.epochs,
-                     "batch": args.batch, "loss": f"cross-entropy, class weights = frequency^-{args.class_weight_power}",
-                     "seed": SEED},
-        "metrics": {
-            "validation": final,
-            "baseline_logistic_regression_last_flow": base,
-            **({"val_errors": errors} if len(errors) <= 100 else
-               {"val_errors_count": {f"{t} -> {p_}": int(n) for (t, p_), n in
-                                     zip(*np.unique(np.array(errors), axis=0, return_counts=True))}}),
-            "history": history,
-            "notes": task.notes,
-        },
-    }
-    (work / "meta.json").write_text(json.dumps(meta, indent=1))
-    np.save(work / "val_idx.npy", va_idx)
-
-    from .export import export_flow_transformer
-    export_flow_transformer(work, w.take(va_idx), yva, Path(args.artifacts), task)
-    print(f"total {time.time() - t0:.1f}s")
-
-
 def add_flow_arguments(ft, task: D.FlowTask) -> None:
     """The FlowTransformer options; data, tokenizer and artifact defaults come from `task`."""
     add_flow_transformer_arguments(ft, task.artifact, task.family, task.window, task.group_by)
@@ -252,8 +187,9 @@ def main(argv=None) -> None:
     add_flow_arguments(sub.add_parser("flow_transformer_nslkdd",
                                       help="binary FlowTransformer (normal vs attack) on NSL-KDD KDDTrain+_20Percent"),
                        D.FLOW_TASKS["flow_transformer_nslkdd"])
-    from . import iot23
-    iot23.add_parser(sub)
+    add_flow_arguments(sub.add_parser("flow_transformer_iot23",
+                                      help="binary FlowTransformer on IoT-23's labelled Zeek conn.logs"),
+                       D.FLOW_TASKS["flow_transformer_iot23"])
     from . import itransformer
     itransformer.add_arguments(sub.add_parser("itransformer", help="iTransformer on ETTh1 (96 -> 96)"), ONNX_DIR)
     H.add_parser(sub)
@@ -265,9 +201,8 @@ def main(argv=None) -> None:
     if args.family == "all":
         train_all()
     elif args.family in D.FLOW_TASKS:
-        train_flow_transformer(args, D.FLOW_TASKS[args.family])
-    elif args.family == "flow_transformer_iot23":
-        iot23.train(args)
+        from . import flow_protocol
+        flow_protocol.train(args, D.FLOW_TASKS[args.family])
     elif args.family == "itransformer":
         itransformer.train(args)
     elif args.family == "hstu":

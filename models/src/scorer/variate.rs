@@ -2,8 +2,9 @@
 //! scored by its residual.
 //!
 //! The graph takes raw values `x` float32 `[B, L, N]` (the tokenizer's per-window
-//! normalisation undone; the graph normalises over the lookback itself) and gives
-//! `forecast` `[B, H, N]`.
+//! normalisation undone; the graph normalises over the lookback itself), and when it
+//! declares `x_mark`, the lookback's time features float32 `[B, L, 4]` (the tokenizer's
+//! `time_features`), and gives `forecast` `[B, H, N]`.
 
 use std::sync::Arc;
 
@@ -13,13 +14,18 @@ use arrow_schema::{DataType, Field, Fields};
 use ndarray::{ArrayD, Axis, IxDyn};
 use vigil_ingest::metrics::ResampleConfig;
 use vigil_tokenizers::TokenStamp;
-use vigil_tokenizers::variate::{VariateConfig, VariateTokenizer, VariateWindow, denormalise};
+use vigil_tokenizers::variate::{
+    TIME_FEATURES, VariateConfig, VariateTokenizer, VariateWindow, denormalise,
+};
 
 use super::columns::{f32_list, output};
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::model::{InputTensor, Model, Outputs};
+
+/// The graph input of the time features, when the model takes them.
+const X_MARK: &str = "x_mark";
 
 /// One window to forecast, and the values of the step after it when known (to score it).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +52,8 @@ pub struct VariateScorer {
     series: Vec<String>,
     step_us: i64,
     lookback: usize,
+    /// The graph takes the lookback's time features as `x_mark` [batch, lookback, 4].
+    time_features: bool,
 }
 
 impl VariateScorer {
@@ -72,7 +80,8 @@ impl VariateScorer {
             return Err(err(&format!("the step must be a positive number of seconds, got {step}")));
         }
         let step_us = (step * 1e6).round() as i64;
-        Ok(VariateScorer { model, series, step_us, lookback: prep.lookback })
+        let time_features = model.manifest().input(X_MARK).is_some();
+        Ok(VariateScorer { model, series, step_us, lookback: prep.lookback, time_features })
     }
 
     /// The series, in input order.
@@ -92,7 +101,12 @@ impl VariateScorer {
 
     /// The window settings, with windows `stride` steps apart.
     pub fn window_config(&self, stride: usize) -> VariateConfig {
-        VariateConfig { lookback: self.lookback, stride, ..VariateConfig::default() }
+        VariateConfig {
+            lookback: self.lookback,
+            stride,
+            time_features: self.time_features,
+            ..VariateConfig::default()
+        }
     }
 }
 
@@ -123,7 +137,24 @@ impl Scorer for VariateScorer {
         let n = first.window.stats.mean.len();
         let l = first.window.values.len() / n.max(1);
         let mut x = Vec::with_capacity(items.len() * l * n);
+        let mut marks = Vec::with_capacity(if self.time_features {
+            items.len() * l * TIME_FEATURES
+        } else {
+            0
+        });
         for item in items {
+            if self.time_features {
+                // Feature-major in the window, step-major in the graph: marks[t * F + f].
+                let f =
+                    item.window.time_features.as_deref().filter(|f| f.len() == l * TIME_FEATURES);
+                let f = f.ok_or_else(|| Error::Input {
+                    model: self.model.name().into(),
+                    message: "the window has no time features".into(),
+                })?;
+                for t in 0..l {
+                    marks.extend((0..TIME_FEATURES).map(|k| f[k * l + t]));
+                }
+            }
             // Variate-major: raw[v * l + t].
             let raw = denormalise(&item.window.values, &item.window.stats)
                 .map_err(tokenizer_err(&self.model))?;
@@ -139,7 +170,13 @@ impl Scorer for VariateScorer {
         }
         let x = ArrayD::from_shape_vec(IxDyn(&[items.len(), l, n]), x)
             .map_err(shape_err(&self.model))?;
-        Ok(vec![("x", x.into())])
+        let mut inputs = vec![("x", x.into())];
+        if self.time_features {
+            let m = ArrayD::from_shape_vec(IxDyn(&[items.len(), l, TIME_FEATURES]), marks)
+                .map_err(shape_err(&self.model))?;
+            inputs.push((X_MARK, m.into()));
+        }
+        Ok(inputs)
     }
 
     fn decode(&self, items: &[VariateItem], outputs: &Outputs) -> Result<Vec<VariateVerdict>> {
@@ -194,7 +231,8 @@ impl Scorer for VariateScorer {
         .map_err(arrow_err(&self.model))
     }
 
-    /// The model's series and grid, the manifest's lookback, no time features.
+    /// The model's series and grid, the manifest's lookback, time features when the graph
+    /// takes them.
     fn token_stamp(&self) -> TokenStamp {
         TokenStamp::variate(&self.series, &self.resample_config(), &self.window_config(1))
     }
