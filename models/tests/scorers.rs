@@ -70,7 +70,7 @@ fn netfound_scores_flows_with_the_manifests_tokenizer_settings() {
     let verdicts = scorer.score(&[flow(1), flow(20)]).unwrap();
     assert_eq!(verdicts.len(), 2);
     for v in &verdicts {
-        assert_eq!(v.class.probs.len(), 7);
+        assert_eq!(v.class.probs.len(), 6);
         assert!((v.class.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert!(v.malicious.is_some_and(|m| (0.0..=1.0).contains(&m)));
         assert_eq!(v.embedding.as_ref().map(Vec::len), Some(64));
