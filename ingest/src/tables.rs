@@ -168,6 +168,14 @@ fn alerts_schema() -> SchemaRef {
         Field::new("score", DataType::Float32, false),
         Field::new("evidence", DataType::Utf8, false),
         Field::new("sensor", DataType::Utf8, false),
+        // Added with the rules engine; files written before it lack them (null).
+        Field::new("alert_id", DataType::Utf8, true),
+        Field::new("gid", DataType::UInt32, true),
+        Field::new("signature_id", DataType::UInt32, true),
+        Field::new("rev", DataType::UInt32, true),
+        Field::new("model_version", DataType::Utf8, true),
+        Field::new("model_sha256", DataType::Utf8, true),
+        Field::new("suppressed", DataType::UInt64, true),
     ]))
 }
 

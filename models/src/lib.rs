@@ -45,7 +45,9 @@ pub use decode::Prediction;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use family::Family;
-pub use manifest::{DType, Dim, GraphOptimization, Manifest, TensorSpec, VariantEntry};
+pub use manifest::{
+    DType, Dim, GraphOptimization, Manifest, OperatingPoint, TensorSpec, VariantEntry,
+};
 pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;
 pub use precision::Precision;

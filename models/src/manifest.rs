@@ -54,6 +54,30 @@ pub struct Manifest {
     /// not the fastest (measured with `benchmarks/ort-settings.py`).
     #[serde(default)]
     pub graph_optimization: Option<GraphOptimization>,
+    /// Alerting thresholds chosen on validation data for a stated false-positive rate,
+    /// by name (`fpr_1e-3`, `fpr_1e-4`): see [`OperatingPoint`].
+    #[serde(default)]
+    pub operating_points: BTreeMap<String, OperatingPoint>,
+}
+
+/// An alerting threshold on the model's score, chosen on validation data so that at
+/// most `target_fpr` of the benign rows score at or above it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPoint {
+    /// The score compared with the threshold, in words (`1 - P(BENIGN)`, `malicious`).
+    #[serde(default)]
+    pub score: Option<String>,
+    /// The false-positive rate it was chosen for.
+    pub target_fpr: f64,
+    /// Alert when the score is at least this.
+    pub threshold: f64,
+    /// `false` when validation had fewer than 1 / `target_fpr` benign rows, so the rate
+    /// could not be resolved (the threshold is then the one for the smallest rate seen).
+    #[serde(default)]
+    pub resolvable: Option<bool>,
+    /// Recall and false-positive rate measured at the threshold, on validation.
+    #[serde(default)]
+    pub validation: serde_json::Value,
 }
 
 /// ONNX Runtime's graph optimisation level for a session.

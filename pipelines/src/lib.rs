@@ -13,6 +13,7 @@
 //! (`vigil-harness`), outside the library that ships.
 #![deny(missing_docs)]
 
+pub mod alerting;
 pub mod extract;
 pub mod inputs;
 pub mod logging;

@@ -328,7 +328,7 @@ fn bad_topologies_are_refused_before_anything_runs() {
                 "[sources.a]\ntype = \"metrics\"\npath = \"{metrics}\"\n[transforms.m]\ntype = \"score\"\nmodel = \"{itransformer}\"\ninputs = [\"a\"]\n[transforms.al]\ntype = \"alerts\"\ninputs = [\"m\"]\nrules = [{{ name = \"r\", model = \"netfound\", min_score = 0.5 }}]\n[sinks.s]\ntype = \"store\"\ninputs = [\"al\"]\n",
                 metrics = toml_str(&repo("samples/metrics/ec2_cpu_utilization_825cc2.csv"))
             ),
-            "rule `r` reads model `netfound`, which no stage before it runs (they run itransformer-etth1)",
+            "(`r`) reads model `netfound`, which no stage before it runs",
         ),
         (
             format!(

@@ -5,6 +5,7 @@ mod flows;
 mod inputs;
 mod kafka;
 mod progress;
+mod rules;
 mod run;
 mod score;
 mod sql;
@@ -47,6 +48,8 @@ enum Command {
     Sql(sql::SqlArgs),
     /// Kafka tools: replay a file into a topic, show a consumer group's lag.
     Kafka(kafka::KafkaArgs),
+    /// Alert rules: print the built-in set, check rules files.
+    Rules(rules::RulesArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -79,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Stats(args) => stats::run(args),
         Command::Kafka(args) => kafka::run(args, cli.quiet),
+        Command::Rules(args) => rules::run(args),
     }
 }

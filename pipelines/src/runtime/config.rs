@@ -24,7 +24,7 @@
 //! [transforms.alerts]
 //! type = "alerts"
 //! inputs = ["netfound"]
-//! rules = [{ name = "netfound-malicious", model = "netfound", field = "malicious", min_score = 0.9 }]
+//! rules = "builtin"               # or a rules file, or ["builtin", "local.toml"]
 //!
 //! [sinks.store]
 //! type = "store"
@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::sources::KafkaFormat;
+pub use crate::alerting::rules::AlertRule;
+use crate::alerting::rules::RuleSource;
 use crate::store::{Partitioning, Retention};
 
 /// The whole topology file.
@@ -273,51 +275,64 @@ pub enum TransformConfig {
     Alerts {
         /// Upstream stages.
         inputs: Vec<String>,
-        /// The rules.
-        rules: Vec<AlertRule>,
-        /// Suppression keys (rule, source address or entity) kept at most; past it
-        /// the oldest are evicted [default: 100000].
+        /// The rules: `"builtin"`, a rules file, a list of those layered in order
+        /// (`["builtin", "local.toml"]`), or inline model rules. Files are reloaded when
+        /// they change.
+        rules: RulesConfig,
+        /// Thresholding buckets (rule and tracked key) kept at most; past it the oldest
+        /// are evicted [default: 100000].
         #[serde(default)]
         suppress_max_keys: Option<usize>,
+        /// How far behind the newest event time SQL windows are evaluated, so that rows
+        /// this late still count [default: 10 s].
+        #[serde(default)]
+        lateness_secs: Option<u64>,
+        /// Rows each table's SQL window keeps at most [default: 1000000].
+        #[serde(default)]
+        window_max_rows: Option<usize>,
     },
 }
 
-/// One alert rule: a model's verdict at or above a score.
+/// The rules of an alerts stage: `"builtin"`, a rules file, a list of those (layered in
+/// order), or model rules written inline.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AlertRule {
-    /// The rule's name, the alert's signature.
-    pub name: String,
-    /// The model whose verdict is read (its manifest name).
-    pub model: String,
-    /// Only this predicted label (classifiers).
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Not this predicted label (e.g. `BENIGN`).
-    #[serde(default)]
-    pub not_label: Option<String>,
-    /// The verdict field compared with `min_score`: `score` (default) or `malicious`.
-    #[serde(default)]
-    pub field: Option<String>,
-    /// Alert when the field is at least this.
-    pub min_score: f32,
-    /// 1 (high) to 3 (low); default 2.
-    #[serde(default = "default_severity")]
-    pub severity: u8,
-    /// The alert category; default "Anomalous Activity".
-    #[serde(default)]
-    pub category: Option<String>,
-    /// Seconds in which the same rule and key (source address or entity) alert once.
-    #[serde(default = "default_suppress")]
-    pub suppress_secs: u64,
+#[serde(untagged)]
+pub enum RulesConfig {
+    /// Model rules written in the topology.
+    Inline(Vec<AlertRule>),
+    /// `"builtin"` and rules files, layered in order.
+    Layers(Vec<String>),
+    /// `"builtin"` or one rules file.
+    One(String),
 }
 
-fn default_severity() -> u8 {
-    2
-}
+impl RulesConfig {
+    /// Where the rules come from.
+    pub fn sources(&self) -> Vec<RuleSource> {
+        let named = |s: &String| match s.as_str() {
+            "builtin" => RuleSource::Builtin,
+            path => RuleSource::File(PathBuf::from(path)),
+        };
+        match self {
+            RulesConfig::Inline(rules) => vec![RuleSource::Inline(rules.clone())],
+            RulesConfig::Layers(names) => names.iter().map(named).collect(),
+            RulesConfig::One(name) => vec![named(name)],
+        }
+    }
 
-fn default_suppress() -> u64 {
-    60
+    /// Make rules files relative to `base`.
+    fn resolve(&mut self, base: &Path) {
+        let fix = |s: &mut String| {
+            if s != "builtin" && Path::new(s.as_str()).is_relative() {
+                *s = base.join(&*s).display().to_string();
+            }
+        };
+        match self {
+            RulesConfig::Inline(_) => {}
+            RulesConfig::Layers(names) => names.iter_mut().for_each(fix),
+            RulesConfig::One(name) => fix(name),
+        }
+    }
 }
 
 /// A sink.
@@ -413,8 +428,9 @@ impl TopologyConfig {
             }
         }
         for t in self.transforms.values_mut() {
-            if let TransformConfig::Score { model, .. } = t {
-                fix(model);
+            match t {
+                TransformConfig::Score { model, .. } => fix(model),
+                TransformConfig::Alerts { rules, .. } => rules.resolve(base),
             }
         }
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt64Type,
+    Float32Type, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
 use serde_json::{Map, Value, json};
@@ -125,12 +125,53 @@ impl EveWriter {
         let err = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
         let out = self.file()?;
         for r in 0..b.num_rows() {
-            let line = eve_alert(b, r)?;
+            let line = eve_line(b, r)?;
             writeln!(out, "{line}").map_err(err)?;
         }
         out.flush().map_err(err)?;
         Ok(b.num_rows())
     }
+}
+
+/// Suricata's order of an event's first keys; the rest follow in name order.
+const EVE_KEY_ORDER: [&str; 12] = [
+    "timestamp",
+    "flow_id",
+    "event_type",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "community_id",
+    "alert",
+    "vigil",
+    "host",
+];
+
+/// One `alerts` row as an EVE JSON line, its keys in Suricata's order (`timestamp`
+/// first), so that line-oriented parsers written for Suricata's output read it.
+pub fn eve_line(b: &RecordBatch, r: usize) -> anyhow::Result<String> {
+    let Value::Object(mut e) = eve_alert(b, r)? else { unreachable!("an object") };
+    let mut out = String::from("{");
+    let mut put = |k: &str, v: &Value| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.to_string()).to_string());
+        out.push(':');
+        out.push_str(&v.to_string());
+    };
+    for k in EVE_KEY_ORDER {
+        if let Some(v) = e.remove(k) {
+            put(k, &v);
+        }
+    }
+    for (k, v) in &e {
+        put(k, v);
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// One `alerts` row as an EVE alert event.
@@ -153,26 +194,42 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
     }
     if let Some(src) = text("src_ip")? {
         e.insert("src_ip".into(), json!(src));
-        e.insert("src_port".into(), json!(col("src_port")?.as_primitive::<UInt16Type>().value(r)));
-        e.insert("dest_ip".into(), json!(text("dest_ip")?));
-        e.insert(
-            "dest_port".into(),
-            json!(col("dest_port")?.as_primitive::<UInt16Type>().value(r)),
-        );
-        let proto = col("proto")?.as_primitive::<UInt8Type>().value(r);
-        let name = match proto {
-            6 => "TCP".to_string(),
-            17 => "UDP".to_string(),
-            1 => "ICMP".to_string(),
-            58 => "IPv6-ICMP".to_string(),
-            p => p.to_string(),
+        let port = |n: &str| -> anyhow::Result<Option<u16>> {
+            let c = col(n)?.as_primitive::<UInt16Type>();
+            Ok(c.is_valid(r).then(|| c.value(r)))
         };
-        e.insert("proto".into(), json!(name));
+        if let Some(p) = port("src_port")? {
+            e.insert("src_port".into(), json!(p));
+        }
+        if let Some(dst) = text("dest_ip")? {
+            e.insert("dest_ip".into(), json!(dst));
+        }
+        if let Some(p) = port("dest_port")? {
+            e.insert("dest_port".into(), json!(p));
+        }
+        let proto = col("proto")?.as_primitive::<UInt8Type>();
+        if proto.is_valid(r) {
+            let name = match proto.value(r) {
+                6 => "TCP".to_string(),
+                17 => "UDP".to_string(),
+                1 => "ICMP".to_string(),
+                58 => "IPv6-ICMP".to_string(),
+                p => p.to_string(),
+            };
+            e.insert("proto".into(), json!(name));
+        }
     }
+    let u32_of = |n: &str| -> Option<u32> {
+        let c = b.column_by_name(n)?.as_primitive_opt::<UInt32Type>()?;
+        c.is_valid(r).then(|| c.value(r))
+    };
     e.insert(
         "alert".into(),
         json!({
             "action": "allowed",
+            "gid": u32_of("gid").unwrap_or(1),
+            "signature_id": u32_of("signature_id").unwrap_or(0),
+            "rev": u32_of("rev").unwrap_or(1),
             "signature": text("signature")?,
             "category": text("category")?,
             "severity": col("severity")?.as_primitive::<UInt8Type>().value(r),
@@ -180,13 +237,26 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
     );
     let evidence: Value =
         text("evidence")?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null);
+    let opt_text = |n: &str| -> Option<String> {
+        let c = b.column_by_name(n)?.as_string_opt::<i32>()?;
+        c.is_valid(r).then(|| c.value(r).to_string())
+    };
+    let suppressed = b
+        .column_by_name("suppressed")
+        .and_then(|c| c.as_primitive_opt::<UInt64Type>().cloned())
+        .filter(|c| c.is_valid(r))
+        .map_or(0, |c| c.value(r));
     e.insert(
         "vigil".into(),
         json!({
+            "alert_id": opt_text("alert_id"),
             "model": text("model")?,
+            "model_version": opt_text("model_version"),
+            "model_sha256": opt_text("model_sha256"),
             "label": text("label")?,
             "score": col("score")?.as_primitive::<Float32Type>().value(r),
             "entity": text("entity")?,
+            "suppressed": suppressed,
             "evidence": evidence,
         }),
     );
@@ -203,41 +273,57 @@ fn rfc3339(ts: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::config::AlertRule;
-    use crate::runtime::transforms::{Alert, alerts_batch};
+    use crate::alerting::{Alert, ModelRef, Signature, alerts_batch};
 
     #[test]
     fn alerts_become_eve_lines() {
-        let rule = AlertRule {
-            name: "netfound-malicious".into(),
-            model: "netfound".into(),
-            label: None,
-            not_label: None,
-            field: Some("malicious".into()),
-            min_score: 0.9,
-            severity: 1,
-            category: None,
-            suppress_secs: 60,
-        };
         let a = Alert {
             ts: 1_000_000_000_123_456,
-            rule: 0,
+            sig: Signature {
+                sid: 9100001,
+                gid: 1,
+                rev: 2,
+                text: "netfound-malicious".into(),
+                category: "Potentially Bad Traffic".into(),
+                severity: 1,
+            },
+            model: ModelRef { name: "netfound".into(), version: Some("3".into()), sha256: None },
             flow_id: Some(7),
             community_id: Some("1:abc".into()),
-            tuple: Some(("10.0.0.1".into(), 1234, "10.0.0.2".into(), 80, 6)),
-            entity: None,
+            src_ip: Some("10.0.0.1".into()),
+            src_port: Some(1234),
+            dest_ip: Some("10.0.0.2".into()),
+            dest_port: Some(80),
+            proto: Some(6),
             label: Some("HTTP".into()),
             score: 0.95,
             evidence: json!({"conn_state": "SF"}),
             sensor: "lab".into(),
+            suppressed: 4,
+            ..Default::default()
         };
-        let b = alerts_batch(&[a], &[rule]).unwrap();
+        let hstu =
+            Alert { entity: Some("192.0.2.9".into()), sig: a.sig.clone(), ..Default::default() };
+        let b = alerts_batch(&[a.clone(), hstu]).unwrap();
         let e = eve_alert(&b, 0).unwrap();
         assert_eq!(e["timestamp"], "2001-09-09T01:46:40.123456+0000");
         assert_eq!(e["proto"], "TCP");
         assert_eq!(e["alert"]["signature"], "netfound-malicious");
+        assert_eq!(e["alert"]["signature_id"], 9100001);
+        assert_eq!((e["alert"]["gid"].clone(), e["alert"]["rev"].clone()), (json!(1), json!(2)));
         assert_eq!(e["alert"]["severity"], 1);
         assert_eq!(e["vigil"]["evidence"]["conn_state"], "SF");
+        assert_eq!(e["vigil"]["alert_id"], a.alert_id());
+        assert_eq!(e["vigil"]["suppressed"], 4);
+        assert_eq!(e["vigil"]["model_version"], "3");
         assert_eq!(e["dest_port"], 80);
+        // The first key is the timestamp, as Suricata writes it.
+        let line = eve_line(&b, 0).unwrap();
+        assert!(line.starts_with("{\"timestamp\":\"2001-09-09T01:46:40.123456+0000\",\"flow_id\":7,\"event_type\":\"alert\",\"src_ip\""), "{line}");
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), e);
+        // An entity that is an address is the source.
+        let h = eve_alert(&b, 1).unwrap();
+        assert_eq!(h["src_ip"], "192.0.2.9");
+        assert!(h.get("src_port").is_none() && h.get("proto").is_none());
     }
 }

@@ -156,12 +156,25 @@ impl Topology {
         let mut models = BTreeMap::new();
         let mut built: BTreeMap<String, Transform> = BTreeMap::new();
         for (name, tc) in &config.transforms {
+            if matches!(tc, TransformConfig::Alerts { .. }) {
+                continue;
+            }
             let Some(model) = p.check(load_model(name, tc, scoring_workers)) else { continue };
             if let Some(t) = p.check(Transform::new(name, tc, model.clone())) {
                 built.insert(name.clone(), t);
             }
             if let Some(m) = model {
                 models.insert(name.clone(), m);
+            }
+        }
+        // Alerts stages read the models run before them (their manifests' thresholds).
+        for (name, tc) in &config.transforms {
+            if !matches!(tc, TransformConfig::Alerts { .. }) {
+                continue;
+            }
+            let upstream = upstream_stage_models(&config, &models, name);
+            if let Some(t) = p.check(Transform::alerts(name, tc, &upstream)) {
+                built.insert(name.clone(), t);
             }
         }
 
@@ -188,24 +201,12 @@ impl Topology {
                 .flat_map(|i| emits.get(i).into_iter().flatten().copied())
                 .collect();
             let out = match (tc, built.get(name)) {
-                (TransformConfig::Alerts { rules, .. }, _) => {
+                (TransformConfig::Alerts { .. }, _) => {
                     for i in inputs_of(tc) {
                         if !matches!(config.transforms.get(i), Some(TransformConfig::Score { .. }))
                         {
                             p.add(format!(
                                 "transform `{name}`: alert rules read scored records; `{i}` is not a score transform"
-                            ));
-                        }
-                    }
-                    let upstream = upstream_models(&config, &models, name);
-                    for r in rules {
-                        if !upstream.contains(&r.model) {
-                            let known: Vec<&str> = upstream.iter().map(String::as_str).collect();
-                            p.add(format!(
-                                "transform `{name}`: rule `{}` reads model `{}`, which no stage before it runs ({})",
-                                r.name,
-                                r.model,
-                                if known.is_empty() { "none does".to_string() } else { format!("they run {}", known.join(", ")) }
                             ));
                         }
                     }
@@ -388,13 +389,13 @@ fn creatable(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The manifest names of the models run by score transforms before `stage`.
-fn upstream_models(
+/// The models run by score transforms before `stage`, by transform name.
+fn upstream_stage_models(
     config: &TopologyConfig,
     models: &BTreeMap<String, Arc<Model>>,
     stage: &str,
-) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+) -> BTreeMap<String, Arc<Model>> {
+    let mut out = BTreeMap::new();
     let mut todo: Vec<String> =
         config.transforms.get(stage).map_or(Vec::new(), |t| inputs_of(t).to_vec());
     let mut seen = BTreeSet::new();
@@ -404,7 +405,7 @@ fn upstream_models(
         }
         if let Some(t) = config.transforms.get(&s) {
             if let Some(m) = models.get(&s) {
-                out.insert(m.name().to_string());
+                out.insert(s.clone(), m.clone());
             }
             todo.extend(inputs_of(t).iter().cloned());
         }

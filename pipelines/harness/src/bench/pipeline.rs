@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cpu_seconds;
 use vigil_pipelines::runtime::config::{
-    AlertRule, BatchConfig, SinkConfig, SourceConfig, StoreConfig, TransformConfig,
+    AlertRule, BatchConfig, RulesConfig, SinkConfig, SourceConfig, StoreConfig, TransformConfig,
 };
 use vigil_pipelines::runtime::stats::StageSnapshot;
 use vigil_pipelines::runtime::{Runner, Topology, TopologyConfig};
@@ -119,10 +119,10 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         label: None,
         not_label: not_label.map(str::to_owned),
         field: field.map(str::to_owned),
-        min_score,
-        severity: 2,
-        category: None,
-        suppress_secs: 60,
+        min_score: Some(min_score),
+        severity: Some(2),
+        suppress_secs: Some(60),
+        ..AlertRule::default()
     };
     // The thresholds of `vigil demo`.
     let rule = match input.kind {
@@ -144,8 +144,10 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
     };
     let alerts = TransformConfig::Alerts {
         inputs: vec!["score".into()],
-        rules: vec![rule],
+        rules: RulesConfig::Inline(vec![rule]),
         suppress_max_keys: None,
+        lateness_secs: None,
+        window_max_rows: None,
     };
     TopologyConfig {
         sensor: "bench".into(),

@@ -17,8 +17,7 @@ use serde::Serialize;
 use vigil_ingest::flow::EndReason;
 use vigil_ingest::{DirectionStats, FlowRecord};
 
-use vigil_pipelines::runtime::config::AlertRule;
-use vigil_pipelines::runtime::transforms::{Alert, alerts_batch};
+use vigil_pipelines::alerting::{Alert, ModelRef, Signature, alerts_batch};
 use vigil_pipelines::sql::{QueryLimits, open_store, run_query, saved_query};
 use vigil_pipelines::store::{StoreWriter, Table, compact_table, list_files};
 
@@ -136,42 +135,37 @@ const ALERT_MODELS: [(&str, &[&str], f32, f32); 4] = [
     ("hstu-user-actions", &["GET", "POST", "HEAD"], 12.0, 30.0),
 ];
 
-fn alert_rules() -> Vec<AlertRule> {
-    ALERT_MODELS
-        .iter()
-        .map(|(model, _, min, _)| AlertRule {
-            name: format!("{model}: synthetic"),
-            model: (*model).into(),
-            label: None,
-            not_label: None,
-            field: None,
-            min_score: *min,
-            severity: 2,
-            category: None,
-            suppress_secs: 60,
-        })
-        .collect()
-}
-
 fn synthetic_alert(rng: &mut Rng, ts: i64, flow: Option<&FlowRecord>) -> Alert {
     let rule = rng.below(ALERT_MODELS.len() as u64) as usize;
-    let (_, labels, lo, hi) = ALERT_MODELS[rule];
+    let (model, labels, lo, hi) = ALERT_MODELS[rule];
     let label = (!labels.is_empty()).then(|| labels[rng.below(labels.len() as u64) as usize]);
     // Scores pile up near the threshold.
     let score = lo + (hi - lo) * rng.unit().powi(3) as f32;
     let flow = flow.filter(|_| rule < 2);
     Alert {
         ts,
-        rule,
+        sig: Signature {
+            sid: 9_100_001 + rule as u32,
+            gid: 1,
+            rev: 1,
+            text: format!("{model}: synthetic"),
+            category: "Anomalous Activity".into(),
+            severity: 2,
+        },
+        model: ModelRef { name: model.into(), version: Some("1".into()), sha256: None },
         flow_id: flow.map(|f| f.flow_id),
         community_id: flow.map(|f| f.community_id.clone()),
-        tuple: flow
-            .map(|f| (f.orig_h.to_string(), f.orig_p, f.resp_h.to_string(), f.resp_p, f.proto)),
+        src_ip: flow.map(|f| f.orig_h.to_string()),
+        src_port: flow.map(|f| f.orig_p),
+        dest_ip: flow.map(|f| f.resp_h.to_string()),
+        dest_port: flow.map(|f| f.resp_p),
+        proto: flow.map(|f| f.proto),
         entity: flow.is_none().then(|| format!("entity-{}", rng.below(500))),
         label: label.map(str::to_owned),
         score,
         evidence: serde_json::json!({ "value": score }),
         sensor: "bench".into(),
+        suppressed: 0,
     }
 }
 
@@ -192,14 +186,13 @@ pub fn write_synthetic_store(root: &Path, spec: SyntheticSpec) -> anyhow::Result
             recent = std::mem::take(&mut batch);
         }
     }
-    let rules = alert_rules();
     let mut alerts = Vec::with_capacity(spec.batch_rows);
     for i in 0..spec.alerts {
         let ts = START_US + i as i64 * step(spec.alerts);
         let flow = (!recent.is_empty()).then(|| &recent[rng.below(recent.len() as u64) as usize]);
         alerts.push(synthetic_alert(&mut rng, ts, flow));
         if alerts.len() == spec.batch_rows || i + 1 == spec.alerts {
-            writer.write(Table::Alerts, &alerts_batch(&alerts, &rules)?)?;
+            writer.write(Table::Alerts, &alerts_batch(&alerts)?)?;
             alerts.clear();
         }
     }

@@ -325,10 +325,23 @@ fn record_of_features(r: &FlowFeatures, seed: u64) -> FlowRecord {
         wire_bytes: bytes,
         tcp_flags: 0,
     };
+    // Community ID from the 5-tuple, as Zeek and Suricata compute it (none without addresses).
+    let community_id = match (t.src_addr, t.dst_addr) {
+        (Some(s), Some(d)) => vigil_ingest::flow::community_id_v1(
+            0,
+            &s,
+            t.src_port.unwrap_or(0),
+            &d,
+            t.dst_port.unwrap_or(0),
+            t.proto.unwrap_or(0),
+            false,
+        ),
+        _ => String::new(),
+    };
     FlowRecord {
         flow_id,
         uid,
-        community_id: String::new(),
+        community_id,
         ts_start: ts,
         ts_end: ts + duration_us,
         orig_h: t.src_addr.unwrap_or(unspecified),

@@ -14,8 +14,8 @@ use super::verdict::{VerdictSpec, with_column};
 use crate::runtime::record::Envelope;
 use crate::runtime::stats::StageStats;
 
-/// netFound: the flows' tokens (from the capture source) → traffic class, malicious
-/// probability (and embedding when asked).
+/// netFound: the flows' tokens (from the capture source) → traffic class, class
+/// probabilities, malicious probability (and embedding when asked).
 pub struct NetfoundTransform {
     scorer: NetfoundScorer,
     verdict: VerdictSpec,
@@ -24,7 +24,7 @@ pub struct NetfoundTransform {
 impl NetfoundTransform {
     /// A transform scoring with `scorer`; `embedding` keeps the embedding in the rows.
     pub fn new(scorer: NetfoundScorer, embedding: bool) -> anyhow::Result<Self> {
-        let mut keep = vec!["label", "score", "malicious"];
+        let mut keep = vec!["label", "score", "probs", "malicious"];
         if embedding {
             keep.push("embedding");
         }
@@ -71,7 +71,7 @@ impl NetfoundTransform {
 }
 
 /// FlowTransformer: each flow with the W−1 flows before it (per the model's grouping)
-/// → class and probability.
+/// → class, its probability and every class's (`probs`, in the manifest's label order).
 pub struct FlowTransform {
     scorer: FlowScorer,
     tokenizer: FlowWindowTokenizer,
@@ -84,7 +84,7 @@ impl FlowTransform {
     pub fn new(scorer: FlowScorer) -> anyhow::Result<Self> {
         let tokenizer = scorer.tokenizer()?;
         let verdict =
-            VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &["label", "score"])?;
+            VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &["label", "score", "probs"])?;
         // Flows from a capture get the features of the model's mapping where our flows can
         // provide them (else NF-v2, and the preprocessor names what is missing).
         let features = scorer.mapping().and_then(features_for_mapping).unwrap_or(nf_v2_features);

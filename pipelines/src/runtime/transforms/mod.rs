@@ -18,14 +18,16 @@ use vigil_models::{
     VariateScorer,
 };
 
+pub use crate::alerting::{Alert, alerts_batch};
 pub use actions::ActionsTransform;
-pub use alerts::{Alert, AlertsTransform, DEFAULT_MAX_SUPPRESSION_KEYS, alerts_batch};
+pub use alerts::{AlertsTransform, model_info};
 pub use flows::{FlowTransform, NetfoundTransform};
 pub use metrics::MetricsTransform;
 
 use super::config::TransformConfig;
 use super::record::{Envelope, RecordKind};
 use super::stats::StageStats;
+use crate::alerting::EngineLimits;
 
 /// A transform ready to run.
 pub enum Transform {
@@ -69,12 +71,8 @@ impl Transform {
         model: Option<Arc<Model>>,
     ) -> anyhow::Result<Transform> {
         let t = match (config, model) {
-            (TransformConfig::Alerts { rules, suppress_max_keys, .. }, _) => {
-                let t = AlertsTransform::new(rules.clone())?;
-                Transform::Alerts(match suppress_max_keys {
-                    Some(n) => t.with_max_keys(*n),
-                    None => t,
-                })
+            (TransformConfig::Alerts { .. }, _) => {
+                anyhow::bail!("transform `{name}`: an alerts stage is made by Transform::alerts")
             }
             (TransformConfig::Score { embedding, series, step_seconds, .. }, Some(model)) => {
                 let scoring = || -> anyhow::Result<Transform> {
@@ -102,6 +100,35 @@ impl Transform {
             (TransformConfig::Score { .. }, None) => anyhow::bail!("transform `{name}`: no model"),
         };
         Ok(t)
+    }
+
+    /// An alerts stage over the scores of `models` (transform name → model; those run
+    /// before the stage).
+    pub fn alerts(
+        name: &str,
+        config: &TransformConfig,
+        models: &std::collections::BTreeMap<String, Arc<Model>>,
+    ) -> anyhow::Result<Transform> {
+        let TransformConfig::Alerts {
+            rules,
+            suppress_max_keys,
+            lateness_secs,
+            window_max_rows,
+            ..
+        } = config
+        else {
+            anyhow::bail!("transform `{name}` is not an alerts stage");
+        };
+        let defaults = EngineLimits::default();
+        let limits = EngineLimits {
+            max_keys: suppress_max_keys.unwrap_or(defaults.max_keys),
+            window_rows: window_max_rows.unwrap_or(defaults.window_rows),
+            lateness_secs: lateness_secs.unwrap_or(defaults.lateness_secs),
+        };
+        let by_name = models.values().map(|m| (m.name().to_string(), m.clone())).collect();
+        let t = AlertsTransform::new(rules.sources(), &by_name, limits)
+            .map_err(|e| anyhow::anyhow!("transform `{name}`: {e:#}"))?;
+        Ok(Transform::Alerts(t))
     }
 
     /// The record kind it scores (`None`: alerts read any scored kind).
@@ -163,6 +190,7 @@ impl Transform {
     pub fn finish(&mut self, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         match self {
             Transform::Metrics(t) => t.finish(stats),
+            Transform::Alerts(t) => Ok(t.finish()?.into_iter().collect()),
             _ => Ok(Vec::new()),
         }
     }

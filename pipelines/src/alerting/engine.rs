@@ -1,0 +1,373 @@
+//! The alerts stage: model rules on each scored batch, SQL rules over windows, then
+//! allow-lists and thresholding, with the rules reloaded when their files change.
+//!
+//! A reload builds and checks the whole new set first; only a set without problems
+//! replaces the running one (in one step, between two batches). Otherwise the old
+//! rules keep running and every problem is logged. Thresholding state and SQL windows
+//! of rules whose sid (and, for SQL, definition) is unchanged carry over.
+
+use std::time::Duration;
+
+use super::alert::{Alert, Signature, alerts_batch};
+use super::allow::AllowKey;
+use super::model_match::{SeriesHistory, matches};
+use super::reload::{CHECK_EVERY, FileWatch};
+use super::rules::{RuleLoader, RuleMeta, RuleSet};
+use super::sql_alerts::sql_alerts;
+use super::sql_rules::SqlRules;
+use super::threshold::Thresholds;
+use crate::runtime::record::{Envelope, RecordKind};
+
+/// Limits of an alerts stage's state.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// Thresholding buckets kept at most.
+    pub max_keys: usize,
+    /// Rows each SQL window table keeps at most.
+    pub window_rows: usize,
+    /// How far behind the newest event time SQL windows are evaluated, seconds.
+    pub lateness_secs: u64,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            max_keys: super::threshold::DEFAULT_MAX_KEYS,
+            window_rows: super::window::DEFAULT_MAX_ROWS,
+            lateness_secs: super::sql_rules::DEFAULT_LATENESS_SECS,
+        }
+    }
+}
+
+/// Counters of an alerts stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounts {
+    /// Matches dropped by an allow-list.
+    pub allowed: u64,
+    /// Matches held back by thresholding.
+    pub suppressed: u64,
+    /// Rules reloads that took effect.
+    pub reloads: u64,
+    /// Rules reloads refused (the old rules kept running).
+    pub failed_reloads: u64,
+    /// Rows that came too late for every SQL window they belong to.
+    pub late_rows: u64,
+    /// Rows evicted from SQL windows at their cap.
+    pub evicted_rows: u64,
+}
+
+/// The rules of an alerts stage and their state.
+pub struct AlertEngine {
+    loader: RuleLoader,
+    rules: RuleSet,
+    thresholds: Thresholds,
+    sql: SqlRules,
+    history: SeriesHistory,
+    watch: FileWatch,
+    sensor: String,
+    counts: EngineCounts,
+}
+
+impl RuleMeta {
+    /// What the rule's alerts are signed with.
+    pub fn signature(&self) -> Signature {
+        Signature {
+            sid: self.sid,
+            gid: self.gid,
+            rev: self.rev,
+            text: self.signature.clone(),
+            category: self.category.clone(),
+            severity: self.severity,
+        }
+    }
+}
+
+impl AlertEngine {
+    /// Load the rules (the error lists every problem) and set up the state.
+    pub fn new(loader: RuleLoader, limits: EngineLimits) -> anyhow::Result<AlertEngine> {
+        let rules = loader.load().map_err(|p| anyhow::anyhow!("{}", p.join("; ")))?;
+        if !rules.dormant.is_empty() {
+            tracing::info!(
+                "alert rules left dormant (no stage before the alerts stage runs their model): {}",
+                rules.dormant.join(", ")
+            );
+        }
+        let mut sql = SqlRules::new(limits.lateness_secs, limits.window_rows)?;
+        sql.set_rules(rules.sql_rules.clone())?;
+        let watch = FileWatch::new(loader.files(), CHECK_EVERY);
+        Ok(AlertEngine {
+            loader,
+            rules,
+            thresholds: Thresholds::new(limits.max_keys),
+            sql,
+            history: SeriesHistory::default(),
+            watch,
+            sensor: vigil_ingest::flow::DEFAULT_SENSOR.to_string(),
+            counts: EngineCounts::default(),
+        })
+    }
+
+    /// Look at the rules files every `every` instead of every second (tests).
+    pub fn check_files_every(mut self, every: Duration) -> Self {
+        self.watch = FileWatch::new(self.loader.files(), every);
+        self
+    }
+
+    /// The rules running now.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The counters so far.
+    pub fn counts(&self) -> EngineCounts {
+        let (late_rows, evicted_rows) = self.sql.dropped_rows();
+        EngineCounts {
+            suppressed: self.thresholds.suppressed,
+            late_rows,
+            evicted_rows,
+            ..self.counts
+        }
+    }
+
+    /// Thresholding buckets evicted at the cap so far.
+    pub fn evicted(&self) -> u64 {
+        self.thresholds.evicted()
+    }
+
+    /// Thresholding buckets held now.
+    pub fn tracked_keys(&self) -> usize {
+        self.thresholds.tracked_keys()
+    }
+
+    /// Reload the rules if their files changed; a set with problems is refused.
+    pub fn reload_if_changed(&mut self) {
+        if !self.watch.changed() {
+            return;
+        }
+        match self.loader.load() {
+            Ok(rules) => {
+                if let Err(e) = self.sql.set_rules(rules.sql_rules.clone()) {
+                    self.counts.failed_reloads += 1;
+                    tracing::error!("alert rules not reloaded, the old ones keep running: {e:#}");
+                    return;
+                }
+                self.thresholds.retain_rules(&rules.sids());
+                tracing::info!(
+                    model_rules = rules.model_rules.len(),
+                    sql_rules = rules.sql_rules.len(),
+                    "alert rules reloaded"
+                );
+                self.rules = rules;
+                self.counts.reloads += 1;
+            }
+            Err(problems) => {
+                self.counts.failed_reloads += 1;
+                tracing::error!(
+                    "alert rules not reloaded, the old ones keep running: {}",
+                    problems.join("; ")
+                );
+            }
+        }
+    }
+
+    /// Alerts raised by a scored batch (none for batches no rule reads).
+    pub fn apply(&mut self, env: &Envelope) -> anyhow::Result<Option<Envelope>> {
+        self.reload_if_changed();
+        if let Some(s) = sensor_of(env) {
+            self.sensor = s;
+        }
+        if env.kind == RecordKind::Metrics {
+            self.history.push(&env.batch)?;
+        }
+        let mut raised = Vec::new();
+        for i in 0..self.rules.model_rules.len() {
+            let rule = &self.rules.model_rules[i];
+            let Some(info) = self.loader.model(&rule.model) else { continue };
+            let found = matches(rule, info, env.kind, &env.batch, &self.history)?;
+            let meta = rule.meta.clone();
+            raised.extend(found.into_iter().filter_map(|a| self.admit(&meta, a)));
+        }
+        let table = env.kind.table().name();
+        if env.kind != RecordKind::Alerts && self.sql.reads(table) {
+            self.sql.push(table, &env.batch)?;
+        }
+        if !raised.is_empty() && self.sql.reads("alerts") {
+            self.sql.push("alerts", &alerts_batch(&raised)?)?;
+        }
+        raised.extend(self.sql_alerts(false)?);
+        self.envelope(raised)
+    }
+
+    /// End of input: every pending SQL window is evaluated.
+    pub fn finish(&mut self) -> anyhow::Result<Option<Envelope>> {
+        let raised = self.sql_alerts(true)?;
+        self.envelope(raised)
+    }
+
+    fn envelope(&self, raised: Vec<Alert>) -> anyhow::Result<Option<Envelope>> {
+        if raised.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Envelope::new(RecordKind::Alerts, alerts_batch(&raised)?)))
+    }
+
+    fn sql_alerts(&mut self, finish: bool) -> anyhow::Result<Vec<Alert>> {
+        let mut out = Vec::new();
+        let found = self.sql.evaluate(finish)?;
+        for m in found {
+            let meta = self.rules.sql_rules[m.rule].meta.clone();
+            for a in sql_alerts(&m, &self.sensor) {
+                out.extend(self.admit(&meta, a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sign a match, then drop it if allowed or held back by thresholding.
+    fn admit(&mut self, meta: &RuleMeta, mut a: Alert) -> Option<Alert> {
+        a.sig = meta.signature();
+        let key = AllowKey {
+            sid: meta.sid,
+            ips: [a.source_address(), a.dest_ip.as_deref()],
+            ports: [a.src_port, a.dest_port],
+            entity: a.entity.as_deref(),
+        };
+        if self.rules.allow.allows(&key) || meta.allow.as_ref().is_some_and(|l| l.allows(&key)) {
+            self.counts.allowed += 1;
+            return None;
+        }
+        let track =
+            meta.threshold.key(a.source_address(), a.dest_ip.as_deref(), a.entity.as_deref());
+        a.suppressed = self.thresholds.admit(meta.sid, &meta.threshold, track, a.ts)?;
+        Some(a)
+    }
+}
+
+fn sensor_of(env: &Envelope) -> Option<String> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    let c = env.batch.column_by_name("sensor")?;
+    let c = c.as_string_opt::<i32>()?;
+    (!c.is_empty() && c.is_valid(0)).then(|| c.value(0).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use arrow_array::cast::AsArray;
+    use vigil_ingest::actions::ActionEvent;
+
+    use super::*;
+    use crate::alerting::rules::{ModelInfo, RuleSource};
+    use crate::alerting::sql_rules::check_query;
+    use crate::runtime::rows::actions_batch;
+    use crate::runtime::sources::test_flow;
+
+    const S: i64 = 1_000_000;
+    const T0: i64 = 1_700_000_000 * S;
+
+    fn engine() -> AlertEngine {
+        let loader = RuleLoader::new(
+            vec![RuleSource::Builtin],
+            BTreeMap::<String, ModelInfo>::new(),
+            Box::new(check_query),
+        );
+        AlertEngine::new(loader, EngineLimits::default()).unwrap()
+    }
+
+    /// A flow `src` → `dst`:`port` at `t` seconds after T0.
+    fn flow(i: u64, src: &str, dst: &str, port: u16, t: i64) -> vigil_ingest::FlowRecord {
+        let mut f = test_flow(i, &format!("C{i}"), 40_000 + (i % 20_000) as u16);
+        f.orig_h = src.parse().unwrap();
+        f.resp_h = dst.parse().unwrap();
+        f.resp_p = port;
+        f.ts_start = T0 + t * S;
+        f.ts_end = f.ts_start + S;
+        f
+    }
+
+    /// Benign background: 20 clients each talking to 3 servers on 2 ports, a flow
+    /// every second over 10 minutes.
+    fn background() -> Vec<vigil_ingest::FlowRecord> {
+        (0..600)
+            .map(|t| {
+                let c = t % 20;
+                let server = format!("10.1.0.{}", 1 + t % 3);
+                flow(t as u64, &format!("10.0.0.{}", 10 + c), &server, [443, 53][t as usize % 2], t)
+            })
+            .collect()
+    }
+
+    fn sids_raised(
+        e: &mut AlertEngine,
+        flows: Vec<vigil_ingest::FlowRecord>,
+        actions: Vec<ActionEvent>,
+    ) -> Vec<u32> {
+        let mut flows = flows;
+        flows.sort_by_key(|f| f.ts_start);
+        let mut out = Vec::new();
+        let mut take = |env: Option<Envelope>| {
+            if let Some(env) = env {
+                let sid = env
+                    .batch
+                    .column_by_name("signature_id")
+                    .unwrap()
+                    .as_primitive::<arrow_array::types::UInt32Type>();
+                out.extend(sid.values().iter().copied());
+            }
+        };
+        // Micro-batches of 50 rows, as a source would cut them.
+        for chunk in flows.chunks(50) {
+            let b = vigil_ingest::flows_to_batch(chunk, "s1").unwrap();
+            take(e.apply(&Envelope::new(RecordKind::Flows, b)).unwrap());
+        }
+        for chunk in actions.chunks(50) {
+            take(
+                e.apply(&Envelope::new(RecordKind::Actions, actions_batch(chunk, "auth", "s1")))
+                    .unwrap(),
+            );
+        }
+        take(e.finish().unwrap());
+        out
+    }
+
+    #[test]
+    fn background_alone_raises_nothing() {
+        assert_eq!(sids_raised(&mut engine(), background(), Vec::new()), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_port_scan_a_host_sweep_and_a_brute_force_each_alert_once() {
+        let mut flows = background();
+        // A scan of 200 ports of one host in 20 s, from 10 minutes' background on.
+        flows.extend((0..200).map(|p| {
+            flow(10_000 + p, "203.0.113.5", "10.1.0.1", 1 + p as u16, 100 + p as i64 / 10)
+        }));
+        // A sweep of 100 hosts on port 22 in 50 s.
+        flows.extend((0..100).map(|h| {
+            flow(20_000 + h, "198.51.100.7", &format!("10.2.0.{h}"), 22, 300 + h as i64 / 2)
+        }));
+        // 40 failed SSH logins in 2 minutes, among successful ones of others.
+        let mut actions: Vec<ActionEvent> = (0..40)
+            .map(|i| ActionEvent {
+                entity: "192.0.2.66".into(),
+                ts: T0 + (200 + 3 * i) * S,
+                action: "ssh_failed_password".into(),
+                object: "root".into(),
+            })
+            .collect();
+        actions.extend((0..100).map(|i| ActionEvent {
+            entity: format!("10.0.0.{}", i % 20),
+            ts: T0 + (150 + 2 * i) * S,
+            action: "ssh_accepted_publickey".into(),
+            object: "ops".into(),
+        }));
+        actions.sort_by_key(|a| a.ts);
+        let mut e = engine();
+        let mut got = sids_raised(&mut e, flows, actions);
+        got.sort();
+        assert_eq!(got, [9200001, 9200002, 9200003], "one alert each after suppression");
+        assert!(e.counts().suppressed > 0, "the repeats were held back");
+    }
+}

@@ -1,0 +1,267 @@
+//! Model rules against scored rows: which rows match, with their evidence.
+//!
+//! Flows: the model's verdict column (`label`, `score`, `probs`, `malicious`); the
+//! evidence holds the top class probabilities. Actions: the HSTU surprise, with the
+//! observed action against the model's expected one and its rank. Metrics: the
+//! anomaly score, with forecast against observed over the series' last steps.
+
+use std::collections::{HashMap, VecDeque};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
+use arrow_array::{Array, RecordBatch, StructArray};
+use serde_json::{Value, json};
+
+use super::alert::{Alert, ModelRef};
+use super::rules::{ModelInfo, ModelRule};
+use crate::runtime::record::RecordKind;
+use crate::runtime::transforms::verdict::verdict_column_name;
+
+/// Steps of forecast against observed kept per series for the evidence.
+pub const HISTORY_STEPS: usize = 8;
+/// Series whose recent steps are kept at most (past it the history starts afresh).
+pub const HISTORY_SERIES: usize = 10_000;
+
+/// One step of a series: (time, observed, forecast).
+type Step = (i64, Option<f64>, Option<f64>);
+
+/// The last steps of each series.
+#[derive(Debug, Default)]
+pub struct SeriesHistory {
+    steps: HashMap<String, VecDeque<Step>>,
+}
+
+impl SeriesHistory {
+    /// Take in the rows of a scored metrics batch.
+    pub fn push(&mut self, b: &RecordBatch) -> anyhow::Result<()> {
+        let (Some(series), Some(ts), Some(value), Some(forecast)) = (
+            b.column_by_name("series"),
+            b.column_by_name("ts"),
+            b.column_by_name("value"),
+            b.column_by_name("forecast"),
+        ) else {
+            return Ok(());
+        };
+        let series = series.as_string::<i32>();
+        let ts = ts.as_primitive::<TimestampMicrosecondType>();
+        let (value, forecast) =
+            (value.as_primitive::<Float64Type>(), forecast.as_primitive::<Float64Type>());
+        if self.steps.len() > HISTORY_SERIES {
+            self.steps.clear();
+        }
+        for r in 0..b.num_rows() {
+            let q = self.steps.entry(series.value(r).to_string()).or_default();
+            q.push_back((
+                ts.value(r),
+                value.is_valid(r).then(|| value.value(r)),
+                forecast.is_valid(r).then(|| forecast.value(r)),
+            ));
+            if q.len() > HISTORY_STEPS {
+                q.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    /// The steps of `series` up to `ts`, oldest first, as evidence.
+    fn evidence(&self, series: &str, ts: i64) -> Value {
+        let steps = self.steps.get(series).into_iter().flatten().filter(|s| s.0 <= ts);
+        let v: Vec<Value> = steps
+            .map(|(t, v, f)| {
+                json!({ "ts": vigil_ingest::time::rfc3339_us(*t), "observed": v, "forecast": f })
+            })
+            .collect();
+        Value::Array(v)
+    }
+}
+
+fn model_ref(rule: &ModelRule, info: &ModelInfo) -> ModelRef {
+    ModelRef {
+        name: rule.model.clone(),
+        version: Some(info.version.clone()),
+        sha256: Some(info.sha256.clone()),
+    }
+}
+
+fn label_matches(rule: &ModelRule, label: Option<&str>) -> bool {
+    rule.label.as_deref().is_none_or(|l| Some(l) == label)
+        && rule.not_label.as_deref().is_none_or(|l| Some(l) != label)
+}
+
+/// The rows of `b` that `rule` matches, as alerts not yet thresholded.
+pub fn matches(
+    rule: &ModelRule,
+    info: &ModelInfo,
+    kind: RecordKind,
+    b: &RecordBatch,
+    history: &SeriesHistory,
+) -> anyhow::Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    match kind {
+        RecordKind::Flows => flow_matches(rule, info, b, &mut out)?,
+        RecordKind::Actions | RecordKind::Metrics => {
+            row_matches(rule, info, kind, b, history, &mut out)?
+        }
+        RecordKind::Alerts | RecordKind::DeadLetters => {}
+    }
+    Ok(out)
+}
+
+/// The top classes by probability, as `{label: p}` in order.
+fn top_probabilities(labels: &[String], probs: &[f32], k: usize) -> Value {
+    let mut idx: Vec<usize> = (0..probs.len()).collect();
+    idx.sort_by(|a, b| probs[*b].total_cmp(&probs[*a]));
+    let top = idx.into_iter().take(k).map(|i| {
+        let name = labels.get(i).cloned().unwrap_or_else(|| i.to_string());
+        json!([name, probs[i]])
+    });
+    Value::Array(top.collect())
+}
+
+fn flow_matches(
+    rule: &ModelRule,
+    info: &ModelInfo,
+    b: &RecordBatch,
+    out: &mut Vec<Alert>,
+) -> anyhow::Result<()> {
+    let Some(verdict) = b.column_by_name(&verdict_column_name(&rule.model)) else { return Ok(()) };
+    let verdict: &StructArray = verdict.as_struct();
+    let f32_field =
+        |n: &str| verdict.column_by_name(n).map(|c| c.as_primitive::<Float32Type>().clone());
+    let (score, malicious) = (f32_field("score"), f32_field("malicious"));
+    let probs = verdict.column_by_name("probs").map(|c| c.as_list::<i32>().clone());
+    let label = verdict.column_by_name("label").map(|l| l.as_string::<i32>().clone());
+    let benign = rule.not_label.as_ref().and_then(|l| info.labels.iter().position(|x| x == l));
+    let col = |n: &str| b.column_by_name(n).ok_or_else(|| anyhow::anyhow!("flows without `{n}`"));
+    let ts = col("ts_start")?.as_primitive::<TimestampMicrosecondType>();
+    let flow_id = col("flow_id")?.as_primitive::<UInt64Type>();
+    let cid = col("community_id")?.as_string::<i32>();
+    let (src, dst) = (col("src_ip")?.as_string::<i32>(), col("dst_ip")?.as_string::<i32>());
+    let (sp, dp) = (
+        col("src_port")?.as_primitive::<UInt16Type>(),
+        col("dst_port")?.as_primitive::<UInt16Type>(),
+    );
+    let proto = col("proto")?.as_primitive::<UInt8Type>();
+    let state = col("conn_state")?.as_string::<i32>();
+    let sensor = col("sensor")?.as_string::<i32>();
+    for r in 0..b.num_rows() {
+        if verdict.is_null(r) {
+            continue;
+        }
+        let p: Option<Vec<f32>> = probs
+            .as_ref()
+            .filter(|p| p.is_valid(r))
+            .map(|p| p.value(r).as_primitive::<Float32Type>().values().to_vec());
+        let value = match rule.field.as_str() {
+            "malicious" => malicious.as_ref().filter(|m| m.is_valid(r)).map(|m| m.value(r)),
+            "attack" => match (&p, benign) {
+                (Some(p), Some(i)) if i < p.len() => Some(1.0 - p[i]),
+                _ => None,
+            },
+            _ => score.as_ref().filter(|s| s.is_valid(r)).map(|s| s.value(r)),
+        };
+        let Some(value) = value.filter(|v| *v >= rule.min_score) else { continue };
+        let l = label.as_ref().filter(|l| l.is_valid(r)).map(|l| l.value(r));
+        if !label_matches(rule, l) {
+            continue;
+        }
+        let mut evidence = json!({
+            "field": rule.field, "value": value, "label": l, "threshold": rule.threshold_origin,
+            "conn_state": state.value(r),
+        });
+        if let Some(p) = &p {
+            evidence["probabilities"] = top_probabilities(&info.labels, p, 5);
+        }
+        out.push(Alert {
+            ts: ts.value(r),
+            model: model_ref(rule, info),
+            flow_id: Some(flow_id.value(r)),
+            community_id: Some(cid.value(r).to_string()).filter(|c| !c.is_empty()),
+            src_ip: Some(src.value(r).into()),
+            src_port: Some(sp.value(r)),
+            dest_ip: Some(dst.value(r).into()),
+            dest_port: Some(dp.value(r)),
+            proto: Some(proto.value(r)),
+            label: l.map(str::to_string),
+            score: value,
+            evidence,
+            sensor: sensor.value(r).to_string(),
+            ..Default::default()
+        });
+    }
+    Ok(())
+}
+
+/// Actions (surprise) or metrics (anomaly score) of the rule's model.
+fn row_matches(
+    rule: &ModelRule,
+    info: &ModelInfo,
+    kind: RecordKind,
+    b: &RecordBatch,
+    history: &SeriesHistory,
+    out: &mut Vec<Alert>,
+) -> anyhow::Result<()> {
+    let is_actions = kind == RecordKind::Actions;
+    let (key, score_col) =
+        if is_actions { ("entity", "surprise") } else { ("series", "anomaly_score") };
+    let (Some(model), Some(score)) = (b.column_by_name("model"), b.column_by_name(score_col))
+    else {
+        return Ok(());
+    };
+    let model = model.as_string::<i32>();
+    let score = score.as_primitive::<Float32Type>();
+    let col = |n: &str| b.column_by_name(n).ok_or_else(|| anyhow::anyhow!("rows without `{n}`"));
+    let ts = col("ts")?.as_primitive::<TimestampMicrosecondType>();
+    let keys = col(key)?.as_string::<i32>();
+    let sensor = col("sensor")?.as_string::<i32>();
+    for r in 0..b.num_rows() {
+        if model.is_null(r)
+            || model.value(r) != rule.model
+            || score.is_null(r)
+            || score.value(r) < rule.min_score
+        {
+            continue;
+        }
+        let (label, evidence) = if is_actions {
+            let action = col("action")?.as_string::<i32>().value(r).to_string();
+            let object = col("object")?.as_string::<i32>();
+            let rank = col("rank")?.as_primitive::<UInt32Type>();
+            let predicted = col("predicted")?.as_string::<i32>();
+            let ev = json!({
+                "observed": { "action": action, "object": object.is_valid(r).then(|| object.value(r)) },
+                "expected": predicted.is_valid(r).then(|| predicted.value(r)),
+                "observed_rank": rank.is_valid(r).then(|| rank.value(r)),
+                "surprise": score.value(r), "threshold": rule.threshold_origin,
+            });
+            (Some(action), ev)
+        } else {
+            let value = col("value")?.as_primitive::<Float64Type>();
+            let forecast = col("forecast")?.as_primitive::<Float64Type>();
+            let ev = json!({
+                "series": keys.value(r), "anomaly_score": score.value(r),
+                "observed": value.is_valid(r).then(|| value.value(r)),
+                "forecast": forecast.is_valid(r).then(|| forecast.value(r)),
+                "recent": history.evidence(keys.value(r), ts.value(r)),
+                "threshold": rule.threshold_origin,
+            });
+            (None, ev)
+        };
+        if !label_matches(rule, label.as_deref()) {
+            continue;
+        }
+        out.push(Alert {
+            ts: ts.value(r),
+            model: model_ref(rule, info),
+            entity: Some(keys.value(r).to_string()),
+            label,
+            score: score.value(r),
+            evidence,
+            sensor: sensor.value(r).to_string(),
+            ..Default::default()
+        });
+    }
+    Ok(())
+}
