@@ -59,6 +59,22 @@ pub struct StageSnapshot {
     /// Kafka sources: the partitions this instance owns now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<PartitionSnapshot>,
+    /// Webhook sinks: deliveries, retries and what is spooled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSnapshot>,
+}
+
+/// A webhook sink's delivery counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSnapshot {
+    /// Alerts the receiver answered 2xx to.
+    pub delivered: u64,
+    /// Failed attempts (each retried).
+    pub retries: u64,
+    /// Failed attempts answered with a permanent client error (4xx but 408, 425, 429).
+    pub rejected: u64,
+    /// Alerts spooled and not yet delivered.
+    pub pending: u64,
 }
 
 /// One Kafka partition a source owns: offsets as librdkafka last reported them (-1:
@@ -173,6 +189,28 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
                     "{name}{{stage=\"{}\",topic=\"{}\",partition=\"{}\"}} {v}",
                     s.stage, p.topic, p.partition
                 );
+            }
+        }
+    }
+    let webhook = [
+        ("vigil_webhook_delivered_total", "Alerts the webhook receiver accepted (2xx).", "counter"),
+        ("vigil_webhook_retries_total", "Webhook attempts that failed and are retried.", "counter"),
+        (
+            "vigil_webhook_rejected_total",
+            "Webhook attempts refused with a permanent 4xx.",
+            "counter",
+        ),
+        ("vigil_webhook_pending", "Alerts spooled and not yet delivered.", "gauge"),
+    ];
+    for (which, (name, help, kind)) in webhook.into_iter().enumerate() {
+        if stages.iter().all(|s| s.webhook.is_none()) {
+            break;
+        }
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for s in stages {
+            if let Some(w) = &s.webhook {
+                let v = [w.delivered, w.retries, w.rejected, w.pending][which];
+                let _ = writeln!(out, "{name}{{stage=\"{}\"}} {v}", s.stage);
             }
         }
     }

@@ -3,8 +3,8 @@
 //!
 //! Relative paths of inputs (captures, files, models, mapping files) and of the store
 //! are relative to the topology file's directory ([`TopologyConfig::from_path`]); a
-//! relative EVE path is relative to the store, so `--data` moves everything a run
-//! writes.
+//! relative EVE path or webhook spool is relative to the store, so `--data` moves
+//! everything a run writes.
 //!
 //! ```toml
 //! sensor = "lab-1"
@@ -29,7 +29,31 @@
 //! [sinks.store]
 //! type = "store"
 //! inputs = ["netfound", "alerts"]
+//!
+//! [sinks.siem]
+//! type = "webhook"                # alerts POSTed one by one, through an on-disk spool
+//! inputs = ["alerts"]
+//! url = "http://127.0.0.1:8088/vigil/alerts"   # http only: https via a TLS-terminating proxy
+//! spool = "webhook-spool/siem"    # the default; relative to the store
+//! max_spool_bytes = 268435456     # undelivered alerts kept at most; past it the sink waits
+//! timeout_ms = 5000               # per request
+//! retry_initial_ms = 500          # first retry delay, doubled up to…
+//! retry_max_ms = 30000            # …this
+//! drain_secs = 30                 # at the end of a run, wait this long for the spool to drain
+//! headers = { Authorization = "env:SIEM_TOKEN" }   # env:NAME or file:PATH; never logged
 //! ```
+//!
+//! A webhook sink makes an alert durable by appending it to its spool (fsynced), which
+//! acknowledges the batch; a delivery task then POSTs the spooled alerts in order, one
+//! per request (the EVE JSON object, with `Idempotency-Key`: the alert's
+//! `vigil.alert_id`, else the SHA-256 of its JSON), and commits its position after each
+//! 2xx. A failure (no connection, a timeout, any other status) is retried with
+//! exponential backoff and jitter, never skipped, so order holds; a permanent client
+//! error (4xx other than 408, 425 and 429) is logged as an error, counted
+//! (`vigil_webhook_rejected_total`) and retried at `retry_max_ms`, since dropping the
+//! alert would lose it. Delivery is at least once: a crash between a 2xx and the
+//! commit sends that alert again, with the same key. What is still spooled when a run
+//! ends after `drain_secs` is delivered by the next run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -353,6 +377,79 @@ pub enum SinkConfig {
     },
     /// Records (scored events, alerts) produced to a Kafka topic.
     Kafka(KafkaSinkConfig),
+    /// Alerts POSTed to an HTTP webhook through an on-disk spool.
+    Webhook(WebhookSinkConfig),
+}
+
+/// A webhook sink (see the module docs for its delivery contract).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSinkConfig {
+    /// Upstream stages.
+    pub inputs: Vec<String>,
+    /// `http://host[:port]/path`; https is refused (use a TLS-terminating proxy).
+    pub url: String,
+    /// The spool directory; default `webhook-spool/<sink name>`, relative to the store.
+    #[serde(default)]
+    pub spool: Option<PathBuf>,
+    /// Bytes of undelivered alerts the spool keeps at most (default 256 MiB); when it
+    /// is full the sink waits (backpressure), it never drops.
+    #[serde(default = "default_spool_bytes")]
+    pub max_spool_bytes: u64,
+    /// Milliseconds for one request: connect, send, response head (default 5000).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Milliseconds before the first retry of an alert (default 500), doubled at each
+    /// failure…
+    #[serde(default = "default_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+    /// …up to this (default 30000).
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+    /// Extra request headers; a value `env:NAME` is read from the environment,
+    /// `file:PATH` from a file. Values are never logged.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Seconds the end of a run waits for the spool to drain (default 30); what is
+    /// left stays spooled for the next run.
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u64,
+}
+
+fn default_spool_bytes() -> u64 {
+    256 << 20
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_retry_initial_ms() -> u64 {
+    500
+}
+
+fn default_retry_max_ms() -> u64 {
+    30_000
+}
+
+fn default_drain_secs() -> u64 {
+    30
+}
+
+/// A secret setting's value: `env:NAME` from the environment, `file:PATH` from a file
+/// (trimmed), anything else as written; errors name `setting`, never the value.
+pub fn secret_value(setting: &str, value: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if let Some(name) = value.strip_prefix("env:") {
+        return std::env::var(name)
+            .with_context(|| format!("{setting}: environment variable {name} is not set"));
+    }
+    if let Some(path) = value.strip_prefix("file:") {
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .with_context(|| format!("{setting}: cannot read {path}"));
+    }
+    Ok(value.to_string())
 }
 
 /// A Kafka sink.
@@ -392,8 +489,8 @@ impl TopologyConfig {
     }
 
     /// Make relative input paths, model directories, mapping files and the store
-    /// directory relative to `base` (`-`, stdin, stays). EVE paths stay relative:
-    /// they are relative to the store.
+    /// directory relative to `base` (`-`, stdin, stays). EVE paths and webhook spools
+    /// stay relative: they are relative to the store.
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() && p.as_os_str() != "-" {

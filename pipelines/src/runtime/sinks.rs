@@ -1,9 +1,11 @@
-//! Sinks: the event store, EVE JSON lines for alerts, and Kafka.
+//! Sinks: the event store, EVE JSON lines for alerts, Kafka, and an HTTP webhook for
+//! alerts.
 //!
 //! A sink is an async task reading its channel ([`Sink::run`]); it resolves each
 //! batch's acknowledgements once the rows are durable (the store: fsynced and
-//! renamed, see [`StoreSink`]; EVE: flushed; Kafka: every delivery confirmed), and fails the run (its rows counted lost, their
-//! acknowledgements errored) when a write fails.
+//! renamed, see [`StoreSink`]; EVE: flushed; Kafka: every delivery confirmed; webhook:
+//! fsynced in its spool, see [`WebhookSink`]), and fails the run (its rows counted
+//! lost, their acknowledgements errored) when a write fails.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -25,6 +27,7 @@ pub use super::kafka_sink::KafkaWriter;
 use super::record::{Envelope, RecordKind};
 use super::stats::StageStats;
 pub use super::store_sink::StoreSink;
+pub use super::webhook::WebhookSink;
 
 /// A sink ready to run.
 pub enum Sink {
@@ -34,30 +37,34 @@ pub enum Sink {
     Eve(EveWriter),
     /// Records produced to a Kafka topic.
     Kafka(Box<KafkaWriter>),
+    /// Alerts spooled on disk and POSTed to an HTTP receiver.
+    Webhook(Box<WebhookSink>),
 }
 
 impl Sink {
     /// Write every batch `rx` brings until it closes; a failed write ends the sink
     /// with the error (the batch's rows counted lost).
     pub async fn run(
-        mut self,
+        self,
         mut rx: mpsc::Receiver<Envelope>,
         stats: Arc<StageStats>,
     ) -> anyhow::Result<()> {
-        if let Sink::Store(store) = self {
-            return store.run(rx, stats).await;
-        }
+        let mut this = match self {
+            Sink::Store(store) => return store.run(rx, stats).await,
+            Sink::Webhook(hook) => return hook.run(rx, stats).await,
+            other => other,
+        };
         while let Some(mut env) = rx.recv().await {
             let acks = env.take_acks();
             let rows = env.rows();
             stats.add_in(rows);
             let started = std::time::Instant::now();
             let (sink, result) = tokio::task::spawn_blocking(move || {
-                let r = self.write(&env);
-                (self, r)
+                let r = this.write(&env);
+                (this, r)
             })
             .await?;
-            self = sink;
+            this = sink;
             stats.observe_batch(started.elapsed());
             match result {
                 Ok(written) => {
@@ -77,7 +84,7 @@ impl Sink {
     /// Write one batch to an EVE or Kafka sink; returns the rows now durable.
     fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
         match self {
-            Sink::Store(_) => unreachable!("the store sink runs on its own"),
+            Sink::Store(_) | Sink::Webhook(_) => unreachable!("these sinks run on their own"),
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
             Sink::Eve(_) => Ok(0),
             Sink::Kafka(w) => w.write(env),

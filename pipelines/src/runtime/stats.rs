@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use vigil_ingest::stage_stats::{
-    LATENCY_BUCKETS_MS, PartitionSnapshot, StageSnapshot, prometheus_text, stages_table,
+    LATENCY_BUCKETS_MS, PartitionSnapshot, StageSnapshot, WebhookSnapshot, prometheus_text,
+    stages_table,
 };
 
 /// The counters of one stage. Cheap to update from any thread.
@@ -30,6 +31,20 @@ pub struct StageStats {
     tokenize_us: AtomicU64,
     score_us: AtomicU64,
     partitions: Mutex<Vec<PartitionSnapshot>>,
+    webhook: std::sync::OnceLock<DeliveryCounters>,
+}
+
+/// A webhook sink's delivery counters ([`StageStats::delivery`]).
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    /// Alerts the receiver accepted.
+    pub delivered: AtomicU64,
+    /// Failed attempts.
+    pub retries: AtomicU64,
+    /// Failed attempts answered with a permanent 4xx.
+    pub rejected: AtomicU64,
+    /// Alerts spooled and not delivered.
+    pub pending: AtomicU64,
 }
 
 fn add_us(counter: &AtomicU64, took: Duration) {
@@ -40,6 +55,11 @@ impl StageStats {
     /// The Kafka partitions a source owns now, with their offsets.
     pub fn set_partitions(&self, partitions: Vec<PartitionSnapshot>) {
         *self.partitions.lock().unwrap_or_else(|e| e.into_inner()) = partitions;
+    }
+
+    /// The delivery counters of a webhook sink (made, and then reported, at the first call).
+    pub fn delivery(&self) -> &DeliveryCounters {
+        self.webhook.get_or_init(DeliveryCounters::default)
     }
 
     /// Count records taken in.
@@ -150,6 +170,12 @@ impl StageStats {
             tokenize_seconds: load(&self.tokenize_us) as f64 / 1e6,
             score_seconds: load(&self.score_us) as f64 / 1e6,
             partitions: self.partitions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            webhook: self.webhook.get().map(|w| WebhookSnapshot {
+                delivered: load(&w.delivered),
+                retries: load(&w.retries),
+                rejected: load(&w.rejected),
+                pending: load(&w.pending),
+            }),
         }
     }
 }
@@ -202,7 +228,14 @@ mod tests {
             high_watermark: 100,
             lag: 10,
         }]);
+        let w = reg.stage("siem", "sink");
+        w.delivery().delivered.fetch_add(4, Ordering::Relaxed);
+        w.delivery().pending.store(2, Ordering::Relaxed);
         let text = prometheus_text(&reg.snapshot());
+        assert!(text.contains("vigil_webhook_delivered_total{stage=\"siem\"} 4"));
+        assert!(text.contains(
+            "# TYPE vigil_webhook_pending gauge\nvigil_webhook_pending{stage=\"siem\"} 2"
+        ));
         assert!(text.contains(
             "vigil_kafka_partition_lag{stage=\"kafka\",topic=\"flows\",partition=\"3\"} 10"
         ));

@@ -1,7 +1,8 @@
 //! Building a topology from its configuration: every check that can fail is made
 //! before anything runs (unknown stage or model, a cycle, a model fed records it
 //! cannot read, a missing file, a flow CSV without the mapping's columns, a rule
-//! naming a model no stage runs, a bad listen address), each naming the stage, all
+//! naming a model no stage runs, a bad listen address, a webhook URL that is not
+//! http:// or a header that cannot be resolved), each naming the stage, all
 //! reported at once. Building creates nothing on disk.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,7 @@ use vigil_tokenizers::NetfoundConfig;
 
 use super::config::{SinkConfig, SourceConfig, StoreConfig, TopologyConfig, TransformConfig};
 use super::record::RecordKind;
-use super::sinks::{EveWriter, KafkaWriter, Sink, StoreSink};
+use super::sinks::{EveWriter, KafkaWriter, Sink, StoreSink, WebhookSink};
 use super::sources::KafkaFormat;
 use super::sources::Source;
 use super::store_sink::{DEFAULT_FLUSH_AGE, DEFAULT_FLUSH_ROWS};
@@ -52,6 +53,7 @@ fn sink_inputs(s: &SinkConfig) -> &[String] {
     match s {
         SinkConfig::Store { inputs } | SinkConfig::Eve { inputs, .. } => inputs,
         SinkConfig::Kafka(k) => &k.inputs,
+        SinkConfig::Webhook(w) => &w.inputs,
     }
 }
 
@@ -89,8 +91,8 @@ pub struct ScoreBatching {
 
 impl Topology {
     /// Check `config` and build its stages. Every problem is reported at once, and
-    /// nothing is created on disk (the store and EVE files are made when the run
-    /// starts writing).
+    /// nothing is created on disk (the store, EVE files and webhook spools are made
+    /// when the run starts).
     pub fn build(config: TopologyConfig) -> anyhow::Result<Topology> {
         let mut p = Problems::default();
         if config.sources.is_empty() {
@@ -274,6 +276,7 @@ impl Topology {
 
         let store_dir = config.store.dir.clone().unwrap_or_else(default_store_dir);
         let mut sinks = Vec::new();
+        let mut spools: BTreeMap<PathBuf, &str> = BTreeMap::new();
         for (n, s) in &config.sinks {
             let fed: BTreeSet<RecordKind> = sink_inputs(s)
                 .iter()
@@ -312,6 +315,29 @@ impl Topology {
                         continue;
                     };
                     Sink::Kafka(Box::new(w))
+                }
+                SinkConfig::Webhook(w) => {
+                    if wired && !fed.contains(&RecordKind::Alerts) {
+                        p.add(format!(
+                            "sink `{n}` posts alerts, but none of its inputs raises any (add an alerts transform)"
+                        ));
+                    }
+                    let Some(hook) = p.check(
+                        WebhookSink::new(n, w, &store_dir)
+                            .with_context(|| format!("sink `{n}` (webhook {})", w.url)),
+                    ) else {
+                        continue;
+                    };
+                    let spool = hook.spool().to_path_buf();
+                    p.check(creatable(&spool).with_context(|| format!("sink `{n}`: the spool")));
+                    let key = std::path::absolute(&spool).unwrap_or(spool.clone());
+                    if let Some(other) = spools.insert(key, n) {
+                        p.add(format!(
+                            "sinks `{other}` and `{n}` share the spool {}",
+                            spool.display()
+                        ));
+                    }
+                    Sink::Webhook(Box::new(hook))
                 }
             };
             sinks.push((n.clone(), sink, sink_inputs(s).to_vec()));

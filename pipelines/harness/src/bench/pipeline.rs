@@ -381,6 +381,7 @@ mod tests {
             tokenize_seconds: tokenize,
             score_seconds: score,
             partitions: Vec::new(),
+            webhook: None,
         }
     }
 

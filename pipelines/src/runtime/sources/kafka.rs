@@ -197,17 +197,7 @@ const UNASSIGNED_GRACE: Duration = Duration::from_secs(30);
 /// A librdkafka setting's value: `env:NAME` from the environment, `file:PATH` from a
 /// file (trimmed), anything else as written. Values are never logged.
 pub fn librdkafka_value(key: &str, value: &str) -> anyhow::Result<String> {
-    if let Some(name) = value.strip_prefix("env:") {
-        return std::env::var(name).with_context(|| {
-            format!("librdkafka `{key}`: environment variable {name} is not set")
-        });
-    }
-    if let Some(path) = value.strip_prefix("file:") {
-        return std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
-            .with_context(|| format!("librdkafka `{key}`: cannot read {path}"));
-    }
-    Ok(value.to_string())
+    crate::runtime::config::secret_value(&format!("librdkafka `{key}`"), value)
 }
 
 /// Messages waiting for their batch, and the next offset of every partition sent.
