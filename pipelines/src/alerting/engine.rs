@@ -370,4 +370,35 @@ mod tests {
         assert_eq!(got, [9200001, 9200002, 9200003], "one alert each after suppression");
         assert!(e.counts().suppressed > 0, "the repeats were held back");
     }
+
+    #[test]
+    fn a_changed_rules_file_is_swapped_in_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("local.toml");
+        let rules = |having: &str| {
+            format!(
+                "[[sql]]\nsid = 1000001\nname = \"failures\"\ntables = [\"actions\"]\nwindow_secs = 60\n\
+                 query = \"SELECT entity, COUNT(*) AS score FROM actions GROUP BY entity HAVING {having}\"\n"
+            )
+        };
+        std::fs::write(&path, rules("COUNT(*) >= 3")).unwrap();
+        let loader = RuleLoader::new(
+            vec![RuleSource::File(path.clone())],
+            BTreeMap::new(),
+            Box::new(check_query),
+        );
+        let mut e = AlertEngine::new(loader, EngineLimits::default())
+            .unwrap()
+            .check_files_every(std::time::Duration::ZERO);
+        // A file that does not check: the old rules keep running.
+        std::fs::write(&path, rules("nope >= 3")).unwrap();
+        e.reload_if_changed();
+        assert_eq!((e.counts().reloads, e.counts().failed_reloads), (0, 1));
+        assert!(e.rules().sql_rules[0].query.contains("COUNT(*) >= 3"));
+        // A good one replaces them.
+        std::fs::write(&path, rules("COUNT(*) >= 100")).unwrap();
+        e.reload_if_changed();
+        assert_eq!((e.counts().reloads, e.counts().failed_reloads), (1, 1));
+        assert!(e.rules().sql_rules[0].query.contains(">= 100"));
+    }
 }
