@@ -220,6 +220,18 @@ pub struct ModelInfo {
     pub operating_points: BTreeMap<String, OperatingPoint>,
 }
 
+impl ModelInfo {
+    /// What a manifest says of its model.
+    pub fn from_manifest(m: &vigil_models::Manifest) -> ModelInfo {
+        ModelInfo {
+            version: m.version.clone(),
+            sha256: m.sha256.clone(),
+            labels: m.labels.clone(),
+            operating_points: m.operating_points.clone(),
+        }
+    }
+}
+
 /// The rules an alerts stage runs.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
@@ -394,23 +406,20 @@ impl RuleLoader {
             }
         }
         let default = Threshold::limit_one(Track::BySrc, r.window_secs.max(1));
-        let meta = match meta(
-            r.sid,
-            r.gid,
-            r.rev,
-            &r.name,
-            r.severity,
-            &r.category,
-            r.threshold,
-            &r.allow,
-            default,
-        ) {
-            Ok(m) => Some(m),
-            Err(es) => {
-                problems.extend(es);
-                None
-            }
-        };
+        let meta = noted(
+            meta(
+                r.sid,
+                r.gid,
+                r.rev,
+                &r.name,
+                r.severity,
+                &r.category,
+                r.threshold,
+                &r.allow,
+                default,
+            ),
+            &mut problems,
+        );
         let query = match fill_placeholders(&r.query, &self.models) {
             Ok(Some(q)) => q,
             Ok(None) => return Ok(None),
@@ -435,6 +444,11 @@ impl RuleLoader {
             _ => Err(problems),
         }
     }
+}
+
+/// The value, or `None` with its problems added to `problems`.
+fn noted<T>(r: Result<T, Vec<String>>, problems: &mut Vec<String>) -> Option<T> {
+    r.map_err(|es| problems.extend(es)).ok()
 }
 
 fn parse(text: &str) -> Result<RulesFile, String> {
@@ -549,23 +563,10 @@ fn model_rule(r: AlertRule, info: &ModelInfo) -> Result<ModelRule, Vec<String>> 
         problems.push("give threshold or suppress_secs, not both".to_string());
     }
     let sid = r.sid.unwrap_or_default();
-    let meta = match meta(
-        sid,
-        r.gid,
-        r.rev,
-        &r.name,
-        r.severity,
-        &r.category,
-        r.threshold,
-        &r.allow,
-        default,
-    ) {
-        Ok(m) => Some(m),
-        Err(es) => {
-            problems.extend(es);
-            None
-        }
-    };
+    let meta = noted(
+        meta(sid, r.gid, r.rev, &r.name, r.severity, &r.category, r.threshold, &r.allow, default),
+        &mut problems,
+    );
     match (problems.is_empty(), meta) {
         (true, Some(meta)) => Ok(ModelRule {
             meta,

@@ -70,10 +70,6 @@ fn micros(a: &ArrayRef, r: usize) -> Option<i64> {
     })
 }
 
-fn as_f64(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 /// The alerts of one SQL match (one per result row), not yet signed or thresholded.
 /// The alert's time is the row's `last_seen`, else the window's end.
 pub fn sql_alerts(m: &SqlMatch, sensor: &str) -> Vec<Alert> {
@@ -102,7 +98,7 @@ pub fn sql_alerts(m: &SqlMatch, sensor: &str) -> Vec<Alert> {
                 other => Some(other.to_string()),
             })
         };
-        let num = |i: Option<usize>| i.and_then(|i| as_f64(&cell(b.column(i), r)));
+        let num = |i: Option<usize>| i.and_then(|i| cell(b.column(i), r).as_f64());
         let ts = last.and_then(|i| micros(b.column(i), r)).unwrap_or(m.window.1);
         let score = num(score)
             .or_else(|| {

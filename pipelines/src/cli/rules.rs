@@ -66,13 +66,7 @@ fn models(dirs: &[PathBuf]) -> anyhow::Result<BTreeMap<String, ModelInfo>> {
     let mut add = |dir: &Path| -> anyhow::Result<()> {
         let m = Manifest::from_path(&dir.join("manifest.json"))
             .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-        let info = ModelInfo {
-            version: m.version.clone(),
-            sha256: m.sha256.clone(),
-            labels: m.labels.clone(),
-            operating_points: m.operating_points.clone(),
-        };
-        out.insert(m.name.clone(), info);
+        out.insert(m.name.clone(), ModelInfo::from_manifest(&m));
         Ok(())
     };
     for d in dirs {

@@ -13,13 +13,7 @@ use crate::runtime::record::Envelope;
 
 /// What an alerts transform knows of a model a stage before it runs.
 pub fn model_info(model: &Model) -> ModelInfo {
-    let m = model.manifest();
-    ModelInfo {
-        version: m.version.clone(),
-        sha256: m.sha256.clone(),
-        labels: m.labels.clone(),
-        operating_points: m.operating_points.clone(),
-    }
+    ModelInfo::from_manifest(model.manifest())
 }
 
 /// Raises alerts from scored records.
