@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub const LATENCY_BUCKETS_MS: [f64; 10] =
     [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 5000.0, 30000.0];
 
+/// Upper bounds of the alert latency buckets, in milliseconds (+Inf follows).
+pub const ALERT_LATENCY_BUCKETS_MS: [f64; 14] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 30000.0,
+];
+
 /// A point-in-time copy of one stage's counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageSnapshot {
@@ -34,6 +39,10 @@ pub struct StageSnapshot {
     /// Alert stages: suppression keys evicted because the state hit its cap.
     #[serde(default)]
     pub suppression_evicted: u64,
+    /// Scoring stages: flows at the alerting threshold left without occlusion evidence
+    /// (past the per-batch cap).
+    #[serde(default)]
+    pub unexplained: u64,
     /// Why the stage failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -62,6 +71,42 @@ pub struct StageSnapshot {
     /// Webhook sinks: deliveries, retries and what is spooled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSnapshot>,
+    /// Sinks of alerts: alerts per latency bucket ([`ALERT_LATENCY_BUCKETS_MS`], then
+    /// +Inf), the time from their source batch's oldest row arriving to the alert
+    /// being written (EVE, Kafka) or spooled (webhook).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alert_latency_buckets: Vec<u64>,
+    /// The sum of those latencies.
+    #[serde(default)]
+    pub alert_latency_seconds_sum: f64,
+}
+
+impl StageSnapshot {
+    /// The `q` quantile (0..=1) of the alert latency in milliseconds, interpolated
+    /// linearly within its bucket (as Prometheus' `histogram_quantile`); `None` without
+    /// alerts. Past the last bound, the last bound.
+    pub fn alert_latency_ms(&self, q: f64) -> Option<f64> {
+        histogram_quantile(&ALERT_LATENCY_BUCKETS_MS, &self.alert_latency_buckets, q)
+    }
+}
+
+/// The `q` quantile of a histogram of counts per bucket with upper `bounds` (then +Inf).
+pub fn histogram_quantile(bounds: &[f64], counts: &[u64], q: f64) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = q.clamp(0.0, 1.0) * total as f64;
+    let mut seen = 0u64;
+    for (i, n) in counts.iter().enumerate() {
+        if *n > 0 && (seen + n) as f64 >= rank {
+            let Some(hi) = bounds.get(i) else { return bounds.last().copied() };
+            let lo = if i == 0 { 0.0 } else { bounds[i - 1] };
+            return Some(lo + (hi - lo) * ((rank - seen as f64) / *n as f64).clamp(0.0, 1.0));
+        }
+        seen += n;
+    }
+    bounds.last().copied()
 }
 
 /// A webhook sink's delivery counters.
@@ -120,6 +165,15 @@ pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
         );
     }
     for s in stages {
+        if let (Some(p50), Some(p99)) = (s.alert_latency_ms(0.5), s.alert_latency_ms(0.99)) {
+            let _ = writeln!(
+                out,
+                "{indent}sink `{}`: alert latency p50 {p50:.1} ms, p99 {p99:.1} ms",
+                s.stage
+            );
+        }
+    }
+    for s in stages {
         if let Some(e) = &s.error {
             let _ = writeln!(out, "{indent}FAILED {} `{}`: {e}", s.role, s.stage);
         }
@@ -137,6 +191,7 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
         ("vigil_stage_dead_lettered_total", "Records the stage turned into dead letters.", 3),
         ("vigil_stage_lost_total", "Records lost by the stage (a failed write or stage).", 4),
         ("vigil_stage_suppression_evicted_total", "Alert suppression keys evicted at the cap.", 5),
+        ("vigil_stage_unexplained_total", "Flows at the alerting threshold left unexplained.", 6),
     ];
     for (name, help, which) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -148,6 +203,7 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
                 s.dead_lettered,
                 s.lost,
                 s.suppression_evicted,
+                s.unexplained,
             ][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
@@ -230,5 +286,43 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.latency_seconds_sum);
         let _ = writeln!(out, "{name}_count{{{labels}}} {}", s.batches);
     }
+    let name = "vigil_alert_latency_seconds";
+    if stages.iter().any(|s| !s.alert_latency_buckets.is_empty()) {
+        let _ = writeln!(
+            out,
+            "# HELP {name} From an alert's source rows arriving to the alert written.\n\
+             # TYPE {name} histogram"
+        );
+    }
+    for s in stages.iter().filter(|s| !s.alert_latency_buckets.is_empty()) {
+        let labels = format!("stage=\"{}\"", s.stage);
+        let mut cumulative = 0;
+        for (i, n) in s.alert_latency_buckets.iter().enumerate() {
+            cumulative += n;
+            let le = ALERT_LATENCY_BUCKETS_MS
+                .get(i)
+                .map(|ms| format!("{}", ms / 1000.0))
+                .unwrap_or_else(|| "+Inf".to_string());
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.alert_latency_seconds_sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_their_bucket() {
+        let bounds = [10.0, 20.0, 50.0];
+        // 10 in (0, 10], 10 in (10, 20], none above.
+        let counts = [10, 10, 0, 0];
+        assert_eq!(histogram_quantile(&bounds, &counts, 0.5), Some(10.0));
+        assert_eq!(histogram_quantile(&bounds, &counts, 0.75), Some(15.0));
+        assert_eq!(histogram_quantile(&bounds, &[0, 0, 0, 3], 0.99), Some(50.0));
+        assert_eq!(histogram_quantile(&bounds, &[0; 4], 0.5), None);
+    }
 }

@@ -21,12 +21,21 @@ pub enum Table {
     Alerts,
     /// Input that could not be read: where it was, why, and its raw bytes.
     DeadLetters,
+    /// An analyst's decisions on alerts (acknowledge, escalate, reopen), appended: an
+    /// alert's state is its latest row, `new` without one.
+    AlertState,
 }
 
 impl Table {
     /// Every table, in a stable order.
-    pub const ALL: [Table; 5] =
-        [Table::Flows, Table::Metrics, Table::Actions, Table::Alerts, Table::DeadLetters];
+    pub const ALL: [Table; 6] = [
+        Table::Flows,
+        Table::Metrics,
+        Table::Actions,
+        Table::Alerts,
+        Table::DeadLetters,
+        Table::AlertState,
+    ];
 
     /// The table's name, also its directory and its SQL name.
     pub fn name(self) -> &'static str {
@@ -36,6 +45,7 @@ impl Table {
             Table::Actions => "actions",
             Table::Alerts => "alerts",
             Table::DeadLetters => "dead_letters",
+            Table::AlertState => "alert_state",
         }
     }
 
@@ -44,7 +54,7 @@ impl Table {
         match self {
             Table::Flows => "ts_start",
             Table::Alerts => "timestamp",
-            Table::Metrics | Table::Actions | Table::DeadLetters => "ts",
+            Table::Metrics | Table::Actions | Table::DeadLetters | Table::AlertState => "ts",
         }
     }
 
@@ -56,6 +66,7 @@ impl Table {
             Table::Actions => actions_schema(),
             Table::Alerts => alerts_schema(),
             Table::DeadLetters => dead_letters_schema(),
+            Table::AlertState => alert_state_schema(),
         }
     }
 }
@@ -187,6 +198,19 @@ fn dead_letters_schema() -> SchemaRef {
         Field::new("position", DataType::Utf8, false),
         Field::new("error", DataType::Utf8, false),
         Field::new("raw", DataType::Binary, false),
+        Field::new("sensor", DataType::Utf8, false),
+    ]))
+}
+
+/// `alert_state`: one row per decision on an alert (`state`: `new`, `acknowledged` or
+/// `escalated`), by whom and why.
+fn alert_state_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("alert_id", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("actor", DataType::Utf8, true),
+        Field::new("comment", DataType::Utf8, true),
         Field::new("sensor", DataType::Utf8, false),
     ]))
 }

@@ -52,6 +52,7 @@ pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;
 pub use precision::Precision;
 pub use scorer::{
-    ActionVerdict, ClassVerdict, FlowScorer, HstuScorer, NetfoundScorer, NetfoundVerdict, Scorer,
-    VariateItem, VariateScorer, VariateVerdict,
+    ActionVerdict, ClassVerdict, FlowScorer, HstuScorer, NetfoundScorer, NetfoundVerdict, Occlude,
+    Occlusion, Scorer, VariateItem, VariateScorer, VariateVerdict, expected_column, expected_type,
+    occlude, occlusion_column, occlusion_type,
 };

@@ -11,8 +11,8 @@ use arrow_array::Array;
 use vigil_ingest::actions::ActionEvent;
 use vigil_ingest::metrics::ResampledStep;
 use vigil_models::{
-    Error, Family, FlowScorer, HstuScorer, Model, NetfoundScorer, Scorer, VariateItem,
-    VariateScorer,
+    Error, Family, FlowScorer, HstuScorer, Model, NetfoundScorer, Occlude, Scorer, VariateItem,
+    VariateScorer, occlude,
 };
 use vigil_tokenizers::{Burst, EmitReason, FlowTokens, NetfoundConfig, TokenStamp};
 
@@ -156,6 +156,33 @@ fn netfound_batches_cut_to_their_flows_score_as_the_padded_grid() {
         worst = worst.max((p.malicious.unwrap() - q.malicious.unwrap()).abs());
     }
     assert!(worst < 1e-4, "packed vs padded: max |diff| {worst}");
+}
+
+#[test]
+fn occlusion_ranks_a_flows_bursts_by_how_much_the_score_drops_without_each() {
+    let Some(model) = load("netfound") else { return };
+    let scorer = NetfoundScorer::new(model).unwrap();
+    let flows: Vec<FlowTokens> =
+        netfound_flows(40).into_iter().filter(|f| f.bursts.len() >= 2).take(8).collect();
+    assert!(scorer.parts(&flows[0]) >= 2);
+    let single = FlowTokens { bursts: flows[0].bursts[..1].to_vec(), ..flows[0].clone() };
+    assert_eq!(scorer.parts(&single), 0, "a one-burst flow has nothing to mask");
+    let malicious = |v: &vigil_models::NetfoundVerdict| v.malicious.unwrap();
+    let base: Vec<f32> = scorer.score(&flows).unwrap().iter().map(malicious).collect();
+    let refs: Vec<&FlowTokens> = flows.iter().collect();
+    let explained = occlude(&scorer, &refs, &base, malicious, 5).unwrap();
+    for ((flow, parts), b) in flows.iter().zip(&explained).zip(&base) {
+        assert_eq!(parts.len(), scorer.parts(flow).min(5));
+        assert!(parts.windows(2).all(|w| w[0].delta >= w[1].delta), "largest drop first");
+        // The top part's delta is the score without that burst, recomputed here.
+        let top = &parts[0];
+        assert!(top.part.starts_with("burst "), "{}", top.part);
+        let k: usize = top.part[6..].split(' ').next().unwrap().parse().unwrap();
+        let mut without = flow.clone();
+        without.bursts.remove(k);
+        let again = malicious(&scorer.score(&[without]).unwrap()[0]);
+        assert!((b - again - top.delta).abs() < 1e-4, "{b} - {again} vs {}", top.delta);
+    }
 }
 
 #[test]

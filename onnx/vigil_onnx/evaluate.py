@@ -319,6 +319,12 @@ def main(argv=None) -> None:
         f.add_argument("--work", default=str(ONNX_DIR / "build" / "evaluate"))
         f.add_argument("--tolerance", type=float, default=1e-4,
                        help="largest allowed difference from the manifest's figures")
+    a = sub.add_parser("alerts", help="the shipped rules end to end (vigil run) on the test splits: "
+                                      "precision, recall, alerts per 10k flows")
+    a.add_argument("--data", default=str(D.DEFAULT_DATA))
+    a.add_argument("--work", default=None, help="where the runs' stores go (default: a temporary directory)")
+    a.add_argument("--only", nargs="*", choices=["cicids2017", "iot23", "captures"], default=None)
+    a.add_argument("--out", default=None, help="also write the report (JSON) here")
     t = sub.add_parser("tables", help="every family's result table (Markdown) from the manifests")
     t.add_argument("--artifacts-dir", default=str(ONNX_DIR / "artifacts"))
     args = p.parse_args(argv)
@@ -327,6 +333,11 @@ def main(argv=None) -> None:
         print(tables(Path(args.artifacts_dir)), end="")
     elif args.what == "nab":
         evaluate_nab(args)
+    elif args.what == "alerts":
+        from .alert_quality import evaluate_alerts
+        report = evaluate_alerts(args)
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     elif args.what in ("flows", "ci"):
         evaluate_flows(args)
 

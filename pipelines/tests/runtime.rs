@@ -554,7 +554,134 @@ fn demo_then_sql_as_the_readme_types_them() {
     let stats = vigil(&["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(v["demo"].as_array().map(Vec::len), Some(12), "twelve stages in the demo");
-    assert!(cwd.path().join("vigil-data/eve.json").is_file());
+    let eve = cwd.path().join("vigil-data/eve.json");
+    assert!(eve.is_file());
+    eve_reads_as_suricata_alerts(&eve);
+    alerts_can_be_acknowledged_and_escalated(&vigil);
+}
+
+/// `jq` with `filter` over the EVE file (`-s`: slurped), its stdout.
+fn jq(eve: &Path, slurp: bool, filter: &str) -> String {
+    let mut c = Command::new("jq");
+    c.arg("-r");
+    if slurp {
+        c.arg("-s");
+    }
+    let out = match c.arg(filter).arg(eve).output() {
+        Ok(out) => out,
+        Err(e) => panic!("jq must be installed (.ci/run installs it): {e}"),
+    };
+    assert!(out.status.success(), "jq {filter}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Recipes written for Suricata's `eve.json` read our alerts as they read Suricata's:
+/// selection by event type, top signatures, a TSV of the 5-tuple, timestamps parsed as
+/// Suricata writes them, Community ID pivots, and the field types and `alert` keys of
+/// Suricata's EVE schema (`etc/schema.json`).
+fn eve_reads_as_suricata_alerts(eve: &Path) {
+    let lines = std::fs::read_to_string(eve).unwrap();
+    let alerts = lines.lines().filter(|l| l.contains(r#""event_type":"alert""#)).count();
+    assert!(alerts > 10, "the demo raises alerts: {alerts}");
+    // Every line starts with the timestamp, as line-oriented parsers expect.
+    let first_keys = jq(eve, false, "keys_unsorted[0]");
+    assert!(first_keys.lines().all(|k| k == "timestamp"), "{first_keys}");
+    // Select alerts and read their signature ids (integers, in the built-in range).
+    let sids = jq(eve, false, r#"select(.event_type == "alert") | .alert.signature_id"#);
+    let sids: Vec<u32> = sids.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(sids.len(), alerts);
+    assert!(sids.iter().all(|s| (9_100_000..9_300_000).contains(s)), "{sids:?}");
+    // Top signatures, counted.
+    let top = jq(
+        eve,
+        true,
+        r#"map(select(.event_type == "alert")) | group_by(.alert.signature)
+           | map({signature: .[0].alert.signature, n: length}) | sort_by(-.n)
+           | map(.n) | add"#,
+    );
+    assert_eq!(top.trim(), alerts.to_string());
+    // A TSV of the flow alerts' 5-tuples and signatures.
+    let tsv = jq(
+        eve,
+        false,
+        r#"select(.event_type == "alert" and .flow_id != null)
+           | [.timestamp, .src_ip, .src_port, .dest_ip, .dest_port, .proto, .alert.signature] | @tsv"#,
+    );
+    assert!(!tsv.is_empty());
+    for row in tsv.lines() {
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(cols.len(), 7, "{row}");
+        assert!(cols.iter().all(|c| !c.is_empty()), "{row}");
+        assert!(["TCP", "UDP", "ICMP", "IPv6-ICMP"].contains(&cols[5]), "{row}");
+    }
+    // Suricata's timestamp format (`…T01:46:40.123456+0000`), parsed the usual way.
+    let secs = jq(
+        eve,
+        false,
+        r#"select(.event_type == "alert") | .timestamp
+           | if test("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d+[+\\-]\\d+$")
+             then .[0:19] + "Z" | fromdateiso8601 else error("not Suricata's format: \(.)") end"#,
+    );
+    assert!(secs.lines().all(|s| s.parse::<f64>().is_ok_and(|t| t > 1e9)), "{secs}");
+    // Community ID pivots: version 1, base64.
+    let ids = jq(eve, false, r#"select(.event_type == "alert" and .community_id) | .community_id"#);
+    assert!(!ids.is_empty());
+    assert!(ids.lines().all(|c| c.starts_with("1:") && c.len() == 30), "{ids}");
+    // Suricata's schema: integer ids and severity, only its `alert` keys.
+    let bad = jq(
+        eve,
+        false,
+        r#"select(.event_type == "alert")
+           | select((.alert | keys) - ["action", "category", "gid", "rev", "rule", "severity",
+                "signature", "signature_id", "metadata", "source", "target", "xff"] != []
+             or ([.alert.gid, .alert.signature_id, .alert.rev, .alert.severity]
+                 | map(type == "number" and . == floor) | all | not)
+             or (.flow_id != null and (.flow_id | type) != "number")
+             or (.src_port != null and (.src_port | type) != "number"))
+           | .vigil.alert_id"#,
+    );
+    assert!(bad.is_empty(), "alerts off Suricata's schema: {bad}");
+}
+
+/// `vigil alerts ack|escalate` record decisions in `alert_state`; the saved queue
+/// leaves acknowledged alerts out and puts escalated ones first; unknown ids are
+/// refused and nothing is recorded.
+fn alerts_can_be_acknowledged_and_escalated(vigil: &dyn Fn(&[&str]) -> std::process::Output) {
+    let ids = vigil(&[
+        "sql",
+        "select alert_id from alerts where event_type = 'alert' order by timestamp, alert_id",
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8_lossy(&ids.stdout).to_string();
+    let ids: Vec<&str> = text.lines().skip(1).collect();
+    assert!(ids.len() >= 3, "{text}");
+    let ack = vigil(&["alerts", "ack", ids[0], "--by", "ana", "--comment", "known scanner"]);
+    assert_eq!(ack.status.code(), Some(0), "{}", String::from_utf8_lossy(&ack.stderr));
+    let esc = vigil(&["alerts", "escalate", ids[2], "--json"]);
+    assert_eq!(esc.status.code(), Some(0), "{}", String::from_utf8_lossy(&esc.stderr));
+    let unknown = vigil(&["alerts", "ack", ids[1], "00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("1 of 2 ids are not alerts"));
+    let queue = vigil(&["sql", "--saved", "alert-queue", "--format", "json"]);
+    assert_eq!(queue.status.code(), Some(0), "{}", String::from_utf8_lossy(&queue.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&queue.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[0]["alert_id"], ids[2], "escalated first");
+    assert_eq!(rows[0]["state"], "escalated");
+    assert!(rows.iter().all(|r| r["alert_id"] != ids[0]), "acknowledged: out of the queue");
+    assert!(rows.iter().all(|r| r["state"] == "new" || r["alert_id"] == ids[2]), "the rest: new");
+    let state = vigil(&[
+        "sql",
+        "select state, actor, comment from alert_state order by ts, state",
+        "--format",
+        "csv",
+    ]);
+    let state = String::from_utf8_lossy(&state.stdout);
+    assert!(state.contains("acknowledged,ana,known scanner"), "{state}");
+    assert_eq!(state.lines().count(), 3, "two decisions, the refused one not recorded: {state}");
 }
 
 #[test]

@@ -11,9 +11,10 @@ use arrow_array::StructArray;
 use arrow_schema::{DataType, Fields};
 use ndarray::{ArrayD, IxDyn};
 use vigil_tokenizers::TokenStamp;
-use vigil_tokenizers::flow_window::{FlowWindow, FlowWindowTokenizer};
+use vigil_tokenizers::flow_window::{FlowWindow, FlowWindowTokenizer, UNSEEN};
 
 use super::columns::ClassVerdict;
+use super::occlusion::Occlude;
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -118,5 +119,29 @@ impl Scorer for FlowScorer {
 
     fn token_stamp(&self) -> TokenStamp {
         TokenStamp::flow(&self.prep.preprocessor, &self.prep.window)
+    }
+}
+
+/// The scored flow's features, one at a time: a numeric one set to 0 (its encoding when
+/// missing, or at the training minimum), a categorical one to unseen. The window's
+/// other flows stay as they are.
+impl Occlude for FlowScorer {
+    fn parts(&self, w: &FlowWindow) -> usize {
+        w.n_numeric + w.n_categorical
+    }
+
+    fn masked(&self, w: &FlowWindow, part: usize) -> (FlowWindow, String) {
+        let mut m = w.clone();
+        let last = w.len() - 1;
+        let prep = &self.prep.preprocessor;
+        let name = if part < w.n_numeric {
+            m.numeric[last * w.n_numeric + part] = 0.0;
+            prep.numeric.get(part).map(|f| f.name.clone())
+        } else {
+            let c = part - w.n_numeric;
+            m.categorical[last * w.n_categorical + c] = UNSEEN;
+            prep.categorical.get(c).map(|f| f.name.clone())
+        };
+        (m, name.unwrap_or_else(|| format!("feature {part}")))
     }
 }

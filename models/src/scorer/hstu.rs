@@ -17,7 +17,9 @@
 use std::sync::Arc;
 
 use arrow_array::StructArray;
-use arrow_array::builder::{Float32Builder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{
+    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt32Builder,
+};
 use arrow_schema::{DataType, Field, Fields};
 use ndarray::{ArrayD, ArrayView1, Axis, Ix1, IxDyn};
 use vigil_tokenizers::TokenStamp;
@@ -70,7 +72,13 @@ pub struct ActionVerdict {
     pub score: Option<f32>,
     /// 1-based rank of the observed token among the real ids; `None` without history.
     pub rank: Option<u32>,
+    /// The [`EXPECTED`] most likely tokens with their probabilities, most likely first
+    /// (`label` is the first).
+    pub expected: Vec<(String, f32)>,
 }
+
+/// Most likely tokens kept per verdict.
+pub const EXPECTED: usize = 5;
 
 /// HSTU's scorer.
 #[derive(Debug)]
@@ -154,7 +162,11 @@ impl HstuScorer {
         let mut verdicts = Vec::with_capacity(b);
         for (s, row) in snaps.zip(scores.axis_iter(Axis(0))) {
             let row = row.into_dimensionality::<Ix1>().expect("a row of a 2-d array");
-            let label = v.token(best_id(row.view()) as u32).unwrap_or_default().to_owned();
+            let expected: Vec<(String, f32)> = top_ids(row.view(), EXPECTED)
+                .into_iter()
+                .map(|k| (v.token(k as u32).unwrap_or_default().to_owned(), row[k].exp()))
+                .collect();
+            let label = expected.first().map(|e| e.0.clone()).unwrap_or_default();
             let target = self.target.of(s).last().copied().unwrap_or_default() as usize;
             let (score, rank) = if s.length >= 2 && target < v.size() {
                 let (surprise, rank) = surprise_and_rank(row.view(), target);
@@ -162,7 +174,7 @@ impl HstuScorer {
             } else {
                 (None, None)
             };
-            verdicts.push(ActionVerdict { label, score, rank });
+            verdicts.push(ActionVerdict { label, score, rank, expected });
         }
         Ok(verdicts)
     }
@@ -309,7 +321,7 @@ impl Scorer for HstuScorer {
         Ok(verdicts.into_iter().map(|v| v.expect("every row is in a group")).collect())
     }
 
-    /// `label`, `score` (nullable), `rank` (nullable).
+    /// `label`, `score` (nullable), `rank` (nullable), `expected`.
     fn verdict_type(&self) -> DataType {
         DataType::Struct(verdict_fields())
     }
@@ -326,7 +338,12 @@ impl Scorer for HstuScorer {
         }
         StructArray::try_new(
             verdict_fields(),
-            vec![Arc::new(label.finish()), Arc::new(score.finish()), Arc::new(rank.finish())],
+            vec![
+                Arc::new(label.finish()),
+                Arc::new(score.finish()),
+                Arc::new(rank.finish()),
+                expected_column(verdicts.iter().map(|v| v.expected.as_slice())),
+            ],
             None,
         )
         .map_err(arrow_err(&self.model))
@@ -343,7 +360,42 @@ fn verdict_fields() -> Fields {
         Field::new("label", DataType::Utf8, false),
         Field::new("score", DataType::Float32, true),
         Field::new("rank", DataType::UInt32, true),
+        Field::new("expected", expected_type(), true),
     ])
+}
+
+fn expected_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("token", DataType::Utf8, true),
+        Field::new("p", DataType::Float32, true),
+    ])
+}
+
+/// The type of the `expected` column: `list<struct<token: utf8, p: f32>>`.
+pub fn expected_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(expected_fields()), true)))
+}
+
+/// An `expected` column, one list of (token, probability) per row.
+pub fn expected_column<'a>(
+    rows: impl Iterator<Item = &'a [(String, f32)]>,
+) -> arrow_array::ArrayRef {
+    let values = StructBuilder::new(
+        expected_fields(),
+        vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())],
+    );
+    let item = Field::new("item", DataType::Struct(expected_fields()), true);
+    let mut list = ListBuilder::new(values).with_field(Arc::new(item));
+    for row in rows {
+        let s = list.values();
+        for (token, p) in row {
+            s.field_builder::<StringBuilder>(0).expect("token").append_value(token);
+            s.field_builder::<Float32Builder>(1).expect("p").append_value(*p);
+            s.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
 }
 
 /// Surprise `-log_probs[target]` and the 1-based rank of `target` among the real ids
@@ -360,15 +412,17 @@ pub fn surprise_and_rank(log_probs: ArrayView1<f32>, target: usize) -> (f32, u32
     (-t, above as u32 + 1)
 }
 
-/// The id ≥ 2 with the highest score (the first on ties).
-fn best_id(log_probs: ArrayView1<f32>) -> usize {
-    let mut best = FIRST_TOKEN_ID as usize;
-    for (k, &s) in log_probs.iter().enumerate().skip(best) {
-        if s > log_probs[best] {
-            best = k;
-        }
+/// The `k` ids ≥ 2 with the highest scores, highest first (lower ids first on ties).
+fn top_ids(log_probs: ArrayView1<f32>, k: usize) -> Vec<usize> {
+    let mut ids: Vec<usize> = (FIRST_TOKEN_ID as usize..log_probs.len()).collect();
+    let order = |a: &usize, b: &usize| log_probs[*b].total_cmp(&log_probs[*a]).then(a.cmp(b));
+    if ids.len() > k && k > 0 {
+        ids.select_nth_unstable_by(k - 1, order);
+        ids.truncate(k);
     }
-    best
+    ids.sort_by(order);
+    ids.truncate(k);
+    ids
 }
 
 #[cfg(test)]
@@ -384,7 +438,9 @@ mod tests {
         assert_eq!(surprise_and_rank(lp.view(), 5), (0.5, 1));
         assert_eq!(surprise_and_rank(lp.view(), 2), (1.0, 3), "tied with id 4");
         assert_eq!(surprise_and_rank(lp.view(), 3), (2.0, 4));
-        assert_eq!(best_id(lp.view()), 5);
-        assert_eq!(best_id(arr1(&[9.0f32, 9.0, -1.0, -1.0]).view()), 2, "first on ties");
+        assert_eq!(top_ids(lp.view(), 1), [5]);
+        assert_eq!(top_ids(lp.view(), 3), [5, 2, 4], "ties: the lower id first");
+        assert_eq!(top_ids(lp.view(), 9), [5, 2, 4, 3]);
+        assert_eq!(top_ids(arr1(&[9.0f32, 9.0, -1.0, -1.0]).view(), 1), [2], "first on ties");
     }
 }

@@ -31,6 +31,7 @@ mod flow;
 mod grouping;
 mod hstu;
 mod netfound;
+mod occlusion;
 mod variate;
 
 use arrow_array::StructArray;
@@ -43,8 +44,11 @@ use crate::model::{InputTensor, Model, Outputs};
 
 pub use columns::ClassVerdict;
 pub use flow::FlowScorer;
-pub use hstu::{ActionVerdict, HstuScorer, surprise_and_rank};
+pub use hstu::{
+    ActionVerdict, EXPECTED, HstuScorer, expected_column, expected_type, surprise_and_rank,
+};
 pub use netfound::{NetfoundScorer, NetfoundVerdict};
+pub use occlusion::{Occlude, Occlusion, occlude, occlusion_column, occlusion_type};
 pub use variate::{VariateItem, VariateScorer, VariateVerdict, residual_score};
 
 /// One model family's tokenize → run → decode.

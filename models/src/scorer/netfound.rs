@@ -24,6 +24,7 @@ use vigil_tokenizers::{FlowTokens, IpNetwork, NetfoundConfig, NetfoundTokenizer,
 
 use super::columns::{ClassVerdict, f32_list, output, rows_to_list};
 use super::grouping::{Group, groups};
+use super::occlusion::Occlude;
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -258,6 +259,28 @@ fn sizes(flows: &[FlowTokens], grid: (usize, usize)) -> Vec<(usize, usize)> {
 
 /// The bursts and tokens per burst `flow` fills of the `(bursts, tokens)` grid: at least
 /// one of each, at most the grid.
+/// The flow without one of its bursts (those the grid holds), named by direction, size
+/// and gap; a flow of one burst cannot be explained this way.
+impl Occlude for NetfoundScorer {
+    fn parts(&self, flow: &FlowTokens) -> usize {
+        let n = flow.bursts.len().min(self.prep.max_bursts);
+        if n > 1 { n } else { 0 }
+    }
+
+    fn masked(&self, flow: &FlowTokens, part: usize) -> (FlowTokens, String) {
+        let mut m = flow.clone();
+        let b = m.bursts.remove(part);
+        let name = format!(
+            "burst {part} ({}, {} pkts, {} B, gap {:.1} ms)",
+            if b.direction { "fwd" } else { "bwd" },
+            b.packets,
+            b.bytes,
+            b.iat_us as f64 / 1000.0
+        );
+        (m, name)
+    }
+}
+
 fn extent(flow: &FlowTokens, (nb, t): (usize, usize)) -> (usize, usize) {
     let bursts = &flow.bursts[..flow.bursts.len().min(nb)];
     let tokens = bursts.iter().map(|b| b.tokens.len()).max().unwrap_or(0);

@@ -72,9 +72,18 @@ pub struct Alert {
     pub evidence: serde_json::Value,
     /// The row's sensor.
     pub sensor: String,
-    /// Matches of the same rule and key held back before this one.
+    /// Matches of the same rule and key held back before this one (for a summary: in
+    /// the period it closes).
     pub suppressed: u64,
+    /// A summary of matches held back until their thresholding period closed
+    /// (`event_type` `alert_summary`), not an alert of its own.
+    pub summary: bool,
 }
+
+/// The `event_type` of alerts.
+pub const ALERT: &str = "alert";
+/// The `event_type` of summaries of held-back matches.
+pub const ALERT_SUMMARY: &str = "alert_summary";
 
 impl Alert {
     /// A stable id: the same alert (rule, time, flow or key, sensor) gets the same id
@@ -90,9 +99,31 @@ impl Alert {
             h.update([0]);
         }
         h.update(self.sensor.as_bytes());
+        if self.summary {
+            h.update(ALERT_SUMMARY.as_bytes());
+        }
         let d = h.finalize();
         let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
         format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    }
+
+    /// The summary of a closed thresholding period: the latest match held back, with the
+    /// count held and the period in its evidence.
+    pub fn summary_of(closed: super::threshold::Closed<Alert>) -> Alert {
+        let mut a = closed.last;
+        let (start, end) = closed.period;
+        let last = std::mem::take(&mut a.evidence);
+        a.evidence = serde_json::json!({
+            "summary": {
+                "suppressed": closed.held,
+                "period_start": vigil_ingest::time::rfc3339_us(start),
+                "period_end": vigil_ingest::time::rfc3339_us(end),
+            },
+            "last": last,
+        });
+        a.suppressed = closed.held;
+        a.summary = true;
+        a
     }
 
     /// The address the analyst would act on: the source, else the entity when it is an
@@ -130,7 +161,7 @@ pub fn alerts_batch(alerts: &[Alert]) -> anyhow::Result<RecordBatch> {
     let mut suppressed = UInt64Builder::with_capacity(n);
     for a in alerts {
         ts.append_value(a.ts);
-        event_type.append_value("alert");
+        event_type.append_value(if a.summary { ALERT_SUMMARY } else { ALERT });
         flow_id.append_option(a.flow_id);
         cid.append_option(a.community_id.as_deref());
         src.append_option(a.source_address());

@@ -15,6 +15,6 @@ pub mod threshold;
 pub mod window;
 pub mod window_table;
 
-pub use alert::{Alert, ModelRef, Signature, alerts_batch};
+pub use alert::{ALERT, ALERT_SUMMARY, Alert, ModelRef, Signature, alerts_batch};
 pub use engine::{AlertEngine, EngineCounts, EngineLimits};
 pub use rules::{AlertRule, ModelInfo, RuleLoader, RuleSet, RuleSource};

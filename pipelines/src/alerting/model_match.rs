@@ -1,9 +1,11 @@
 //! Model rules against scored rows: which rows match, with their evidence.
 //!
-//! Flows: the model's verdict column (`label`, `score`, `probs`, `malicious`); the
-//! evidence holds the top class probabilities. Actions: the HSTU surprise, with the
-//! observed action against the model's expected one and its rank. Metrics: the
-//! anomaly score, with forecast against observed over the series' last steps.
+//! Flows: the model's verdict column (`label`, `score`, `probs`, `malicious`,
+//! `occlusion`); the evidence holds the top class probabilities and the parts the score
+//! rests on (FlowTransformer: features; netFound: bursts; by occlusion, see
+//! `runtime::transforms::explain`). Actions: the HSTU surprise, with the observed
+//! action against the model's five most likely ones and its rank. Metrics: the anomaly
+//! score, with forecast against observed over the series' last steps.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -110,6 +112,27 @@ pub fn matches(
     Ok(out)
 }
 
+/// A `list<struct<NAME: utf8, VALUE: f32>>` cell as `[{NAME: …, VALUE: …}]` (null: none).
+fn pairs_cell(list: &arrow_array::ListArray, r: usize) -> Option<Value> {
+    if list.is_null(r) {
+        return None;
+    }
+    let row = list.value(r);
+    let items = row.as_struct_opt()?;
+    let (names, values) = (items.column(0).as_string_opt::<i32>()?, items.column(1));
+    let values = values.as_primitive_opt::<Float32Type>()?;
+    let (kn, kv) = (items.column_names()[0], items.column_names()[1]);
+    let v: Vec<Value> = (0..items.len())
+        .map(|i| {
+            let mut o = serde_json::Map::new();
+            o.insert(kn.to_string(), json!(names.value(i)));
+            o.insert(kv.to_string(), json!(values.value(i)));
+            Value::Object(o)
+        })
+        .collect();
+    Some(Value::Array(v))
+}
+
 /// The top classes by probability, as `{label: p}` in order.
 fn top_probabilities(labels: &[String], probs: &[f32], k: usize) -> Value {
     let mut idx: Vec<usize> = (0..probs.len()).collect();
@@ -133,6 +156,8 @@ fn flow_matches(
         |n: &str| verdict.column_by_name(n).map(|c| c.as_primitive::<Float32Type>().clone());
     let (score, malicious) = (f32_field("score"), f32_field("malicious"));
     let probs = verdict.column_by_name("probs").map(|c| c.as_list::<i32>().clone());
+    let occlusion =
+        verdict.column_by_name("occlusion").and_then(|c| c.as_list_opt::<i32>().cloned());
     let label = verdict.column_by_name("label").map(|l| l.as_string::<i32>().clone());
     let benign = rule.not_label.as_ref().and_then(|l| info.labels.iter().position(|x| x == l));
     let col = |n: &str| b.column_by_name(n).ok_or_else(|| anyhow::anyhow!("flows without `{n}`"));
@@ -174,6 +199,9 @@ fn flow_matches(
         });
         if let Some(p) = &p {
             evidence["probabilities"] = top_probabilities(&info.labels, p, 5);
+        }
+        if let Some(parts) = occlusion.as_ref().and_then(|o| pairs_cell(o, r)) {
+            evidence["occlusion"] = json!({ "method": "occlusion", "parts": parts });
         }
         out.push(Alert {
             ts: ts.value(r),
@@ -230,9 +258,17 @@ fn row_matches(
             let object = col("object")?.as_string::<i32>();
             let rank = col("rank")?.as_primitive::<UInt32Type>();
             let predicted = col("predicted")?.as_string::<i32>();
+            let top = b
+                .column_by_name("expected")
+                .and_then(|c| c.as_list_opt::<i32>())
+                .and_then(|l| pairs_cell(l, r));
+            let expected = top.unwrap_or_else(|| {
+                let p = predicted.is_valid(r).then(|| predicted.value(r));
+                json!(p.map(|p| vec![json!({ "token": p })]).unwrap_or_default())
+            });
             let ev = json!({
                 "observed": { "action": action, "object": object.is_valid(r).then(|| object.value(r)) },
-                "expected": predicted.is_valid(r).then(|| predicted.value(r)),
+                "expected": expected,
                 "observed_rank": rank.is_valid(r).then(|| rank.value(r)),
                 "surprise": score.value(r), "threshold": rule.threshold_origin,
             });

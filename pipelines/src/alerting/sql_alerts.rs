@@ -122,7 +122,7 @@ pub fn sql_alerts(m: &SqlMatch, sensor: &str) -> Vec<Alert> {
             score: score as f32,
             evidence: Value::Object(ev),
             sensor: sensor.to_string(),
-            suppressed: 0,
+            ..Default::default()
         });
     }
     out

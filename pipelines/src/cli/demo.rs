@@ -102,11 +102,12 @@ fn report(store: &Path) -> anyhow::Result<()> {
                         (select count(*) from flows where flow_transformer_cicids2017 is not null) as flowtransformer_scored, \
                         (select count(*) from metrics where anomaly_score is not null) as metric_steps_scored, \
                         (select count(*) from actions where surprise is not null) as actions_scored, \
-                        (select count(*) from alerts) as alerts, \
+                        (select count(*) from alerts where event_type = 'alert') as alerts, \
                         (select count(*) from dead_letters) as dead_letters")
             .await?;
         let top = q("select severity, signature, count(*) as alerts, max(score) as max_score \
-                     from alerts group by severity, signature order by severity, alerts desc limit 10")
+                     from alerts where event_type = 'alert' \
+                     group by severity, signature order by severity, alerts desc limit 10")
             .await?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

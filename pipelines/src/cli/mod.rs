@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod alerts;
 mod demo;
 mod flows;
 mod inputs;
@@ -50,6 +51,8 @@ enum Command {
     Kafka(kafka::KafkaArgs),
     /// Alert rules: print the built-in set, check rules files.
     Rules(rules::RulesArgs),
+    /// Acknowledge, escalate or reopen alerts (recorded in the store's alert_state table).
+    Alerts(alerts::AlertsArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -83,5 +86,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stats(args) => stats::run(args),
         Command::Kafka(args) => kafka::run(args, cli.quiet),
         Command::Rules(args) => rules::run(args),
+        Command::Alerts(args) => alerts::run(args, cli.quiet),
     }
 }

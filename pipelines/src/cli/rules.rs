@@ -116,6 +116,7 @@ fn write_json(set: &RuleSet, out: &mut impl Write) -> anyhow::Result<()> {
         let line = json!({
             "kind": "model", "sid": r.meta.sid, "rev": r.meta.rev, "signature": r.meta.signature,
             "severity": r.meta.severity, "model": r.model, "field": r.field,
+            "label": r.label, "not_label": r.not_label,
             "min_score": r.min_score, "threshold_origin": r.threshold_origin,
         });
         writeln!(out, "{line}")?;

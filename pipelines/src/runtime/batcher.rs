@@ -99,7 +99,8 @@ fn join(mut held: Vec<Envelope>) -> anyhow::Result<Envelope> {
     for e in &mut held {
         acks.extend(e.take_acks());
     }
-    Ok(Envelope { kind: held[0].kind, batch, tokens, features, acks })
+    let arrived = held.iter().map(|e| e.arrived).min().unwrap_or_else(std::time::Instant::now);
+    Ok(Envelope { kind: held[0].kind, batch, tokens, features, acks, arrived })
 }
 
 #[cfg(test)]

@@ -281,6 +281,16 @@ pub enum TransformConfig {
         /// Store the model's embedding too (netFound).
         #[serde(default)]
         embedding: bool,
+        /// netFound and FlowTransformer: flows scoring at least this (on the score the
+        /// manifest's operating points use) get occlusion evidence in the verdict's
+        /// `occlusion` field [default: the lowest operating-point threshold; above 1:
+        /// none].
+        #[serde(default)]
+        explain_above: Option<f32>,
+        /// Flows explained per scoring batch at most, each source address at most once
+        /// a minute of event time (the rest are counted as unexplained) [default: 16].
+        #[serde(default)]
+        explain_max_rows: Option<usize>,
         /// iTransformer: the series to forecast, instead of the manifest's.
         #[serde(default)]
         series: Option<Vec<String>>,

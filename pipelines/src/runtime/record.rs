@@ -23,17 +23,26 @@ pub struct Envelope {
     /// The acknowledgements of the source batches these rows come from; a clone of
     /// the envelope is another branch that must resolve them too.
     pub acks: Acks,
+    /// When the oldest source row behind these rows arrived (alert latency).
+    pub arrived: std::time::Instant,
 }
 
 impl Envelope {
     /// A batch without side data or acknowledgements.
     pub fn new(kind: RecordKind, batch: RecordBatch) -> Envelope {
-        Envelope { kind, batch, tokens: None, features: None, acks: Acks::new() }
+        Envelope {
+            kind,
+            batch,
+            tokens: None,
+            features: None,
+            acks: Acks::new(),
+            arrived: std::time::Instant::now(),
+        }
     }
 
     /// A batch derived from this one: it carries copies of this one's acknowledgements.
     pub fn derive(&self, kind: RecordKind, batch: RecordBatch) -> Envelope {
-        Envelope { acks: self.acks.clone(), ..Envelope::new(kind, batch) }
+        Envelope { acks: self.acks.clone(), arrived: self.arrived, ..Envelope::new(kind, batch) }
     }
 
     /// Take the acknowledgements out (the envelope then carries none).

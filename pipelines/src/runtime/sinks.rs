@@ -57,6 +57,7 @@ impl Sink {
         while let Some(mut env) = rx.recv().await {
             let acks = env.take_acks();
             let rows = env.rows();
+            let alerts = (env.kind == RecordKind::Alerts).then_some(env.arrived);
             stats.add_in(rows);
             let started = std::time::Instant::now();
             let (sink, result) = tokio::task::spawn_blocking(move || {
@@ -69,6 +70,9 @@ impl Sink {
             match result {
                 Ok(written) => {
                     stats.add_out(written);
+                    if let Some(arrived) = alerts.filter(|_| written > 0) {
+                        stats.observe_alert_latency(arrived.elapsed(), written);
+                    }
                     acks.resolve(BatchStatus::Delivered);
                 }
                 Err(e) => {
@@ -191,7 +195,12 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
     let ts = col("timestamp")?.as_primitive::<TimestampMicrosecondType>().value(r);
     let mut e = Map::new();
     e.insert("timestamp".into(), json!(rfc3339(ts)));
-    e.insert("event_type".into(), json!("alert"));
+    let event_type = b
+        .column_by_name("event_type")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .filter(|c| c.is_valid(r))
+        .map_or(crate::alerting::ALERT, |c| c.value(r));
+    e.insert("event_type".into(), json!(event_type));
     let flow_id = col("flow_id")?.as_primitive::<UInt64Type>();
     if flow_id.is_valid(r) {
         e.insert("flow_id".into(), json!(flow_id.value(r)));

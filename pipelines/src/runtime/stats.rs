@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use vigil_ingest::stage_stats::{
-    LATENCY_BUCKETS_MS, PartitionSnapshot, StageSnapshot, WebhookSnapshot, prometheus_text,
-    stages_table,
+    ALERT_LATENCY_BUCKETS_MS, LATENCY_BUCKETS_MS, PartitionSnapshot, StageSnapshot,
+    WebhookSnapshot, prometheus_text, stages_table,
 };
 
 /// The counters of one stage. Cheap to update from any thread.
@@ -22,6 +22,7 @@ pub struct StageStats {
     dead_lettered: AtomicU64,
     lost: AtomicU64,
     suppression_evicted: AtomicU64,
+    unexplained: AtomicU64,
     error: Mutex<Option<String>>,
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
@@ -32,6 +33,8 @@ pub struct StageStats {
     score_us: AtomicU64,
     partitions: Mutex<Vec<PartitionSnapshot>>,
     webhook: std::sync::OnceLock<DeliveryCounters>,
+    alert_latency: [AtomicU64; ALERT_LATENCY_BUCKETS_MS.len() + 1],
+    alert_latency_us_sum: AtomicU64,
 }
 
 /// A webhook sink's delivery counters ([`StageStats::delivery`]).
@@ -83,6 +86,12 @@ impl StageStats {
         self.lost.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Count flows at the alerting threshold left without occlusion evidence (the
+    /// per-batch cap).
+    pub fn add_unexplained(&self, n: u64) {
+        self.unexplained.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Set the alert suppression keys evicted so far.
     pub fn set_suppression_evicted(&self, n: u64) {
         self.suppression_evicted.store(n, Ordering::Relaxed);
@@ -112,6 +121,18 @@ impl StageStats {
             LATENCY_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(LATENCY_BUCKETS_MS.len());
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.latency_us_sum.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Record `alerts` alerts written `took` after their source rows arrived.
+    pub fn observe_alert_latency(&self, took: Duration, alerts: usize) {
+        let ms = took.as_secs_f64() * 1000.0;
+        let i = ALERT_LATENCY_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(ALERT_LATENCY_BUCKETS_MS.len());
+        self.alert_latency[i].fetch_add(alerts as u64, Ordering::Relaxed);
+        self.alert_latency_us_sum
+            .fetch_add(took.as_micros() as u64 * alerts as u64, Ordering::Relaxed);
     }
 
     /// Count time a source spent reading and decoding (its run, less the time blocked).
@@ -161,6 +182,7 @@ impl StageStats {
             dead_lettered: load(&self.dead_lettered),
             lost: load(&self.lost),
             suppression_evicted: load(&self.suppression_evicted),
+            unexplained: load(&self.unexplained),
             error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),
@@ -176,6 +198,11 @@ impl StageStats {
                 rejected: load(&w.rejected),
                 pending: load(&w.pending),
             }),
+            alert_latency_buckets: match self.alert_latency.iter().map(load).sum::<u64>() {
+                0 => Vec::new(),
+                _ => self.alert_latency.iter().map(load).collect(),
+            },
+            alert_latency_seconds_sum: load(&self.alert_latency_us_sum) as f64 / 1e6,
         }
     }
 }

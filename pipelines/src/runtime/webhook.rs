@@ -160,6 +160,7 @@ impl WebhookSink {
             };
             stats.observe_batch(started.elapsed());
             stats.add_out(rows);
+            stats.observe_alert_latency(env.arrived.elapsed(), rows);
             acks.resolve(BatchStatus::Delivered);
             stats.delivery().pending.store(backlog.borrow().alerts, Ordering::Relaxed);
         }

@@ -43,14 +43,14 @@ pub const SAVED_QUERIES: &[SavedQuery] = &[
         sql: "SELECT model, signature, severity, count(*) AS alerts, \
               min(score) AS min_score, max(score) AS max_score, \
               min(timestamp) AS first_seen, max(timestamp) AS last_seen \
-              FROM alerts GROUP BY model, signature, severity \
+              FROM alerts WHERE event_type = 'alert' GROUP BY model, signature, severity \
               ORDER BY alerts DESC, model, signature",
     },
     SavedQuery {
         name: "alerts-per-minute",
         about: "Alerts per minute and model",
         sql: "SELECT date_trunc('minute', timestamp) AS minute, model, count(*) AS alerts \
-              FROM alerts GROUP BY 1, 2 ORDER BY 1, 2",
+              FROM alerts WHERE event_type = 'alert' GROUP BY 1, 2 ORDER BY 1, 2",
     },
     SavedQuery {
         name: "score-percentiles",
@@ -59,7 +59,24 @@ pub const SAVED_QUERIES: &[SavedQuery] = &[
               approx_percentile_cont(score, 0.5) AS p50, \
               approx_percentile_cont(score, 0.9) AS p90, \
               approx_percentile_cont(score, 0.99) AS p99 \
-              FROM alerts GROUP BY model, label ORDER BY model, label",
+              FROM alerts WHERE event_type = 'alert' GROUP BY model, label \
+              ORDER BY model, label",
+    },
+    SavedQuery {
+        name: "alert-queue",
+        about: "Alerts not acknowledged, escalated first, then by severity and time, with \
+                their state (alert_state) and the repeats held back",
+        sql: concat!(
+            "SELECT * FROM (SELECT a.timestamp, a.alert_id, COALESCE(s.state, 'new') AS state, \
+             s.actor, a.severity, a.signature, a.signature_id, a.src_ip, a.dest_ip, a.dest_port, \
+             a.entity, a.model, a.score, a.suppressed \
+             FROM alerts a LEFT JOIN (",
+            crate::store::alert_state::current_state_sql!(),
+            ") s ON a.alert_id = s.alert_id WHERE a.event_type = 'alert') q \
+             WHERE q.state <> 'acknowledged' \
+             ORDER BY CASE WHEN q.state = 'escalated' THEN 0 ELSE 1 END, q.severity, \
+             q.timestamp DESC, q.alert_id LIMIT 100"
+        ),
     },
     SavedQuery {
         name: "surprising-actions",

@@ -17,12 +17,14 @@
 //! - [`files`]: listing the committed files of a table;
 //! - [`origin`]: which input records each file holds, so a re-run after a crash stores
 //!   nothing twice;
+//! - [`alert_state`]: an analyst's decisions on alerts, appended;
 //! - [`quarantine`]: files that are not readable Parquet move to
 //!   `<store>/_quarantine/<table>/…` and become dead letters.
 //!
 //! Model verdicts are extra struct columns (one per model, named after it), so a new
 //! model adds a column; files without it read as nulls (see [`crate::sql`]).
 
+pub mod alert_state;
 pub mod compact;
 pub mod files;
 pub mod origin;

@@ -301,7 +301,7 @@ fn key_columns(table: Table) -> &'static [&'static str] {
         Table::Flows => &["uid"],
         Table::Alerts => &["signature", "flow_id", "entity", "timestamp"],
         Table::DeadLetters => &["source", "position"],
-        Table::Metrics | Table::Actions => &[],
+        Table::Metrics | Table::Actions | Table::AlertState => &[],
     }
 }
 

@@ -34,10 +34,11 @@ pub enum Partitioning {
 
 impl Partitioning {
     /// The default of each table: months for metrics (a point per series and step, so
-    /// few rows an hour), hours for the rest.
+    /// few rows an hour) and alert state (a row per analyst decision), hours for the
+    /// rest.
     pub fn default_for(table: Table) -> Partitioning {
         match table {
-            Table::Metrics => Partitioning::Month,
+            Table::Metrics | Table::AlertState => Partitioning::Month,
             _ => Partitioning::Hour,
         }
     }

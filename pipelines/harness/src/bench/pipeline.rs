@@ -137,6 +137,9 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         device: None,
         precision: input.precision.clone(),
         embedding: false,
+        // The bench measures the scoring path; occlusion evidence is off (above 1).
+        explain_above: Some(2.0),
+        explain_max_rows: None,
         series: input.series.clone(),
         step_seconds: input.step_seconds,
         max_batch: None,
@@ -371,6 +374,7 @@ mod tests {
             unscored: 0,
             lost: 0,
             suppression_evicted: 0,
+            unexplained: 0,
             error: None,
             dead_lettered: 0,
             batches: 0,
@@ -382,6 +386,8 @@ mod tests {
             score_seconds: score,
             partitions: Vec::new(),
             webhook: None,
+            alert_latency_buckets: Vec::new(),
+            alert_latency_seconds_sum: 0.0,
         }
     }
 

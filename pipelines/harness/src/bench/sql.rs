@@ -165,7 +165,7 @@ fn synthetic_alert(rng: &mut Rng, ts: i64, flow: Option<&FlowRecord>) -> Alert {
         score,
         evidence: serde_json::json!({ "value": score }),
         sensor: "bench".into(),
-        suppressed: 0,
+        ..Default::default()
     }
 }
 

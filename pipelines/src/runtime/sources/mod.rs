@@ -170,6 +170,7 @@ impl SourceContext {
             self.stats.add_out(env.rows());
             self.stats.observe_batch(took);
             env.acks = Acks::one(ack.clone());
+            env.arrived = Instant::now().checked_sub(took).unwrap_or(env.arrived);
             envs.push(env);
         }
         if !dead.is_empty() {

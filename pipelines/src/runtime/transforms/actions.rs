@@ -16,6 +16,10 @@ use vigil_tokenizers::actions::ActionSequencer;
 use crate::runtime::record::Envelope;
 use crate::runtime::stats::StageStats;
 
+/// The column of the most likely actions at each event: `list<struct<token, p>>`,
+/// most likely first (not a base column of `actions`: files without it read as null).
+pub const EXPECTED_COLUMN: &str = "expected";
+
 /// HSTU over an action stream; entity histories live in the sequencer.
 pub struct ActionsTransform {
     scorer: HstuScorer,
@@ -29,7 +33,8 @@ impl ActionsTransform {
         Ok(ActionsTransform { scorer, sequencer })
     }
 
-    /// Fill `surprise`, `rank`, `predicted` and `model` of an actions batch.
+    /// Fill `surprise`, `rank`, `predicted` and `model` of an actions batch, and add
+    /// the `expected` column.
     pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
         let batch = &env.batch;
         let col = |name: &str| {
@@ -76,6 +81,9 @@ impl ActionsTransform {
         set("predicted", Arc::new(predicted.finish()))?;
         set("model", Arc::new(model.finish()))?;
         let batch = RecordBatch::try_new(schema.clone(), cols)?;
+        let expected =
+            vigil_models::expected_column(verdicts.iter().map(|v| v.expected.as_slice()));
+        let batch = super::verdict::with_column(&batch, EXPECTED_COLUMN, expected)?;
         Ok(Envelope { batch, ..env })
     }
 }

@@ -10,6 +10,7 @@ use vigil_models::{FlowScorer, Model, NetfoundScorer, Scorer};
 use vigil_tokenizers::flow_window::FlowWindowTokenizer;
 use vigil_tokenizers::{FlowTokens, NetfoundConfig};
 
+use super::explain::{Explain, with_occlusion, with_occlusion_type};
 use super::verdict::{VerdictSpec, with_column};
 use crate::runtime::record::Envelope;
 use crate::runtime::stats::StageStats;
@@ -19,17 +20,24 @@ use crate::runtime::stats::StageStats;
 pub struct NetfoundTransform {
     scorer: NetfoundScorer,
     verdict: VerdictSpec,
+    explain: Option<Explain>,
 }
 
 impl NetfoundTransform {
-    /// A transform scoring with `scorer`; `embedding` keeps the embedding in the rows.
-    pub fn new(scorer: NetfoundScorer, embedding: bool) -> anyhow::Result<Self> {
-        let mut keep = vec!["label", "score", "probs", "malicious"];
+    /// A transform scoring with `scorer`; `embedding` keeps the embedding in the rows;
+    /// with `explain`, the flows it would alert on get their bursts' occlusion.
+    pub fn new(
+        scorer: NetfoundScorer,
+        embedding: bool,
+        explain: Option<Explain>,
+    ) -> anyhow::Result<Self> {
+        let mut keep = vec!["label", "score", "probs", "malicious", "occlusion"];
         if embedding {
             keep.push("embedding");
         }
-        let verdict = VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &keep)?;
-        Ok(NetfoundTransform { scorer, verdict })
+        let verdict =
+            VerdictSpec::new(scorer.model(), &with_occlusion_type(&scorer.verdict_type()), &keep)?;
+        Ok(NetfoundTransform { scorer, verdict, explain })
     }
 
     /// The tokenizer settings the model wants from the capture source.
@@ -38,7 +46,7 @@ impl NetfoundTransform {
     }
 
     /// Add the verdict column to a flows batch (the tokens were made by the source).
-    pub fn apply(&self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
+    pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Envelope> {
         let rows = env.rows();
         let tokens = env.tokens.clone().with_context(|| {
             format!(
@@ -61,7 +69,15 @@ impl NetfoundTransform {
             self.verdict.build(None, &positions)?
         } else {
             let scored = stats.scoring(|| -> anyhow::Result<_> {
-                Ok(self.scorer.verdict_column(&self.scorer.score(&flows)?)?)
+                let verdicts = self.scorer.score(&flows)?;
+                let column = self.scorer.verdict_column(&verdicts)?;
+                let (src, ts) = sources_and_times(&env.batch)?;
+                let sources: Vec<(&str, i64)> = (0..rows)
+                    .filter(|r| positions[*r].is_some())
+                    .map(|r| (src.value(r), ts.value(r)))
+                    .collect();
+                let explain = self.explain.as_mut();
+                explained(column, explain, &self.scorer, &flows, &verdicts, &sources, stats)
             })?;
             self.verdict.build(Some(&scored), &positions)?
         };
@@ -77,18 +93,23 @@ pub struct FlowTransform {
     tokenizer: FlowWindowTokenizer,
     features: fn(&vigil_ingest::FlowRecord) -> FlowFeatures,
     verdict: VerdictSpec,
+    explain: Option<Explain>,
 }
 
 impl FlowTransform {
-    /// A transform scoring with `scorer`, windows built with its model's settings.
-    pub fn new(scorer: FlowScorer) -> anyhow::Result<Self> {
+    /// A transform scoring with `scorer`, windows built with its model's settings; with
+    /// `explain`, the flows it would alert on get their features' occlusion.
+    pub fn new(scorer: FlowScorer, explain: Option<Explain>) -> anyhow::Result<Self> {
         let tokenizer = scorer.tokenizer()?;
-        let verdict =
-            VerdictSpec::new(scorer.model(), &scorer.verdict_type(), &["label", "score", "probs"])?;
+        let verdict = VerdictSpec::new(
+            scorer.model(),
+            &with_occlusion_type(&scorer.verdict_type()),
+            &["label", "score", "probs", "occlusion"],
+        )?;
         // Flows from a capture get the features of the model's mapping where our flows can
         // provide them (else NF-v2, and the preprocessor names what is missing).
         let features = scorer.mapping().and_then(features_for_mapping).unwrap_or(nf_v2_features);
-        Ok(FlowTransform { scorer, tokenizer, features, verdict })
+        Ok(FlowTransform { scorer, tokenizer, features, verdict, explain })
     }
 
     /// Add the verdict column to a flows batch.
@@ -109,11 +130,56 @@ impl FlowTransform {
             self.verdict.build(None, &positions)?
         } else {
             let scored = stats.scoring(|| -> anyhow::Result<_> {
-                Ok(self.scorer.verdict_column(&self.scorer.score(&windows)?)?)
+                let verdicts = self.scorer.score(&windows)?;
+                let column = self.scorer.verdict_column(&verdicts)?;
+                let (src, ts) = sources_and_times(&env.batch)?;
+                let sources: Vec<(&str, i64)> =
+                    (0..windows.len()).map(|r| (src.value(r), ts.value(r))).collect();
+                let explain = self.explain.as_mut();
+                explained(column, explain, &self.scorer, &windows, &verdicts, &sources, stats)
             })?;
             self.verdict.build(Some(&scored), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;
         Ok(Envelope { batch, ..env })
     }
+}
+
+/// The `src_ip` and `ts_start` columns of a flows batch.
+fn sources_and_times(
+    b: &arrow_array::RecordBatch,
+) -> anyhow::Result<(&arrow_array::StringArray, &arrow_array::TimestampMicrosecondArray)> {
+    use arrow_array::cast::AsArray;
+    let src = b.column_by_name("src_ip").context("flows without `src_ip`")?;
+    let ts = b.column_by_name("ts_start").context("flows without `ts_start`")?;
+    Ok((
+        src.as_string_opt::<i32>().context("`src_ip` is not text")?,
+        ts.as_primitive_opt().context("`ts_start` is not a timestamp")?,
+    ))
+}
+
+/// The scored verdicts with their occlusion evidence (null where not explained);
+/// `sources`: each item's source address and event time.
+fn explained<S>(
+    column: arrow_array::StructArray,
+    explain: Option<&mut Explain>,
+    scorer: &S,
+    items: &[S::Item],
+    verdicts: &[S::Verdict],
+    sources: &[(&str, i64)],
+    stats: &StageStats,
+) -> anyhow::Result<arrow_array::StructArray>
+where
+    S: vigil_models::Occlude,
+    S::Verdict: super::explain::AlertScored,
+{
+    let occlusion = match explain {
+        Some(e) => {
+            let (c, skipped) = e.column(scorer, items, verdicts, sources)?;
+            stats.add_unexplained(skipped);
+            c
+        }
+        None => vigil_models::occlusion_column(&vec![None; items.len()]),
+    };
+    with_occlusion(column, occlusion)
 }

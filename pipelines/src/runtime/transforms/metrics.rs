@@ -80,10 +80,16 @@ impl MetricsTransform {
         let mut out = Vec::new();
         let others = filter_record_batch(batch, &BooleanArray::from(keep))?;
         if others.num_rows() > 0 {
-            out.push(Envelope::new(RecordKind::Metrics, others));
+            out.push(Envelope {
+                arrived: env.arrived,
+                ..Envelope::new(RecordKind::Metrics, others)
+            });
         }
         if let Some(scored) = self.score_steps(&steps, stats)? {
-            out.push(Envelope::new(RecordKind::Metrics, scored));
+            out.push(Envelope {
+                arrived: env.arrived,
+                ..Envelope::new(RecordKind::Metrics, scored)
+            });
         }
         Ok(out)
     }

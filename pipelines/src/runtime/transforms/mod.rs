@@ -7,6 +7,7 @@
 
 mod actions;
 mod alerts;
+pub mod explain;
 mod flows;
 mod metrics;
 pub mod verdict;
@@ -74,15 +75,28 @@ impl Transform {
             (TransformConfig::Alerts { .. }, _) => {
                 anyhow::bail!("transform `{name}`: an alerts stage is made by Transform::alerts")
             }
-            (TransformConfig::Score { embedding, series, step_seconds, .. }, Some(model)) => {
+            (
+                TransformConfig::Score {
+                    embedding,
+                    series,
+                    step_seconds,
+                    explain_above,
+                    explain_max_rows,
+                    ..
+                },
+                Some(model),
+            ) => {
+                let explain =
+                    explain::Explain::from_model(&model, *explain_above, *explain_max_rows);
                 let scoring = || -> anyhow::Result<Transform> {
                     Ok(match model.manifest().family.clone() {
                         Family::Netfound => Transform::Netfound(NetfoundTransform::new(
                             NetfoundScorer::new(model)?,
                             *embedding,
+                            explain,
                         )?),
                         Family::FlowTransformer => {
-                            Transform::Flow(FlowTransform::new(FlowScorer::new(model)?)?)
+                            Transform::Flow(FlowTransform::new(FlowScorer::new(model)?, explain)?)
                         }
                         Family::ITransformer => Transform::Metrics(MetricsTransform::new(
                             VariateScorer::new(model, series.clone(), *step_seconds)?,
@@ -172,7 +186,8 @@ impl Transform {
     /// `stats`.
     pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         if let Transform::Alerts(a) = self {
-            return Ok(a.apply(&env)?.into_iter().collect());
+            let raised = a.apply(&env)?.into_iter();
+            return Ok(raised.map(|out| Envelope { arrived: env.arrived, ..out }).collect());
         }
         if Some(env.kind) != self.input_kind() || env.rows() == 0 {
             return Ok(vec![env]);
