@@ -13,8 +13,9 @@ pub const LATENCY_BUCKETS_MS: [f64; 10] =
     [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 5000.0, 30000.0];
 
 /// Upper bounds of the alert latency buckets, in milliseconds (+Inf follows).
-pub const ALERT_LATENCY_BUCKETS_MS: [f64; 14] = [
-    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 30000.0,
+pub const ALERT_LATENCY_BUCKETS_MS: [f64; 22] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 300.0, 400.0,
+    500.0, 750.0, 1000.0, 2000.0, 5000.0, 10000.0, 30000.0,
 ];
 
 /// A point-in-time copy of one stage's counters.

@@ -361,3 +361,36 @@ def evaluate_alerts(args) -> list[dict]:
             print(json.dumps(r), flush=True)
             out.append(r)
     return out
+
+
+#: The figures `compare` checks, exactly (run times are not compared) ...
+EXACT = ("flows", "attack_flows", "benign_flows", "attack_sources_alerted", "sql_rule_alerts")
+#: ... and within a tolerance: scores of a flow can differ in the last bits with how its
+#: scoring batch was cut, which can move a flow across a threshold.
+CLOSE = {"flow_precision": 0.002, "flow_recall": 0.002, "alert_precision": 0.01, "alerts": 0.01,
+         "summaries": 0.01}
+
+
+def _differs(key: str, a, b) -> bool:
+    if key in EXACT or a is None or b is None:
+        return a != b
+    tol = CLOSE[key]
+    return abs(a - b) > (tol * max(abs(b), 1) if key in ("alerts", "summaries") else tol)
+
+
+def compare(got: list[dict], recorded: list[dict]) -> None:
+    """Fail when a recomputed figure differs from the recorded report's (same data and model)."""
+    by_key = {(r["data"], r["model"]): r for r in recorded}
+    diffs = []
+    for r in got:
+        old = by_key.get((r["data"], r["model"]))
+        if old is None:
+            diffs.append(f"{r['data']} / {r['model']}: not in the recorded report")
+            continue
+        diffs += [f"{r['data']} / {r['model']}: {k} {r[k]} (recorded {old.get(k)})"
+                  for k in (*EXACT, *CLOSE) if _differs(k, r.get(k), old.get(k))]
+    if diffs:
+        raise SystemExit("alert quality differs from the recorded report (re-run "
+                         "`python -m vigil_onnx.evaluate alerts --out ../pipelines/rules/quality.json` "
+                         "if the change is intended):\n  " + "\n  ".join(diffs))
+    print(f"alert quality: {len(got)} figures sets as recorded")

@@ -282,6 +282,49 @@ def evaluate_nab(args) -> dict:
     return report
 
 
+def itransformer_points(args) -> dict:
+    """The iTransformer's alerting thresholds (`operating_points` in its manifest) on the raw
+    `anomaly_score` (the normalised residual the `alerts` stage compares): chosen for a rate of
+    1e-3 and 1e-4 over the rows outside NAB's anomaly windows of the selection half of
+    `onnx/splits/nab.json`, with recall (rows inside windows) and FPR there and on the test
+    half. Without a label inside NAB's windows marking the anomaly itself, recall counts every
+    row of a window: a low figure by construction; the rate is what the threshold is for."""
+    from . import protocol as P
+
+    nab_dir = Path(args.data) / "timeseries" / "nab"
+    model = Path(args.artifacts)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = nab.load_corpus(nab_dir)
+    split = nab_split(sorted(corpus))
+
+    def rows(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        scores, inside = [], []
+        for name in names:
+            f = corpus[name]
+            step = modal_step_s(f.timestamps)
+            grid, res = forecast_residuals(nab_dir / "data" / name, model,
+                                           work / (name.replace("/", "__") + ".parquet"), step)
+            r = row_residuals(f.timestamps, step, grid, res)
+            keep = ~np.isnan(r)
+            scores.append(r[keep])
+            inside.append(f.inside[keep])
+        return np.concatenate(scores), np.concatenate(inside)
+
+    sv, pv = rows(split["selection"])
+    st, pt = rows(split["test"])
+    points = P.operating_points(sv, pv, st, pt, score="anomaly_score (normalised one-step residual)",
+                                probability=False)
+    for p in points.values():
+        p["chosen_on"] = ("NAB selection half (onnx/splits/nab.json): rows outside the anomaly windows; "
+                          "positives: rows inside them")
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["operating_points"] = points
+    (model / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(json.dumps(points, indent=1))
+    return points
+
+
 FLOW_ARTIFACTS = ("flow-transformer-cicids2017", "flow-transformer-nslkdd", "flow-transformer-iot23")
 
 
@@ -319,12 +362,20 @@ def main(argv=None) -> None:
         f.add_argument("--work", default=str(ONNX_DIR / "build" / "evaluate"))
         f.add_argument("--tolerance", type=float, default=1e-4,
                        help="largest allowed difference from the manifest's figures")
+    o = sub.add_parser("itransformer-points", help="the iTransformer's alerting thresholds on NAB (its "
+                                                   "manifest's operating_points)")
+    o.add_argument("--data", default=str(D.DEFAULT_DATA))
+    o.add_argument("--artifacts", default=str(ONNX_DIR / "artifacts" / "itransformer-etth1"))
+    o.add_argument("--work", default=str(ONNX_DIR / "build" / "nab"), help="the scorer's Parquet files")
     a = sub.add_parser("alerts", help="the shipped rules end to end (vigil run) on the test splits: "
                                       "precision, recall, alerts per 10k flows")
     a.add_argument("--data", default=str(D.DEFAULT_DATA))
     a.add_argument("--work", default=None, help="where the runs' stores go (default: a temporary directory)")
     a.add_argument("--only", nargs="*", choices=["cicids2017", "iot23", "captures"], default=None)
     a.add_argument("--out", default=None, help="also write the report (JSON) here")
+    a.add_argument("--check", default=None,
+                   help="compare with a recorded report (pipelines/rules/quality.json): a figure that "
+                        "differs fails")
     t = sub.add_parser("tables", help="every family's result table (Markdown) from the manifests")
     t.add_argument("--artifacts-dir", default=str(ONNX_DIR / "artifacts"))
     args = p.parse_args(argv)
@@ -333,11 +384,16 @@ def main(argv=None) -> None:
         print(tables(Path(args.artifacts_dir)), end="")
     elif args.what == "nab":
         evaluate_nab(args)
+    elif args.what == "itransformer-points":
+        itransformer_points(args)
     elif args.what == "alerts":
         from .alert_quality import evaluate_alerts
         report = evaluate_alerts(args)
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        if args.check:
+            from .alert_quality import compare
+            compare(report, json.loads(Path(args.check).read_text()))
     elif args.what in ("flows", "ci"):
         evaluate_flows(args)
 

@@ -617,12 +617,13 @@ mod tests {
 
     fn info(labels: &[&str], threshold: Option<f64>) -> ModelInfo {
         let mut operating_points = BTreeMap::new();
-        if let Some(t) = threshold {
+        for (name, rate) in [("fpr_1e-3", 1e-3), ("fpr_1e-4", 1e-4)] {
+            let Some(t) = threshold else { break };
             operating_points.insert(
-                "fpr_1e-4".to_string(),
+                name.to_string(),
                 OperatingPoint {
                     score: None,
-                    target_fpr: 1e-4,
+                    target_fpr: rate,
                     threshold: t,
                     resolvable: Some(true),
                     validation: json!({"recall": 0.9}),
@@ -648,7 +649,8 @@ mod tests {
         }
         m.insert("flow-transformer-cicids2017".into(), info(&["BENIGN", "DDoS"], Some(0.99)));
         m.insert("hstu-user-actions".into(), info(&[], Some(18.0)));
-        m.insert("itransformer-etth1".into(), info(&[], None));
+        m.insert("itransformer-etth1".into(), info(&[], Some(44.0)));
+        m.insert("no-points".into(), info(&[], None));
         m
     }
 
@@ -734,7 +736,7 @@ min_score = 0.5
 [[model]]
 sid = 3
 name = "b"
-model = "itransformer-etth1"
+model = "no-points"
 [[sql]]
 sid = 2
 name = "c"

@@ -118,8 +118,11 @@ impl KafkaSource {
         let started = Instant::now();
         let mut last_input: Option<Instant> = None;
         while !ctx.stopped() {
+            // Wait for a message at most until the held batch is due (so a short
+            // `max_ms` is kept), and never more than 100 ms (the loop's other work).
+            let wait = held().time_left(ctx).min(Duration::from_millis(100));
             // (A rebalance runs inside `poll`, on this thread: nothing is locked here.)
-            let polled = consumer.poll(Duration::from_millis(100));
+            let polled = consumer.poll(wait);
             let mut b = held();
             match polled {
                 Some(Ok(m)) => {
@@ -217,6 +220,14 @@ impl Batch {
     fn push(&mut self, m: Message) {
         self.since.get_or_insert_with(Instant::now);
         self.messages.push(m);
+    }
+
+    /// How long until the held messages are due by age (100 ms when none are held).
+    fn time_left(&self, ctx: &SourceContext) -> Duration {
+        match self.since {
+            Some(t) => Duration::from_millis(ctx.batch.max_ms).saturating_sub(t.elapsed()),
+            None => Duration::from_millis(100),
+        }
     }
 
     fn due(&self, ctx: &SourceContext) -> bool {
