@@ -215,6 +215,14 @@ async fn metrics_and_actions_are_scored_by_itransformer_and_hstu() {
         count(store.path(), "select count(surprise) from actions where surprise > 0 and rank >= 1")
             .await;
     assert!(surprising > 1000, "{surprising} actions with a surprise");
+    // HSTU's five most likely actions at each event, the first its prediction.
+    let expected = count(
+        store.path(),
+        "select count(*) from actions where array_length(expected) = 5 \
+         and expected[1]['token'] = predicted and expected[1]['p'] >= expected[5]['p']",
+    )
+    .await;
+    assert_eq!(expected, 2000);
 }
 
 /// A score stage's `precision`: the int8 graph scores every flow and agrees with fp32 on
@@ -641,6 +649,17 @@ fn eve_reads_as_suricata_alerts(eve: &Path) {
            | .vigil.alert_id"#,
     );
     assert!(bad.is_empty(), "alerts off Suricata's schema: {bad}");
+    // Evidence: FlowTransformer alerts name the features their score rests on
+    // (occlusion, the top 5, largest drop first) where they were explained.
+    let parts = jq(
+        eve,
+        false,
+        r#"select(.alert.signature_id == 9100002 and .vigil.evidence.occlusion != null)
+           | .vigil.evidence.occlusion.parts | [length, (map(.delta) | . == (sort | reverse))]
+           | @csv"#,
+    );
+    assert!(!parts.is_empty(), "no explained FlowTransformer alert");
+    assert!(parts.lines().all(|l| l == "5,true"), "{parts}");
 }
 
 /// `vigil alerts ack|escalate` record decisions in `alert_state`; the saved queue
