@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod alert_state;
 pub mod capture;
 pub mod data_dir;
 pub mod dead_letter;

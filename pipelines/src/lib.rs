@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod alerting;
+pub mod console;
 pub mod extract;
 pub mod inputs;
 pub mod logging;

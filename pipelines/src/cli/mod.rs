@@ -9,6 +9,7 @@ mod progress;
 mod rules;
 mod run;
 mod score;
+mod serve;
 mod sql;
 mod stats;
 pub(crate) mod tokenize;
@@ -53,6 +54,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Acknowledge, escalate or reopen alerts (recorded in the store's alert_state table).
     Alerts(alerts::AlertsArgs),
+    /// The analyst's console: an HTTP API over a store (127.0.0.1:8787 by default).
+    Serve(serve::ServeArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -87,5 +90,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Kafka(args) => kafka::run(args, cli.quiet),
         Command::Rules(args) => rules::run(args),
         Command::Alerts(args) => alerts::run(args, cli.quiet),
+        Command::Serve(args) => serve::run(args),
     }
 }

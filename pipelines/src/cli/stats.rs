@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vigil_pipelines::runtime::stats::StageSnapshot;
 use vigil_pipelines::store::default_store_dir;
 
 use super::Outcome;
@@ -37,26 +36,20 @@ pub fn run(args: StatsArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Complete);
     }
     let store = args.data.unwrap_or_else(default_store_dir);
-    let dir = store.join("_stats");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("no counters in {} (has an instance run there?)", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("no counters in {}", dir.display());
+    let instances = vigil_pipelines::runtime::stats::stored_snapshots(&store)?;
+    if instances.is_empty() {
+        bail!("no counters in {}", store.join("_stats").display());
     }
     let mut all = serde_json::Map::new();
-    for f in &files {
-        let stages: Vec<StageSnapshot> = serde_json::from_slice(&std::fs::read(f)?)
-            .with_context(|| format!("{}: not a counters file", f.display()))?;
-        let instance = f.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+    for (instance, stages) in instances {
         if args.json {
             all.insert(instance, serde_json::to_value(&stages)?);
             continue;
         }
-        println!("instance {instance} ({})", f.display());
+        println!(
+            "instance {instance} ({})",
+            store.join("_stats").join(format!("{instance}.json")).display()
+        );
         print!("{}", vigil_pipelines::runtime::stats::stages_table(&stages, "  "));
     }
     if args.json {

@@ -207,6 +207,29 @@ impl StageStats {
     }
 }
 
+/// The counters each instance that ran over the store at `store` left in
+/// `<store>/_stats/<instance>.json`, by instance name, in name order.
+pub fn stored_snapshots(
+    store: &std::path::Path,
+) -> anyhow::Result<Vec<(String, Vec<StageSnapshot>)>> {
+    use anyhow::Context;
+    let dir = store.join("_stats");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("no counters in {} (has an instance run there?)", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::with_capacity(files.len());
+    for f in &files {
+        let stages: Vec<StageSnapshot> = serde_json::from_slice(&std::fs::read(f)?)
+            .with_context(|| format!("{}: not a counters file", f.display()))?;
+        let instance = f.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+        out.push((instance, stages));
+    }
+    Ok(out)
+}
+
 /// A registered stage: name, role, counters.
 type Registered = (String, String, Arc<StageStats>);
 

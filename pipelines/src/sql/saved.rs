@@ -71,7 +71,7 @@ pub const SAVED_QUERIES: &[SavedQuery] = &[
              s.actor, a.severity, a.signature, a.signature_id, a.src_ip, a.dest_ip, a.dest_port, \
              a.entity, a.model, a.score, a.suppressed \
              FROM alerts a LEFT JOIN (",
-            crate::store::alert_state::current_state_sql!(),
+            vigil_ingest::current_state_sql!(),
             ") s ON a.alert_id = s.alert_id WHERE a.event_type = 'alert') q \
              WHERE q.state <> 'acknowledged' \
              ORDER BY CASE WHEN q.state = 'escalated' THEN 0 ELSE 1 END, q.severity, \

@@ -1,0 +1,35 @@
+//! The console's HTTP API (JSON unless said).
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/sql` | read-only SQL: JSON `{"columns", "rows"}`, CSV or Arrow IPC by `Accept` |
+//! | `GET /api/alerts` | alerts, filtered, flat or grouped by signature, paginated |
+//! | `POST /api/alerts/{id}/ack`, `/escalate`, `/reopen` | one alert's state |
+//! | `POST /api/alerts/ack`, `/escalate`, `/reopen` | the state of every alert a filter matches |
+//! | `GET /api/stats` | the stage counters |
+//! | `GET /api/models` | the model manifests, with metrics and thresholds |
+//! | `GET /metrics` | the stage counters in Prometheus' text format |
+
+mod alerts;
+mod filters;
+mod sql;
+mod stats;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::serve::Shared;
+
+/// Every route.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/sql", post(sql::query))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/{action}", post(alerts::set_many))
+        .route("/api/alerts/{id}/{action}", post(alerts::set_one))
+        .route("/api/stats", get(stats::stats))
+        .route("/api/models", get(stats::models))
+        .route("/metrics", get(stats::metrics))
+}

@@ -1,0 +1,21 @@
+//! Vigil's analyst console: an HTTP API (axum) over the event store.
+//!
+//! The crate is handed what it serves through [`Backend`] (read-only SQL over the store,
+//! the alert-state table, the stage counters, the model manifests) by the `vigil`
+//! binary, which depends on it, so it never reaches into the runtime.
+//!
+//! - [`access`]: where it may listen and the bearer token (constant-time check);
+//! - [`api`]: the routes (`/api/sql`, `/api/alerts`, `/api/stats`, `/api/models`,
+//!   `/metrics`);
+//! - [`serve`]: binding and serving until shutdown.
+
+pub mod access;
+pub mod api;
+mod backend;
+mod error;
+mod serve;
+
+pub use access::{Access, AccessError};
+pub use backend::{Backend, QueryOutput};
+pub use error::ApiError;
+pub use serve::{ConsoleConfig, router, serve};

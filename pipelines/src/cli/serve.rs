@@ -1,0 +1,75 @@
+//! `vigil serve`: the analyst's console (HTTP API) over a store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use vigil_dashboards::ConsoleConfig;
+use vigil_pipelines::console::StoreConsole;
+use vigil_pipelines::sql::QueryLimits;
+use vigil_pipelines::store::default_store_dir;
+
+use super::Outcome;
+
+/// `vigil serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  vigil serve --data vigil-data\n  \
+VIGIL_TOKEN=$(cat token) vigil serve --listen 0.0.0.0:8787\n  \
+curl -s -XPOST 127.0.0.1:8787/api/sql -d '{\"sql\": \"select count(*) from flows\"}'")]
+pub struct ServeArgs {
+    /// The store directory [default: $VIGIL_STORE, else ./vigil-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Where to listen; an address that is not loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// A file holding the bearer token requests must carry [default: $VIGIL_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Model artifacts whose manifests /api/models lists [default: onnx/artifacts when
+    /// it exists].
+    #[arg(long, value_name = "DIR")]
+    models: Vec<PathBuf>,
+    /// Rows a query answers at most.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_rows: usize,
+    /// Stop a query after this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    timeout: u64,
+}
+
+/// Run `vigil serve` until interrupted.
+pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
+    let root = args.data.clone().unwrap_or_else(default_store_dir);
+    anyhow::ensure!(root.is_dir(), "no store at {} (pass --data DIR)", root.display());
+    let token = match &args.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the token file {}", f.display()))?,
+        ),
+        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
+    };
+    let models = match args.models.is_empty() {
+        true => vec![PathBuf::from("onnx/artifacts")].into_iter().filter(|p| p.is_dir()).collect(),
+        false => args.models.clone(),
+    };
+    let limits = QueryLimits {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        ..Default::default()
+    };
+    let config =
+        ConsoleConfig { listen: args.listen, token, max_rows: args.max_rows, ..Default::default() };
+    // Refuse an open address without a token before anything else.
+    vigil_dashboards::Access::new(config.listen, config.token.clone())?;
+    let backend = StoreConsole::new(&root, limits, models);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        eprintln!("vigil: console on http://{} over {}", config.listen, root.display());
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        vigil_dashboards::serve(backend, config, shutdown).await
+    })?;
+    Ok(Outcome::Complete)
+}

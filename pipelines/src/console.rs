@@ -1,0 +1,91 @@
+//! The console's [`Backend`] over a store directory: read-only SQL with the limits of
+//! `vigil sql`, the alert-state table, the counters the store's instances left, and the
+//! manifests of a models directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vigil_dashboards::{ApiError, Backend, QueryOutput};
+use vigil_ingest::alert_state::StateChange;
+use vigil_ingest::stage_stats::StageSnapshot;
+
+use crate::sql::{QueryLimits, SqlError, open_store, query_store};
+use crate::store::alert_state::record_changes;
+
+/// A console over the store at `root`.
+#[derive(Debug, Clone)]
+pub struct StoreConsole {
+    root: PathBuf,
+    limits: QueryLimits,
+    models: Vec<PathBuf>,
+}
+
+impl StoreConsole {
+    /// Over the store at `root`, with query `limits`, listing the manifests under
+    /// `models` (artifact directories, or directories of them).
+    pub fn new(root: &Path, limits: QueryLimits, models: Vec<PathBuf>) -> Arc<StoreConsole> {
+        Arc::new(StoreConsole { root: root.to_path_buf(), limits, models })
+    }
+}
+
+/// A refused or failed query as an API error: the client's fault (400) unless the
+/// store's data failed.
+fn api_error(e: SqlError) -> ApiError {
+    match &e {
+        SqlError::Query(_) if e.is_data_error() => ApiError::internal(e.to_string()),
+        _ => ApiError::bad_request(e.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for StoreConsole {
+    async fn sql(&self, sql: &str) -> Result<QueryOutput, ApiError> {
+        // A session per query: it lists the store's files as they are now.
+        let ctx = open_store(&self.root, self.limits).await?;
+        let r = query_store(&ctx, &self.root, sql, self.limits.timeout).await.map_err(api_error)?;
+        Ok(QueryOutput { schema: r.schema, batches: r.batches })
+    }
+
+    fn record_states(&self, changes: &[StateChange]) -> anyhow::Result<()> {
+        record_changes(&self.root, "console", changes).map(|_| ())
+    }
+
+    fn stats(&self) -> Vec<StageSnapshot> {
+        let instances = crate::runtime::stats::stored_snapshots(&self.root).unwrap_or_default();
+        let several = instances.len() > 1;
+        instances
+            .into_iter()
+            .flat_map(|(instance, stages)| {
+                stages.into_iter().map(move |mut s| {
+                    if several {
+                        s.stage = format!("{instance}/{}", s.stage);
+                    }
+                    s
+                })
+            })
+            .collect()
+    }
+
+    fn models(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for dir in &self.models {
+            let mut dirs = vec![dir.clone()];
+            if !dir.join("manifest.json").is_file() {
+                dirs = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.join("manifest.json").is_file())
+                    .collect();
+                dirs.sort();
+            }
+            for d in dirs {
+                let text = std::fs::read(d.join("manifest.json")).unwrap_or_default();
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+}

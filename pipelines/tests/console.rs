@@ -1,0 +1,234 @@
+//! `vigil serve`, the console's HTTP API, end to end on 127.0.0.1: read-only SQL in
+//! three formats, alerts filtered, grouped and paged, decisions that persist across a
+//! restart, the counters and manifests, and the access rules (loopback by default, a
+//! bearer token elsewhere, bounded bodies).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::VIGIL;
+use serde_json::{Value, json};
+use vigil_pipelines::alerting::{Alert, Signature, alerts_batch};
+use vigil_pipelines::store::{StoreWriter, Table};
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A store with `n` alerts: sid 1 (severity 1) for even i, sid 2 (severity 3) for odd.
+fn store_with_alerts(dir: &Path, n: usize) {
+    let alerts: Vec<Alert> = (0..n)
+        .map(|i| Alert {
+            ts: 1_700_000_000_000_000 + i as i64 * 1_000_000,
+            sig: Signature {
+                sid: 1 + (i % 2) as u32,
+                gid: 1,
+                rev: 1,
+                text: format!("rule {}", 1 + i % 2),
+                category: "Test".into(),
+                severity: if i % 2 == 0 { 1 } else { 3 },
+            },
+            src_ip: Some(format!("10.0.0.{}", i % 4)),
+            dest_ip: Some("10.0.1.1".into()),
+            score: 0.5,
+            evidence: json!({ "i": i }),
+            sensor: "t".into(),
+            ..Default::default()
+        })
+        .collect();
+    StoreWriter::new(dir, "t").write(Table::Alerts, &alerts_batch(&alerts).unwrap()).unwrap();
+}
+
+/// `vigil serve` on `port`, once it answers.
+fn serve(store: &Path, listen: &str, token: Option<&str>) -> Child {
+    let mut c = Command::new(VIGIL);
+    c.args(["serve", "--listen", listen, "--data"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env_remove("VIGIL_TOKEN");
+    if let Some(t) = token {
+        c.env("VIGIL_TOKEN", t);
+    }
+    let child = c.spawn().unwrap();
+    let addr: SocketAddr = listen.replace("0.0.0.0", "127.0.0.1").parse().unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < until, "vigil serve did not come up on {listen}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// One HTTP/1.1 request: (status, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = out[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = unchunk(&body);
+    }
+    (status, body)
+}
+
+fn unchunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..line]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[line + 2..line + 2 + n]);
+        b = &b[line + 2 + n + 2..];
+    }
+}
+
+fn json_of(port: u16, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let text = body.to_string();
+    let (status, out) =
+        http(port, method, path, &[("content-type", "application/json")], text.as_bytes());
+    (status, serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn the_api_answers_sql_and_alerts_and_keeps_decisions_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_alerts(dir.path(), 6);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = serve(dir.path(), &listen, None);
+
+    // SQL: JSON, CSV and Arrow IPC by Accept; refused writes; bounded bodies.
+    let q =
+        json!({ "sql": "select signature_id, count(*) as n from alerts group by 1 order by 1" });
+    let (status, v) = json_of(port, "POST", "/api/sql", q.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["columns"][1]["name"], "n");
+    assert_eq!(v["rows"], json!([[1, 3], [2, 3]]));
+    let body = q.to_string();
+    let ct = ("content-type", "application/json");
+    let (status, csv) =
+        http(port, "POST", "/api/sql", &[ct, ("accept", "text/csv")], body.as_bytes());
+    assert_eq!(
+        (status, String::from_utf8_lossy(&csv).as_ref()),
+        (200, "signature_id,n\n1,3\n2,3\n")
+    );
+    let arrow = ("accept", "application/vnd.apache.arrow.stream");
+    let (status, ipc) = http(port, "POST", "/api/sql", &[ct, arrow], body.as_bytes());
+    assert_eq!(status, 200);
+    let reader =
+        datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
+            .unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 2);
+    let (status, v) = json_of(port, "POST", "/api/sql", json!({ "sql": "delete from alerts" }));
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("read-only"), "{v}");
+    let big = json!({ "sql": format!("select '{}'", "x".repeat(100_000)) });
+    assert_eq!(json_of(port, "POST", "/api/sql", big).0, 413, "bodies are bounded");
+
+    // Alerts: filtered, grouped, paged.
+    let (status, v) = json_of(port, "GET", "/api/alerts?severity=1", Value::Null);
+    assert_eq!(status, 200, "{v}");
+    let alerts = v["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 3);
+    assert!(alerts.iter().all(|a| a["signature_id"] == 1 && a["state"] == "new"));
+    assert!(alerts[0]["evidence"]["i"].is_number(), "evidence as JSON: {}", alerts[0]);
+    let id = alerts[0]["alert_id"].as_str().unwrap().to_string();
+    let (_, v) = json_of(port, "GET", "/api/alerts?group=signature", Value::Null);
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 2);
+    assert_eq!(v["alerts"][0]["alerts"], 3);
+    let (_, page) = json_of(port, "GET", "/api/alerts?limit=4", Value::Null);
+    assert_eq!((page["alerts"].as_array().unwrap().len(), page["next"].as_u64()), (4, Some(4)));
+    let (_, last) = json_of(port, "GET", "/api/alerts?limit=4&offset=4", Value::Null);
+    assert_eq!((last["alerts"].as_array().unwrap().len(), last["next"].clone()), (2, Value::Null));
+    assert_eq!(json_of(port, "GET", "/api/alerts?src_ip=nope", Value::Null).0, 400);
+
+    // Decisions: one alert (of sid 1), unknown and malformed ids, and in bulk by filter.
+    let who = json!({ "actor": "ana", "comment": "look" });
+    let (status, v) = json_of(port, "POST", &format!("/api/alerts/{id}/escalate"), who);
+    assert_eq!((status, v["state"].as_str()), (200, Some("escalated")), "{v}");
+    let unknown = "/api/alerts/0000-0000/ack";
+    assert_eq!(json_of(port, "POST", unknown, Value::Null).0, 404);
+    assert_eq!(json_of(port, "POST", "/api/alerts/x'y/ack", Value::Null).0, 400);
+    let (status, v) = json_of(port, "POST", "/api/alerts/ack?sid=2", Value::Null);
+    assert_eq!((status, v["alerts"].as_u64()), (200, Some(3)), "{v}");
+
+    // Counters, manifests, Prometheus text.
+    assert_eq!(json_of(port, "GET", "/api/stats", Value::Null).0, 200);
+    assert!(json_of(port, "GET", "/api/models", Value::Null).1.is_array());
+    let (status, text) = http(port, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+    stop(server);
+
+    // The decisions are in the store: a new server sees them.
+    let server = serve(dir.path(), &listen, None);
+    let (_, v) = json_of(port, "GET", "/api/alerts?state=escalated", Value::Null);
+    let escalated: Vec<&str> =
+        v["alerts"].as_array().unwrap().iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
+    assert_eq!(escalated, [id.as_str()]);
+    assert_eq!(v["alerts"][0]["actor"], "ana");
+    let (_, v) = json_of(port, "GET", "/api/alerts?state=acknowledged", Value::Null);
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 3);
+    stop(server);
+}
+
+#[test]
+fn an_open_address_needs_a_token_and_requests_without_it_get_401() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_alerts(dir.path(), 2);
+    let port = free_port();
+    let open = format!("0.0.0.0:{port}");
+    let refused = Command::new(VIGIL)
+        .args(["serve", "--listen", &open, "--data"])
+        .arg(dir.path())
+        .env_remove("VIGIL_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--token-file"));
+
+    let server = serve(dir.path(), &open, Some("s3cret"));
+    let q = json!({ "sql": "select 1 as one" }).to_string();
+    let ct = ("content-type", "application/json");
+    assert_eq!(http(port, "POST", "/api/sql", &[ct], q.as_bytes()).0, 401);
+    let wrong = ("authorization", "Bearer s3cre");
+    assert_eq!(http(port, "POST", "/api/sql", &[ct, wrong], q.as_bytes()).0, 401);
+    let right = ("authorization", "Bearer s3cret");
+    assert_eq!(http(port, "POST", "/api/sql", &[ct, right], q.as_bytes()).0, 200);
+    assert_eq!(http(port, "GET", "/metrics", &[], b"").0, 401, "every route needs the token");
+    stop(server);
+}
