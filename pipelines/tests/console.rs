@@ -206,6 +206,100 @@ fn the_api_answers_sql_and_alerts_and_keeps_decisions_across_restarts() {
     stop(server);
 }
 
+/// Flows of the sample capture, actions of one entity and points of one series.
+fn store_with_records(dir: &Path) -> Vec<vigil_ingest::FlowRecord> {
+    let w = StoreWriter::new(dir, "t");
+    let (flows, _) = vigil_pipelines::extract::flows_from_capture(
+        &common::repo("samples/ssh.pcap"),
+        Default::default(),
+        Default::default(),
+    );
+    w.write(Table::Flows, &vigil_ingest::flows_to_batch(&flows, "t").unwrap()).unwrap();
+    let actions: Vec<vigil_ingest::actions::ActionEvent> = (0..3)
+        .map(|i| vigil_ingest::actions::ActionEvent {
+            entity: "alice".into(),
+            ts: 1_700_000_000_000_000 + i,
+            action: "GET".into(),
+            object: format!("/p{i}"),
+        })
+        .collect();
+    let rows = vigil_pipelines::runtime::rows::actions_batch(&actions, "log", "t");
+    w.write(Table::Actions, &rows).unwrap();
+    let points: Vec<vigil_ingest::metrics::MetricPoint> = (0..4)
+        .map(|i| vigil_ingest::metrics::MetricPoint {
+            series: "cpu".into(),
+            ts: 1_700_000_000_000_000 + i * 60_000_000,
+            value: i as f64,
+        })
+        .collect();
+    let rows = vigil_pipelines::runtime::rows::metrics_batch(&points, "m", "t");
+    w.write(Table::Metrics, &rows).unwrap();
+    flows
+}
+
+#[test]
+fn drill_downs_and_the_live_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_alerts(dir.path(), 2);
+    let flows = store_with_records(dir.path());
+    let port = free_port();
+    let server = serve(dir.path(), &format!("127.0.0.1:{port}"), None);
+
+    let f = &flows[0];
+    let (status, v) = json_of(port, "GET", &format!("/api/flows/{}", f.flow_id), Value::Null);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["flow"]["src_ip"], f.orig_h.to_string());
+    assert_eq!(v["flow"]["community_id"], f.community_id);
+    assert!(v["same_host"].is_array() && v["alerts"].is_array());
+    assert_eq!(json_of(port, "GET", "/api/flows/123456789", Value::Null).0, 404);
+    let (status, v) = json_of(port, "GET", "/api/entities/alice", Value::Null);
+    assert_eq!((status, v["actions"].as_array().map(Vec::len)), (200, Some(3)), "{v}");
+    assert_eq!(json_of(port, "GET", "/api/entities/bob", Value::Null).0, 404);
+    let (status, v) = json_of(port, "GET", "/api/series/cpu", Value::Null);
+    assert_eq!((status, v["points"].as_array().map(Vec::len)), (200, Some(4)), "{v}");
+    assert_eq!(v["points"][3]["value"], 3.0);
+
+    // Live: an alert written after the stream opened arrives as an `alerts` event.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /api/alerts/stream HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let late = Alert {
+        ts: 1_800_000_000_000_000,
+        sig: Signature {
+            sid: 7,
+            gid: 1,
+            rev: 1,
+            text: "late".into(),
+            category: "T".into(),
+            severity: 2,
+        },
+        entity: Some("alice".into()),
+        sensor: "t".into(),
+        ..Default::default()
+    };
+    let id = late.alert_id();
+    StoreWriter::new(dir.path(), "t")
+        .write(Table::Alerts, &alerts_batch(&[late]).unwrap())
+        .unwrap();
+    let mut got = Vec::new();
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < until {
+        let n = s.read(&mut buf).unwrap_or(0);
+        got.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&got).contains(&id) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("event: alerts") && text.contains(&id), "{text}");
+    assert!(!text.contains("rule 1"), "alerts already stored are not streamed: {text}");
+    stop(server);
+}
+
 #[test]
 fn an_open_address_needs_a_token_and_requests_without_it_get_401() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,12 +6,18 @@
 //! | `GET /api/alerts` | alerts, filtered, flat or grouped by signature, paginated |
 //! | `POST /api/alerts/{id}/ack`, `/escalate`, `/reopen` | one alert's state |
 //! | `POST /api/alerts/ack`, `/escalate`, `/reopen` | the state of every alert a filter matches |
+//! | `GET /api/alerts/stream` | new alerts as server-sent events |
+//! | `GET /api/flows/{flow_id}` | a flow, its verdicts, related alerts and flows |
+//! | `GET /api/entities/{entity}` | an entity's actions with their surprise, its alerts |
+//! | `GET /api/series/{series}` | observed against forecast, anomaly scores, alerts |
 //! | `GET /api/stats` | the stage counters |
 //! | `GET /api/models` | the model manifests, with metrics and thresholds |
 //! | `GET /metrics` | the stage counters in Prometheus' text format |
 
 mod alerts;
+mod drill;
 mod filters;
+mod live;
 mod sql;
 mod stats;
 
@@ -27,6 +33,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/sql", post(sql::query))
         .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/stream", get(live::stream))
+        .route("/api/flows/{flow_id}", get(drill::flow))
+        .route("/api/entities/{entity}", get(drill::entity))
+        .route("/api/series/{series}", get(drill::series))
         .route("/api/alerts/{action}", post(alerts::set_many))
         .route("/api/alerts/{id}/{action}", post(alerts::set_one))
         .route("/api/stats", get(stats::stats))

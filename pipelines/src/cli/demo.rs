@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// Print the demo topology (TOML, usable with `vigil run --config`) and exit.
     #[arg(long)]
     print_config: bool,
+    /// Then keep the console (HTTP API) open over the store, on ADDR [default:
+    /// 127.0.0.1:8787], until interrupted.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8787")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 /// The checkout: `start` or a directory above it with `samples/` and `onnx/artifacts/`.
@@ -84,6 +88,10 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
         bail!("the demo did not run cleanly: {}", super::run::failure_message(&summary));
     }
     report(&store)?;
+    if let Some(listen) = args.serve {
+        let models = vec![root.join("onnx/artifacts")];
+        super::serve::serve_store(&store, listen, None, models, Default::default())?;
+    }
     Ok(Outcome::Complete)
 }
 

@@ -39,6 +39,46 @@ pub struct ServeArgs {
     timeout: u64,
 }
 
+/// Query bounds of a console.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Rows a query answers at most.
+    pub max_rows: usize,
+    /// Memory and time of a query.
+    pub limits: QueryLimits,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        let limits =
+            QueryLimits { timeout: std::time::Duration::from_secs(30), ..Default::default() };
+        Tuning { max_rows: ConsoleConfig::default().max_rows, limits }
+    }
+}
+
+/// Serve the console over the store at `root` on `listen` until interrupted (a
+/// non-loopback address without `token` is refused before anything starts).
+pub fn serve_store(
+    root: &std::path::Path,
+    listen: SocketAddr,
+    token: Option<String>,
+    models: Vec<PathBuf>,
+    tuning: Tuning,
+) -> anyhow::Result<()> {
+    let config = ConsoleConfig { listen, token, max_rows: tuning.max_rows, ..Default::default() };
+    vigil_dashboards::Access::new(config.listen, config.token.clone())?;
+    let backend = StoreConsole::new(root, tuning.limits, models);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let root = root.display().to_string();
+    runtime.block_on(async move {
+        eprintln!("vigil: console on http://{listen} over {root} (Ctrl-C stops it)");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        vigil_dashboards::serve(backend, config, shutdown).await
+    })
+}
+
 /// Run `vigil serve` until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let root = args.data.clone().unwrap_or_else(default_store_dir);
@@ -58,18 +98,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         ..Default::default()
     };
-    let config =
-        ConsoleConfig { listen: args.listen, token, max_rows: args.max_rows, ..Default::default() };
-    // Refuse an open address without a token before anything else.
-    vigil_dashboards::Access::new(config.listen, config.token.clone())?;
-    let backend = StoreConsole::new(&root, limits, models);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
-        eprintln!("vigil: console on http://{} over {}", config.listen, root.display());
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        vigil_dashboards::serve(backend, config, shutdown).await
-    })?;
+    let tuning = Tuning { max_rows: args.max_rows, limits };
+    serve_store(&root, args.listen, token, models, tuning)?;
     Ok(Outcome::Complete)
 }

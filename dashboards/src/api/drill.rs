@@ -1,0 +1,132 @@
+//! Drill-downs: a flow with its verdicts and related alerts and flows, an entity's
+//! actions with their surprise, a series' observed values against its forecasts.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Map, Value, json};
+
+use super::filters::quote;
+use super::sql::objects;
+use crate::error::ApiError;
+use crate::serve::Shared;
+
+/// Rows a drill-down list holds at most.
+const RELATED: usize = 100;
+/// Points of a series at most (the newest).
+const POINTS: usize = 5000;
+
+async fn rows(shared: &Shared, sql: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
+    Ok(objects(&shared.backend.sql(sql).await?.batches)?)
+}
+
+/// Alerts' evidence (JSON text in the table) as JSON.
+fn with_evidence(mut alerts: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
+    for a in &mut alerts {
+        if let Some(Value::String(s)) = a.get("evidence") {
+            let parsed = serde_json::from_str(s).unwrap_or(Value::String(s.clone()));
+            a.insert("evidence".into(), parsed);
+        }
+    }
+    alerts
+}
+
+/// `GET /api/flows/{flow_id}`: the flow (every column, the models' verdicts with their
+/// evidence included), its alerts and those sharing its Community ID, and the other
+/// recent flows of its source host.
+pub async fn flow(
+    State(shared): State<Arc<Shared>>,
+    Path(flow_id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let found =
+        rows(&shared, &format!("SELECT * FROM flows WHERE flow_id = {flow_id} LIMIT 1")).await?;
+    let Some(flow) = found.into_iter().next() else {
+        return Err(ApiError::not_found(format!("no flow {flow_id}")));
+    };
+    let text = |k: &str| flow.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (cid, src) = (quote(&text("community_id")), quote(&text("src_ip")));
+    let alerts = rows(
+        &shared,
+        &format!(
+            "SELECT * FROM alerts WHERE flow_id = {flow_id} OR community_id = {cid} \
+             ORDER BY timestamp LIMIT {RELATED}"
+        ),
+    )
+    .await?;
+    let same_cid = rows(
+        &shared,
+        &format!(
+            "SELECT flow_id, uid, sensor, ts_start, ts_end, conn_state FROM flows \
+             WHERE community_id = {cid} AND flow_id <> {flow_id} ORDER BY ts_start LIMIT {RELATED}"
+        ),
+    )
+    .await?;
+    let host = rows(
+        &shared,
+        &format!(
+            "SELECT flow_id, ts_start, src_ip, src_port, dst_ip, dst_port, proto, conn_state \
+             FROM flows WHERE (src_ip = {src} OR dst_ip = {src}) AND flow_id <> {flow_id} \
+             ORDER BY ts_start DESC LIMIT {RELATED}"
+        ),
+    )
+    .await?;
+    Ok(Json(json!({
+        "flow": flow,
+        "alerts": with_evidence(alerts),
+        "same_community_id": same_cid,
+        "same_host": host,
+    })))
+}
+
+/// `GET /api/entities/{entity}`: its newest actions with the surprise of each, the rank
+/// of what happened and the model's most likely actions, and its alerts.
+pub async fn entity(
+    State(shared): State<Arc<Shared>>,
+    Path(entity): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let e = quote(&entity);
+    let actions = rows(
+        &shared,
+        &format!("SELECT * FROM actions WHERE entity = {e} ORDER BY ts DESC LIMIT {RELATED}"),
+    )
+    .await?;
+    let alerts = rows(
+        &shared,
+        &format!(
+            "SELECT * FROM alerts WHERE entity = {e} OR src_ip = {e} ORDER BY timestamp DESC \
+             LIMIT {RELATED}"
+        ),
+    )
+    .await?;
+    if actions.is_empty() && alerts.is_empty() {
+        return Err(ApiError::not_found(format!("no actions or alerts of {entity:?}")));
+    }
+    Ok(Json(json!({ "entity": entity, "actions": actions, "alerts": with_evidence(alerts) })))
+}
+
+/// `GET /api/series/{series}`: its newest points (observed, forecast, anomaly score) in
+/// time order, and its alerts (the anomaly marks).
+pub async fn series(
+    State(shared): State<Arc<Shared>>,
+    Path(series): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = quote(&series);
+    let points = rows(
+        &shared,
+        &format!(
+            "SELECT ts, value, forecast, anomaly_score, model FROM \
+             (SELECT * FROM metrics WHERE series = {s} ORDER BY ts DESC LIMIT {POINTS}) ORDER BY ts"
+        ),
+    )
+    .await?;
+    if points.is_empty() {
+        return Err(ApiError::not_found(format!("no points of series {series:?}")));
+    }
+    let alerts = rows(
+        &shared,
+        &format!("SELECT * FROM alerts WHERE entity = {s} ORDER BY timestamp LIMIT {RELATED}"),
+    )
+    .await?;
+    Ok(Json(json!({ "series": series, "points": points, "alerts": with_evidence(alerts) })))
+}
