@@ -7,10 +7,12 @@
 //! - [`access`]: where it may listen and the bearer token (constant-time check);
 //! - [`api`]: the routes (`/api/sql`, `/api/alerts`, `/api/stats`, `/api/models`,
 //!   `/metrics`);
+//! - `assets`: the web UI's files, embedded;
 //! - [`serve`]: binding and serving until shutdown.
 
 pub mod access;
 pub mod api;
+mod assets;
 mod backend;
 mod error;
 mod serve;

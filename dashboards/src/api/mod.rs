@@ -13,6 +13,7 @@
 //! | `GET /api/stats` | the stage counters |
 //! | `GET /api/models` | the model manifests, with metrics and thresholds |
 //! | `GET /metrics` | the stage counters in Prometheus' text format |
+//! | `GET /`, `GET /assets/…` | the web UI (embedded) |
 
 mod alerts;
 mod drill;
@@ -42,4 +43,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/stats", get(stats::stats))
         .route("/api/models", get(stats::models))
         .route("/metrics", get(stats::metrics))
+        .route("/", get(crate::assets::index))
+        .route("/assets/{*path}", get(crate::assets::file))
 }

@@ -89,7 +89,11 @@ pub(crate) fn to_json(out: &QueryOutput) -> anyhow::Result<Value> {
     Ok(json!({ "columns": columns, "rows": rows }))
 }
 
-/// The rows as JSON objects (nulls left out).
+/// Columns whose 64-bit values are given as strings: a JSON number loses precision past
+/// 2^53 in JavaScript (and in jq), and flow ids are hashes.
+const ID_COLUMNS: [&str; 1] = ["flow_id"];
+
+/// The rows as JSON objects (nulls left out; flow ids as strings).
 pub(crate) fn objects(
     batches: &[RecordBatch],
 ) -> anyhow::Result<Vec<serde_json::Map<String, Value>>> {
@@ -104,7 +108,15 @@ pub(crate) fn objects(
     if buf.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(serde_json::from_slice(&buf)?)
+    let mut rows: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(&buf)?;
+    for r in &mut rows {
+        for k in ID_COLUMNS {
+            if let Some(v @ Value::Number(_)) = r.get_mut(k) {
+                *v = Value::String(v.to_string());
+            }
+        }
+    }
+    Ok(rows)
 }
 
 fn to_csv(out: &QueryOutput) -> anyhow::Result<Vec<u8>> {
