@@ -73,6 +73,21 @@ try {
   check(Number(value) > 0, `the SQL console answers ${value} flows`);
   await page.screenshot({ path: `${shots}/sql.png`, fullPage: true });
 
+  // 6. The entity (HSTU) and series (iTransformer) pages.
+  const entity = await page.evaluate(async () => {
+    const r = await fetch("/api/sql", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sql: "SELECT entity FROM actions WHERE surprise IS NOT NULL GROUP BY entity ORDER BY count(*) DESC LIMIT 1" }) });
+    return (await r.json()).rows[0][0];
+  });
+  await page.goto(`${url}/#/entity/${encodeURIComponent(entity)}`);
+  await page.waitForSelector("body[data-ready=entity]");
+  check(await page.locator("main tbody tr").count() > 0, `entity ${entity}: its actions with their surprise`);
+  await page.screenshot({ path: `${shots}/entity.png` });
+  await page.goto(`${url}/#/series/ec2_cpu_utilization_825cc2`);
+  await page.waitForSelector("body[data-ready=series]");
+  check(await page.locator("main canvas").count() > 0, "the series page draws observed against forecast");
+  await page.screenshot({ path: `${shots}/series.png` });
+
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } finally {
   await browser.close();

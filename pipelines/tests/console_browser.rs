@@ -1,7 +1,7 @@
 //! The console in a real browser: `vigil serve` on a demo store, driven in headless
 //! Chromium by `dashboards/web/browser-test.mjs` (playwright-core): the overview's chart
-//! and tables, an alert appearing live, keyboard triage, a flow drill-down and the SQL
-//! console. Screenshots go to `dashboards/screenshots/`.
+//! and tables, an alert appearing live, keyboard triage, a flow drill-down, the SQL
+//! console, and the entity and series pages. Screenshots go to `dashboards/screenshots/`.
 //!
 //! Needs ONNX Runtime (the demo), `/usr/bin/chromium` and `npm ci` in
 //! `dashboards/web`; `.ci/run` provides them. Without them it says why and passes,
@@ -106,7 +106,8 @@ fn the_console_works_in_a_browser() {
         "the browser test failed:\n{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for shot in ["overview.png", "overview-live.png", "alerts.png", "flow.png", "sql.png"] {
+    let shots = ["overview.png", "overview-live.png", "alerts.png", "flow.png", "sql.png"];
+    for shot in shots.into_iter().chain(["entity.png", "series.png"]) {
         assert!(repo("dashboards/screenshots").join(shot).is_file(), "{shot}");
     }
 }

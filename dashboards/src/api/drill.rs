@@ -1,5 +1,6 @@
 //! Drill-downs: a flow with its verdicts and related alerts and flows, an entity's
-//! actions with their surprise, a series' observed values against its forecasts.
+//! actions with their surprise, a series' observed values against its forecasts. The
+//! alerts listed are alerts (`event_type = 'alert'`), not summaries of repeats.
 
 use std::sync::Arc;
 
@@ -49,8 +50,8 @@ pub async fn flow(
     let alerts = rows(
         &shared,
         &format!(
-            "SELECT * FROM alerts WHERE flow_id = {flow_id} OR community_id = {cid} \
-             ORDER BY timestamp LIMIT {RELATED}"
+            "SELECT * FROM alerts WHERE event_type = 'alert' \
+             AND (flow_id = {flow_id} OR community_id = {cid}) ORDER BY timestamp LIMIT {RELATED}"
         ),
     )
     .await?;
@@ -94,8 +95,8 @@ pub async fn entity(
     let alerts = rows(
         &shared,
         &format!(
-            "SELECT * FROM alerts WHERE entity = {e} OR src_ip = {e} ORDER BY timestamp DESC \
-             LIMIT {RELATED}"
+            "SELECT * FROM alerts WHERE event_type = 'alert' AND (entity = {e} OR src_ip = {e}) \
+             ORDER BY timestamp DESC LIMIT {RELATED}"
         ),
     )
     .await?;
@@ -125,7 +126,10 @@ pub async fn series(
     }
     let alerts = rows(
         &shared,
-        &format!("SELECT * FROM alerts WHERE entity = {s} ORDER BY timestamp LIMIT {RELATED}"),
+        &format!(
+            "SELECT * FROM alerts WHERE event_type = 'alert' AND entity = {s} \
+             ORDER BY timestamp LIMIT {RELATED}"
+        ),
     )
     .await?;
     Ok(Json(json!({ "series": series, "points": points, "alerts": with_evidence(alerts) })))
