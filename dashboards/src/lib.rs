@@ -20,4 +20,4 @@ mod serve;
 pub use access::{Access, AccessError};
 pub use backend::{Backend, QueryOutput};
 pub use error::ApiError;
-pub use serve::{ConsoleConfig, router, serve};
+pub use serve::{ConsoleConfig, StatsSource, metrics_router, router, serve, serve_on};

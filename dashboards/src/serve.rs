@@ -62,6 +62,34 @@ async fn check_token(State(access): State<Arc<Access>>, req: Request, next: Next
     next.run(req).await
 }
 
+/// Where the stage counters come from, for [`metrics_router`].
+pub type StatsSource = Arc<dyn Fn() -> Vec<vigil_ingest::stage_stats::StageSnapshot> + Send + Sync>;
+
+/// A router answering `GET /metrics` (Prometheus text) only: the runtime's counters
+/// listener, which exposes nothing else.
+pub fn metrics_router(stats: StatsSource) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let stats = stats.clone();
+            async move {
+                let text = vigil_ingest::stage_stats::prometheus_text(&stats());
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+            }
+        }),
+    )
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
 /// Serve the console on `config.listen` until `shutdown` resolves; refuses a
 /// non-loopback address without a token. Logs the address it listens on.
 pub async fn serve(
@@ -75,7 +103,5 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, token = access.needs_token(), "console listening");
-    let app = router(backend, &config, access);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    Ok(())
+    serve_on(listener, router(backend, &config, access), shutdown).await
 }

@@ -18,13 +18,26 @@ pub struct StoreConsole {
     root: PathBuf,
     limits: QueryLimits,
     models: Vec<PathBuf>,
+    /// The running instance's counters, when served by `vigil run` (else the files
+    /// the store's instances left).
+    live: Option<crate::runtime::stats::StatsRegistry>,
 }
 
 impl StoreConsole {
     /// Over the store at `root`, with query `limits`, listing the manifests under
     /// `models` (artifact directories, or directories of them).
     pub fn new(root: &Path, limits: QueryLimits, models: Vec<PathBuf>) -> Arc<StoreConsole> {
-        Arc::new(StoreConsole { root: root.to_path_buf(), limits, models })
+        Arc::new(StoreConsole { root: root.to_path_buf(), limits, models, live: None })
+    }
+
+    /// The same, with the counters of the running instance `live`.
+    pub fn live(
+        root: &Path,
+        limits: QueryLimits,
+        models: Vec<PathBuf>,
+        live: crate::runtime::stats::StatsRegistry,
+    ) -> Arc<StoreConsole> {
+        Arc::new(StoreConsole { root: root.to_path_buf(), limits, models, live: Some(live) })
     }
 }
 
@@ -51,6 +64,9 @@ impl Backend for StoreConsole {
     }
 
     fn stats(&self) -> Vec<StageSnapshot> {
+        if let Some(live) = &self.live {
+            return live.snapshot();
+        }
         let instances = crate::runtime::stats::stored_snapshots(&self.root).unwrap_or_default();
         let several = instances.len() > 1;
         instances

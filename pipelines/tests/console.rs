@@ -314,6 +314,27 @@ fn an_open_address_needs_a_token_and_requests_without_it_get_401() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--token-file"));
+    // So does `vigil run --serve`, before anything runs.
+    let topology = dir.path().join("t.toml");
+    std::fs::write(
+        &topology,
+        format!(
+            "[store]\ndir = \"{}\"\n[sources.a]\ntype = \"pcap\"\npaths = [\"{}\"]\n\
+             [sinks.s]\ntype = \"store\"\ninputs = [\"a\"]\n",
+            dir.path().join("run").display(),
+            common::repo("samples/ssh.pcap").display()
+        ),
+    )
+    .unwrap();
+    let run = Command::new(VIGIL)
+        .args(["run", "--serve", &open, "--config"])
+        .arg(&topology)
+        .env_remove("VIGIL_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("without a bearer token"));
+    assert!(!dir.path().join("run").exists(), "nothing ran");
 
     let server = serve(dir.path(), &open, Some("s3cret"));
     let q = json!({ "sql": "select 1 as one" }).to_string();

@@ -80,7 +80,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if !quiet {
         eprintln!("vigil demo: scoring the samples in {} into {}", root.display(), store.display());
     }
-    let summary = run_topology(config, quiet)?;
+    let summary = run_topology(config, quiet, None)?;
     if !quiet {
         print_summary(&summary);
     }

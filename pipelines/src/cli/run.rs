@@ -29,6 +29,13 @@ pub struct RunArgs {
     /// sources; files end at their end anyway).
     #[arg(long, value_name = "SECS")]
     pub until_idle: Option<f64>,
+    /// Also serve the console (HTTP API and web UI) over the run's store on ADDR, with
+    /// the run's live counters.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
+    /// The console's bearer token (required off loopback) [default: $VIGIL_TOKEN].
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    token_file: Option<PathBuf>,
     /// Check the topology (models, files, wiring) and exit.
     #[arg(long)]
     check: bool,
@@ -64,7 +71,17 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Complete);
     }
-    let summary = run_topology(config, quiet)?;
+    let console = match args.serve {
+        Some(listen) => {
+            let token = super::serve::read_token(args.token_file.as_deref())?;
+            let config = vigil_dashboards::ConsoleConfig { listen, token, ..Default::default() };
+            // Refuse an open address without a token before anything runs.
+            vigil_dashboards::Access::new(config.listen, config.token.clone())?;
+            Some(config)
+        }
+        None => None,
+    };
+    let summary = run_topology(config, quiet, console)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !quiet {
@@ -96,14 +113,49 @@ pub(crate) fn failure_message(s: &RunSummary) -> String {
     }
 }
 
-/// Build and run a topology on a Tokio runtime, with signal handling and the
-/// optional `/metrics` listener.
-pub(crate) fn run_topology(config: TopologyConfig, quiet: bool) -> anyhow::Result<RunSummary> {
+/// Build and run a topology on a Tokio runtime, with signal handling, the optional
+/// `/metrics` listener and the optional console over its store.
+pub(crate) fn run_topology(
+    config: TopologyConfig,
+    quiet: bool,
+    console: Option<vigil_dashboards::ConsoleConfig>,
+) -> anyhow::Result<RunSummary> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let http = config.http.clone();
+        let models: Vec<PathBuf> = config
+            .transforms
+            .values()
+            .filter_map(|t| match t {
+                vigil_pipelines::runtime::config::TransformConfig::Score { model, .. } => {
+                    Some(model.clone())
+                }
+                _ => None,
+            })
+            .collect();
         let topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        let store_dir = topology.store_dir.clone();
         let runner = Runner::new(topology);
+        let console = console.map(|c| {
+            let limits = vigil_pipelines::sql::QueryLimits {
+                timeout: std::time::Duration::from_secs(30),
+                ..Default::default()
+            };
+            let backend = vigil_pipelines::console::StoreConsole::live(
+                &store_dir,
+                limits,
+                models,
+                runner.stats(),
+            );
+            if !quiet {
+                eprintln!("vigil: console on http://{}", c.listen);
+            }
+            tokio::spawn(async move {
+                if let Err(e) = vigil_dashboards::serve(backend, c, std::future::pending()).await {
+                    eprintln!("vigil: the console stopped: {e:#}");
+                }
+            })
+        });
         let stop = runner.stop_flag();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -149,6 +201,9 @@ pub(crate) fn run_topology(config: TopologyConfig, quiet: bool) -> anyhow::Resul
         }
         if let Some(s) = server {
             s.abort();
+        }
+        if let Some(c) = console {
+            c.abort();
         }
         summary
     })

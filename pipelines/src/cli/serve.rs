@@ -39,6 +39,17 @@ pub struct ServeArgs {
     timeout: u64,
 }
 
+/// The bearer token: the file's content, else `$VIGIL_TOKEN`, else none.
+pub(super) fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    Ok(match file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the token file {}", f.display()))?,
+        ),
+        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
+    })
+}
+
 /// Query bounds of a console.
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -83,13 +94,7 @@ pub fn serve_store(
 pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let root = args.data.clone().unwrap_or_else(default_store_dir);
     anyhow::ensure!(root.is_dir(), "no store at {} (pass --data DIR)", root.display());
-    let token = match &args.token_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read the token file {}", f.display()))?,
-        ),
-        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
-    };
+    let token = read_token(args.token_file.as_deref())?;
     let models = match args.models.is_empty() {
         true => vec![PathBuf::from("onnx/artifacts")].into_iter().filter(|p| p.is_dir()).collect(),
         false => args.models.clone(),

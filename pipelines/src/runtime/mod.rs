@@ -15,7 +15,7 @@
 //! - [`runner`]: runs them (tasks, channels, shutdown, counters, upkeep);
 //! - [`sources`], [`transforms`], [`sinks`] (and [`kafka_sink`], [`webhook`] with
 //!   [`webhook_spool`] and [`http_client`]): the stages;
-//! - [`stats`] and [`http`]: counters, Prometheus text on `/metrics`;
+//! - [`stats`] and [`http`]: counters, Prometheus text on `/metrics` (axum);
 //! - [`record`], [`rows`], [`outputs`]: batches and their plumbing.
 
 pub mod ack;
