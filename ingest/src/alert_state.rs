@@ -45,6 +45,12 @@ impl std::str::FromStr for AlertState {
     }
 }
 
+/// Whether `id` looks like an `alert_id` (hex digits and dashes, at most 64): the
+/// check that lets an id be put in a query as a literal.
+pub fn is_alert_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
 /// One decision on one alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateChange {

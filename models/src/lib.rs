@@ -47,6 +47,7 @@ pub use error::{Error, Result};
 pub use family::Family;
 pub use manifest::{
     DType, Dim, GraphOptimization, Manifest, OperatingPoint, TensorSpec, VariantEntry,
+    artifact_dirs,
 };
 pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -304,6 +304,20 @@ impl Manifest {
 /// Whether `s` is 64 hex digits.
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The artifact directories at `dir`: `dir` itself when it holds a `manifest.json`,
+/// else its subdirectories that do, in name order.
+pub fn artifact_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if dir.join("manifest.json").is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    subs.sort();
+    Ok(subs)
 }
 
 #[cfg(test)]

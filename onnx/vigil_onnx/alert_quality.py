@@ -45,13 +45,17 @@ from . import protocol as P
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
-CSV_TOPOLOGY = """
+#: What every run's topology starts with: its sensor, batching and store.
+HEADER = """
 sensor = "quality"
 [batch]
 max_rows = 4096
 max_ms = 1000
 [store]
 dir = "{store}"
+"""
+
+CSV_TOPOLOGY = HEADER + """
 [sources.flows]
 type = "flow_csv"
 path = "{input}"
@@ -69,13 +73,7 @@ type = "store"
 inputs = ["score", "alerts"]
 """
 
-CAPTURE_TOPOLOGY = """
-sensor = "quality"
-[batch]
-max_rows = 4096
-max_ms = 1000
-[store]
-dir = "{store}"
+CAPTURE_TOPOLOGY = HEADER + """
 [sources.capture]
 type = "pcap"
 paths = ["{input}"]

@@ -85,17 +85,7 @@ impl Backend for StoreConsole {
     fn models(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         for dir in &self.models {
-            let mut dirs = vec![dir.clone()];
-            if !dir.join("manifest.json").is_file() {
-                dirs = std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.join("manifest.json").is_file())
-                    .collect();
-                dirs.sort();
-            }
-            for d in dirs {
+            for d in vigil_models::artifact_dirs(dir).unwrap_or_default() {
                 let text = std::fs::read(d.join("manifest.json")).unwrap_or_default();
                 if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) {
                     out.push(v);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use vigil_ingest::alert_state::{AlertState, StateChange};
 
 use super::filters::{AlertFilter, check_alert_id, quote};
-use super::sql::objects;
+use super::sql::{objects, with_evidence};
 use crate::error::ApiError;
 use crate::serve::Shared;
 
@@ -76,16 +76,9 @@ pub async fn list(
         }
     };
     let out = shared.backend.sql(&sql).await?;
-    let mut rows = objects(&out.batches)?;
+    let mut rows = with_evidence(objects(&out.batches)?);
     let more = rows.len() > limit;
     rows.truncate(limit);
-    for r in &mut rows {
-        // The evidence is JSON text in the table: give it as JSON.
-        if let Some(Value::String(s)) = r.get("evidence") {
-            let parsed = serde_json::from_str(s).unwrap_or(Value::String(s.clone()));
-            r.insert("evidence".into(), parsed);
-        }
-    }
     Ok(Json(json!({ "alerts": rows, "next": more.then_some(offset + limit) })))
 }
 
@@ -105,14 +98,9 @@ fn state_of(action: &str) -> Result<AlertState, ApiError> {
     }
 }
 
-fn now_us() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    d.as_micros() as i64
-}
-
 /// Record `state` for `ids`.
 fn record(shared: &Shared, ids: &[String], state: AlertState, d: Decision) -> Result<(), ApiError> {
-    let ts = now_us();
+    let ts = vigil_ingest::time::now_us();
     let changes: Vec<StateChange> = ids
         .iter()
         .map(|id| StateChange {

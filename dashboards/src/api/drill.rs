@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
 
 use super::filters::quote;
-use super::sql::objects;
+use super::sql::{objects, with_evidence};
 use crate::error::ApiError;
 use crate::serve::Shared;
 
@@ -20,17 +20,6 @@ const POINTS: usize = 5000;
 
 async fn rows(shared: &Shared, sql: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
     Ok(objects(&shared.backend.sql(sql).await?.batches)?)
-}
-
-/// Alerts' evidence (JSON text in the table) as JSON.
-fn with_evidence(mut alerts: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
-    for a in &mut alerts {
-        if let Some(Value::String(s)) = a.get("evidence") {
-            let parsed = serde_json::from_str(s).unwrap_or(Value::String(s.clone()));
-            a.insert("evidence".into(), parsed);
-        }
-    }
-    alerts
 }
 
 /// `GET /api/flows/{flow_id}`: the flow (every column, the models' verdicts with their

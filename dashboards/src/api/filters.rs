@@ -88,9 +88,10 @@ impl AlertFilter {
 
 /// An alert id as the `alert_id` column has them (hex digits and dashes).
 pub fn check_alert_id(id: &str) -> Result<(), ApiError> {
-    let ok =
-        !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    if ok { Ok(()) } else { Err(ApiError::bad_request(format!("not an alert id: {id:?}"))) }
+    match vigil_ingest::alert_state::is_alert_id(id) {
+        true => Ok(()),
+        false => Err(ApiError::bad_request(format!("not an alert id: {id:?}"))),
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,19 @@ pub(crate) fn to_json(out: &QueryOutput) -> anyhow::Result<Value> {
     Ok(json!({ "columns": columns, "rows": rows }))
 }
 
+/// Alert rows with their evidence (JSON text in the table) as JSON.
+pub(crate) fn with_evidence(
+    mut alerts: Vec<serde_json::Map<String, Value>>,
+) -> Vec<serde_json::Map<String, Value>> {
+    for a in &mut alerts {
+        if let Some(Value::String(s)) = a.get("evidence") {
+            let parsed = serde_json::from_str(s).unwrap_or(Value::String(s.clone()));
+            a.insert("evidence".into(), parsed);
+        }
+    }
+    alerts
+}
+
 /// Columns whose 64-bit values are given as strings: a JSON number loses precision past
 /// 2^53 in JavaScript (and in jq), and flow ids are hashes.
 const ID_COLUMNS: [&str; 1] = ["flow_id"];

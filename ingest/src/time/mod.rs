@@ -20,3 +20,11 @@ pub use parse::{
     EpochUnit, IsoRules, parse_apache, parse_epoch, parse_epoch_float, parse_iso8601,
     parse_iso8601_with, parse_syslog,
 };
+
+/// Microseconds since the epoch, now (0 if the clock is before it).
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder};
+use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{ArrayRef, Float32Array};
-use arrow_schema::{DataType, Field};
+use arrow_schema::{DataType, Field, Fields};
 use ndarray::ArrayD;
 
 use crate::decode::Prediction;
@@ -73,6 +73,48 @@ impl ClassVerdict {
 /// `list<f32>` (items nullable, as Arrow's list builders make them).
 pub(super) fn f32_list() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Float32, true)))
+}
+
+/// The fields of a (name, value) pair: `a` text, `b` f32.
+fn pair_fields(a: &str, b: &str) -> Fields {
+    Fields::from(vec![Field::new(a, DataType::Utf8, true), Field::new(b, DataType::Float32, true)])
+}
+
+/// `list<struct<a: utf8, b: f32>>`: named values per row (evidence: masked parts and
+/// their weight, expected tokens and their probability).
+pub(crate) fn pair_list_type(a: &str, b: &str) -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(pair_fields(a, b)), true)))
+}
+
+/// A column of [`pair_list_type`], one list per row; a `None` row is null.
+pub(crate) fn pair_list_column<'a, R>(
+    a: &str,
+    b: &str,
+    rows: impl Iterator<Item = Option<R>>,
+) -> ArrayRef
+where
+    R: IntoIterator<Item = (&'a str, f32)>,
+{
+    let values = StructBuilder::new(
+        pair_fields(a, b),
+        vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())],
+    );
+    let item = Field::new("item", DataType::Struct(pair_fields(a, b)), true);
+    let mut list = ListBuilder::new(values).with_field(Arc::new(item));
+    for row in rows {
+        let Some(pairs) = row else {
+            list.append(false);
+            continue;
+        };
+        let s = list.values();
+        for (name, value) in pairs {
+            s.field_builder::<StringBuilder>(0).expect("a text field").append_value(name);
+            s.field_builder::<Float32Builder>(1).expect("an f32 field").append_value(value);
+            s.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
 }
 
 /// A `list<f32>` column of rows.

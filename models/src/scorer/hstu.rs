@@ -17,9 +17,7 @@
 use std::sync::Arc;
 
 use arrow_array::StructArray;
-use arrow_array::builder::{
-    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt32Builder,
-};
+use arrow_array::builder::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow_schema::{DataType, Field, Fields};
 use ndarray::{ArrayD, ArrayView1, Axis, Ix1, IxDyn};
 use vigil_tokenizers::TokenStamp;
@@ -28,7 +26,7 @@ use vigil_tokenizers::actions::{
     Vocab, columns,
 };
 
-use super::columns::output;
+use super::columns::{output, pair_list_column, pair_list_type};
 use super::grouping::{Group, groups};
 use super::{Scorer, arrow_err, ensure_family, shape_err, tokenizer_err};
 use crate::error::{Error, Result};
@@ -364,38 +362,17 @@ fn verdict_fields() -> Fields {
     ])
 }
 
-fn expected_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("token", DataType::Utf8, true),
-        Field::new("p", DataType::Float32, true),
-    ])
-}
-
 /// The type of the `expected` column: `list<struct<token: utf8, p: f32>>`.
 pub fn expected_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(expected_fields()), true)))
+    pair_list_type("token", "p")
 }
 
 /// An `expected` column, one list of (token, probability) per row.
 pub fn expected_column<'a>(
     rows: impl Iterator<Item = &'a [(String, f32)]>,
 ) -> arrow_array::ArrayRef {
-    let values = StructBuilder::new(
-        expected_fields(),
-        vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())],
-    );
-    let item = Field::new("item", DataType::Struct(expected_fields()), true);
-    let mut list = ListBuilder::new(values).with_field(Arc::new(item));
-    for row in rows {
-        let s = list.values();
-        for (token, p) in row {
-            s.field_builder::<StringBuilder>(0).expect("token").append_value(token);
-            s.field_builder::<Float32Builder>(1).expect("p").append_value(*p);
-            s.append(true);
-        }
-        list.append(true);
-    }
-    Arc::new(list.finish())
+    let rows = rows.map(|r| Some(r.iter().map(|(t, p)| (t.as_str(), *p))));
+    pair_list_column("token", "p", rows)
 }
 
 /// Surprise `-log_probs[target]` and the 1-based rank of `target` among the real ids

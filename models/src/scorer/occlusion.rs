@@ -7,13 +7,11 @@
 //! explained: the scoring transforms explain only the items at or above an alerting
 //! threshold, which are few.
 
-use std::sync::Arc;
-
-use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
-use arrow_array::{ArrayRef, ListArray};
-use arrow_schema::{DataType, Field, Fields};
+use arrow_array::ArrayRef;
+use arrow_schema::DataType;
 
 use super::Scorer;
+use super::columns::{pair_list_column, pair_list_type};
 use crate::error::Result;
 
 /// One part's weight.
@@ -71,43 +69,14 @@ pub fn occlude<S: Occlude>(
 
 /// The Arrow type of an occlusion column: `list<struct<part: utf8, delta: f32>>`.
 pub fn occlusion_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(occlusion_fields()), true)))
-}
-
-fn occlusion_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("part", DataType::Utf8, true),
-        Field::new("delta", DataType::Float32, true),
-    ])
+    pair_list_type("part", "delta")
 }
 
 /// An occlusion column, one list per row (`None`: not explained, null).
 pub fn occlusion_column(rows: &[Option<Vec<Occlusion>>]) -> ArrayRef {
-    let values = StructBuilder::new(
-        occlusion_fields(),
-        vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())],
-    );
-    let mut list = ListBuilder::new(values).with_field(Arc::new(Field::new(
-        "item",
-        DataType::Struct(occlusion_fields()),
-        true,
-    )));
-    for row in rows {
-        match row {
-            Some(parts) => {
-                let s = list.values();
-                for o in parts {
-                    s.field_builder::<StringBuilder>(0).expect("part").append_value(&o.part);
-                    s.field_builder::<Float32Builder>(1).expect("delta").append_value(o.delta);
-                    s.append(true);
-                }
-                list.append(true);
-            }
-            None => list.append(false),
-        }
-    }
-    let array: ListArray = list.finish();
-    Arc::new(array)
+    let rows =
+        rows.iter().map(|r| r.as_ref().map(|p| p.iter().map(|o| (o.part.as_str(), o.delta))));
+    pair_list_column("part", "delta", rows)
 }
 
 #[cfg(test)]

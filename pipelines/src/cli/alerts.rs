@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use datafusion::arrow::compute::cast;
 use serde_json::json;
 use vigil_pipelines::sql::{QueryLimits, open_store, query_store};
-use vigil_pipelines::store::alert_state::{AlertState, StateChange, record_changes};
+use vigil_pipelines::store::alert_state::{AlertState, StateChange, is_alert_id, record_changes};
 use vigil_pipelines::store::default_store_dir;
 
 use super::Outcome;
@@ -85,10 +85,7 @@ fn read_ids(args: &[String]) -> anyhow::Result<Vec<String>> {
     }
     let mut seen = BTreeSet::new();
     ids.retain(|id| seen.insert(id.clone()));
-    if let Some(bad) = ids
-        .iter()
-        .find(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
-    {
+    if let Some(bad) = ids.iter().find(|id| !is_alert_id(id)) {
         bail!("`{bad}` is not an alert id (the `alert_id` column: hex digits and dashes)");
     }
     if ids.is_empty() {
@@ -133,7 +130,7 @@ pub fn run(args: AlertsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         );
     }
     let actor = args.by.clone().or_else(|| std::env::var("USER").ok());
-    let ts = vigil_pipelines::runtime::rows::now_us();
+    let ts = vigil_ingest::time::now_us();
     let state = args.action.state();
     let changes: Vec<StateChange> = ids
         .iter()

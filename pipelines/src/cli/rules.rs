@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use vigil_models::Manifest;
+use vigil_models::{Manifest, artifact_dirs};
 
 use super::Outcome;
 use vigil_pipelines::alerting::rules::{ModelInfo, RuleLoader, RuleSet, RuleSource};
@@ -63,25 +63,11 @@ pub fn run(args: RulesArgs) -> anyhow::Result<Outcome> {
 /// The manifests under `dirs` (each an artifact, or a directory of artifacts).
 fn models(dirs: &[PathBuf]) -> anyhow::Result<BTreeMap<String, ModelInfo>> {
     let mut out = BTreeMap::new();
-    let mut add = |dir: &Path| -> anyhow::Result<()> {
-        let m = Manifest::from_path(&dir.join("manifest.json"))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-        out.insert(m.name.clone(), ModelInfo::from_manifest(&m));
-        Ok(())
-    };
     for d in dirs {
-        if d.join("manifest.json").is_file() {
-            add(d)?;
-            continue;
-        }
-        let mut subs: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("manifest.json").is_file())
-            .collect();
-        subs.sort();
-        for s in subs {
-            add(&s)?;
+        for dir in artifact_dirs(d).map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))? {
+            let m = Manifest::from_path(&dir.join("manifest.json"))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            out.insert(m.name.clone(), ModelInfo::from_manifest(&m));
         }
     }
     Ok(out)

@@ -137,13 +137,9 @@ pub(crate) fn run_topology(
         let store_dir = topology.store_dir.clone();
         let runner = Runner::new(topology);
         let console = console.map(|c| {
-            let limits = vigil_pipelines::sql::QueryLimits {
-                timeout: std::time::Duration::from_secs(30),
-                ..Default::default()
-            };
             let backend = vigil_pipelines::console::StoreConsole::live(
                 &store_dir,
-                limits,
+                super::serve::Tuning::default().limits,
                 models,
                 runner.stats(),
             );

@@ -23,13 +23,7 @@ fn repeated(value: &str, n: usize) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use vigil_ingest::time::now_us;
 
 /// `dead_letters` rows, stamped with the time they were found.
 pub fn dead_letters_batch(letters: &[DeadLetter], sensor: &str) -> RecordBatch {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub use vigil_ingest::alert_state::{
-    AlertState, CURRENT_STATE_SQL, StateChange, current_state_sql, state_batch,
+    AlertState, CURRENT_STATE_SQL, StateChange, current_state_sql, is_alert_id, state_batch,
 };
 
 use super::{StoreWriter, Table};

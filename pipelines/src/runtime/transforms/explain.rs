@@ -104,15 +104,16 @@ impl Explain {
         }
     }
 
-    /// The occlusion column for `items` and their `verdicts`; `sources[i]` is item i's
-    /// (source address, event time µs). Also returns the rows at the threshold left
-    /// unexplained by the cap (a source's repeats within [`EVERY_US`] are not counted).
-    pub fn column<S>(
+    /// The occlusion column for `items` and their `verdicts`; `source_of(i)` is item
+    /// i's (source address, event time µs), asked only of items at the threshold. Also
+    /// returns the rows at the threshold left unexplained by the cap (a source's repeats
+    /// within [`EVERY_US`] are not counted).
+    pub fn column<'a, S>(
         &mut self,
         scorer: &S,
         items: &[S::Item],
         verdicts: &[S::Verdict],
-        sources: &[(&str, i64)],
+        source_of: impl Fn(usize) -> (&'a str, i64),
     ) -> anyhow::Result<(ArrayRef, u64)>
     where
         S: Occlude,
@@ -125,7 +126,7 @@ impl Explain {
         let mut skipped = 0u64;
         for (i, v) in verdicts.iter().enumerate() {
             let Some(s) = self.score_of(v).filter(|s| *s >= self.min) else { continue };
-            let (src, ts) = sources.get(i).copied().unwrap_or_default();
+            let (src, ts) = source_of(i);
             if self.last.get(src).is_some_and(|t| ts >= *t && ts < t.saturating_add(EVERY_US)) {
                 continue;
             }

@@ -72,12 +72,10 @@ impl NetfoundTransform {
                 let verdicts = self.scorer.score(&flows)?;
                 let column = self.scorer.verdict_column(&verdicts)?;
                 let (src, ts) = sources_and_times(&env.batch)?;
-                let sources: Vec<(&str, i64)> = (0..rows)
-                    .filter(|r| positions[*r].is_some())
-                    .map(|r| (src.value(r), ts.value(r)))
-                    .collect();
+                let item_rows: Vec<usize> = (0..rows).filter(|r| positions[*r].is_some()).collect();
+                let source_of = |i: usize| (src.value(item_rows[i]), ts.value(item_rows[i]));
                 let explain = self.explain.as_mut();
-                explained(column, explain, &self.scorer, &flows, &verdicts, &sources, stats)
+                explained(column, explain, &self.scorer, &flows, &verdicts, source_of, stats)
             })?;
             self.verdict.build(Some(&scored), &positions)?
         };
@@ -133,10 +131,9 @@ impl FlowTransform {
                 let verdicts = self.scorer.score(&windows)?;
                 let column = self.scorer.verdict_column(&verdicts)?;
                 let (src, ts) = sources_and_times(&env.batch)?;
-                let sources: Vec<(&str, i64)> =
-                    (0..windows.len()).map(|r| (src.value(r), ts.value(r))).collect();
+                let source_of = |i: usize| (src.value(i), ts.value(i));
                 let explain = self.explain.as_mut();
-                explained(column, explain, &self.scorer, &windows, &verdicts, &sources, stats)
+                explained(column, explain, &self.scorer, &windows, &verdicts, source_of, stats)
             })?;
             self.verdict.build(Some(&scored), &positions)?
         };
@@ -159,14 +156,14 @@ fn sources_and_times(
 }
 
 /// The scored verdicts with their occlusion evidence (null where not explained);
-/// `sources`: each item's source address and event time.
-fn explained<S>(
+/// `source_of`: an item's source address and event time.
+fn explained<'a, S>(
     column: arrow_array::StructArray,
     explain: Option<&mut Explain>,
     scorer: &S,
     items: &[S::Item],
     verdicts: &[S::Verdict],
-    sources: &[(&str, i64)],
+    source_of: impl Fn(usize) -> (&'a str, i64),
     stats: &StageStats,
 ) -> anyhow::Result<arrow_array::StructArray>
 where
@@ -175,7 +172,7 @@ where
 {
     let occlusion = match explain {
         Some(e) => {
-            let (c, skipped) = e.column(scorer, items, verdicts, sources)?;
+            let (c, skipped) = e.column(scorer, items, verdicts, source_of)?;
             stats.add_unexplained(skipped);
             c
         }

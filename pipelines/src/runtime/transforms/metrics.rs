@@ -80,16 +80,10 @@ impl MetricsTransform {
         let mut out = Vec::new();
         let others = filter_record_batch(batch, &BooleanArray::from(keep))?;
         if others.num_rows() > 0 {
-            out.push(Envelope {
-                arrived: env.arrived,
-                ..Envelope::new(RecordKind::Metrics, others)
-            });
+            out.push(env.derive(RecordKind::Metrics, others));
         }
         if let Some(scored) = self.score_steps(&steps, stats)? {
-            out.push(Envelope {
-                arrived: env.arrived,
-                ..Envelope::new(RecordKind::Metrics, scored)
-            });
+            out.push(env.derive(RecordKind::Metrics, scored));
         }
         Ok(out)
     }

@@ -187,7 +187,7 @@ impl Transform {
     pub fn apply(&mut self, env: Envelope, stats: &StageStats) -> anyhow::Result<Vec<Envelope>> {
         if let Transform::Alerts(a) = self {
             let raised = a.apply(&env)?.into_iter();
-            return Ok(raised.map(|out| Envelope { arrived: env.arrived, ..out }).collect());
+            return Ok(raised.map(|out| env.derive(out.kind, out.batch)).collect());
         }
         if Some(env.kind) != self.input_kind() || env.rows() == 0 {
             return Ok(vec![env]);
