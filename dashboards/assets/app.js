@@ -6,13 +6,56 @@ const $status = document.getElementById("status");
 // What the browser test reads.
 window.__vigil = { page: null, overviewPoints: 0, live: 0, lastSql: null };
 
+// The bearer token, when the console asks for one (kept for this tab only).
+function authHeaders(headers = {}) {
+  const token = sessionStorage.getItem("vigil-token");
+  return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+}
+
 async function api(path, opts = {}) {
-  const res = await fetch(path, opts);
+  const res = await fetch(path, { ...opts, headers: authHeaders(opts.headers) });
+  if (res.status === 401) { askToken(); throw new Error("this console needs its token"); }
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = { error: text }; }
   if (!res.ok) throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
   return body;
+}
+
+function askToken() {
+  if (document.getElementById("token")) return;
+  const input = el("input", { type: "password", id: "token", placeholder: "bearer token", autocomplete: "off" });
+  const form = el("form", { class: "card", onsubmit: (e) => { e.preventDefault(); sessionStorage.setItem("vigil-token", input.value.trim()); route(); } },
+    el("h2", {}, "This console needs its token"),
+    el("p", { class: "muted" }, "The token given to vigil serve (--token-file or VIGIL_TOKEN). It is kept in this tab only."),
+    input, " ", el("button", {}, "Open"));
+  $main.replaceChildren(form);
+  input.focus();
+}
+
+// Server-sent events over fetch (EventSource cannot send the token): calls
+// `on(event, data)` for each event until `signal` aborts.
+async function events(path, signal, on) {
+  const res = await fetch(path, { headers: authHeaders({ accept: "text/event-stream" }), signal });
+  if (!res.ok || !res.body) throw new Error(`${path}: ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let end;
+    while ((end = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      let event = "message"; const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) on(event, data.join("\n"));
+    }
+  }
 }
 
 async function sql(query) {
@@ -74,18 +117,54 @@ function alertLink(a) {
 
 // ---- Overview --------------------------------------------------------------------
 
-let live = null;
+// Aborted when the page changes: stops the page's live stream and refresh timers.
+let pageLife = new AbortController();
+
+function every(ms, f) {
+  const id = setInterval(() => f().catch(() => {}), ms);
+  pageLife.signal.addEventListener("abort", () => clearInterval(id));
+}
+
+const PALETTE = ["#c0392b", "#d68910", "#2e86c1", "#17a589", "#8e44ad", "#5d6d7e", "#b7950b", "#1f618d"];
+
+// A stacked bar chart of `groups` ([label, counts]) over `xs` (seconds), drawn largest
+// first so each band shows above the ones below it; `onZoom(range)` on drag.
+function stackedChart(box, xs, groups, onZoom) {
+  const sums = [];
+  groups.forEach(([, counts], g) => sums.push(counts.map((v, i) => v + (g ? sums[g - 1][i] : 0))));
+  const bands = groups.map(([label], g) => [label, PALETTE[g % PALETTE.length], sums[g]]).reverse();
+  const opts = {
+    width: Math.min(1300, $main.clientWidth - 40), height: 220,
+    series: [{}, ...bands.map(([label, color]) => ({ label, stroke: color, fill: color + "88", paths: uPlot.paths.bars({ size: [0.8, 12] }), points: { show: false } }))],
+    cursor: { drag: { x: true, y: false } },
+    hooks: { setScale: [(u, key) => { if (key === "x") onZoom([u.scales.x.min, u.scales.x.max]); }] },
+  };
+  box.replaceChildren();
+  return new uPlot(opts, [xs, ...bands.map((b) => b[2])], box);
+}
+
+// A histogram of one model's scores.
+function histogram(box, h) {
+  const w = (h.hi - h.lo) / h.counts.length;
+  const xs = h.counts.map((_, i) => h.lo + (i + 0.5) * w);
+  new uPlot({ width: 300, height: 120, legend: { show: false },
+    scales: { x: { time: false }, y: { distr: 3 } },
+    axes: [{ size: 28 }, { size: 60 }],
+    series: [{}, { label: "rows", stroke: "#2e86c1", fill: "#2e86c188", paths: uPlot.paths.bars({ size: [0.9, 40] }), points: { show: false } }] },
+    [xs, h.counts.map((c) => c || null)], box);
+}
 
 async function overview() {
   setPage("overview");
   const chartBox = el("div", { id: "chart" });
-  const topSig = el("div"), topTalk = el("div"), scores = el("div"), stages = el("div");
+  const by = el("select", { id: "by", "aria-label": "stack by" }, el("option", { value: "severity" }, "by severity"), el("option", { value: "model" }, "by model"));
+  const topSig = el("div"), topTalk = el("div"), scores = el("div", { class: "hists" }), stages = el("div");
   const liveBody = el("tbody");
   $main.replaceChildren(
-    card("Alerts per minute by severity (drag to zoom: the tables follow)", chartBox),
+    card("Alerts per minute (drag to zoom: the tables follow)", el("p", {}, by), chartBox),
     el("div", { class: "grid" },
       card("Top signatures", topSig), card("Top talkers", topTalk),
-      card("Score distribution per model", scores), card("Pipeline (per stage)", stages)),
+      card("Score distribution per model (rows per bin, log scale)", scores), card("Pipeline (per stage, refreshed every 2 s)", stages)),
     card("Live alerts", el("table", {}, el("thead", {}, el("tr", {},
       ["time", "sev", "signature", "source", "destination", "model", "score"].map((h) => el("th", {}, h)))), liveBody)));
 
@@ -94,46 +173,53 @@ async function overview() {
     : "";
   async function tables(range) {
     const w = where(range);
-    const [sig, talk, sc] = await Promise.all([
+    const [sig, talk] = await Promise.all([
       sql(`SELECT signature_id, signature, min(severity) AS sev, count(*) AS alerts FROM alerts WHERE event_type = 'alert' ${w} GROUP BY 1, 2 ORDER BY alerts DESC LIMIT 10`),
       sql(`SELECT src_ip, count(*) AS alerts, count(DISTINCT signature_id) AS signatures FROM alerts WHERE event_type = 'alert' AND src_ip IS NOT NULL ${w} GROUP BY 1 ORDER BY alerts DESC LIMIT 10`),
-      sql(`SELECT model, count(*) AS alerts, round(min(score), 4) AS min, round(approx_percentile_cont(score, 0.5), 4) AS p50, round(approx_percentile_cont(score, 0.9), 4) AS p90, round(max(score), 4) AS max FROM alerts WHERE event_type = 'alert' ${w} GROUP BY 1 ORDER BY 1`),
     ]);
     topSig.replaceChildren(sqlTable(sig, (c, v) => c === "signature_id" ? el("a", { href: `#/alerts?sid=${v}` }, String(v)) : null));
     topTalk.replaceChildren(sqlTable(talk, (c, v) => c === "src_ip" ? el("a", { href: `#/alerts?src_ip=${v}` }, v) : null));
-    scores.replaceChildren(sqlTable(sc));
   }
 
-  const per = await sql("SELECT to_unixtime(date_trunc('minute', timestamp)) AS t, severity, count(*) AS n FROM alerts WHERE event_type = 'alert' GROUP BY 1, 2 ORDER BY 1");
-  const xs = [...new Set(per.rows.map((r) => r[0]))].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const bySev = [1, 2, 3].map(() => new Array(xs.length).fill(0));
-  for (const [t, s, n] of per.rows) bySev[Math.min(Math.max(s, 1), 3) - 1][index.get(t)] += n;
-  // Stacked: each band is the sum of its severity and the more severe ones.
-  const stacked = [bySev[0], bySev[0].map((v, i) => v + bySev[1][i]), bySev[0].map((v, i) => v + bySev[1][i] + bySev[2][i])];
-  window.__vigil.overviewPoints = xs.length;
-  if (xs.length > 0) {
-    // Drawn largest first, so each severity's band shows above the more severe ones.
-    const bands = [["severity 1-3", "#2e86c1", stacked[2]], ["severity 1-2", "#d68910", stacked[1]], ["severity 1", "#c0392b", stacked[0]]];
-    const opts = {
-      width: Math.min(1300, $main.clientWidth - 40), height: 240,
-      series: [{}, ...bands.map(([label, color]) => ({ label, stroke: color, fill: color + "88", paths: uPlot.paths.bars({ size: [0.8, 12] }), points: { show: false } }))],
-      cursor: { drag: { x: true, y: false } },
-      hooks: { setScale: [(u, key) => { if (key === "x") tables([u.scales.x.min, u.scales.x.max]).catch(showError); }] },
-    };
-    new uPlot(opts, [xs, ...bands.map((b) => b[2])], chartBox);
-  } else {
-    chartBox.append(el("p", { class: "muted" }, "No alerts in the store yet."));
+  async function chart() {
+    const key = by.value === "model" ? "model" : "severity";
+    const per = await sql(`SELECT to_unixtime(date_trunc('minute', timestamp)) AS t, CAST(${key} AS VARCHAR) AS k, count(*) AS n FROM alerts WHERE event_type = 'alert' GROUP BY 1, 2 ORDER BY 1`);
+    const xs = [...new Set(per.rows.map((r) => r[0]))].sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    const keys = [...new Set(per.rows.map((r) => r[1]))].sort();
+    const groups = keys.map((k) => [key === "severity" ? `severity ${k}` : k, new Array(xs.length).fill(0)]);
+    for (const [t, k, n] of per.rows) groups[keys.indexOf(k)][1][index.get(t)] += n;
+    window.__vigil.overviewPoints = xs.length;
+    if (xs.length > 0) stackedChart(chartBox, xs, groups, (range) => tables(range).catch(showError));
+    else chartBox.replaceChildren(el("p", { class: "muted" }, "No alerts in the store yet."));
+    window.__vigil.chartBy = `${key}: ${keys.join(", ")}`;
   }
+  by.addEventListener("change", () => chart().catch(showError));
+
+  async function pipeline() {
+    const st = await api("/api/stats");
+    const num = (v, d = 0) => v === undefined || v === null ? "" : Number(v).toFixed(d);
+    stages.replaceChildren(table(["stage", "role", "in", "out", "out/s", "lag", "dead", "lost", "alert p99 ms"],
+      st.stages.map((s) => [s.stage, s.role, s.records_in, s.records_out, num(s.out_per_second),
+        num(s.lag), s.dead_lettered, s.lost, num(s.alert_latency_p99_ms, 1)])));
+  }
+
+  await chart();
   await tables(null);
-  const st = await api("/api/stats");
-  stages.replaceChildren(table(["stage", "role", "in", "out", "dead", "lost", "batches"],
-    st.stages.map((s) => [s.stage, s.role, s.records_in, s.records_out, s.dead_lettered, s.lost, s.batches])));
+  const sc = await api("/api/scores");
+  window.__vigil.histograms = sc.models.length;
+  scores.replaceChildren(...(sc.models.length ? sc.models.map((h) => {
+    const box = el("div");
+    const fig = el("figure", {}, el("figcaption", {}, `${h.model}: ${h.field} (${h.table}, ${h.n} rows)`), box);
+    requestAnimationFrame(() => histogram(box, h));
+    return fig;
+  }) : [el("p", { class: "muted" }, "No scored rows yet.")]));
+  await pipeline();
+  every(2000, pipeline);
 
-  if (live) live.close();
-  live = new EventSource("/api/alerts/stream");
-  live.addEventListener("alerts", (ev) => {
-    for (const a of JSON.parse(ev.data)) {
+  events("/api/alerts/stream", pageLife.signal, (event, data) => {
+    if (event !== "alerts") return;
+    for (const a of JSON.parse(data)) {
       window.__vigil.live += 1;
       const link = alertLink(a);
       liveBody.prepend(el("tr", { class: "live" },
@@ -142,7 +228,7 @@ async function overview() {
         el("td", {}, a.src_ip ?? a.entity ?? ""), el("td", {}, a.dest_ip ?? ""),
         el("td", {}, a.model), el("td", {}, cell(a.score))));
     }
-  });
+  }).catch((e) => { if (e.name !== "AbortError") $status.textContent = `live alerts: ${e.message}`; });
 }
 
 // ---- Alert queue -----------------------------------------------------------------
@@ -150,39 +236,80 @@ async function overview() {
 let queue = { rows: [], selected: 0 };
 
 function queueFilters() {
-  const q = new URLSearchParams(location.hash.split("?")[1] || "");
-  return q;
+  return new URLSearchParams(location.hash.split("?")[1] || "");
+}
+
+function goQueue(filters) { location.hash = `#/alerts?${filters}`; }
+
+// A value that can be clicked (or focused and Enter-ed) to include, exclude or group by.
+function valueButton(field, v, filters) {
+  if (v === null || v === undefined || v === "") return "";
+  const text = String(v);
+  return el("button", { class: "value", title: `${field} = ${text}: include, exclude or group by`,
+    onclick: (e) => { e.stopPropagation(); valueMenu(e.currentTarget, field, text, filters); } }, text);
+}
+
+function valueMenu(anchor, field, v, filters) {
+  document.querySelector(".menu")?.remove();
+  const act = (f) => () => { document.querySelector(".menu")?.remove(); f(); goQueue(filters); };
+  const menu = el("span", { class: "menu", role: "menu" },
+    el("button", { role: "menuitem", onclick: act(() => filters.append(`include.${field}`, v)) }, "include"),
+    el("button", { role: "menuitem", onclick: act(() => filters.append(`exclude.${field}`, v)) }, "exclude"),
+    el("button", { role: "menuitem", onclick: act(() => filters.set("group", field)) }, `group by ${field}`));
+  menu.addEventListener("keydown", (e) => { if (e.key === "Escape") { menu.remove(); anchor.focus(); } });
+  anchor.after(menu);
+  menu.querySelector("button").focus();
+}
+
+function filterLabel(k, v) {
+  if (k.startsWith("include.")) return `${k.slice(8)} = ${v}`;
+  if (k.startsWith("exclude.")) return `${k.slice(8)} ≠ ${v}`;
+  if (k === "group") return `grouped by ${v}`;
+  return `${k} = ${v}`;
 }
 
 async function alerts() {
   setPage("alerts");
   const filters = queueFilters();
+  const group = filters.get("group") || "signature";
   const input = el("input", { type: "search", id: "filter", placeholder: "text filter (press /)", value: filters.get("q") || "" });
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { filters.set("q", input.value); location.hash = `#/alerts?${filters}`; }
+    if (e.key === "Enter") { filters.set("q", input.value); goQueue(filters); }
     if (e.key === "Escape") input.blur();
   });
-  const pills = el("div", {}, [...filters.entries()].filter(([k]) => k !== "q").map(([k, v]) =>
-    el("span", { class: "pill", title: "remove this filter", onclick: () => { filters.delete(k); location.hash = `#/alerts?${filters}`; } }, `${k} = ${v} ×`)));
-  const groups = await api(`/api/alerts?group=signature&${filters}`);
-  const flat = await api(`/api/alerts?limit=200&${filters}`);
+  const pills = el("div", { id: "pills" }, [...filters.entries()].filter(([k]) => k !== "q").map(([k, v]) =>
+    el("button", { class: "pill", title: "remove this filter", onclick: () => {
+      const rest = [...filters.entries()].filter(([k2, v2]) => !(k2 === k && v2 === v));
+      goQueue(new URLSearchParams(rest));
+    } }, `${filterLabel(k, v)} ×`)));
+  const flatFilters = new URLSearchParams([...filters.entries()].filter(([k]) => k !== "group"));
+  const [groups, flat] = await Promise.all([
+    api(`/api/alerts?${flatFilters}&group=${encodeURIComponent(group)}`),
+    api(`/api/alerts?limit=200&${flatFilters}`),
+  ]);
   queue = { rows: flat.alerts, selected: 0 };
-  const include = (k, v) => el("span", { class: "value", title: `only ${k} = ${v}`, onclick: () => { filters.set(k, v); location.hash = `#/alerts?${filters}`; } }, String(v));
-  const list = el("tbody", { id: "queue" }, flat.alerts.map((a, i) => el("tr", { "data-i": i, "data-id": a.alert_id },
-    el("td", {}, a.timestamp), el("td", { class: sevClass(a.severity) }, String(a.severity)),
+  const v = (field, value) => valueButton(field, value, filters);
+  const list = el("tbody", { id: "queue" }, flat.alerts.map((a, i) => el("tr", { "data-i": i, "data-id": a.alert_id, onclick: () => select(i) },
+    el("td", {}, a.timestamp), el("td", { class: sevClass(a.severity) }, v("severity", a.severity)),
     el("td", { class: `state-${a.state}` }, a.state),
     el("td", {}, alertLink(a) ? el("a", { href: alertLink(a) }, a.signature) : a.signature),
-    el("td", {}, a.src_ip ? include("src_ip", a.src_ip) : (a.entity ?? "")),
-    el("td", {}, a.dest_ip ?? ""), el("td", {}, include("model", a.model)), el("td", {}, cell(a.score)))));
+    el("td", {}, a.src_ip ? v("src_ip", a.src_ip) : v("entity", a.entity)),
+    el("td", {}, v("dest_ip", a.dest_ip)), el("td", {}, v("dest_port", a.dest_port)),
+    el("td", {}, v("model", a.model)), el("td", {}, v("label", a.label)), el("td", {}, cell(a.score)))));
+  const grouped = group === "signature"
+    ? table(["sid", "signature", "sev", "alerts", "first seen", "last seen"],
+      groups.alerts.map((g) => [g.signature_id, g.signature, g.severity, g.alerts, g.first_seen, g.last_seen]),
+      (c, x) => c === "sid" ? v("signature_id", x) : null)
+    : table([group, "alerts", "signatures", "sev", "first seen", "last seen"],
+      groups.alerts.map((g) => [g.value, g.alerts, g.signatures, g.severity, g.first_seen, g.last_seen]),
+      (c, x) => c === group ? v(group, x) : null);
   $main.replaceChildren(
     el("p", {}, input, " ", el("span", { class: "muted" }, "keys: "), el("kbd", {}, "j"), "/", el("kbd", {}, "k"), " move, ",
-      el("kbd", {}, "a"), " acknowledge, ", el("kbd", {}, "e"), " escalate, ", el("kbd", {}, "Enter"), " open, ", el("kbd", {}, "/"), " filter"),
+      el("kbd", {}, "a"), " acknowledge, ", el("kbd", {}, "e"), " escalate, ", el("kbd", {}, "Enter"), " open, ", el("kbd", {}, "/"), " filter; click a value to include, exclude or group by it"),
     pills,
-    card("By signature", table(["sid", "signature", "sev", "alerts", "first seen", "last seen"],
-      groups.alerts.map((g) => [g.signature_id, g.signature, g.severity, g.alerts, g.first_seen, g.last_seen]),
-      (c, v) => c === "sid" ? include("sid", v) : null)),
+    card(`By ${group}`, grouped),
     card(`Alerts (${flat.alerts.length}${flat.next ? "+" : ""})`, el("table", {},
-      el("thead", {}, el("tr", {}, ["time", "sev", "state", "signature", "source", "destination", "model", "score"].map((h) => el("th", {}, h)))), list)));
+      el("thead", {}, el("tr", {}, ["time", "sev", "state", "signature", "source", "destination", "port", "model", "label", "score"].map((h) => el("th", {}, h)))), list)));
   select(0);
 }
 
@@ -207,13 +334,13 @@ async function decide(action) {
 }
 
 document.addEventListener("keydown", (e) => {
-  if (window.__vigil.page !== "alerts" || e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA") return;
+  if (window.__vigil.page !== "alerts" || ["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName) || e.target.closest(".menu")) return;
   if (e.key === "j") select(queue.selected + 1);
   else if (e.key === "k") select(queue.selected - 1);
   else if (e.key === "a") decide("ack").catch(showError);
   else if (e.key === "e") decide("escalate").catch(showError);
   else if (e.key === "/") { e.preventDefault(); document.getElementById("filter").focus(); }
-  else if (e.key === "Enter") { const a = queue.rows[queue.selected]; const l = a && alertLink(a); if (l) location.hash = l; }
+  else if (e.key === "Enter" && !e.target.closest("button, a")) { const a = queue.rows[queue.selected]; const l = a && alertLink(a); if (l) location.hash = l; }
 });
 
 // ---- Drill-downs -----------------------------------------------------------------
@@ -226,6 +353,7 @@ async function flow(id) {
   setPage("flow");
   const d = await api(`/api/flows/${id}`);
   const f = d.flow;
+  const bursts = burstTimeline(d.bursts || []);
   const verdicts = Object.entries(f).filter(([, v]) => v && typeof v === "object" && !Array.isArray(v) && "model_version" in v);
   $main.replaceChildren(
     el("h2", {}, `Flow ${f.flow_id}: ${f.src_ip}:${f.src_port} → ${f.dst_ip}:${f.dst_port} (proto ${f.proto})`),
@@ -235,6 +363,7 @@ async function flow(id) {
     card("Model verdicts and evidence", verdicts.length ? verdicts.map(([m, v]) => el("div", {}, el("h2", {}, m),
       kv(v, ["label", "score", "malicious", "model_version"]),
       v.occlusion ? table(["part (masked)", "drop of the log-odds"], v.occlusion.map((o) => [o.part, o.delta.toFixed(3)])) : el("p", { class: "muted" }, "no occlusion evidence for this flow"))) : el("p", { class: "muted" }, "not scored")),
+    card("netFound bursts (what the model read: bytes sent forward above the axis, backward below)", bursts),
     card("Alerts on this flow or its Community ID", table(["time", "signature", "severity", "score", "evidence"],
       d.alerts.map((a) => [a.timestamp, a.signature, a.severity, a.score, el("pre", {}, JSON.stringify(a.evidence, null, 1))]))),
     el("div", { class: "grid" },
@@ -243,6 +372,24 @@ async function flow(id) {
       card(`Other flows of ${f.src_ip}`, table(["flow_id", "ts_start", "src", "dst", "proto", "state"],
         d.same_host.map((r) => [r.flow_id, r.ts_start, `${r.src_ip}:${r.src_port}`, `${r.dst_ip}:${r.dst_port}`, r.proto, r.conn_state]),
         (c, v) => c === "flow_id" ? el("a", { href: `#/flow/${v}` }, String(v)) : null))));
+}
+
+// The flow's bursts as signed bars over time (ms since the first), and as a table.
+function burstTimeline(bursts) {
+  window.__vigil.bursts = bursts.length;
+  if (!bursts.length) return el("p", { class: "muted" }, "No netFound tokens for this flow (not scored by netFound).");
+  const t0 = Date.parse(bursts[0].ts);
+  const xs = bursts.map((b) => Date.parse(b.ts) - t0);
+  const box = el("div", { id: "bursts" });
+  requestAnimationFrame(() => new uPlot({ width: Math.min(1300, $main.clientWidth - 60), height: 220,
+    // Symmetric: forward above the axis, backward below; bars at least 6 px wide.
+    scales: { x: { time: false }, y: { range: (u, lo, hi) => { const m = Math.max(-lo, hi, 1); return [-m, m]; } } },
+    axes: [{ label: "ms since the first burst" }, { label: "bytes", size: 60 }],
+    series: [{}, { label: "forward", stroke: "#2e86c1", fill: "#2e86c188", paths: uPlot.paths.bars({ size: [0.6, 16, 6] }), points: { show: false } },
+      { label: "backward", stroke: "#d68910", fill: "#d6891088", paths: uPlot.paths.bars({ size: [0.6, 16, 6] }), points: { show: false } }] },
+    [xs, bursts.map((b) => b.forward ? b.bytes : null), bursts.map((b) => b.forward ? null : -b.bytes)], box));
+  return el("div", {}, box, table(["#", "direction", "packets", "bytes", "gap since the previous burst of its direction (ms)", "start"],
+    bursts.map((b, i) => [i + 1, b.forward ? "forward" : "backward", b.packets, b.bytes, (b.iat_us / 1000).toFixed(3), b.ts])));
 }
 
 async function entity(name) {
@@ -284,7 +431,7 @@ async function sqlPage() {
     } catch (e) { out.replaceChildren(el("p", { class: "sev1" }, e.message)); }
   }
   async function csv() {
-    const res = await fetch("/api/sql", { method: "POST", headers: { "content-type": "application/json", accept: "text/csv" }, body: JSON.stringify({ sql: text.value }) });
+    const res = await fetch("/api/sql", { method: "POST", headers: authHeaders({ "content-type": "application/json", accept: "text/csv" }), body: JSON.stringify({ sql: text.value }) });
     const url = URL.createObjectURL(await res.blob());
     el("a", { href: url, download: "vigil.csv" }).click();
   }
@@ -314,6 +461,8 @@ async function route() {
   const parts = path.split("/").filter(Boolean);
   $status.textContent = "";
   document.body.dataset.ready = "";
+  pageLife.abort();
+  pageLife = new AbortController();
   try {
     if (parts[0] === "alerts") await alerts();
     else if (parts[0] === "flow") await flow(parts[1]);

@@ -18,6 +18,7 @@ mod error;
 mod serve;
 
 pub use access::{Access, AccessError};
+pub use api::LiveAlerts;
 pub use backend::{Backend, QueryOutput};
 pub use error::ApiError;
 pub use serve::{ConsoleConfig, StatsSource, metrics_router, router, serve, serve_on};

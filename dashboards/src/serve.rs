@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
 use crate::access::Access;
-use crate::api;
+use crate::api::{self, LiveAlerts};
 use crate::backend::Backend;
 
 /// How a console is served.
@@ -24,6 +24,9 @@ pub struct ConsoleConfig {
     pub max_rows: usize,
     /// Request bodies at most, bytes.
     pub max_body_bytes: usize,
+    /// Alerts pushed by the runtime as it writes them (its `dashboard` sink), streamed
+    /// as they come besides the store's polled newest.
+    pub live: Option<LiveAlerts>,
 }
 
 impl Default for ConsoleConfig {
@@ -33,6 +36,7 @@ impl Default for ConsoleConfig {
             token: None,
             max_rows: 10_000,
             max_body_bytes: 64 * 1024,
+            live: None,
         }
     }
 }
@@ -41,16 +45,25 @@ impl Default for ConsoleConfig {
 pub(crate) struct Shared {
     pub backend: Arc<dyn Backend>,
     pub max_rows: usize,
+    pub live: Option<LiveAlerts>,
+    pub rates: std::sync::Mutex<api::Rates>,
 }
 
-/// The console's routes over `backend`, behind `access`. No CORS headers are sent, so
-/// browsers keep other origins out.
+/// The console's routes over `backend`, the data behind `access` (the web UI's files
+/// are not: they hold no data). No CORS headers are sent, so browsers keep other
+/// origins out.
 pub fn router(backend: Arc<dyn Backend>, config: &ConsoleConfig, access: Access) -> Router {
-    let shared = Arc::new(Shared { backend, max_rows: config.max_rows });
+    let shared = Arc::new(Shared {
+        backend,
+        max_rows: config.max_rows,
+        live: config.live.clone(),
+        rates: Default::default(),
+    });
     api::routes()
+        .layer(middleware::from_fn_with_state(Arc::new(access), check_token))
+        .merge(api::ui_routes())
         .with_state(shared)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(Arc::new(access), check_token))
 }
 
 async fn check_token(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {

@@ -176,6 +176,24 @@ fn the_api_answers_sql_and_alerts_and_keeps_decisions_across_restarts() {
     let (_, last) = json_of(port, "GET", "/api/alerts?limit=4&offset=4", Value::Null);
     assert_eq!((last["alerts"].as_array().unwrap().len(), last["next"].clone()), (2, Value::Null));
     assert_eq!(json_of(port, "GET", "/api/alerts?src_ip=nope", Value::Null).0, 400);
+    // Include, exclude and group by any alert field (sources: 10.0.0.{i % 4}).
+    let count = |path: &str| {
+        let (status, v) = json_of(port, "GET", path, Value::Null);
+        assert_eq!(status, 200, "{path}: {v}");
+        v["alerts"].as_array().unwrap().len()
+    };
+    assert_eq!(count("/api/alerts?exclude.src_ip=10.0.0.0"), 4);
+    assert_eq!(count("/api/alerts?include.src_ip=10.0.0.1&include.src_ip=10.0.0.2"), 3);
+    assert_eq!(count("/api/alerts?include.signature_id=2&exclude.src_ip=10.0.0.1"), 1);
+    let (_, v) = json_of(port, "GET", "/api/alerts?group=src_ip", Value::Null);
+    let groups = v["alerts"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{v}");
+    assert_eq!(
+        (groups[0]["field"].as_str(), groups[0]["alerts"].as_u64()),
+        (Some("src_ip"), Some(2))
+    );
+    assert_eq!(json_of(port, "GET", "/api/alerts?group=evidence", Value::Null).0, 400);
+    assert_eq!(json_of(port, "GET", "/api/alerts?include.x;drop=1", Value::Null).0, 400);
 
     // Decisions: one alert (of sid 1), unknown and malformed ids, and in bulk by filter.
     let who = json!({ "actor": "ana", "comment": "look" });
@@ -186,6 +204,14 @@ fn the_api_answers_sql_and_alerts_and_keeps_decisions_across_restarts() {
     assert_eq!(json_of(port, "POST", "/api/alerts/x'y/ack", Value::Null).0, 400);
     let (status, v) = json_of(port, "POST", "/api/alerts/ack?sid=2", Value::Null);
     assert_eq!((status, v["alerts"].as_u64()), (200, Some(3)), "{v}");
+    let (_, v) = json_of(port, "GET", "/api/alerts?group=state", Value::Null);
+    let states: Vec<(&str, u64)> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["value"].as_str().unwrap(), g["alerts"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(states, [("acknowledged", 3), ("new", 2), ("escalated", 1)]);
 
     // Counters, manifests, Prometheus text.
     assert_eq!(json_of(port, "GET", "/api/stats", Value::Null).0, 200);
@@ -335,6 +361,33 @@ fn an_open_address_needs_a_token_and_requests_without_it_get_401() {
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("without a bearer token"));
     assert!(!dir.path().join("run").exists(), "nothing ran");
+    // And a dashboard sink on an open address: without a token it is refused, with one
+    // (`env:NAME`) it is accepted; two dashboard sinks are refused.
+    let sink = |name: &str, token: &str| {
+        format!(
+            "[sinks.{name}]\ntype = \"dashboard\"\ninputs = [\"a\"]\nlisten = \"{open}\"\n{token}"
+        )
+    };
+    let base = std::fs::read_to_string(&topology).unwrap();
+    let check = |extra: &str| {
+        std::fs::write(&topology, format!("{base}{extra}")).unwrap();
+        Command::new(VIGIL)
+            .args(["run", "--check", "--config"])
+            .arg(&topology)
+            .env_remove("VIGIL_TOKEN")
+            .env("CONSOLE_TOKEN", "s3cret")
+            .output()
+            .unwrap()
+    };
+    let out = check(&sink("c", ""));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without a bearer token"));
+    let with_token = sink("c", "token = \"env:CONSOLE_TOKEN\"\n");
+    let out = check(&with_token);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = check(&format!("{with_token}{}", sink("d", "token = \"env:CONSOLE_TOKEN\"\n")));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("both serve a console"));
 
     let server = serve(dir.path(), &open, Some("s3cret"));
     let q = json!({ "sql": "select 1 as one" }).to_string();
@@ -344,6 +397,150 @@ fn an_open_address_needs_a_token_and_requests_without_it_get_401() {
     assert_eq!(http(port, "POST", "/api/sql", &[ct, wrong], q.as_bytes()).0, 401);
     let right = ("authorization", "Bearer s3cret");
     assert_eq!(http(port, "POST", "/api/sql", &[ct, right], q.as_bytes()).0, 200);
-    assert_eq!(http(port, "GET", "/metrics", &[], b"").0, 401, "every route needs the token");
+    assert_eq!(http(port, "GET", "/metrics", &[], b"").0, 401, "every data route needs the token");
+    assert_eq!(http(port, "GET", "/api/alerts/stream", &[], b"").0, 401);
+    let (status, page) = http(port, "GET", "/", &[], b"");
+    assert_eq!(status, 200, "the page itself holds no data: it asks for the token");
+    assert!(String::from_utf8_lossy(&page).contains("/assets/app.js"));
     stop(server);
+}
+
+/// Reads server-sent events from `s` until `done(text so far)` or `secs` pass.
+fn read_events(s: &mut TcpStream, secs: u64, done: impl Fn(&str) -> bool) -> String {
+    let mut got = Vec::new();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut buf = [0u8; 8192];
+    while Instant::now() < until {
+        let n = s.read(&mut buf).unwrap_or(0);
+        got.extend_from_slice(&buf[..n]);
+        if done(&String::from_utf8_lossy(&got)) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).to_string()
+}
+
+#[test]
+fn a_dashboard_sink_serves_the_run_and_pushes_its_alerts_live() {
+    if common::no_runtime() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // 600 alerts newer than anything the run raises: the store's newest 500 (what a
+    // stream polls) never include the run's 2015 alerts, so only the push shows them.
+    let newer: Vec<Alert> = (0..600)
+        .map(|i| Alert {
+            ts: 1_900_000_000_000_000 + i * 1_000_000,
+            sig: Signature {
+                sid: 5,
+                gid: 1,
+                rev: 1,
+                text: "newer".into(),
+                category: "T".into(),
+                severity: 3,
+            },
+            src_ip: Some("10.9.9.9".into()),
+            sensor: "t".into(),
+            ..Default::default()
+        })
+        .collect();
+    StoreWriter::new(&store, "t").write(Table::Alerts, &alerts_batch(&newer).unwrap()).unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[model]]\nsid = 1000001\nname = \"test: any scored action\"\nmodel = \"hstu-user-actions\"\n\
+         min_score = 0.0\nseverity = 3\ncategory = \"Test\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let topology = dir.path().join("t.toml");
+    std::fs::write(
+        &topology,
+        format!(
+            "sensor = \"live\"\n[batch]\nmax_ms = 200\n[store]\ndir = \"{}\"\nflush_ms = 200\n\
+             [sources.actions]\ntype = \"actions\"\npath = \"-\"\nformat = \"access\"\n\
+             [sources.capture]\ntype = \"pcap\"\npaths = [\"{}\"]\n\
+             [transforms.hstu]\ntype = \"score\"\nmodel = \"{}\"\ninputs = [\"actions\"]\n\
+             [transforms.netfound]\ntype = \"score\"\nmodel = \"{}\"\ninputs = [\"capture\"]\n\
+             [transforms.alerts]\ntype = \"alerts\"\ninputs = [\"hstu\"]\nrules = [\"{}\"]\n\
+             [sinks.store]\ntype = \"store\"\ninputs = [\"hstu\", \"netfound\", \"alerts\"]\n\
+             [sinks.console]\ntype = \"dashboard\"\ninputs = [\"alerts\"]\nlisten = \"127.0.0.1:{port}\"\n",
+            store.display(),
+            common::repo("samples/ssh.pcap").display(),
+            common::repo("onnx/artifacts/hstu-user-actions").display(),
+            common::repo("onnx/artifacts/netfound").display(),
+            rules.display(),
+        ),
+    )
+    .unwrap();
+    let mut run = Command::new(VIGIL)
+        .args(["run", "--config"])
+        .arg(&topology)
+        .env_remove("VIGIL_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(run.try_wait().unwrap().is_none(), "vigil run exited");
+        assert!(Instant::now() < until, "the dashboard sink's console did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"GET /api/alerts/stream HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    read_events(&mut s, 2, |t| t.contains("text/event-stream"));
+
+    // Actions arrive on stdin; their alerts are pushed as the sink writes them.
+    let log = std::fs::read_to_string(common::repo("samples/actions/apache_access.log")).unwrap();
+    let mut stdin = run.stdin.take().unwrap();
+    for line in log.lines().take(300) {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let text = read_events(&mut s, 60, |t| t.contains("test: any scored action"));
+    assert!(text.contains("event: alerts"), "{text}");
+    assert!(text.contains("test: any scored action"), "pushed, not polled: {text}");
+    assert!(!text.contains("\"newer\""), "history is not streamed");
+    let (status, v) = json_of(port, "GET", "/api/stats", Value::Null);
+    assert_eq!(status, 200);
+    let sink = v["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "console").cloned();
+    assert!(sink.is_some_and(|s| s["records_out"].as_u64() > Some(0)), "{v}");
+
+    // The capture's flows carry netFound's bursts, which the flow drill-down returns.
+    let q = json!({ "sql": "select flow_id, cardinality(bursts) as n, orig_pkts + resp_pkts as pkts \
+                            from flows where bursts is not null order by n desc limit 1" });
+    let mut row = Value::Null;
+    let until = Instant::now() + Duration::from_secs(30);
+    while row.is_null() && Instant::now() < until {
+        row = json_of(port, "POST", "/api/sql", q.clone()).1["rows"][0].clone();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let flow_id = row[0].as_str().expect("a netFound-scored flow is stored").to_string();
+    let (status, v) = json_of(port, "GET", &format!("/api/flows/{flow_id}"), Value::Null);
+    assert_eq!(status, 200, "{v}");
+    let bursts = v["bursts"].as_array().unwrap();
+    assert_eq!(bursts.len() as u64, row[1].as_u64().unwrap());
+    let packets: u64 = bursts.iter().map(|b| b["packets"].as_u64().unwrap()).sum();
+    assert!(packets > 0 && packets <= row[2].as_u64().unwrap(), "{v}");
+    assert!(bursts.iter().all(|b| b["bytes"].as_u64() > Some(0) && b["ts"].is_string()), "{v}");
+    let (_, scores) = json_of(port, "GET", "/api/scores", Value::Null);
+    let columns: Vec<&str> =
+        scores["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["netfound", "hstu-user-actions"], "{scores}");
+
+    // The end of input ends the run, and the console with it.
+    drop(stdin);
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "vigil run did not end with its input");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
 }

@@ -1,7 +1,9 @@
 //! The console in a real browser: `vigil serve` on a demo store, driven in headless
 //! Chromium by `dashboards/web/browser-test.mjs` (playwright-core): the overview's chart
-//! and tables, an alert appearing live, keyboard triage, a flow drill-down, the SQL
-//! console, and the entity and series pages. Screenshots go to `dashboards/screenshots/`.
+//! and tables, an alert appearing live, keyboard triage, excluding and grouping by a
+//! value, a flow drill-down with its burst timeline, the SQL console, and the entity and
+//! series pages, on a 1366×768 screen; then a console with a token, which the page asks
+//! for. Screenshots go to `dashboards/screenshots/`.
 //!
 //! Needs ONNX Runtime (the demo), `/usr/bin/chromium` and `npm ci` in
 //! `dashboards/web`; `.ci/run` provides them. Without them it says why and passes,
@@ -45,24 +47,34 @@ fn the_console_works_in_a_browser() {
         Command::new(VIGIL).args(["-q", "demo", "--data"]).arg(store.path()).output().unwrap();
     assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(VIGIL)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(store.path())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "vigil serve did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let serve = |token: Option<&str>| {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut c = Command::new(VIGIL);
+        c.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(store.path())
+            .stderr(Stdio::null())
+            .env_remove("VIGIL_TOKEN");
+        if let Some(t) = token {
+            c.env("VIGIL_TOKEN", t);
+        }
+        let server = c.spawn().unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "vigil serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (port, server)
+    };
+    let (port, mut server) = serve(None);
+    let (locked_port, mut locked) = serve(Some("browser-t0ken"));
 
     let mut node = Command::new("node")
         .arg("browser-test.mjs")
         .current_dir(repo("dashboards/web"))
         .env("VIGIL_URL", format!("http://127.0.0.1:{port}"))
         .env("SCREENSHOTS", repo("dashboards/screenshots"))
+        .env("VIGIL_TOKEN_URL", format!("http://127.0.0.1:{locked_port}"))
+        .env("VIGIL_TOKEN", "browser-t0ken")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,15 +111,19 @@ fn the_console_works_in_a_browser() {
         }
     }
     let out = node.wait_with_output().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    for s in [&mut server, &mut locked] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
     assert!(
         out.status.success(),
         "the browser test failed:\n{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let shots = ["overview.png", "overview-live.png", "alerts.png", "flow.png", "sql.png"];
-    for shot in shots.into_iter().chain(["entity.png", "series.png"]) {
+    let shots =
+        ["overview.png", "overview-live.png", "alerts.png", "alerts-grouped.png", "flow.png"];
+    for shot in shots.into_iter().chain(["flow-bursts.png", "sql.png", "entity.png", "series.png"])
+    {
         assert!(repo("dashboards/screenshots").join(shot).is_file(), "{shot}");
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigil_ingest::alert_state::{AlertState, StateChange};
 
-use super::filters::{AlertFilter, check_alert_id, quote};
+use super::filters::{AlertFilter, check_alert_id, field_sql, quote};
 use super::sql::{objects, with_evidence};
 use crate::error::ApiError;
 use crate::serve::Shared;
@@ -28,7 +28,8 @@ pub struct Paging {
     pub limit: Option<usize>,
     /// Rows to skip (the `next` of the previous page).
     pub offset: Option<usize>,
-    /// `signature`: one row per signature with counts and first and last seen.
+    /// `signature` (one row per rule) or another alert field (one row per value),
+    /// with counts and first and last seen.
     pub group: Option<String>,
 }
 
@@ -40,16 +41,23 @@ fn from_alerts() -> String {
     )
 }
 
-/// `GET /api/alerts?since&until&severity&model&sid&src_ip&state&q&group&limit&offset`:
-/// `{"alerts": […], "next": offset or null}`, newest first (grouped: most alerts first).
+/// `GET /api/alerts?since&until&severity&model&sid&src_ip&state&q&include.F&exclude.F&group&limit&offset`:
+/// `{"alerts": […], "next": offset or null}`, newest first. Grouped by `signature`:
+/// one row per rule; by another field F of [`VALUE_FIELDS`](super::filters::VALUE_FIELDS):
+/// one row per value (`field`, `value`); each with its alerts, signatures, highest
+/// severity, first and last seen, most alerts first.
 pub async fn list(
     State(shared): State<Arc<Shared>>,
     Query(filter): Query<AlertFilter>,
+    Query(pairs): Query<Vec<(String, String)>>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = paging.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let offset = paging.offset.unwrap_or(0);
-    let cond = filter.conditions()?.join(" AND ");
+    let cond = filter.with_values(&pairs)?.conditions()?.join(" AND ");
+    let counts = "count(*) AS alerts, count(DISTINCT a.signature_id) AS signatures, \
+                  min(a.severity) AS severity, min(a.timestamp) AS first_seen, \
+                  max(a.timestamp) AS last_seen";
     let sql = match paging.group.as_deref() {
         None | Some("") | Some("none") => format!(
             "SELECT a.timestamp, a.alert_id, COALESCE(s.state, 'new') AS state, s.actor, \
@@ -62,18 +70,20 @@ pub async fn list(
             limit + 1
         ),
         Some("signature") => format!(
-            "SELECT a.signature_id, a.signature, min(a.severity) AS severity, \
-             count(*) AS alerts, min(a.timestamp) AS first_seen, max(a.timestamp) AS last_seen \
+            "SELECT a.signature_id, a.signature, {counts} \
              FROM {} WHERE {cond} GROUP BY a.signature_id, a.signature \
              ORDER BY alerts DESC, a.signature_id LIMIT {} OFFSET {offset}",
             from_alerts(),
             limit + 1
         ),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "`group`: none or signature, not {other:?}"
-            )));
-        }
+        Some(field) => format!(
+            "SELECT {} AS field, {} AS value, {counts} FROM {} WHERE {cond} GROUP BY 2 \
+             ORDER BY alerts DESC, value LIMIT {} OFFSET {offset}",
+            quote(field),
+            field_sql(field)?,
+            from_alerts(),
+            limit + 1
+        ),
     };
     let out = shared.backend.sql(&sql).await?;
     let mut rows = with_evidence(objects(&out.batches)?);
@@ -150,11 +160,12 @@ pub async fn set_many(
     State(shared): State<Arc<Shared>>,
     Path(action): Path<String>,
     Query(filter): Query<AlertFilter>,
+    Query(pairs): Query<Vec<(String, String)>>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let state = state_of(&action)?;
     let d = decision(&body)?;
-    let cond = filter.conditions()?.join(" AND ");
+    let cond = filter.with_values(&pairs)?.conditions()?.join(" AND ");
     let sql = format!(
         "SELECT DISTINCT a.alert_id FROM {} WHERE {cond} AND a.alert_id IS NOT NULL LIMIT {}",
         from_alerts(),

@@ -23,7 +23,8 @@ async fn rows(shared: &Shared, sql: &str) -> Result<Vec<Map<String, Value>>, Api
 }
 
 /// `GET /api/flows/{flow_id}`: the flow (every column, the models' verdicts with their
-/// evidence included), its alerts and those sharing its Community ID, and the other
+/// evidence included), its netFound bursts (`forward`, `packets`, `bytes`, `iat_us`,
+/// `ts`; empty when no netFound stage scored it), its alerts and those sharing its Community ID, and the other
 /// recent flows of its source host.
 pub async fn flow(
     State(shared): State<Arc<Shared>>,
@@ -31,7 +32,7 @@ pub async fn flow(
 ) -> Result<Json<Value>, ApiError> {
     let found =
         rows(&shared, &format!("SELECT * FROM flows WHERE flow_id = {flow_id} LIMIT 1")).await?;
-    let Some(flow) = found.into_iter().next() else {
+    let Some(mut flow) = found.into_iter().next() else {
         return Err(ApiError::not_found(format!("no flow {flow_id}")));
     };
     let text = |k: &str| flow.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -61,8 +62,11 @@ pub async fn flow(
         ),
     )
     .await?;
+    // netFound's bursts (when a netFound stage scored the flow), apart from the row.
+    let bursts = flow.remove("bursts").unwrap_or(Value::Array(Vec::new()));
     Ok(Json(json!({
         "flow": flow,
+        "bursts": bursts,
         "alerts": with_evidence(alerts),
         "same_community_id": same_cid,
         "same_host": host,

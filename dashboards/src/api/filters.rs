@@ -26,6 +26,55 @@ pub struct AlertFilter {
     pub state: Option<String>,
     /// Text in the signature, category, label or entity (case-insensitive).
     pub q: Option<String>,
+    /// `include.FIELD=VALUE` and `exclude.FIELD=VALUE` pairs ([`AlertFilter::with_values`]).
+    #[serde(skip)]
+    pub values: Vec<ValueFilter>,
+}
+
+/// The alert fields a value filter or a grouping may name: `state` is the alert's
+/// current state, the rest are columns of `alerts`.
+pub const VALUE_FIELDS: [&str; 16] = [
+    "signature",
+    "signature_id",
+    "category",
+    "severity",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "entity",
+    "community_id",
+    "flow_id",
+    "model",
+    "label",
+    "sensor",
+    "state",
+];
+
+/// Alerts whose `field` has one of `values` (`include`), or none of them (`exclude`);
+/// a missing value reads as the empty string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueFilter {
+    /// One of [`VALUE_FIELDS`].
+    pub field: &'static str,
+    /// Keep (true) or drop (false) the alerts with one of `values`.
+    pub include: bool,
+    /// The values, as text.
+    pub values: Vec<String>,
+}
+
+/// The SQL of an alert field as text (`''` when missing), over `alerts a` joined with
+/// the current state `s`; an error names the fields there are.
+pub fn field_sql(field: &str) -> Result<String, ApiError> {
+    match VALUE_FIELDS.iter().find(|f| **f == field) {
+        Some(&"state") => Ok("COALESCE(s.state, 'new')".into()),
+        Some(f) => Ok(format!("COALESCE(CAST(a.{f} AS VARCHAR), '')")),
+        None => Err(ApiError::bad_request(format!(
+            "no alert field {field:?} (one of {})",
+            VALUE_FIELDS.join(", ")
+        ))),
+    }
 }
 
 /// A SQL string literal.
@@ -45,6 +94,26 @@ fn time_literal(name: &str, t: &str) -> Result<String, ApiError> {
 }
 
 impl AlertFilter {
+    /// The filter with the `include.FIELD` and `exclude.FIELD` pairs of a query string
+    /// (other keys are left to the named fields); several values of one field are
+    /// alternatives.
+    pub fn with_values(mut self, pairs: &[(String, String)]) -> Result<AlertFilter, ApiError> {
+        for (k, v) in pairs {
+            let (include, field) = match k.split_once('.') {
+                Some(("include", f)) => (true, f),
+                Some(("exclude", f)) => (false, f),
+                _ => continue,
+            };
+            field_sql(field)?;
+            let field = *VALUE_FIELDS.iter().find(|f| **f == field).expect("checked above");
+            match self.values.iter_mut().find(|x| x.field == field && x.include == include) {
+                Some(x) => x.values.push(v.clone()),
+                None => self.values.push(ValueFilter { field, include, values: vec![v.clone()] }),
+            }
+        }
+        Ok(self)
+    }
+
     /// The conditions on `alerts a` joined with the current state `s` (`AND`ed), the
     /// event type `alert` first.
     pub fn conditions(&self) -> Result<Vec<String>, ApiError> {
@@ -82,6 +151,11 @@ impl AlertFilter {
                  OR lower(COALESCE(a.label, '')) LIKE {like} OR lower(COALESCE(a.entity, '')) LIKE {like})"
             ));
         }
+        for v in &self.values {
+            let list: Vec<String> = v.values.iter().map(|x| quote(x)).collect();
+            let not = if v.include { "" } else { "NOT " };
+            c.push(format!("{} {not}IN ({})", field_sql(v.field)?, list.join(", ")));
+        }
         Ok(c)
     }
 }
@@ -115,6 +189,25 @@ mod tests {
         assert!(bad.conditions().is_err());
         let bad = AlertFilter { state: Some("closed".into()), ..Default::default() };
         assert!(bad.conditions().is_err());
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let f = AlertFilter::default()
+            .with_values(&pairs(&[
+                ("include.src_ip", "10.0.0.1"),
+                ("include.src_ip", "10.0.0.2'"),
+                ("exclude.state", "acknowledged"),
+                ("limit", "5"),
+            ]))
+            .unwrap();
+        let c = f.conditions().unwrap().join(" AND ");
+        assert!(
+            c.contains("COALESCE(CAST(a.src_ip AS VARCHAR), '') IN ('10.0.0.1', '10.0.0.2''')"),
+            "{c}"
+        );
+        assert!(c.contains("COALESCE(s.state, 'new') NOT IN ('acknowledged')"), "{c}");
+        let bad = AlertFilter::default().with_values(&pairs(&[("include.evidence; --", "x")]));
+        assert_eq!(bad.unwrap_err().status, 400);
         assert!(check_alert_id("ab-12").is_ok() && check_alert_id("ab'").is_err());
     }
 }

@@ -30,7 +30,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS")]
     pub until_idle: Option<f64>,
     /// Also serve the console (HTTP API and web UI) over the run's store on ADDR, with
-    /// the run's live counters.
+    /// the run's live counters (instead of a `dashboard` sink's address).
     #[arg(long, value_name = "ADDR")]
     serve: Option<std::net::SocketAddr>,
     /// The console's bearer token (required off loopback) [default: $VIGIL_TOKEN].
@@ -134,6 +134,13 @@ pub(crate) fn run_topology(
             })
             .collect();
         let topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        // `--serve` overrides a dashboard sink's address and token, not its live feed.
+        let console = match (console, topology.console.clone()) {
+            (Some(c), own) => {
+                Some(vigil_dashboards::ConsoleConfig { live: own.and_then(|o| o.live), ..c })
+            }
+            (None, own) => own,
+        };
         let store_dir = topology.store_dir.clone();
         let runner = Runner::new(topology);
         let console = console.map(|c| {

@@ -389,6 +389,30 @@ pub enum SinkConfig {
     Kafka(KafkaSinkConfig),
     /// Alerts POSTed to an HTTP webhook through an on-disk spool.
     Webhook(WebhookSinkConfig),
+    /// The analyst's console (HTTP API and web UI) over the store, served while the
+    /// topology runs; the alerts of its inputs are pushed to its live stream as they
+    /// are written.
+    Dashboard(DashboardSinkConfig),
+}
+
+/// A dashboard sink: where the console listens and who may use it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSinkConfig {
+    /// Upstream stages: their alerts go live (other records are left to the store).
+    pub inputs: Vec<String>,
+    /// Where to listen (default `127.0.0.1:8787`); an address that is not loopback
+    /// needs a token. `vigil run --serve ADDR` overrides it.
+    #[serde(default = "default_console_listen")]
+    pub listen: std::net::SocketAddr,
+    /// The bearer token requests must carry: `env:NAME`, `file:PATH` or the value
+    /// [default: $VIGIL_TOKEN].
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+fn default_console_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8787))
 }
 
 /// A webhook sink (see the module docs for its delivery contract).

@@ -128,3 +128,52 @@ finish_nulls!(
     UInt32Builder => arrow_array::UInt32Array,
     StringBuilder => arrow_array::StringArray
 );
+
+/// The `bursts` column of flow rows: each flow's netFound bursts in order (`forward`:
+/// sent by the internal side, else by the originator; `packets` and `bytes` kept;
+/// `iat_us` since the previous burst of its direction started; `ts`: its first
+/// packet), null for a row without tokens.
+pub fn bursts_column(tokens: &[Option<vigil_tokenizers::FlowTokens>]) -> ArrayRef {
+    use arrow_array::builder::{BooleanBuilder, ListBuilder, StructBuilder, UInt64Builder};
+    let fields = bursts_fields();
+    let values = StructBuilder::new(
+        fields.clone(),
+        vec![
+            Box::new(BooleanBuilder::new()),
+            Box::new(UInt32Builder::new()),
+            Box::new(UInt32Builder::new()),
+            Box::new(UInt64Builder::new()),
+            Box::new(ts_builder(0)),
+        ],
+    );
+    let item = arrow_schema::Field::new("item", arrow_schema::DataType::Struct(fields), true);
+    let mut list = ListBuilder::new(values).with_field(Arc::new(item));
+    for flow in tokens {
+        let Some(flow) = flow else {
+            list.append(false);
+            continue;
+        };
+        let s = list.values();
+        for b in &flow.bursts {
+            s.field_builder::<BooleanBuilder>(0).expect("bool").append_value(b.direction);
+            s.field_builder::<UInt32Builder>(1).expect("u32").append_value(b.packets);
+            s.field_builder::<UInt32Builder>(2).expect("u32").append_value(b.bytes);
+            s.field_builder::<UInt64Builder>(3).expect("u64").append_value(b.iat_us);
+            s.field_builder::<TimestampMicrosecondBuilder>(4).expect("ts").append_value(b.ts_start);
+            s.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
+}
+
+fn bursts_fields() -> arrow_schema::Fields {
+    use arrow_schema::{DataType, Field};
+    arrow_schema::Fields::from(vec![
+        Field::new("forward", DataType::Boolean, false),
+        Field::new("packets", DataType::UInt32, false),
+        Field::new("bytes", DataType::UInt32, false),
+        Field::new("iat_us", DataType::UInt64, false),
+        Field::new("ts", vigil_ingest::tables::ts_type(), false),
+    ])
+}

@@ -1,11 +1,12 @@
-//! Sinks: the event store, EVE JSON lines for alerts, Kafka, and an HTTP webhook for
-//! alerts.
+//! Sinks: the event store, EVE JSON lines for alerts, Kafka, an HTTP webhook for
+//! alerts, and the console's live alert stream.
 //!
 //! A sink is an async task reading its channel ([`Sink::run`]); it resolves each
 //! batch's acknowledgements once the rows are durable (the store: fsynced and
 //! renamed, see [`StoreSink`]; EVE: flushed; Kafka: every delivery confirmed; webhook:
-//! fsynced in its spool, see [`WebhookSink`]), and fails the run (its rows counted
-//! lost, their acknowledgements errored) when a write fails.
+//! fsynced in its spool, see [`WebhookSink`]; dashboard: handed to the open streams),
+//! and fails the run (its rows counted lost, their acknowledgements errored) when a
+//! write fails.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -39,6 +40,9 @@ pub enum Sink {
     Kafka(Box<KafkaWriter>),
     /// Alerts spooled on disk and POSTed to an HTTP receiver.
     Webhook(Box<WebhookSink>),
+    /// Alerts pushed to the console's live streams (the store keeps them; this sink
+    /// only shows them sooner).
+    Dashboard(vigil_dashboards::LiveAlerts),
 }
 
 impl Sink {
@@ -85,13 +89,19 @@ impl Sink {
         Ok(())
     }
 
-    /// Write one batch to an EVE or Kafka sink; returns the rows now durable.
+    /// Write one batch to an EVE, Kafka or dashboard sink; returns the rows now durable
+    /// (the dashboard's: shown).
     fn write(&mut self, env: &Envelope) -> anyhow::Result<usize> {
         match self {
             Sink::Store(_) | Sink::Webhook(_) => unreachable!("these sinks run on their own"),
             Sink::Eve(w) if env.kind == RecordKind::Alerts => w.write(&env.batch),
             Sink::Eve(_) => Ok(0),
             Sink::Kafka(w) => w.write(env),
+            Sink::Dashboard(feed) if env.kind == RecordKind::Alerts => {
+                feed.publish(&env.batch)?;
+                Ok(env.rows())
+            }
+            Sink::Dashboard(_) => Ok(0),
         }
     }
 }

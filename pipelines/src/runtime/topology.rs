@@ -2,8 +2,9 @@
 //! before anything runs (unknown stage or model, a cycle, a model fed records it
 //! cannot read, a missing file, a flow CSV without the mapping's columns, a rule
 //! naming a model no stage runs, a bad listen address, a webhook URL that is not
-//! http:// or a header that cannot be resolved), each naming the stage, all
-//! reported at once. Building creates nothing on disk.
+//! http:// or a header that cannot be resolved, a second dashboard sink or one on an
+//! open address without a token), each naming the stage, all reported at once.
+//! Building creates nothing on disk.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub struct Topology {
     pub batching: BTreeMap<String, ScoreBatching>,
     /// Batches scored at once (the scoring pool's size).
     pub scoring_workers: usize,
+    /// The console a `dashboard` sink serves, its live feed the sink's.
+    pub console: Option<vigil_dashboards::ConsoleConfig>,
 }
 
 fn inputs_of(t: &TransformConfig) -> &[String] {
@@ -54,6 +57,7 @@ fn sink_inputs(s: &SinkConfig) -> &[String] {
         SinkConfig::Store { inputs } | SinkConfig::Eve { inputs, .. } => inputs,
         SinkConfig::Kafka(k) => &k.inputs,
         SinkConfig::Webhook(w) => &w.inputs,
+        SinkConfig::Dashboard(d) => &d.inputs,
     }
 }
 
@@ -277,6 +281,7 @@ impl Topology {
         let store_dir = config.store.dir.clone().unwrap_or_else(default_store_dir);
         let mut sinks = Vec::new();
         let mut spools: BTreeMap<PathBuf, &str> = BTreeMap::new();
+        let mut console: Option<(String, vigil_dashboards::ConsoleConfig)> = None;
         for (n, s) in &config.sinks {
             let fed: BTreeSet<RecordKind> = sink_inputs(s)
                 .iter()
@@ -339,6 +344,19 @@ impl Topology {
                     }
                     Sink::Webhook(Box::new(hook))
                 }
+                SinkConfig::Dashboard(d) => {
+                    // Without alerts among its inputs it still serves the store.
+                    let Some(c) =
+                        p.check(console_config(n, d).with_context(|| format!("sink `{n}`")))
+                    else {
+                        continue;
+                    };
+                    let live = c.live.clone().expect("a dashboard sink's console has a feed");
+                    if let Some((other, _)) = console.replace((n.clone(), c)) {
+                        p.add(format!("sinks `{other}` and `{n}` both serve a console: keep one"));
+                    }
+                    Sink::Dashboard(live)
+                }
             };
             sinks.push((n.clone(), sink, sink_inputs(s).to_vec()));
         }
@@ -373,8 +391,28 @@ impl Topology {
             models,
             batching,
             scoring_workers,
+            console: console.map(|(_, c)| c),
         })
     }
+}
+
+/// The console of a dashboard sink `name`: its address, its token (the setting, else
+/// `$VIGIL_TOKEN`; required off loopback) and a new live feed.
+fn console_config(
+    name: &str,
+    d: &super::config::DashboardSinkConfig,
+) -> anyhow::Result<vigil_dashboards::ConsoleConfig> {
+    let token = match &d.token {
+        Some(t) => Some(super::config::secret_value(&format!("sinks.{name}.token"), t)?),
+        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
+    };
+    vigil_dashboards::Access::new(d.listen, token.clone())?;
+    Ok(vigil_dashboards::ConsoleConfig {
+        listen: d.listen,
+        token,
+        live: Some(vigil_dashboards::LiveAlerts::new()),
+        ..Default::default()
+    })
 }
 
 /// Rows a scoring batch holds at most, by default.

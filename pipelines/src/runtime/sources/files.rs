@@ -18,6 +18,7 @@ use vigil_ingest::flow_records::{ColumnMapping, FlowCsvReader, FlowFeatures};
 use vigil_ingest::metrics::{MetricsReader, MetricsReaderConfig};
 use vigil_ingest::{DirectionStats, FlowRecord};
 
+use super::read_ahead::{Polled, ReadAhead};
 use super::{Pending, SourceContext};
 use crate::runtime::checkpoint::FileIdentity;
 use crate::runtime::record::{Envelope, RecordKind};
@@ -29,12 +30,21 @@ fn is_stdin(path: &std::path::Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// How often a source waiting on its input with nothing pending looks at its stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
 /// A reader of records one at a time, keeping the rows it could not read.
-trait RecordReader {
+pub(super) trait RecordReader {
     /// What it reads.
     type Item;
     /// The next record, or `None` at the end.
     fn next_item(&mut self) -> anyhow::Result<Option<Self::Item>>;
+    /// The next record if one comes within `wait` (a file's always does: this one
+    /// blocks; [`ReadAhead`] waits no longer).
+    fn poll_item(&mut self, wait: Duration) -> anyhow::Result<Polled<Self::Item>> {
+        let _ = wait;
+        Ok(self.next_item()?.map_or(Polled::End, Polled::Item))
+    }
     /// The dead letters since the last call.
     fn take_dead_letters(&mut self) -> Vec<vigil_ingest::DeadLetter>;
     /// Input rows (lines or records, good and dead) read so far.
@@ -100,7 +110,8 @@ struct LineCheckpoint {
 }
 
 /// Read `reader` to its end (or until stopped), batching its records into envelopes
-/// made by `envelope` and sending its dead letters with each batch. A file input
+/// made by `envelope` and sending its dead letters with each batch; a batch due by age
+/// is sent while the reader waits (when it can wait: [`ReadAhead`]). A file input
 /// resumes after the checkpoint of its last run when it is the same file.
 fn pump<R: RecordReader>(
     ctx: &SourceContext,
@@ -171,7 +182,17 @@ fn pump<R: RecordReader>(
         Ok(())
     };
     while !ctx.stopped() {
-        let Some(item) = reader.next_item()? else { break };
+        let wait = pending.time_left(&ctx.batch).unwrap_or(STOP_CHECK).min(STOP_CHECK);
+        let item = match reader.poll_item(wait)? {
+            Polled::Item(item) => item,
+            Polled::End => break,
+            Polled::Idle => {
+                if pending.due(&ctx.batch) {
+                    flush(&mut pending, &mut reader)?;
+                }
+                continue;
+            }
+        };
         if skip_records > 0 {
             skip_records -= 1;
             continue;
@@ -260,14 +281,17 @@ impl FlowCsvSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let reader = if is_stdin(&self.path) {
-            let stdin: Box<dyn std::io::BufRead + Send> =
-                Box::new(std::io::BufReader::new(std::io::stdin()));
-            FlowCsvReader::new(stdin, "stdin", &self.mapping)?
-        } else {
-            FlowCsvReader::open(&self.path, &self.mapping)?
-        };
-        pump(ctx, &self.path, reader, |recs| flows_envelope(recs, &ctx.sensor))
+        let envelope = |recs| flows_envelope(recs, &ctx.sensor);
+        if is_stdin(&self.path) {
+            let mapping = self.mapping.clone();
+            let reader = ReadAhead::spawn(move || {
+                let stdin: Box<dyn std::io::BufRead + Send> =
+                    Box::new(std::io::BufReader::new(std::io::stdin()));
+                Ok(FlowCsvReader::new(stdin, "stdin", &mapping)?)
+            })?;
+            return pump(ctx, &self.path, reader, envelope);
+        }
+        pump(ctx, &self.path, FlowCsvReader::open(&self.path, &self.mapping)?, envelope)
     }
 }
 
@@ -380,15 +404,18 @@ impl MetricsSource {
 
     /// Read the file to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let reader = if is_stdin(&self.path) {
-            MetricsReader::from_reader("stdin", std::io::stdin(), MetricsReaderConfig::default())?
-        } else {
-            MetricsReader::open(&self.path, MetricsReaderConfig::default())?
-        };
         let source = self.path.display().to_string();
-        pump(ctx, &self.path, reader, |points| {
+        let envelope = |points: Vec<_>| {
             Ok(Envelope::new(RecordKind::Metrics, metrics_batch(&points, &source, &ctx.sensor)))
-        })
+        };
+        let config = MetricsReaderConfig::default();
+        if is_stdin(&self.path) {
+            let reader = ReadAhead::spawn(move || {
+                Ok(MetricsReader::from_reader("stdin", std::io::stdin(), config)?)
+            })?;
+            return pump(ctx, &self.path, reader, envelope);
+        }
+        pump(ctx, &self.path, MetricsReader::open(&self.path, config)?, envelope)
     }
 }
 
@@ -438,14 +465,17 @@ impl ActionsSource {
 
     /// Read the log to its end (or until stopped).
     pub fn run(self, ctx: &SourceContext) -> anyhow::Result<()> {
-        let reader = if is_stdin(&self.path) {
-            ActionReader::from_reader("stdin", std::io::stdin(), self.format)?
-        } else {
-            ActionReader::open(&self.path, self.format)?
-        };
         let source = self.path.display().to_string();
-        pump(ctx, &self.path, reader, |events| {
+        let envelope = |events: Vec<_>| {
             Ok(Envelope::new(RecordKind::Actions, actions_batch(&events, &source, &ctx.sensor)))
-        })
+        };
+        if is_stdin(&self.path) {
+            let format = self.format;
+            let reader = ReadAhead::spawn(move || {
+                Ok(ActionReader::from_reader("stdin", std::io::stdin(), format)?)
+            })?;
+            return pump(ctx, &self.path, reader, envelope);
+        }
+        pump(ctx, &self.path, ActionReader::open(&self.path, self.format)?, envelope)
     }
 }

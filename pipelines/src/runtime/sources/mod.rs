@@ -12,6 +12,7 @@ pub mod kafka_format;
 pub mod kafka_packets;
 mod kafka_tables;
 mod packet_flows;
+mod read_ahead;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -233,6 +234,12 @@ impl<T> Pending<T> {
     pub(crate) fn due(&self, batch: &BatchConfig) -> bool {
         self.items.len() >= batch.max_rows
             || self.since.is_some_and(|t| t.elapsed() >= Duration::from_millis(batch.max_ms))
+    }
+
+    /// How long until the batch is due by age (`None` when empty).
+    pub(crate) fn time_left(&self, batch: &BatchConfig) -> Option<Duration> {
+        let since = self.since?;
+        Some(Duration::from_millis(batch.max_ms).saturating_sub(since.elapsed()))
     }
 
     /// Take the rows and how long the oldest waited.

@@ -13,10 +13,12 @@ use vigil_tokenizers::{FlowTokens, NetfoundConfig};
 use super::explain::{Explain, with_occlusion, with_occlusion_type};
 use super::verdict::{VerdictSpec, with_column};
 use crate::runtime::record::Envelope;
+use crate::runtime::rows::bursts_column;
 use crate::runtime::stats::StageStats;
 
 /// netFound: the flows' tokens (from the capture source) → traffic class, class
-/// probabilities, malicious probability (and embedding when asked).
+/// probabilities, malicious probability (and embedding when asked), and the flows'
+/// bursts as a `bursts` column.
 pub struct NetfoundTransform {
     scorer: NetfoundScorer,
     verdict: VerdictSpec,
@@ -80,6 +82,8 @@ impl NetfoundTransform {
             self.verdict.build(Some(&scored), &positions)?
         };
         let batch = with_column(&env.batch, &self.verdict.column, Arc::new(verdict))?;
+        // The bursts the model read, for the flow's burst timeline.
+        let batch = with_column(&batch, "bursts", bursts_column(&tokens))?;
         Ok(Envelope { batch, ..env })
     }
 }
