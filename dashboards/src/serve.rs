@@ -78,19 +78,29 @@ async fn check_token(State(access): State<Arc<Access>>, req: Request, next: Next
 /// Where the stage counters come from, for [`metrics_router`].
 pub type StatsSource = Arc<dyn Fn() -> Vec<vigil_ingest::stage_stats::StageSnapshot> + Send + Sync>;
 
-/// A router answering `GET /metrics` (Prometheus text) only: the runtime's counters
-/// listener, which exposes nothing else.
+/// A router answering `GET /metrics` (Prometheus text) and `GET /api/stats` (the same
+/// counters as JSON, `{"stages": […]}`, what `vigil stats --url` reads) only: the
+/// runtime's counters listener, which exposes nothing else.
 pub fn metrics_router(stats: StatsSource) -> Router {
-    Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let stats = stats.clone();
-            async move {
-                let text = vigil_ingest::stage_stats::prometheus_text(&stats());
-                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
-            }
-        }),
-    )
+    let json = stats.clone();
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let stats = stats.clone();
+                async move {
+                    let text = vigil_ingest::stage_stats::prometheus_text(&stats());
+                    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+                }
+            }),
+        )
+        .route(
+            "/api/stats",
+            axum::routing::get(move || {
+                let stats = json.clone();
+                async move { axum::Json(serde_json::json!({ "stages": stats() })) }
+            }),
+        )
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves.

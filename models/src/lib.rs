@@ -34,6 +34,7 @@ pub mod decode;
 mod device;
 mod error;
 mod family;
+pub mod locate;
 pub mod manifest;
 mod model;
 mod precision;

@@ -7,7 +7,10 @@
 //! 2. the project's `.venv`: `.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*`
 //!    in the current directory or any directory above it, then next to the running executable
 //!    or above it. `python3 -m venv .venv && .venv/bin/pip install onnxruntime==1.31.1` puts it
-//!    there.
+//!    there;
+//! 3. `/usr/lib/vigil/libonnxruntime.so.1.31.1`, which the Debian package's
+//!    `vigil-setup-onnxruntime` links to a system library or to the wheel it installs in
+//!    `/usr/lib/vigil/venv`.
 //!
 //! Otherwise [`Error::LibraryNotFound`] says how to install it. A library older than
 //! [`ORT_VERSION`] is refused with [`Error::RuntimeVersion`].
@@ -27,6 +30,8 @@ pub const ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
 
 /// The library's file name inside the `onnxruntime` wheel.
 const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+/// Where the Debian package's `vigil-setup-onnxruntime` links the library.
+const PACKAGE_DIR: &str = "/usr/lib/vigil";
 
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
@@ -47,7 +52,9 @@ pub fn available_for_tests() -> bool {
     }
 }
 
-/// Where the ONNX Runtime library is: `ORT_DYLIB_PATH`, else the project's `.venv`.
+/// Where the ONNX Runtime library is: `ORT_DYLIB_PATH`, else the project's `.venv`
+/// (in the working directory or above, or beside the executable or above), else
+/// `/usr/lib/vigil/libonnxruntime.so.1.31.1` (the Debian package's link).
 pub fn find_library() -> Result<PathBuf> {
     if let Some(value) = std::env::var_os(ORT_DYLIB_PATH).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(value);
@@ -72,12 +79,18 @@ pub fn find_library() -> Result<PathBuf> {
             return Ok(path);
         }
     }
+    let packaged = Path::new(PACKAGE_DIR).join(LIBRARY_FILE);
+    if packaged.is_file() {
+        return Ok(packaged);
+    }
     Err(Error::LibraryNotFound {
         reason: format!(
-            "{ORT_DYLIB_PATH} is not set and no .venv with onnxruntime in {} or above",
+            "{ORT_DYLIB_PATH} is not set, no .venv with onnxruntime in {} or above, and no \
+             {} (the package's vigil-setup-onnxruntime puts it there)",
             roots
                 .first()
-                .map_or_else(|| "the current directory".into(), |p| p.display().to_string())
+                .map_or_else(|| "the current directory".into(), |p| p.display().to_string()),
+            packaged.display()
         ),
         version: ORT_VERSION,
     })

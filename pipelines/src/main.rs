@@ -9,10 +9,18 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let mut command = cli::Cli::command();
+    // What `--version` reports is looked up only when asked for.
+    if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
+        command = command.version(&*Box::leak(cli::version::long_version().into_boxed_str()));
+    }
+    let args = match cli::Cli::from_arg_matches(&command.get_matches()) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     vigil_pipelines::logging::init(args.verbose, args.quiet);
     match cli::run(args) {
         Ok(outcome) => outcome.exit_code(),

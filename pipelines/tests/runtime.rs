@@ -496,13 +496,18 @@ fn the_first_signal_flushes_everything_and_exits_0() {
     });
     assert!(child.try_wait().unwrap().is_none(), "follow mode keeps running");
     // Its counters, in Prometheus' text format, from the running instance.
-    let metrics = common::run(&["stats", "--url", &listen]);
+    let metrics = common::run(&["stats", "--url", &listen, "--prometheus"]);
     let text = String::from_utf8_lossy(&metrics.stdout);
     assert!(
         text.contains("vigil_stage_records_in_total{stage=\"capture\",role=\"source\"} 1797"),
         "{text}{}",
         String::from_utf8_lossy(&metrics.stderr)
     );
+    // And as `vigil stats` prints a store's: a table of stages.
+    let table = common::run(&["stats", "--url", &listen]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let capture = text.lines().find(|l| l.trim_start().starts_with("capture")).unwrap_or("");
+    assert!(capture.contains("source") && capture.contains("1797"), "{text}");
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     wait_for(30, "vigil to exit", || child.try_wait().unwrap().is_some());

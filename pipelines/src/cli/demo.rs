@@ -15,7 +15,8 @@ use vigil_pipelines::store::default_store_dir;
 use super::Outcome;
 use super::run::{print_summary, run_topology};
 
-/// The demo topology, with `{root}` and `{store}` to fill in.
+/// The demo topology, with `{root}` (the samples' parent), `{models}` and `{store}`
+/// to fill in.
 const DEMO_TOPOLOGY: &str = include_str!("demo.toml");
 
 /// Arguments of `vigil demo`.
@@ -27,8 +28,10 @@ pub struct DemoArgs {
     /// The store to write [default: $VIGIL_STORE, else ./vigil-data].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// The Vigil checkout holding `samples/` and `onnx/artifacts/` [default: the
-    /// working directory or one above it, else the one the binary was built in].
+    /// The Vigil checkout holding `samples/` and `onnx/artifacts/`, or an installed
+    /// package's share directory (`samples/`, `models/`) [default: the working directory
+    /// or one above it, else the checkout the binary was built in, else
+    /// /usr/share/vigil].
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
     /// Print the demo topology (TOML, usable with `vigil run --config`) and exit.
@@ -40,25 +43,52 @@ pub struct DemoArgs {
     serve: Option<std::net::SocketAddr>,
 }
 
-/// The checkout: `start` or a directory above it with `samples/` and `onnx/artifacts/`.
-fn find_root(start: &Path) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .find(|d| d.join("samples/ssh.pcap").is_file() && d.join("onnx/artifacts").is_dir())
-        .map(Path::to_path_buf)
+/// Where the samples and the models come from: a checkout (`samples/`,
+/// `onnx/artifacts/`) or the installed package (`/usr/share/vigil`: `samples/`,
+/// `models/`).
+#[derive(Debug, Clone)]
+pub(super) struct DemoRoot {
+    /// The directory holding `samples/`.
+    pub root: PathBuf,
+    /// The model artifacts.
+    pub models: PathBuf,
 }
 
-/// The checkout: `explicit`, else the working directory or one above it, else the
-/// one the binary was built in.
-pub(super) fn checkout_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(r) = explicit {
-        return Ok(r.to_path_buf());
+/// Where the package installs the samples and the models.
+const PACKAGE_ROOT: &str = "/usr/share/vigil";
+
+impl DemoRoot {
+    /// `dir` when it holds the samples and the models.
+    fn at(dir: &Path) -> Option<DemoRoot> {
+        if !dir.join("samples/ssh.pcap").is_file() {
+            return None;
+        }
+        ["onnx/artifacts", "models"]
+            .iter()
+            .map(|m| dir.join(m))
+            .find(|m| m.is_dir())
+            .map(|models| DemoRoot { root: dir.to_path_buf(), models })
     }
-    let cwd = std::env::current_dir()?;
-    let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    find_root(&cwd).or_else(|| find_root(&built_in)).context(
-        "cannot find the Vigil checkout (samples/ and onnx/artifacts/): run from it or pass --root",
-    )
+
+    /// `explicit`, else the working directory or one above it, else the checkout the
+    /// binary was built in, else the installed package.
+    fn find(explicit: Option<&Path>) -> anyhow::Result<DemoRoot> {
+        if let Some(r) = explicit {
+            return DemoRoot::at(r).with_context(|| {
+                format!("{}: no samples/ssh.pcap with onnx/artifacts/ or models/", r.display())
+            });
+        }
+        let cwd = std::env::current_dir()?;
+        let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        cwd.ancestors()
+            .chain(built_in.ancestors().take(1))
+            .chain([Path::new(PACKAGE_ROOT)])
+            .find_map(DemoRoot::at)
+            .context(
+                "cannot find the samples and models: run from a Vigil checkout, install the \
+                 package (/usr/share/vigil) or pass --root",
+            )
+    }
 }
 
 fn toml_path(p: &Path) -> String {
@@ -67,10 +97,11 @@ fn toml_path(p: &Path) -> String {
 
 /// Run `vigil demo`.
 pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let root = checkout_root(args.root.as_deref())?;
+    let DemoRoot { root, models } = DemoRoot::find(args.root.as_deref())?;
     let store = args.data.clone().unwrap_or_else(default_store_dir);
     let text = DEMO_TOPOLOGY
         .replace("{root}", &toml_path(&std::path::absolute(&root)?))
+        .replace("{models}", &toml_path(&std::path::absolute(&models)?))
         .replace("{store}", &toml_path(&store));
     if args.print_config {
         print!("{text}");
@@ -89,8 +120,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     report(&store)?;
     if let Some(listen) = args.serve {
-        let models = vec![root.join("onnx/artifacts")];
-        super::serve::serve_store(&store, listen, None, models, Default::default())?;
+        super::serve::serve_store(&store, listen, None, vec![models], Default::default())?;
     }
     Ok(Outcome::Complete)
 }

@@ -45,7 +45,7 @@ pub struct FlowsArgs {
     #[arg(long, value_enum, default_value_t = SemanticsArg::Zeek)]
     semantics: SemanticsArg,
     /// Write here instead of standard output (`-` is standard output).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, visible_alias = "out", value_name = "FILE")]
     output: Option<PathBuf>,
     /// TCP idle timeout in seconds (Zeek `tcp_inactivity_timeout`).
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]

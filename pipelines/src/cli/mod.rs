@@ -2,6 +2,7 @@
 
 mod alerts;
 mod demo;
+mod docs;
 mod flows;
 mod inputs;
 mod kafka;
@@ -13,6 +14,7 @@ mod serve;
 mod sql;
 mod stats;
 pub(crate) mod tokenize;
+pub(crate) mod version;
 
 use std::process::ExitCode;
 
@@ -20,7 +22,7 @@ use clap::{Parser, Subcommand};
 
 /// Vigil: streaming analytics for network security.
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about, propagate_version = true)]
+#[command(name = "vigil", version, propagate_version = true)]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -56,6 +58,10 @@ enum Command {
     Alerts(alerts::AlertsArgs),
     /// The analyst's console: an HTTP API over a store (127.0.0.1:8787 by default).
     Serve(serve::ServeArgs),
+    /// Print a shell's completion script.
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages.
+    Man(docs::ManArgs),
 }
 
 /// How a command ended when it did not fail outright.
@@ -91,5 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rules(args) => rules::run(args),
         Command::Alerts(args) => alerts::run(args, cli.quiet),
         Command::Serve(args) => serve::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -39,8 +39,8 @@ struct CheckArgs {
     #[arg(long)]
     no_builtin: bool,
     /// Model artifacts (directories with a `manifest.json`, or a directory of them)
-    /// whose rules to resolve; rules of other models are dormant [default: onnx/artifacts
-    /// when it exists].
+    /// whose rules to resolve; rules of other models are dormant [default: the model
+    /// search path: $VIGIL_MODELS, /usr/share/vigil/models, onnx/artifacts].
     #[arg(long)]
     models: Vec<PathBuf>,
     /// JSON lines instead of a table.
@@ -67,7 +67,8 @@ fn models(dirs: &[PathBuf]) -> anyhow::Result<BTreeMap<String, ModelInfo>> {
         for dir in artifact_dirs(d).map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))? {
             let m = Manifest::from_path(&dir.join("manifest.json"))
                 .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-            out.insert(m.name.clone(), ModelInfo::from_manifest(&m));
+            // The first directory with a model wins, as in a model lookup.
+            out.entry(m.name.clone()).or_insert_with(|| ModelInfo::from_manifest(&m));
         }
     }
     Ok(out)
@@ -79,10 +80,9 @@ fn check(a: CheckArgs) -> anyhow::Result<Outcome> {
         sources.push(RuleSource::Builtin);
     }
     sources.extend(a.files.iter().filter(|f| f.as_os_str() != "-").cloned().map(RuleSource::File));
-    let dirs = if a.models.is_empty() && Path::new("onnx/artifacts").is_dir() {
-        vec![PathBuf::from("onnx/artifacts")]
-    } else {
-        a.models.clone()
+    let dirs = match a.models.is_empty() {
+        true => vigil_models::locate::search_dirs(&[]),
+        false => a.models.clone(),
     };
     let loader = RuleLoader::new(sources, models(&dirs)?, Box::new(check_query));
     let set = loader.load().map_err(|problems| {

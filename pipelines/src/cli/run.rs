@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// The console's bearer token (required off loopback) [default: $VIGIL_TOKEN].
     #[arg(long, value_name = "FILE", requires = "serve")]
     token_file: Option<PathBuf>,
+    /// A directory of model artifacts where a score stage's model name is looked up
+    /// first (repeatable; before the file's `models`).
+    #[arg(long, value_name = "DIR")]
+    models: Vec<PathBuf>,
     /// Check the topology (models, files, wiring) and exit.
     #[arg(long)]
     check: bool,
@@ -50,6 +54,7 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if let Some(d) = args.data {
         config.store.dir = Some(d);
     }
+    config.models.splice(0..0, args.models);
     if let Some(idle) = args.until_idle {
         anyhow::ensure!(idle > 0.0 && idle.is_finite(), "--until-idle must be a positive number");
         config.until_idle_secs = Some(idle);
@@ -116,13 +121,15 @@ pub(crate) fn failure_message(s: &RunSummary) -> String {
 /// Build and run a topology on a Tokio runtime, with signal handling, the optional
 /// `/metrics` listener and the optional console over its store.
 pub(crate) fn run_topology(
-    config: TopologyConfig,
+    mut config: TopologyConfig,
     quiet: bool,
     console: Option<vigil_dashboards::ConsoleConfig>,
 ) -> anyhow::Result<RunSummary> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let http = config.http.clone();
+        // Names found nowhere are reported by the build below.
+        let _ = config.resolve_models();
         let models: Vec<PathBuf> = config
             .transforms
             .values()

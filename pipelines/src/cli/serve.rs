@@ -27,8 +27,9 @@ pub struct ServeArgs {
     /// A file holding the bearer token requests must carry [default: $VIGIL_TOKEN].
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// Model artifacts whose manifests /api/models lists [default: onnx/artifacts when
-    /// it exists].
+    /// Model artifacts whose manifests /api/models lists [default: $VIGIL_MODELS,
+    /// /usr/share/vigil/models, onnx/artifacts beside or above the executable and the
+    /// working directory].
     #[arg(long, value_name = "DIR")]
     models: Vec<PathBuf>,
     /// Rows a query answers at most.
@@ -96,7 +97,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     anyhow::ensure!(root.is_dir(), "no store at {} (pass --data DIR)", root.display());
     let token = read_token(args.token_file.as_deref())?;
     let models = match args.models.is_empty() {
-        true => vec![PathBuf::from("onnx/artifacts")].into_iter().filter(|p| p.is_dir()).collect(),
+        true => vigil_models::locate::search_dirs(&[]),
         false => args.models.clone(),
     };
     let limits = QueryLimits {

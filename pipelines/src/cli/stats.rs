@@ -1,4 +1,4 @@
-//! `vigil stats`: the per-stage counters of a running instance (`/metrics`) or of the
+//! `vigil stats`: the per-stage counters of a running instance (`/api/stats`) or of the
 //! instances that last wrote to a store.
 
 use std::io::{Read, Write};
@@ -15,15 +15,19 @@ use super::Outcome;
 /// Arguments of `vigil stats`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  vigil stats                       (instances that wrote to ./vigil-data)\n  vigil stats --url 127.0.0.1:9187  (a running instance's /metrics)"
+    after_help = "Examples:\n  vigil stats                       (instances that wrote to ./vigil-data)\n  vigil stats --url 127.0.0.1:9187  (a running instance's counters)\n  vigil stats --url 127.0.0.1:9187 --prometheus  (its /metrics as served)"
 )]
 pub struct StatsArgs {
     /// The store directory [default: $VIGIL_STORE, else ./vigil-data].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Read a running instance's `/metrics` at HOST:PORT instead.
+    /// Read a running instance's counters at HOST:PORT instead (its `[http]` listener
+    /// or console; a console with a token needs $VIGIL_TOKEN).
     #[arg(long, value_name = "HOST:PORT")]
     url: Option<String>,
+    /// With --url: print the instance's `/metrics` as it serves it (Prometheus text).
+    #[arg(long, requires = "url")]
+    prometheus: bool,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -32,7 +36,21 @@ pub struct StatsArgs {
 /// Run `vigil stats`.
 pub fn run(args: StatsArgs) -> anyhow::Result<Outcome> {
     if let Some(url) = &args.url {
-        print!("{}", fetch_metrics(url)?);
+        if args.prometheus {
+            print!("{}", fetch(url, "/metrics")?);
+            return Ok(Outcome::Complete);
+        }
+        let body: serde_json::Value = serde_json::from_str(&fetch(url, "/api/stats")?)
+            .with_context(|| format!("{url}/api/stats is not JSON"))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&body["stages"])?);
+            return Ok(Outcome::Complete);
+        }
+        let stages: Vec<vigil_ingest::stage_stats::StageSnapshot> =
+            serde_json::from_value(body["stages"].clone())
+                .with_context(|| format!("{url}/api/stats: not stage counters"))?;
+        println!("instance at {url}");
+        print!("{}", vigil_pipelines::runtime::stats::stages_table(&stages, "  "));
         return Ok(Outcome::Complete);
     }
     let store = args.data.unwrap_or_else(default_store_dir);
@@ -58,18 +76,29 @@ pub fn run(args: StatsArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Complete)
 }
 
-/// GET http://`addr`/metrics.
-fn fetch_metrics(addr: &str) -> anyhow::Result<String> {
-    let addr =
-        addr.trim_start_matches("http://").trim_end_matches("/metrics").trim_end_matches('/');
+/// GET http://`addr``path` (with $VIGIL_TOKEN as the bearer token when set): the body.
+fn fetch(addr: &str, path: &str) -> anyhow::Result<String> {
+    let addr = addr
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/metrics")
+        .trim_end_matches("/api/stats");
     let mut conn = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(conn, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let auth = match std::env::var("VIGIL_TOKEN") {
+        Ok(t) if !t.is_empty() => format!("Authorization: Bearer {}\r\n", t.trim()),
+        _ => String::new(),
+    };
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")?;
     let mut response = String::new();
     conn.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("{addr}: {}", head.lines().next().unwrap_or("no answer"));
+    let status = head.lines().next().unwrap_or("no answer");
+    if status.starts_with("HTTP/1.1 401") {
+        bail!("{addr}{path}: {status} (set VIGIL_TOKEN to the console's token)");
+    }
+    if !status.starts_with("HTTP/1.1 200") {
+        bail!("{addr}{path}: {status}");
     }
     Ok(body.to_string())
 }

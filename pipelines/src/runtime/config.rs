@@ -100,6 +100,26 @@ pub struct TopologyConfig {
     /// (`vigil run --until-idle`); files end at their end anyway.
     #[serde(default)]
     pub until_idle_secs: Option<f64>,
+    /// Directories where a score stage's model name (`model = "netfound"`) is looked
+    /// up first; then `$VIGIL_MODELS`, `/usr/share/vigil/models` and `onnx/artifacts`
+    /// beside or above the executable and the working directory
+    /// ([`vigil_models::locate`]). `vigil run --models DIR` adds to the front.
+    #[serde(default)]
+    pub models: Vec<PathBuf>,
+}
+
+/// A list of paths, or one path alone.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 fn default_sensor() -> String {
@@ -192,7 +212,8 @@ fn default_listen() -> String {
 pub enum SourceConfig {
     /// Capture files or directories of them (`-` = stdin), turned into flows.
     Pcap {
-        /// Files, directories, or `-`.
+        /// Files, directories, or `-` (`path = "…"` for one).
+        #[serde(alias = "path", deserialize_with = "one_or_many")]
         paths: Vec<PathBuf>,
         /// Keep watching the directories for new capture files until stopped.
         #[serde(default)]
@@ -219,8 +240,9 @@ pub enum SourceConfig {
     Actions {
         /// The file (`-` = stdin).
         path: PathBuf,
-        /// `access`, `auth`, `csv`, `jsonl` or `auto` (default).
-        #[serde(default)]
+        /// `access`, `auth`, `csv`, `jsonl` or `auto` (default; `log` too, as the CLI's
+        /// `--log`).
+        #[serde(default, alias = "log")]
         format: Option<String>,
     },
     /// Messages of Kafka topics, read in a consumer group (at least once: offsets are
@@ -265,7 +287,7 @@ pub enum TransformConfig {
     /// Tokenize and score with a model; its family picks the tokenizer and the records
     /// it accepts (netfound, flowtransformer: flows; itransformer: metrics; hstu: actions).
     Score {
-        /// The model directory.
+        /// The model: a name (see [`TopologyConfig::models`]) or its directory.
         model: PathBuf,
         /// Upstream stages.
         inputs: Vec<String>,
@@ -294,8 +316,9 @@ pub enum TransformConfig {
         /// iTransformer: the series to forecast, instead of the manifest's.
         #[serde(default)]
         series: Option<Vec<String>>,
-        /// iTransformer: the grid step in seconds, instead of the manifest's.
-        #[serde(default)]
+        /// iTransformer: the grid step in seconds, instead of the manifest's (`step` too,
+        /// as the CLI's `--step`).
+        #[serde(default, alias = "step")]
         step_seconds: Option<f64>,
         /// Rows joined into one scoring batch at most (default 1024); larger source
         /// batches pass whole.
@@ -558,11 +581,36 @@ impl TopologyConfig {
                 }
             }
         }
+        self.models.iter_mut().for_each(fix);
         for t in self.transforms.values_mut() {
             match t {
-                TransformConfig::Score { model, .. } => fix(model),
+                // A bare name is looked up later, unless it is a directory here.
+                TransformConfig::Score { model, .. } => {
+                    let here = base.join(&*model).join("manifest.json").is_file();
+                    if here || !vigil_models::locate::is_model_name(model) {
+                        fix(model)
+                    }
+                }
                 TransformConfig::Alerts { rules, .. } => rules.resolve(base),
             }
         }
+    }
+
+    /// Turn every score stage's model name into the directory it names (see
+    /// [`TopologyConfig::models`]); returns the problem of each stage whose model
+    /// name is found nowhere, by stage.
+    pub fn resolve_models(&mut self) -> BTreeMap<String, String> {
+        let mut problems = BTreeMap::new();
+        for (name, t) in self.transforms.iter_mut() {
+            if let TransformConfig::Score { model, .. } = t {
+                match vigil_models::locate::resolve_model(model, &self.models) {
+                    Ok(dir) => *model = dir,
+                    Err(e) => {
+                        drop(problems.insert(name.clone(), format!("transform `{name}`: {e}")))
+                    }
+                }
+            }
+        }
+        problems
     }
 }

@@ -1,7 +1,7 @@
 //! Building a topology from its configuration: every check that can fail is made
 //! before anything runs (unknown stage or model, a cycle, a model fed records it
 //! cannot read, a missing file, a flow CSV without the mapping's columns, a rule
-//! naming a model no stage runs, a bad listen address, a webhook URL that is not
+//! naming a model no stage runs, a model name found nowhere, a bad listen address, a webhook URL that is not
 //! http:// or a header that cannot be resolved, a second dashboard sink or one on an
 //! open address without a token), each naming the stage, all reported at once.
 //! Building creates nothing on disk.
@@ -97,8 +97,10 @@ impl Topology {
     /// Check `config` and build its stages. Every problem is reported at once, and
     /// nothing is created on disk (the store, EVE files and webhook spools are made
     /// when the run starts).
-    pub fn build(config: TopologyConfig) -> anyhow::Result<Topology> {
+    pub fn build(mut config: TopologyConfig) -> anyhow::Result<Topology> {
         let mut p = Problems::default();
+        let unfound = config.resolve_models();
+        unfound.values().for_each(|e| p.add(e.clone()));
         if config.sources.is_empty() {
             p.add("the topology has no sources");
         }
@@ -162,7 +164,7 @@ impl Topology {
         let mut models = BTreeMap::new();
         let mut built: BTreeMap<String, Transform> = BTreeMap::new();
         for (name, tc) in &config.transforms {
-            if matches!(tc, TransformConfig::Alerts { .. }) {
+            if matches!(tc, TransformConfig::Alerts { .. }) || unfound.contains_key(name) {
                 continue;
             }
             let Some(model) = p.check(load_model(name, tc, scoring_workers)) else { continue };

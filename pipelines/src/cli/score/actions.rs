@@ -27,11 +27,11 @@ pub struct ActionsScoreArgs {
     /// tokenized otherwise, or without a record of how, is refused).
     input: PathBuf,
     /// The model directory (model.onnx + manifest.json).
-    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/hstu-user-actions")]
+    #[arg(long, value_name = "NAME|DIR", default_value = "hstu-user-actions")]
     model: PathBuf,
     /// The Parquet file to write: the input columns (entity, ts, action, object for a log)
     /// plus one struct column named after the model (`label`, `score` = surprise, `rank`).
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     #[command(flatten)]
     reading: LogArgs,

@@ -24,11 +24,11 @@ pub struct FlowScoreArgs {
     /// stored `flows` table (Parquet).
     input: PathBuf,
     /// The model directory (model.onnx + manifest.json).
-    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/flow-transformer-cicids2017")]
+    #[arg(long, value_name = "NAME|DIR", default_value = "flow-transformer-cicids2017")]
     model: PathBuf,
     /// The Parquet file to write: the window columns plus one struct column named after
     /// the model (`label`, `score`, `probs`).
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// Column mapping of a flow CSV, overriding the model's; `none` reads the input as
     /// our own flows (capture or stored flows table) with the model's features when our

@@ -6,7 +6,7 @@ mod flow;
 mod netfound;
 mod variate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -52,11 +52,19 @@ struct GraphArgs {
     /// it is from fp32).
     #[arg(long, default_value = "fp32", value_name = "fp32|fp16|int8")]
     precision: Precision,
+    /// A directory of model artifacts where a model name (`--model NAME`) is looked up
+    /// first (repeatable); then $VIGIL_MODELS, /usr/share/vigil/models, and
+    /// onnx/artifacts beside or above the executable and the working directory.
+    #[arg(long, value_name = "DIR")]
+    models: Vec<PathBuf>,
 }
 
-/// Loads the model in `dir` on `graph`'s device and precision, to be shared by its scorer,
-/// with one scoring worker per core (see [`ModelOptions::workers`]).
-fn load_model(dir: &Path, graph: &GraphArgs) -> anyhow::Result<Arc<Model>> {
+/// Loads the model `reference` (a directory, or a name looked up as
+/// [`vigil_models::locate`] says) on `graph`'s device and precision, to be shared by
+/// its scorer, with one scoring worker per core (see [`ModelOptions::workers`]).
+fn load_model(reference: &Path, graph: &GraphArgs) -> anyhow::Result<Arc<Model>> {
+    let dir = &vigil_models::locate::resolve_model(reference, &graph.models)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options =
         ModelOptions::default().device(graph.device).precision(graph.precision).workers(cores);

@@ -30,11 +30,11 @@ pub struct NetfoundScoreArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The model directory (model.onnx + manifest.json).
-    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/netfound")]
+    #[arg(long, value_name = "NAME|DIR", default_value = "netfound")]
     model: PathBuf,
     /// The Parquet file to write: the token columns plus one struct column named after
     /// the model (`label`, `score`, `probs`, `malicious`, `embedding`).
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// An internal network (CIDR, repeatable): its hosts' packets are the forward
     /// direction. Without any, the flow's originator is forward.

@@ -21,11 +21,11 @@ pub struct VariateScoreArgs {
     /// Metrics file (long or wide CSV, JSON lines) holding the model's series.
     input: PathBuf,
     /// The model directory (model.onnx + manifest.json).
-    #[arg(long, value_name = "DIR", default_value = "onnx/artifacts/itransformer-etth1")]
+    #[arg(long, value_name = "NAME|DIR", default_value = "itransformer-etth1")]
     model: PathBuf,
     /// The Parquet file to write: the window columns plus one struct column named after
     /// the model (`score`, `forecast`).
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// The series to forecast, in model input order, instead of the manifest's
     /// `preprocessing.series` (a model with a dynamic variate axis takes any number;
@@ -33,11 +33,14 @@ pub struct VariateScoreArgs {
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     series: Option<Vec<String>>,
     /// Grid step in seconds instead of the manifest's `preprocessing.step_seconds`.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, visible_alias = "step-seconds", value_name = "SECS")]
     step: Option<f64>,
     /// Steps between scored windows.
     #[arg(long, default_value_t = 1, value_name = "N")]
     stride: usize,
+    /// Write rows that could not be read as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    dead_letters: Option<PathBuf>,
     #[command(flatten)]
     graph: GraphArgs,
 }
@@ -57,6 +60,9 @@ pub(super) fn run(args: VariateScoreArgs, quiet: bool) -> anyhow::Result<Outcome
     let mut reader = MetricsReader::open(&args.input, MetricsReaderConfig::default())?;
     let points = reader.read_all()?;
     let dead = reader.stats().dead_letters;
+    if let Some(path) = &args.dead_letters {
+        crate::cli::tokenize::write_dead_letters(path, &reader.take_dead_letters())?;
+    }
     let present: std::collections::BTreeSet<&str> =
         points.iter().map(|p| p.series.as_str()).collect();
     if let Some(absent) = series.iter().find(|s| !present.contains(s.as_str())) {

@@ -22,6 +22,9 @@ use crate::cli::Outcome;
 /// Kind of action log.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum LogKind {
+    /// From the file name: `.jsonl`/`.json` JSON lines, `.csv` CSV, a name with `auth`,
+    /// `ssh` or `secure` an auth log, else an access log.
+    Auto,
     /// CSV with entity, ts, action, object columns.
     Csv,
     /// JSON lines with entity, ts, action, object fields.
@@ -41,7 +44,7 @@ pub struct ActionsArgs {
     /// The log file (optionally gzip-compressed).
     input: PathBuf,
     /// The Parquet file to write.
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     #[command(flatten)]
     reading: LogArgs,
@@ -66,8 +69,8 @@ pub struct ActionsArgs {
 /// actions` share.
 #[derive(Debug, Args)]
 pub(crate) struct LogArgs {
-    /// Kind of log.
-    #[arg(long, value_enum, default_value_t = LogKind::Csv)]
+    /// Kind of log (`format` in a topology file).
+    #[arg(long, visible_alias = "format", value_enum, default_value_t = LogKind::Auto)]
     log: LogKind,
     /// Year of syslog timestamps, which carry none.
     #[arg(long, default_value_t = 1970)]
@@ -84,8 +87,17 @@ pub(crate) struct LogArgs {
 }
 
 impl LogArgs {
-    fn format(&self) -> anyhow::Result<ActionLogFormat> {
-        Ok(match self.log {
+    /// The format of `input`: `--log`, or guessed from its name.
+    pub(crate) fn format(&self, input: &Path) -> anyhow::Result<ActionLogFormat> {
+        let kind = match self.log {
+            LogKind::Auto => {
+                let guess = vigil_pipelines::runtime::sources::guess_action_log(input);
+                LogKind::from_str(guess, true).map_err(|e| anyhow::anyhow!("{e}"))?
+            }
+            other => other,
+        };
+        Ok(match kind {
+            LogKind::Auto => unreachable!("guessed above"),
             LogKind::Csv => ActionLogFormat::Csv(ActionColumns::default()),
             LogKind::Jsonl => ActionLogFormat::Jsonl(ActionColumns::default()),
             LogKind::Access => ActionLogFormat::AccessLog(AccessLogConfig {
@@ -110,7 +122,7 @@ impl LogArgs {
     /// Every event of `input`, in file order, and the number of dead letters (written to
     /// `--dead-letters` when given). No event at all is an error.
     pub(crate) fn read_events(&self, input: &Path) -> anyhow::Result<(Vec<ActionEvent>, u64)> {
-        let mut reader = ActionReader::open(input, self.format()?)?;
+        let mut reader = ActionReader::open(input, self.format(input)?)?;
         let mut events = Vec::new();
         while let Some(e) = reader.next_event()? {
             events.push(e);

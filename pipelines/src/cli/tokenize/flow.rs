@@ -46,7 +46,7 @@ pub struct FlowArgs {
     /// headers.
     input: PathBuf,
     /// The Parquet file to write.
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// Column mapping of a flow CSV: a built-in name (cicflowmeter, nf_v2, nf_v2_derivable,
     /// nsl_kdd, zeek_conn) or a mapping JSON file.

@@ -49,7 +49,10 @@ pub fn run(args: TokenizeArgs, quiet: bool) -> anyhow::Result<Outcome> {
 }
 
 /// Write dead letters (rows that could not be read) as JSON lines: source, line, reason, raw.
-fn write_dead_letters(path: &Path, dead: &[vigil_ingest::DeadLetter]) -> anyhow::Result<()> {
+pub(crate) fn write_dead_letters(
+    path: &Path,
+    dead: &[vigil_ingest::DeadLetter],
+) -> anyhow::Result<()> {
     let mut text = String::new();
     for d in dead {
         let row = serde_json::json!({"source": d.source, "line": d.line(), "reason": d.reason, "raw": d.raw_lossy()});

@@ -28,7 +28,7 @@ pub struct NetfoundArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The Parquet file to write.
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// An internal network (CIDR, repeatable): its hosts' packets are the forward direction.
     /// Without any, the flow's originator is forward.

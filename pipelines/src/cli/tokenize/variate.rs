@@ -33,13 +33,13 @@ pub struct VariateArgs {
     /// Metrics file: long or wide CSV, or JSON lines (optionally gzip-compressed).
     input: PathBuf,
     /// The Parquet file to write.
-    #[arg(short, long, value_name = "FILE.parquet")]
+    #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
     /// Input layout.
     #[arg(long, value_enum, default_value_t = MetricsLayout::Auto)]
     layout: MetricsLayout,
     /// Grid step in seconds.
-    #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
+    #[arg(long, visible_alias = "step-seconds", default_value_t = 3600.0, value_name = "SECS")]
     step: f64,
     /// Forward-fill a series over at most this many empty steps; longer gaps are marked missing.
     #[arg(long, default_value_t = 0, value_name = "N")]

@@ -425,19 +425,29 @@ pub struct ActionsSource {
     format: ActionLogFormat,
 }
 
-/// The log format by name, or guessed from the file name (`auto`).
+/// The action log format's name for a file name (`auto`): `jsonl` for `.jsonl`/`.json`,
+/// `csv` for `.csv`, `auth` for names with `auth`, `ssh` or `secure`, else `access`.
+pub fn guess_action_log(path: &std::path::Path) -> &'static str {
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let file = file.trim_end_matches(".gz");
+    if file.ends_with(".jsonl") || file.ends_with(".json") {
+        "jsonl"
+    } else if file.ends_with(".csv") {
+        "csv"
+    } else if file.contains("auth") || file.contains("ssh") || file.contains("secure") {
+        "auth"
+    } else {
+        "access"
+    }
+}
+
+/// The log format by name, or guessed from the file name (`auto`, [`guess_action_log`]).
 pub fn action_log_format(
     name: Option<&str>,
     path: &std::path::Path,
 ) -> anyhow::Result<ActionLogFormat> {
-    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
     let name = match name.unwrap_or("auto") {
-        "auto" if file.ends_with(".jsonl") || file.ends_with(".json") => "jsonl",
-        "auto" if file.ends_with(".csv") => "csv",
-        "auto" if file.contains("auth") || file.contains("ssh") || file.contains("secure") => {
-            "auth"
-        }
-        "auto" => "access",
+        "auto" => guess_action_log(path),
         other => other,
     };
     Ok(match name {

@@ -23,7 +23,9 @@ use vigil_ingest::DeadLetter;
 use vigil_tokenizers::NetfoundConfig;
 
 pub use capture::CaptureSource;
-pub use files::{ActionsSource, FlowCsvSource, MetricsSource, action_log_format, flow_mapping};
+pub use files::{
+    ActionsSource, FlowCsvSource, MetricsSource, action_log_format, flow_mapping, guess_action_log,
+};
 pub use kafka::{KafkaSource, librdkafka_value};
 pub use kafka_format::KafkaFormat;
 
