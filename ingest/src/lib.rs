@@ -47,6 +47,7 @@ pub mod position;
 pub mod schema;
 pub mod source;
 pub mod stage_stats;
+pub mod synth;
 pub mod tables;
 pub mod time;
 

@@ -4,6 +4,7 @@ mod alerts;
 mod demo;
 mod docs;
 mod flows;
+mod generate;
 mod inputs;
 mod kafka;
 mod progress;
@@ -58,6 +59,9 @@ enum Command {
     Alerts(alerts::AlertsArgs),
     /// The analyst's console: an HTTP API over a store (127.0.0.1:8787 by default).
     Serve(serve::ServeArgs),
+    /// Write a synthetic capture: a port scan, host sweep, SSH brute force, SYN flood,
+    /// tiny and overlapping fragments, or a benign mix.
+    Gen(generate::GenArgs),
     /// Print a shell's completion script.
     Completions(docs::CompletionsArgs),
     /// Write the man pages.
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rules(args) => rules::run(args),
         Command::Alerts(args) => alerts::run(args, cli.quiet),
         Command::Serve(args) => serve::run(args),
+        Command::Gen(args) => generate::run(args, cli.quiet),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     }

@@ -1,4 +1,5 @@
-//! Flow writers: Zeek `conn.log` TSV, JSON lines, CSV and Parquet.
+//! Flow writers: Zeek `conn.log` TSV, JSON lines, CSV, Parquet and Suricata EVE flow
+//! events.
 //!
 //! The three text formats share one column model ([`conn_fields`]), so a
 //! column added there shows up in all of them.
@@ -7,6 +8,7 @@ mod batch_file;
 mod conn_fields;
 mod conn_log;
 mod csv_table;
+mod eve_flow;
 mod json_lines;
 mod parquet_file;
 mod threaded;
@@ -19,6 +21,7 @@ pub use batch_file::BatchFileWriter;
 pub use conn_fields::{CONN_COLUMNS, ConnValue, conn_values};
 pub use conn_log::ConnLogWriter;
 pub use csv_table::CsvWriter;
+pub use eve_flow::{EveFlowWriter, TCP_FLAGS, eve_flow, eve_text, eve_time, proto_name};
 pub use json_lines::JsonLinesWriter;
 pub use parquet_file::ParquetWriter;
 pub use threaded::ThreadedWriterSink;
@@ -34,6 +37,9 @@ pub enum FlowFormat {
     Csv,
     /// Parquet with the `flows` table schema.
     Parquet,
+    /// Suricata EVE `flow` events, one JSON object per line (use with
+    /// `--semantics suricata`).
+    Eve,
 }
 
 /// Writes flows somewhere. Errors are kept and reported by [`FlowWriter::finish`],
@@ -57,6 +63,7 @@ pub fn writer_for(
         FlowFormat::Json => Box::new(JsonLinesWriter::new(out)),
         FlowFormat::Csv => Box::new(CsvWriter::new(out)?),
         FlowFormat::Parquet => Box::new(ParquetWriter::new(out, sensor)?),
+        FlowFormat::Eve => Box::new(EveFlowWriter::new(out)),
     })
 }
 

@@ -154,45 +154,11 @@ impl EveWriter {
     }
 }
 
-/// Suricata's order of an event's first keys; the rest follow in name order.
-const EVE_KEY_ORDER: [&str; 12] = [
-    "timestamp",
-    "flow_id",
-    "event_type",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "proto",
-    "community_id",
-    "alert",
-    "vigil",
-    "host",
-];
-
 /// One `alerts` row as an EVE JSON line, its keys in Suricata's order (`timestamp`
 /// first), so that line-oriented parsers written for Suricata's output read it.
 pub fn eve_line(b: &RecordBatch, r: usize) -> anyhow::Result<String> {
-    let Value::Object(mut e) = eve_alert(b, r)? else { unreachable!("an object") };
-    let mut out = String::from("{");
-    let mut put = |k: &str, v: &Value| {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&Value::String(k.to_string()).to_string());
-        out.push(':');
-        out.push_str(&v.to_string());
-    };
-    for k in EVE_KEY_ORDER {
-        if let Some(v) = e.remove(k) {
-            put(k, &v);
-        }
-    }
-    for (k, v) in &e {
-        put(k, v);
-    }
-    out.push('}');
-    Ok(out)
+    let Value::Object(e) = eve_alert(b, r)? else { unreachable!("an object") };
+    Ok(crate::output::eve_text(e))
 }
 
 /// One `alerts` row as an EVE alert event.
@@ -204,7 +170,7 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
     };
     let ts = col("timestamp")?.as_primitive::<TimestampMicrosecondType>().value(r);
     let mut e = Map::new();
-    e.insert("timestamp".into(), json!(rfc3339(ts)));
+    e.insert("timestamp".into(), json!(crate::output::eve_time(ts)));
     let event_type = b
         .column_by_name("event_type")
         .and_then(|c| c.as_string_opt::<i32>())
@@ -288,12 +254,6 @@ pub fn eve_alert(b: &RecordBatch, r: usize) -> anyhow::Result<Value> {
     );
     e.insert("host".into(), json!(text("sensor")?));
     Ok(Value::Object(e))
-}
-
-/// µs since the epoch as Suricata writes it: `2026-11-29T10:00:00.123456+0000`.
-fn rfc3339(ts: i64) -> String {
-    let utc = vigil_ingest::time::rfc3339_us(ts);
-    format!("{}+0000", utc.trim_end_matches('Z'))
 }
 
 #[cfg(test)]

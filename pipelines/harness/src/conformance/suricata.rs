@@ -42,6 +42,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use vigil_ingest::FlowTableConfig;
 use vigil_ingest::flow::Semantics;
+use vigil_pipelines::output::TCP_FLAGS;
 
 use super::flows::has_ports;
 use super::report::{Mismatch, SuricataReport, truncate};
@@ -111,20 +112,12 @@ impl View<'_> {
     }
 }
 
-/// Suricata's eve name for an IP protocol.
-pub(crate) fn proto_name(p: u8) -> String {
-    match p {
-        1 => "ICMP".into(),
-        2 => "IGMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        47 => "GRE".into(),
-        50 => "ESP".into(),
-        51 => "AH".into(),
-        58 => "IPv6-ICMP".into(),
-        132 => "SCTP".into(),
-        p => p.to_string(),
-    }
+pub(crate) use vigil_pipelines::output::proto_name;
+
+/// The bit of a `tcp.<flag>` check key.
+fn tcp_flag(key: &str) -> Option<u8> {
+    let name = key.strip_prefix("tcp.")?;
+    TCP_FLAGS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
 }
 
 fn as_str(v: &Value) -> String {
@@ -141,17 +134,6 @@ fn cmp<T: PartialEq + std::fmt::Display>(key: &str, want: Option<T>, ours: T) ->
         Some(w) => Field::Eval(Some(format!("{key}: suricata {w} != ours {ours}"))),
     }
 }
-
-const TCP_FLAGS: [(&str, u8); 8] = [
-    ("tcp.fin", 0x01),
-    ("tcp.syn", 0x02),
-    ("tcp.rst", 0x04),
-    ("tcp.psh", 0x08),
-    ("tcp.ack", 0x10),
-    ("tcp.urg", 0x20),
-    ("tcp.ecn", 0x40),
-    ("tcp.cwr", 0x80),
-];
 
 /// Evaluate one filter field against one flow.
 fn field(key: &str, want: &Value, v: &View<'_>, tcp_flags: bool) -> Field {
@@ -204,8 +186,8 @@ fn field(key: &str, want: &Value, v: &View<'_>, tcp_flags: bool) -> Field {
             let ours_hex = format!("{ours:02x}");
             cmp(key, w.map(|w| format!("{w:02x}")), ours_hex)
         }
-        k if tcp_flags && TCP_FLAGS.iter().any(|(n, _)| *n == k) => {
-            let bit = TCP_FLAGS.iter().find(|(n, _)| *n == k).map_or(0, |(_, b)| *b);
+        k if tcp_flags && tcp_flag(k).is_some() => {
+            let bit = tcp_flag(k).unwrap_or(0);
             let ours = (f.orig.tcp_flags | f.resp.tcp_flags) & bit != 0;
             cmp(key, want.as_bool(), ours)
         }
