@@ -70,6 +70,24 @@ fn models_are_found_by_name_from_any_directory() {
     .unwrap();
     let out = vigil_in(dir.path(), &["-q", "run", "--check", "--config", "t.toml"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Any setting from the environment: the store moves; a wrong key is refused naming it.
+    let check = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(VIGIL);
+        c.args(["run", "--check", "--config", "t.toml"]).current_dir(dir.path());
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = check(&[("VIGIL_STORE__DIR", "/tmp/moved-store")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("store /tmp/moved-store"), "{err}");
+    let out = check(&[("VIGIL_STORE__DIRR", "x")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("VIGIL_STORE__DIRR") && err.contains("dirr"),
+        "{err}"
+    );
 
     // --version: the commit, the runtime and the models.
     let out = vigil_in(dir.path(), &["--version"]);
@@ -100,6 +118,30 @@ fn completions_man_pages_and_one_vocabulary() {
     let rows: usize =
         common::read(&dir.path().join("seq.parquet")).iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 2000);
+    // A truncated capture: tokenized as far as it goes, the rest a dead letter.
+    let capture = std::fs::read(repo("samples/ssh.pcap")).unwrap();
+    std::fs::write(dir.path().join("cut.pcap"), &capture[..600_000]).unwrap();
+    let out = vigil_in(
+        dir.path(),
+        &[
+            "-q",
+            "tokenize",
+            "netfound",
+            "cut.pcap",
+            "--out",
+            "t.parquet",
+            "--dead-letters",
+            "dl.jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let letter: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("dl.jsonl")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (letter["source"].as_str(), letter["position"].as_str()),
+        (Some("cut.pcap"), Some("packet 1273"))
+    );
     // `vigil flows` takes --out as well as --output.
     let capture = repo("samples/ssh.pcap");
     let out =

@@ -4,7 +4,9 @@
 //! Relative paths of inputs (captures, files, models, mapping files) and of the store
 //! are relative to the topology file's directory ([`TopologyConfig::from_path`]); a
 //! relative EVE path or webhook spool is relative to the store, so `--data` moves
-//! everything a run writes.
+//! everything a run writes. Any setting can be overridden from the environment:
+//! `VIGIL_SOURCES__WIRE__NAME=eth1` sets `[sources.wire] name`
+//! ([`super::env_overrides`]).
 //!
 //! ```toml
 //! sensor = "lab-1"
@@ -534,12 +536,23 @@ impl TopologyConfig {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))
     }
 
-    /// Read and parse a topology file; its relative paths are made relative to the
-    /// file's directory.
+    /// Read and parse a topology file with the environment's `VIGIL_…` overrides
+    /// ([`super::env_overrides`]); its relative paths are made relative to the file's
+    /// directory.
     pub fn from_path(path: &Path) -> anyhow::Result<TopologyConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut config = Self::from_toml(&text, path)?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let applied = super::env_overrides::apply(&mut table, std::env::vars())?;
+        let mut config = match applied.is_empty() {
+            true => Self::from_toml(&text, path)?,
+            false => {
+                tracing::info!(overrides = ?applied, "settings from the environment");
+                let origin = format!("{} (with {})", path.display(), applied.join(", "));
+                table.try_into().map_err(|e| anyhow::anyhow!("{origin}: {e}"))?
+            }
+        };
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)

@@ -22,6 +22,7 @@ pub mod ack;
 pub mod batcher;
 pub mod checkpoint;
 pub mod config;
+pub mod env_overrides;
 pub mod http;
 pub mod http_client;
 pub mod kafka_sink;

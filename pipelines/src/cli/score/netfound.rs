@@ -40,6 +40,10 @@ pub struct NetfoundScoreArgs {
     /// direction. Without any, the flow's originator is forward.
     #[arg(long = "internal-net", value_name = "CIDR")]
     internal_nets: Vec<IpNetwork>,
+    /// Write captures whose reading stopped early (truncated, corrupt) to this file as
+    /// JSON lines (source, position, reason).
+    #[arg(long, value_name = "FILE")]
+    dead_letters: Option<PathBuf>,
     #[command(flatten)]
     graph: GraphArgs,
 }
@@ -111,7 +115,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut batcher = Batcher { scorer, out, pending: Vec::with_capacity(SCORE_ROWS) };
 
-    let mut partial = false;
+    let mut dead = Vec::new();
     match input {
         Input::Tokens(path, batches) => {
             for batch in batches {
@@ -122,7 +126,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
         }
         Input::Captures(captures) => {
             for input in captures {
-                let (_, reader) = input?;
+                let (name, reader) = input?;
                 let mut error = None;
                 let run = netfound_from_capture(
                     reader,
@@ -143,7 +147,7 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
                 }
                 if let Some(e) = &run.error {
                     tracing::error!("{e}");
-                    partial = true;
+                    dead.push(crate::cli::tokenize::capture_dead_letter(&name, run.packets + 1, e));
                 }
             }
         }
@@ -151,9 +155,12 @@ pub(super) fn run(args: NetfoundScoreArgs, quiet: bool) -> anyhow::Result<Outcom
     batcher.flush()?;
     let Batcher { scorer, out, .. } = batcher;
     let rows = out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if let Some(path) = &args.dead_letters {
+        crate::cli::tokenize::write_dead_letters(path, &dead)?;
+    }
     if !quiet {
         let (name, device) = (scorer.model().name(), scorer.model().device());
         eprintln!("vigil: {rows} flows scored by {name} on {device} into {}", args.out.display());
     }
-    Ok(if partial { Outcome::Partial } else { Outcome::Complete })
+    Ok(if dead.is_empty() { Outcome::Complete } else { Outcome::Partial })
 }

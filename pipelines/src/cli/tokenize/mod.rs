@@ -55,9 +55,20 @@ pub(crate) fn write_dead_letters(
 ) -> anyhow::Result<()> {
     let mut text = String::new();
     for d in dead {
-        let row = serde_json::json!({"source": d.source, "line": d.line(), "reason": d.reason, "raw": d.raw_lossy()});
+        let row = serde_json::json!({"source": d.source, "position": d.position.to_string(), "line": d.line(), "reason": d.reason, "raw": d.raw_lossy()});
         text.push_str(&row.to_string());
         text.push('\n');
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The dead letter of a capture whose reading stopped at packet `next` (1-based) with
+/// `error`: the rest of that capture is not read.
+pub(crate) fn capture_dead_letter(path: &Path, next: u64, error: &str) -> vigil_ingest::DeadLetter {
+    vigil_ingest::DeadLetter::new(
+        path.display().to_string(),
+        vigil_ingest::position::Position::Packet(next),
+        error,
+        Vec::new(),
+    )
 }

@@ -30,6 +30,10 @@ pub struct NetfoundArgs {
     /// The Parquet file to write.
     #[arg(short, long, visible_alias = "output", value_name = "FILE.parquet")]
     out: PathBuf,
+    /// Write captures whose reading stopped early (truncated, corrupt) to this file as
+    /// JSON lines (source, position, reason).
+    #[arg(long, value_name = "FILE")]
+    dead_letters: Option<PathBuf>,
     /// An internal network (CIDR, repeatable): its hosts' packets are the forward direction.
     /// Without any, the flow's originator is forward.
     #[arg(long = "internal-net", value_name = "CIDR")]
@@ -104,10 +108,10 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
         pending.clear();
         out.write(&batch).context("cannot write the tokens")
     };
-    let mut partial = false;
+    let mut dead = Vec::new();
     let (mut packets, mut rows) = (0u64, 0u64);
     for input in captures {
-        let (_, reader) = input?;
+        let (name, reader) = input?;
         let run = netfound_from_capture(
             reader,
             DecoderConfig::default(),
@@ -129,7 +133,7 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         if let Some(e) = &run.error {
             tracing::error!("{e}");
-            partial = true;
+            dead.push(super::capture_dead_letter(&name, run.packets + 1, e));
         }
         for (kind, n) in &run.rejected {
             tracing::info!(count = n, "packets not tokenized: {kind}");
@@ -139,8 +143,11 @@ pub fn run(args: NetfoundArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     flush(&mut pending, &mut out)?;
     out.finish().with_context(|| format!("cannot finish {}", args.out.display()))?;
+    if let Some(path) = &args.dead_letters {
+        super::write_dead_letters(path, &dead)?;
+    }
     if !quiet {
         eprintln!("vigil: {packets} packets, {rows} flows tokenized into {}", args.out.display());
     }
-    Ok(if partial { Outcome::Partial } else { Outcome::Complete })
+    Ok(if dead.is_empty() { Outcome::Complete } else { Outcome::Partial })
 }
