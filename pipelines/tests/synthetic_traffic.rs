@@ -159,3 +159,57 @@ fn a_port_scan_reads_back_as_suricata_eve_flow_events() {
     let closed = events.iter().filter(|e| e["dest_port"] != 1);
     assert!(closed.into_iter().all(|e| e["tcp"]["tcp_flags_tc"] == "14"));
 }
+
+#[test]
+fn the_shipped_rules_catch_a_generated_scan_and_sweep_and_not_the_background() {
+    if common::no_runtime() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let captures = dir.path().join("captures");
+    std::fs::create_dir_all(&captures).unwrap();
+    for (kind, count) in [("port-scan", "200"), ("host-sweep", "100"), ("benign-mix", "400")] {
+        let status = std::process::Command::new(VIGIL)
+            .args(["-q", "gen", kind, "--count", count, "--out"])
+            .arg(captures.join(format!("{kind}.pcap")))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let store = dir.path().join("store");
+    let topology = dir.path().join("t.toml");
+    std::fs::write(
+        &topology,
+        format!(
+            "[store]\ndir = \"{}\"\n[sources.c]\ntype = \"pcap\"\npath = \"{}\"\n\
+             [transforms.nf]\ntype = \"score\"\nmodel = \"netfound\"\ninputs = [\"c\"]\n\
+             [transforms.alerts]\ntype = \"alerts\"\ninputs = [\"nf\"]\nrules = \"builtin\"\n\
+             [sinks.s]\ntype = \"store\"\ninputs = [\"nf\", \"alerts\"]\n",
+            store.display(),
+            captures.display()
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(VIGIL)
+        .args(["-q", "run", "--config"])
+        .arg(&topology)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = std::process::Command::new(VIGIL)
+        .args(["sql", "--format", "csv", "--data"])
+        .arg(&store)
+        .arg(
+            "select signature_id, src_ip, count(*) as n from alerts where event_type = 'alert' \
+             and signature_id between 9200000 and 9299999 group by 1, 2 order by 1",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "signature_id,src_ip,n\n9200001,203.0.113.66,1\n9200002,203.0.113.66,1",
+        "the SQL rules: one port-scan and one host-sweep alert for the attacker, none for \
+         the benign mix"
+    );
+}

@@ -42,30 +42,26 @@ pub fn read(path: &Path) -> Vec<RecordBatch> {
 
 /// A classic pcap of Ethernet/IPv4/UDP packets: `flows` flows of `per_flow` packets,
 /// flow `i` from 10.(i/65536).x.y:1024+… to 192.0.2.1:53, one packet every
-/// `gap_us` microseconds of capture time, flows interleaved in order.
+/// `gap_us` microseconds of capture time, flows interleaved in order. Built with
+/// etherparse's `PacketBuilder`, written by `vigil_ingest::synth::write_pcap`.
 pub fn udp_capture(flows: u32, per_flow: u32, gap_us: u64) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    let mut t = 1_700_000_000_000_000u64;
-    for round in 0..per_flow {
+    let mut packets = Vec::with_capacity((flows * per_flow) as usize);
+    let mut t = 1_700_000_000_000_000i64;
+    for _ in 0..per_flow {
         for i in 0..flows {
-            let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
             let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-            f.extend_from_slice(&[0x45, 0, 0, 36, 0, round as u8, 0x40, 0, 64, 17, 0, 0]);
-            f.extend_from_slice(&src);
-            f.extend_from_slice(&[192, 0, 2, 1]);
-            f.extend_from_slice(&(1024 + (i % 60_000) as u16).to_be_bytes());
-            f.extend_from_slice(&53u16.to_be_bytes());
-            f.extend_from_slice(&[0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
-            let (sec, usec) = ((t / 1_000_000) as u32, (t % 1_000_000) as u32);
-            for x in [sec, usec, f.len() as u32, f.len() as u32] {
-                v.extend_from_slice(&x.to_le_bytes());
-            }
-            v.extend_from_slice(&f);
-            t += gap_us;
+            let sport = 1024 + (i % 60_000) as u16;
+            let b = etherparse::PacketBuilder::ethernet2([0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11])
+                .ipv4(src, [192, 0, 2, 1], 64)
+                .udp(sport, 53);
+            let payload = [1, 2, 3, 4, 5, 6, 7, 8];
+            let mut frame = Vec::with_capacity(b.size(payload.len()));
+            b.write(&mut frame, &payload).unwrap();
+            packets.push(vigil_ingest::synth::Packet { ts_us: t, frame });
+            t += gap_us as i64;
         }
     }
+    let mut v = Vec::new();
+    vigil_ingest::synth::write_pcap(&mut v, &packets).unwrap();
     v
 }
