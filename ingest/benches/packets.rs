@@ -1,7 +1,8 @@
 //! Decode and flow-table throughput over the shipped sample capture, or over
 //! `VIGIL_BENCH_PCAP` when set (e.g. the 1M-packet capture from
 //! `benchmarks/make-capture.py`). Packets are loaded into memory first so only
-//! decoding and flow accounting are timed.
+//! decoding and flow accounting are timed. `decode/etherparse_*` slice the same
+//! packets with etherparse, for the layers both parse.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -51,6 +52,34 @@ fn bench(c: &mut Criterion) {
             black_box(layers)
         })
     });
+    // The same packets sliced by etherparse (Ethernet, VLAN, IPv4/IPv6 with extension
+    // headers, TCP/UDP/ICMP; no tunnels, reassembly or weirds), the layers it covers
+    // that ours parses by hand: is ours slower on them?
+    if trace.linktype == LinkType::ETHERNET {
+        g.bench_function("etherparse_sliced", |b| {
+            b.iter(|| {
+                let mut transports = 0usize;
+                for p in &trace.packets {
+                    if let Ok(s) = etherparse::SlicedPacket::from_ethernet(&p.2) {
+                        transports += usize::from(s.transport.is_some());
+                    }
+                }
+                assert!(transports > 0, "a fast wrong answer: nothing sliced");
+                black_box(transports)
+            })
+        });
+        g.bench_function("etherparse_lax_sliced", |b| {
+            b.iter(|| {
+                let mut transports = 0usize;
+                for p in &trace.packets {
+                    if let Ok(s) = etherparse::LaxSlicedPacket::from_ethernet(&p.2) {
+                        transports += usize::from(s.transport.is_some());
+                    }
+                }
+                black_box(transports)
+            })
+        });
+    }
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("bytes", |b| {
         b.iter(|| {
