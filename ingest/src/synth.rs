@@ -87,22 +87,30 @@ const TARGET: [u8; 4] = [192, 0, 2, 10];
 const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 
-/// SplitMix64: small, fast and deterministic.
-struct Rng(u64);
+/// SplitMix64: a small, fast, deterministic generator (the state is the seed).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 
@@ -257,7 +265,7 @@ fn ipv4(e: Ends, id: u16, offset: usize, more: bool) -> Ipv4Header {
     ip
 }
 
-fn dns_query(rng: &mut Rng) -> Vec<u8> {
+fn dns_query(rng: &mut SplitMix64) -> Vec<u8> {
     let id = rng.below(65536) as u16;
     let mut q = id.to_be_bytes().to_vec();
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -270,7 +278,7 @@ fn dns_query(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// The frames of `kind`, in order, before timestamps.
-fn frames(kind: TrafficKind, count: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+fn frames(kind: TrafficKind, count: usize, rng: &mut SplitMix64) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     match kind {
         TrafficKind::PortScan => {
@@ -332,7 +340,7 @@ fn frames(kind: TrafficKind, count: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
                     1 + rng.below(254) as u8,
                 ];
                 let e = Ends { src, dst: TARGET, sport: 1024 + rng.below(64511) as u16, dport: 80 };
-                out.push(tcp(e, true, rng.next() as u32, 0, syn, &[]));
+                out.push(tcp(e, true, rng.next_u64() as u32, 0, syn, &[]));
             }
         }
         TrafficKind::Fragments => {
@@ -398,7 +406,7 @@ fn frames(kind: TrafficKind, count: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
 
 /// The packets of `kind`, timestamped.
 pub fn generate(kind: TrafficKind, config: &GenConfig) -> Vec<Packet> {
-    let mut rng = Rng(config.seed ^ 0x5eed_0000_0000_0000);
+    let mut rng = SplitMix64(config.seed ^ 0x5eed_0000_0000_0000);
     let gap = if config.rate > 0.0 && config.rate.is_finite() { 1e6 / config.rate } else { 1000.0 };
     frames(kind, config.count, &mut rng)
         .into_iter()

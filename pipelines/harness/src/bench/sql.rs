@@ -24,28 +24,8 @@ use vigil_pipelines::store::{StoreWriter, Table, compact_table, list_files};
 /// 2026-11-29 00:00:00 UTC in µs: where the synthetic data starts.
 const START_US: i64 = 1_795_910_400_000_000;
 
-/// A small deterministic generator (splitmix64), so every run writes the same store.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+/// A small deterministic generator, so every run writes the same store.
+use vigil_ingest::synth::SplitMix64 as Rng;
 
 /// What to write into the synthetic store.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -97,7 +77,7 @@ fn synthetic_flow(rng: &mut Rng, id: u64, ts: i64) -> FlowRecord {
     FlowRecord {
         flow_id: id,
         uid: format!("C{id:017x}"),
-        community_id: format!("1:{:022x}", rng.next() >> 24),
+        community_id: format!("1:{:022x}", rng.next_u64() >> 24),
         ts_start: ts,
         ts_end: ts + rng.below(30_000_000) as i64,
         orig_h: IpAddr::V4(Ipv4Addr::new(10, 0, (src >> 8) as u8, src as u8)),
