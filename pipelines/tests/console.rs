@@ -505,10 +505,19 @@ fn a_dashboard_sink_serves_the_run_and_pushes_its_alerts_live() {
     assert!(text.contains("event: alerts"), "{text}");
     assert!(text.contains("test: any scored action"), "pushed, not polled: {text}");
     assert!(!text.contains("\"newer\""), "history is not streamed");
-    let (status, v) = json_of(port, "GET", "/api/stats", Value::Null);
-    assert_eq!(status, 200);
-    let sink = v["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "console").cloned();
-    assert!(sink.is_some_and(|s| s["records_out"].as_u64() > Some(0)), "{v}");
+    // The sink counts a batch once it is handed over, just after the stream got it.
+    let shown = |v: &Value| {
+        let stages = v["stages"].as_array().cloned().unwrap_or_default();
+        let sink = stages.into_iter().find(|s| s["stage"] == "console");
+        sink.is_some_and(|s| s["records_out"].as_u64() > Some(0))
+    };
+    let mut v = Value::Null;
+    let until = Instant::now() + Duration::from_secs(10);
+    while !shown(&v) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+        v = json_of(port, "GET", "/api/stats", Value::Null).1;
+    }
+    assert!(shown(&v), "the dashboard sink counts what it showed: {v}");
 
     // The capture's flows carry netFound's bursts, which the flow drill-down returns.
     let q = json!({ "sql": "select flow_id, cardinality(bursts) as n, orig_pkts + resp_pkts as pkts \
