@@ -45,11 +45,16 @@ fn null(ctx: &mut Ctx<'_>, data: &[u8]) {
     }
 }
 
-/// Dispatch on a Linux cooked-capture protocol field.
+/// Dispatch on a Linux cooked-capture protocol field, which is an ethertype except for
+/// the ARPHRD types tcpdump.org's LINKTYPE_LINUX_SLL page lists.
 fn sll_proto(ctx: &mut Ctx<'_>, hatype: u16, proto: u16, d: &[u8]) {
     match (hatype, proto) {
         // Netlink messages: not IP.
         (824, _) => {}
+        // ARPHRD_FRAD: a Frame Relay LAPF frame, the protocol field is ignored.
+        (770, _) => {}
+        // ARPHRD_IEEE80211_RADIOTAP: radiotap and 802.11, the protocol field is ignored.
+        (803, _) => wlan::radiotap(ctx, d, NONE),
         // 802.2 LLC frame follows.
         (_, 0x0004) => l2::llc(ctx, d, NONE),
         (_, p) if p >= 0x0600 => l2::dispatch(ctx, p, d, NONE),
@@ -182,6 +187,26 @@ mod tests {
         assert_eq!(decode(9, &[&[0xff, 0x03, 0, 0x21][..], &ipv4_tcp()].concat()).layers.len(), 1);
         // Cisco HDLC unicast, control 0, ethertype IPv4.
         assert_eq!(decode(104, &[&[0x0f, 0, 0x08, 0][..], &ipv4_tcp()].concat()).layers.len(), 1);
+    }
+
+    #[test]
+    fn sll_arphrd_types_whose_protocol_is_not_an_ethertype() {
+        // SLL header with ARPHRD type `hatype` and protocol 0x0800.
+        let sll = |hatype: u16, payload: &[u8]| {
+            let h = hatype.to_be_bytes();
+            [&[0, 0, h[0], h[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00][..], payload].concat()
+        };
+        // ARPHRD_FRAD: a Frame Relay frame, not IPv4 whatever the protocol field says
+        // (etherparse's oracle found us reading one as an ethertype).
+        assert!(decode(113, &sll(770, &ipv4_tcp())).layers.is_empty());
+        // ARPHRD_IEEE80211_RADIOTAP: radiotap (8 bytes), 802.11 data, LLC/SNAP, IPv4.
+        let mut wlan = vec![0, 0, 8, 0, 0, 0, 0, 0, 0x08, 0x02, 0, 0];
+        wlan.extend_from_slice(&[0x11; 18]);
+        wlan.extend_from_slice(&[0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        wlan.extend_from_slice(&ipv4_tcp());
+        assert_eq!(decode(113, &sll(803, &wlan)).layers.len(), 1);
+        // ARPHRD_ETHER: the protocol is an ethertype.
+        assert_eq!(decode(113, &sll(1, &ipv4_tcp())).layers.len(), 1);
     }
 
     #[test]

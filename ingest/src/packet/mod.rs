@@ -5,6 +5,7 @@
 //! - `l2`: Ethernet, VLAN/Q-in-Q, MPLS, PPPoE, PBB, FabricPath, VN-Tag, LLC/SNAP.
 //! - `ip`: IPv4/IPv6 and extension headers; `defrag`: fragment reassembly.
 //! - `transport`: TCP, UDP, ICMP, ICMPv6, SCTP; `tunnel`: decapsulation.
+//! - [`oracle`]: compares our decoding of a frame with etherparse's (differential testing).
 //!
 //! All parsing is bounds-checked over `&[u8]`; anomalies become weirds.
 
@@ -15,6 +16,7 @@ mod defrag;
 mod ip;
 mod l2;
 mod link;
+pub mod oracle;
 mod transport;
 mod tunnel;
 mod types;

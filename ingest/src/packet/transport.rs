@@ -57,10 +57,18 @@ pub(crate) fn quoted_packet(d: &[u8]) -> Option<QuotedPacket> {
             let (mut nh, mut off, mut first_fragment) = (d[6], 40usize, true);
             for _ in 0..8 {
                 match nh {
-                    0 | 43 | 60 => {
+                    // The extension headers `ip::walk_ext` walks: hop-by-hop, routing,
+                    // destination options, mobility, HIP, shim6 (8-byte units) ...
+                    0 | 43 | 60 | 135 | 139 | 140 => {
                         let (Some(&n), Some(&l)) = (d.get(off), d.get(off + 1)) else { break };
                         nh = n;
                         off += (usize::from(l) + 1) * 8;
+                    }
+                    // ... and the authentication header (4-byte units, minus 2).
+                    51 => {
+                        let (Some(&n), Some(&l)) = (d.get(off), d.get(off + 1)) else { break };
+                        nh = n;
+                        off += (usize::from(l) + 2) * 4;
                     }
                     44 => {
                         let (Some(&n), Some(o)) = (d.get(off), be16(d, off + 2)) else { break };
@@ -322,6 +330,25 @@ mod tests {
         let q = h.quoted.expect("quoted");
         assert_eq!(q.dst.to_string(), "2001:db8::2");
         assert_eq!((q.proto, q.src_port, q.dst_port, q.has_ports), (17, 5000, 53, true));
+    }
+
+    #[test]
+    fn icmpv6_error_quote_walks_the_authentication_header() {
+        // Parameter problem quoting IPv6 with an AH (payload length 4 → 24 bytes), then
+        // ICMPv6, as in suricata-verify's ipv6-dos-with-ext-headers-5 (denial6-5.pcap #14).
+        // etherparse found our quote stopping at the AH (protocol 51).
+        let mut d = vec![4, 1, 0, 0, 0, 0, 0, 6];
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 32, 51, 64];
+        ip6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        ip6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        ip6.extend_from_slice(&[58, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        ip6.extend_from_slice(&[0; 12]); // ICV
+        ip6.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]); // echo request
+        d.extend(ip6);
+        let mut w = Vec::new();
+        let p = parse(proto::ICMPV6, &d, d.len() as u32, &mut w);
+        let Transport::Icmpv6(h) = p.transport else { panic!() };
+        assert_eq!(h.quoted.map(|q| q.proto), Some(proto::ICMPV6));
     }
 
     #[test]
