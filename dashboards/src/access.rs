@@ -7,6 +7,11 @@
 
 use std::net::SocketAddr;
 
+/// The bearer token in `$VIGIL_TOKEN`, when set and not empty.
+pub fn env_token() -> Option<String> {
+    std::env::var("VIGIL_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
 /// Why the console refuses to start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AccessError {

@@ -22,6 +22,20 @@ async fn rows(shared: &Shared, sql: &str) -> Result<Vec<Map<String, Value>>, Api
     Ok(objects(&shared.backend.sql(sql).await?.batches)?)
 }
 
+/// At most [`RELATED`] alerts (not summaries) matching `cond`, by time (`order`: `""`
+/// oldest first, `"DESC"` newest first), their evidence as JSON.
+async fn alerts(
+    shared: &Shared,
+    cond: &str,
+    order: &str,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let sql = format!(
+        "SELECT * FROM alerts WHERE event_type = 'alert' AND ({cond}) \
+         ORDER BY timestamp {order} LIMIT {RELATED}"
+    );
+    Ok(with_evidence(rows(shared, &sql).await?))
+}
+
 /// `GET /api/flows/{flow_id}`: the flow (every column, the models' verdicts with their
 /// evidence included), its netFound bursts (`forward`, `packets`, `bytes`, `iat_us`,
 /// `ts`; empty when no netFound stage scored it), its alerts and those sharing its Community ID, and the other
@@ -37,14 +51,8 @@ pub async fn flow(
     };
     let text = |k: &str| flow.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let (cid, src) = (quote(&text("community_id")), quote(&text("src_ip")));
-    let alerts = rows(
-        &shared,
-        &format!(
-            "SELECT * FROM alerts WHERE event_type = 'alert' \
-             AND (flow_id = {flow_id} OR community_id = {cid}) ORDER BY timestamp LIMIT {RELATED}"
-        ),
-    )
-    .await?;
+    let alerts =
+        alerts(&shared, &format!("flow_id = {flow_id} OR community_id = {cid}"), "").await?;
     let same_cid = rows(
         &shared,
         &format!(
@@ -67,7 +75,7 @@ pub async fn flow(
     Ok(Json(json!({
         "flow": flow,
         "bursts": bursts,
-        "alerts": with_evidence(alerts),
+        "alerts": alerts,
         "same_community_id": same_cid,
         "same_host": host,
     })))
@@ -85,18 +93,11 @@ pub async fn entity(
         &format!("SELECT * FROM actions WHERE entity = {e} ORDER BY ts DESC LIMIT {RELATED}"),
     )
     .await?;
-    let alerts = rows(
-        &shared,
-        &format!(
-            "SELECT * FROM alerts WHERE event_type = 'alert' AND (entity = {e} OR src_ip = {e}) \
-             ORDER BY timestamp DESC LIMIT {RELATED}"
-        ),
-    )
-    .await?;
+    let alerts = alerts(&shared, &format!("entity = {e} OR src_ip = {e}"), "DESC").await?;
     if actions.is_empty() && alerts.is_empty() {
         return Err(ApiError::not_found(format!("no actions or alerts of {entity:?}")));
     }
-    Ok(Json(json!({ "entity": entity, "actions": actions, "alerts": with_evidence(alerts) })))
+    Ok(Json(json!({ "entity": entity, "actions": actions, "alerts": alerts })))
 }
 
 /// `GET /api/series/{series}`: its newest points (observed, forecast, anomaly score) in
@@ -117,13 +118,6 @@ pub async fn series(
     if points.is_empty() {
         return Err(ApiError::not_found(format!("no points of series {series:?}")));
     }
-    let alerts = rows(
-        &shared,
-        &format!(
-            "SELECT * FROM alerts WHERE event_type = 'alert' AND entity = {s} \
-             ORDER BY timestamp LIMIT {RELATED}"
-        ),
-    )
-    .await?;
-    Ok(Json(json!({ "series": series, "points": points, "alerts": with_evidence(alerts) })))
+    let alerts = alerts(&shared, &format!("entity = {s}"), "").await?;
+    Ok(Json(json!({ "series": series, "points": points, "alerts": alerts })))
 }

@@ -121,26 +121,20 @@ pub(crate) fn failure_message(s: &RunSummary) -> String {
 /// Build and run a topology on a Tokio runtime, with signal handling, the optional
 /// `/metrics` listener and the optional console over its store.
 pub(crate) fn run_topology(
-    mut config: TopologyConfig,
+    config: TopologyConfig,
     quiet: bool,
     console: Option<vigil_dashboards::ConsoleConfig>,
 ) -> anyhow::Result<RunSummary> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let http = config.http.clone();
-        // Names found nowhere are reported by the build below.
-        let _ = config.resolve_models();
-        let models: Vec<PathBuf> = config
-            .transforms
-            .values()
-            .filter_map(|t| match t {
-                vigil_pipelines::runtime::config::TransformConfig::Score { model, .. } => {
-                    Some(model.clone())
-                }
-                _ => None,
-            })
-            .collect();
         let topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        // The artifact directories of the loaded models, for the console's /api/models.
+        let models: Vec<PathBuf> = topology
+            .models
+            .values()
+            .filter_map(|m| m.path().parent().map(std::path::Path::to_path_buf))
+            .collect();
         // `--serve` overrides a dashboard sink's address and token, not its live feed.
         let console = match (console, topology.console.clone()) {
             (Some(c), own) => {

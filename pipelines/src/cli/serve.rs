@@ -47,7 +47,7 @@ pub(super) fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Optio
             std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read the token file {}", f.display()))?,
         ),
-        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
+        None => vigil_dashboards::access::env_token(),
     })
 }
 

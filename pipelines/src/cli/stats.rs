@@ -85,9 +85,9 @@ fn fetch(addr: &str, path: &str) -> anyhow::Result<String> {
         .trim_end_matches("/api/stats");
     let mut conn = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let auth = match std::env::var("VIGIL_TOKEN") {
-        Ok(t) if !t.is_empty() => format!("Authorization: Bearer {}\r\n", t.trim()),
-        _ => String::new(),
+    let auth = match vigil_dashboards::access::env_token() {
+        Some(t) => format!("Authorization: Bearer {t}\r\n"),
+        None => String::new(),
     };
     write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")?;
     let mut response = String::new();

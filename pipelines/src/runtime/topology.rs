@@ -406,7 +406,7 @@ fn console_config(
 ) -> anyhow::Result<vigil_dashboards::ConsoleConfig> {
     let token = match &d.token {
         Some(t) => Some(super::config::secret_value(&format!("sinks.{name}.token"), t)?),
-        None => std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.is_empty()),
+        None => vigil_dashboards::access::env_token(),
     };
     vigil_dashboards::Access::new(d.listen, token.clone())?;
     Ok(vigil_dashboards::ConsoleConfig {
