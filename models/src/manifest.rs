@@ -237,7 +237,12 @@ impl Manifest {
     pub fn from_path(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        let manifest: Manifest = serde_json::from_str(&text)
+        Self::from_json(&text, path)
+    }
+
+    /// Parses and checks the text of a `manifest.json`; `path` names it in errors.
+    pub fn from_json(text: &str, path: &Path) -> Result<Manifest> {
+        let manifest: Manifest = serde_json::from_str(text)
             .map_err(|source| Error::ManifestParse { path: path.to_path_buf(), source })?;
         manifest
             .validate()

@@ -15,15 +15,18 @@
   its own. The files are first normalised as Zeek writes conn.log (`iot23_normalise`).
 
 `make_*` draws a split and records it; `write_parts` re-applies the committed record, checks it
-(file sha256, block sizes and boundary rows) and writes one CSV per split and source file.
+(file sha256, block sizes and boundary rows) and writes one CSV per split and source file. The
+CSVs are read and written with Polars, every cell kept as the text the source holds, so the
+written parts are byte for byte those of the csv-module version they replaced.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from datetime import datetime
 from pathlib import Path
+from typing import Callable
+
+import polars as pl
 
 from . import data as D
 from . import protocol as P
@@ -49,49 +52,58 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _time_key(row: dict) -> tuple:
-    ts = row["Timestamp"]
-    return (datetime.fromisoformat(ts) if ts else datetime.min, int(row["id"]))
+def read_text_csv(path: Path) -> pl.DataFrame:
+    """A CSV with every cell as the text written (no type inference); an empty cell is null, which
+    `write_text_csv` writes back as an empty cell."""
+    return pl.read_csv(path, infer_schema=False)
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
-    with open(path, newline="") as f:
-        r = csv.DictReader(f)
-        return list(r.fieldnames), list(r)
+def write_text_csv(frame: pl.DataFrame, path: Path, line_end: str) -> Path:
+    """Cells as text, quoted only where needed (as Python's csv module writes them)."""
+    frame.write_csv(path, line_terminator=line_end, quote_style="necessary")
+    return path
 
 
-def _cic_blocks(rows: list[dict]) -> list[list[dict]]:
-    rows = sorted(rows, key=_time_key)
-    a = int(round(len(rows) * CIC_FRACTIONS[0]))
-    b = a + int(round(len(rows) * CIC_FRACTIONS[1]))
-    return [rows[:a], rows[a:b], rows[b:]]
+def _cic_blocks(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """Rows ordered by (Timestamp, id), an empty Timestamp first, cut 60/20/20."""
+    frame = frame.sort(
+        pl.col("Timestamp").str.to_datetime(time_unit="us"),
+        pl.col("id").cast(pl.Int64),
+        nulls_last=False, maintain_order=True,
+    )
+    a = int(round(frame.height * CIC_FRACTIONS[0]))
+    b = a + int(round(frame.height * CIC_FRACTIONS[1]))
+    return [frame[:a], frame[a:b], frame[b:]]
 
 
 def iot23_normalise(src: Path, dst: Path) -> Path:
     """A copy as Zeek's own conn.log reads: LF line ends (the honeypot files use CRLF) and an unset
     `history` as `-` (IoT-23's export wrote Zeek's `-` as an empty cell). Nothing else changes."""
-    with open(src, newline="") as r, open(dst, "w", newline="") as w:
-        rows = csv.reader(r)
-        out = csv.writer(w, lineterminator="\n")
-        header = next(rows)
-        h = header.index("history")
-        out.writerow(header)
-        for row in rows:
-            if len(row) > h and row[h] == "":
-                row[h] = "-"
-            out.writerow(row)
-    return dst
+    frame = read_text_csv(src).with_columns(pl.col("history").fill_null("-"))
+    return write_text_csv(frame, dst, "\n")
 
 
-def _iot23_blocks(rows: list[dict]) -> list[list[dict]]:
-    rows = sorted(rows, key=lambda r: (float(r["ts"]), r["uid"]))
-    a = int(round(len(rows) * IOT23_FRACTIONS[0]))
-    return [rows[:a], rows[a:]]
+def _iot23_blocks(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """Rows ordered by (ts, uid), cut 80/20."""
+    frame = frame.sort(pl.col("ts").cast(pl.Float64), "uid", maintain_order=True)
+    a = int(round(frame.height * IOT23_FRACTIONS[0]))
+    return [frame[:a], frame[a:]]
 
 
-def _iot23_boundary(block: list[dict]) -> dict:
-    return {"rows": len(block), "first": [block[0]["ts"], block[0]["uid"]] if block else None,
-            "last": [block[-1]["ts"], block[-1]["uid"]] if block else None}
+def _ends(block: pl.DataFrame, key: Callable[[dict], list]) -> dict:
+    """A block's size and the keys of its first and last rows, as the split record holds them."""
+    if block.height == 0:
+        return {"rows": 0, "first": None, "last": None}
+    return {"rows": block.height, "first": key(block.row(0, named=True)),
+            "last": key(block.row(-1, named=True))}
+
+
+def _iot23_boundary(block: pl.DataFrame) -> dict:
+    return _ends(block, lambda r: [r["ts"], r["uid"]])
+
+
+def _boundary(block: pl.DataFrame) -> dict:
+    return _ends(block, lambda r: [r["Timestamp"], int(r["id"])])
 
 
 def make_iot23(data: Path = D.DEFAULT_DATA) -> dict:
@@ -102,8 +114,8 @@ def make_iot23(data: Path = D.DEFAULT_DATA) -> dict:
         if path.name in IOT23_TEST:
             rec["test"] = "whole file"
         else:
-            _, rows = _read_csv(path)
-            rec.update({part: _iot23_boundary(b) for part, b in zip(PARTS[:2], _iot23_blocks(rows))})
+            blocks = _iot23_blocks(read_text_csv(path))
+            rec.update({part: _iot23_boundary(b) for part, b in zip(PARTS[:2], blocks)})
         files.append(rec)
     return {"dataset": D.IOT23_DIR,
             "rule": ("test: the whole files CTU-Malware-Capture-8-1 and -44-1; every other file ordered by "
@@ -112,18 +124,11 @@ def make_iot23(data: Path = D.DEFAULT_DATA) -> dict:
             "files": files}
 
 
-def _boundary(block: list[dict]) -> dict:
-    return {"rows": len(block),
-            "first": [block[0]["Timestamp"], int(block[0]["id"])] if block else None,
-            "last": [block[-1]["Timestamp"], int(block[-1]["id"])] if block else None}
-
-
 def make_cicids(data: Path = D.DEFAULT_DATA) -> dict:
     """The CIC-IDS2017 split record: per file, the row range of each block."""
     files = []
     for path in D.csv_files(data):
-        _, rows = _read_csv(path)
-        blocks = _cic_blocks(rows)
+        blocks = _cic_blocks(read_text_csv(path))
         files.append({"file": path.name, "sha256": file_sha256(path),
                       **{part: _boundary(b) for part, b in zip(PARTS, blocks)}})
     return {
@@ -182,16 +187,10 @@ def write_parts(name: str, data: Path, out: Path) -> dict[str, list[Path]]:
         for rec in split["files"]:
             path = data / split["dataset"] / rec["file"]
             _check_sha(path, rec["sha256"])
-            header, rows = _read_csv(path)
-            for part, block in zip(PARTS, _cic_blocks(rows)):
+            for part, block in zip(PARTS, _cic_blocks(read_text_csv(path))):
                 if _boundary(block) != rec[part]:
                     raise ValueError(f"{path}: the {part} block differs from onnx/splits/{name}.json")
-                dst = out / f"{path.stem}.{part}.csv"
-                with open(dst, "w", newline="") as f:
-                    w = csv.DictWriter(f, fieldnames=header)
-                    w.writeheader()
-                    w.writerows(block)
-                written[part].append(dst)
+                written[part].append(write_text_csv(block, out / f"{path.stem}.{part}.csv", "\r\n"))
     elif name == "iot23":
         for rec in split["files"]:
             path = data / split["dataset"] / rec["file"]
@@ -200,16 +199,10 @@ def write_parts(name: str, data: Path, out: Path) -> dict[str, list[Path]]:
             if "test" in rec:
                 written["test"].append(norm)
                 continue
-            header, rows = _read_csv(norm)
-            for part, block in zip(PARTS[:2], _iot23_blocks(rows)):
+            for part, block in zip(PARTS[:2], _iot23_blocks(read_text_csv(norm))):
                 if _iot23_boundary(block) != rec[part]:
                     raise ValueError(f"{path}: the {part} block differs from onnx/splits/{name}.json")
-                dst = out / f"{path.stem}.{part}.csv"
-                with open(dst, "w", newline="") as f:
-                    w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
-                    w.writeheader()
-                    w.writerows(block)
-                written[part].append(dst)
+                written[part].append(write_text_csv(block, out / f"{path.stem}.{part}.csv", "\n"))
     elif name == "nslkdd":
         path = data / split["dataset"]
         _check_sha(path, split["sha256"])

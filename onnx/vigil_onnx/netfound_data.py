@@ -17,7 +17,6 @@ through `community_id`, which both write). Labels:
 from __future__ import annotations
 
 import csv
-import re
 import hashlib
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .data import DEFAULT_DATA, vigil_binary
@@ -124,91 +125,136 @@ def pad_flows(table, nb: int, t: int) -> dict:
             "protocol": table.column("protocol").to_numpy().astype(np.int64)}
 
 
-def _endpoint(s: str) -> tuple[str, int]:
-    host, port = s.rsplit(":", 1)
-    return host.strip("[]"), int(port)
+def _endpoint_key(host: pl.Expr, port: pl.Expr) -> pl.Expr:
+    return pl.concat_str([host, pl.lit(" "), port.cast(pl.Utf8)])
+
+
+def _pair_key(a: pl.Expr, b: pl.Expr) -> list[pl.Expr]:
+    """The two endpoints in a fixed order, so a flow matches nDPI's line in either direction."""
+    return [pl.min_horizontal(a, b).alias("ep_lo"), pl.max_horizontal(a, b).alias("ep_hi")]
+
+
+def ndpi_frame(data: Path) -> pl.DataFrame:
+    """nDPI's flows as (pcap, proto, ep_lo, ep_hi, nth, master), in file order; `nth` numbers
+    the lines of one (pcap, proto, endpoints) key. A label that nDPI did not get from the
+    packets' content (`[Confidence: Match by port]`, `Match by IP`, custom rule, nBPF) becomes
+    "Unknown": a port guess is no traffic-class ground truth (synscan.pcap's SYN-only flows are
+    "VNC", "AJP", ... by port)."""
+    raw = pl.read_csv(data / NDPI_CSV, infer_schema=False)
+
+    def endpoint(col: str) -> pl.Expr:
+        parts = pl.col(col).str.extract_groups(r"^(.*):([^:]*)$")
+        return _endpoint_key(parts.struct.field("1").str.strip_chars("[]"),
+                             parts.struct.field("2").cast(pl.Int64))
+
+    conf = pl.col("raw_line").str.extract(r"\]\[Confidence: ([^\]]+)\]", 1)
+    master = pl.col("ndpi_proto").str.splitn("/", 2).struct.field("field_1").str.split(".").list.first()
+    return (
+        raw.select(
+            pl.col("pcap"),
+            pl.col("l4").replace_strict(L4, default=pl.col("l4").cast(pl.Int64, strict=False).fill_null(-1),
+                                        return_dtype=pl.Int64).alias("proto"),
+            *_pair_key(endpoint("src"), endpoint("dst")),
+            pl.when(conf.str.starts_with("DPI").fill_null(False)).then(master).otherwise(pl.lit("Unknown"))
+            .alias("master"),
+        )
+        .with_columns(pl.int_range(pl.len()).over("pcap", "proto", "ep_lo", "ep_hi").alias("nth"))
+    )
 
 
 def ndpi_labels(data: Path) -> dict:
-    """{(pcap, proto, frozenset of endpoints): [master protocol, ...]} in file order. A label that
-    nDPI did not get from the packets' content (`[Confidence: Match by port]`, `Match by IP`, custom
-    rule, nBPF) becomes "Unknown": a port guess is no traffic-class ground truth (synscan.pcap's
-    SYN-only flows are "VNC", "AJP", ... by port)."""
+    """{(pcap, proto, frozenset of endpoints): [master protocol, ...]} in file order (see
+    `ndpi_frame`), for lookups flow by flow."""
     lab: dict = {}
-    with open(data / NDPI_CSV, newline="") as f:
-        for r in csv.DictReader(f):
-            proto = L4.get(r["l4"], int(r["l4"]) if r["l4"].isdigit() else -1)
-            a, b = _endpoint(r["src"]), _endpoint(r["dst"])
-            master = r["ndpi_proto"].split("/", 1)[1].split(".")[0]
-            conf = re.search(r"\]\[Confidence: ([^\]]+)\]", r["raw_line"])
-            if not (conf and conf.group(1).startswith("DPI")):
-                master = "Unknown"
-            lab.setdefault((r["pcap"], proto, frozenset((a, b))), []).append(master)
+    for pcap, proto, lo, hi, master in ndpi_frame(data).select(
+            "pcap", "proto", "ep_lo", "ep_hi", "master").iter_rows():
+        ends = frozenset((h, int(p)) for h, p in (e.rsplit(" ", 1) for e in (lo, hi)))
+        lab.setdefault((pcap, proto, ends), []).append(master)
     return lab
+
+
+def _flow_keys(fi: int, rel: str, tokens: pa.Table, flows_path: Path) -> pl.DataFrame:
+    """A capture's tokenized flows in order, joined on `flow_id` to `vigil flows`' 5-tuple.
+    `matched` is false where the flow is missing or its `community_id` differs."""
+    tok = pl.from_arrow(tokens.select(["flow_id", "community_id", "protocol"]))
+    flo = (pl.read_parquet(flows_path, columns=["flow_id", "community_id", "src_ip", "dst_ip", "src_port", "dst_port"])
+           .unique("flow_id", keep="last", maintain_order=True)
+           .rename({"community_id": "flow_community_id"}))
+    j = tok.join(flo, on="flow_id", how="left", maintain_order="left")
+    matched = (pl.col("community_id") == pl.col("flow_community_id")).fill_null(False)
+    return j.select(
+        pl.lit(fi).alias("file"), pl.lit(rel).alias("rel"), pl.col("protocol").cast(pl.Int64).alias("proto"),
+        matched.alias("matched"),
+        *(pl.when(matched).then(pl.col(c)).otherwise(pl.lit("")).alias(c[:3]) for c in ("src_ip", "dst_ip")),
+        *(pl.when(matched).then(pl.col(c).cast(pl.Int64)).otherwise(0).alias(c[0] + "port")
+          for c in ("src_port", "dst_port")),
+    )
+
+
+def label_flows(flows: pl.DataFrame, ndpi: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Each flow's traffic class (`app`, "" when unlabelled) and malicious label (1, 0, -1
+    unlabelled), by the rules of the module doc.
+
+    A flow of an nDPI capture takes nDPI's line on its (pcap, proto, endpoints) key, an ICMP flow
+    with ports 0 when its own ports miss (nDPI prints 0); several flows on one key take the lines
+    in order, and those past the last line stay unlabelled (`ndpi_ambiguous_keys`)."""
+    keys = ndpi.select("pcap", "proto", "ep_lo", "ep_hi").unique().with_columns(pl.lit(True).alias("known"))
+    mal_files = ["ndpi/pcap/" + m for m in MALICIOUS_CAPTURES]
+    is_ndpi = pl.col("matched") & pl.col("rel").str.starts_with("ndpi/pcap/")
+    pcap = pl.col("rel").str.split("/").list.last().alias("pcap")
+
+    def pair(ports: bool) -> list[pl.Expr]:
+        sp, dp = (pl.col("sport"), pl.col("dport")) if ports else (pl.lit(0), pl.lit(0))
+        return _pair_key(_endpoint_key(pl.col("src"), sp), _endpoint_key(pl.col("dst"), dp))
+
+    by_port = flows.with_row_index("row").with_columns(pcap, *pair(True))
+    by_port = by_port.join(keys, on=["pcap", "proto", "ep_lo", "ep_hi"], how="left", maintain_order="left")
+    icmp = pl.col("known").is_null() & pl.col("proto").is_in([1, 58])
+    zero = dict(zip(("ep_lo", "ep_hi"), pair(False)))
+    keyed = (
+        by_port.with_columns(*(pl.when(icmp).then(zero[c]).otherwise(pl.col(c)).alias(c) for c in zero))
+        .drop("known")
+        .join(keys, on=["pcap", "proto", "ep_lo", "ep_hi"], how="left", maintain_order="left")
+        .with_columns(known=is_ndpi & pl.col("known").fill_null(False))
+        .with_columns(nth=pl.when(pl.col("known")).then(pl.int_range(pl.len()).over(
+            pl.col("known"), "pcap", "proto", "ep_lo", "ep_hi")))
+        .join(ndpi, on=["pcap", "proto", "ep_lo", "ep_hi", "nth"], how="left", maintain_order="left")
+    )
+    lucid = (pl.col("src").is_in(list(LUCID["attackers"])) | pl.col("dst").is_in(list(LUCID["attackers"]))) & \
+        (pl.col("src").is_in(list(LUCID["victims"])) | pl.col("dst").is_in(list(LUCID["victims"])))
+    labelled = keyed.sort("row").select(
+        pl.col("master").fill_null("").alias("app"),
+        pl.when(is_ndpi & pl.col("rel").is_in(mal_files)).then(1)
+        .when(is_ndpi & ~pl.col("master").fill_null("").is_in(["", "Unknown"])).then(0)
+        .when(pl.col("matched") & pl.col("rel").is_in(CICDDOS)).then(lucid.cast(pl.Int64))
+        .otherwise(-1).alias("malicious"),
+    )
+    stats = {"ndpi_matched": int(keyed["master"].is_not_null().sum()),
+             "ndpi_ambiguous_keys": int((keyed["known"] & keyed["master"].is_null()).sum()),
+             "community_id_mismatch": int((~flows["matched"]).sum())}
+    return labelled, stats
 
 
 def load(data: Path, work: Path, nb: int, t: int, threads: int = 2) -> tuple[Flows, dict]:
     done = tokenize_all(data, work, threads)
-    labels = ndpi_labels(data)
-    mal_files = {"ndpi/pcap/" + m for m in MALICIOUS_CAPTURES}
-    parts, files, stats = [], [], {"files_tokenized": len(done), "flows": 0, "ndpi_rows": sum(len(v) for v in labels.values()),
-                                   "ndpi_matched": 0, "ndpi_ambiguous_keys": 0, "community_id_mismatch": 0}
-    used: dict = {}
+    ndpi = ndpi_frame(data)
+    arrays, keys, files = [], [], []
     for fi, (rel, tok, flo) in enumerate(done):
+        files.append(rel)
         tt = pq.read_table(tok)
         if tt.num_rows == 0:
-            files.append(rel)
             continue
-        ft = pq.read_table(flo, columns=["flow_id", "community_id", "src_ip", "dst_ip", "src_port", "dst_port", "proto"])
-        fmap = {fid: k for k, fid in enumerate(ft.column("flow_id").to_pylist())}
-        fcid = ft.column("community_id").to_pylist()
-        fsrc, fdst = ft.column("src_ip").to_pylist(), ft.column("dst_ip").to_pylist()
-        fsp, fdp = ft.column("src_port").to_pylist(), ft.column("dst_port").to_pylist()
-        arr = pad_flows(tt, nb, t)
-        n = tt.num_rows
-        src, dst, sport, dport = [], [], np.zeros(n, np.int64), np.zeros(n, np.int64)
-        app = np.full(n, "", dtype=object)
-        mal = np.full(n, -1, dtype=np.int64)
-        pcap_name = rel.rsplit("/", 1)[1]
-        for i, (fid, cid, proto) in enumerate(zip(tt.column("flow_id").to_pylist(), tt.column("community_id").to_pylist(),
-                                                  arr["protocol"].tolist())):
-            k = fmap.get(fid)
-            if k is None or fcid[k] != cid:
-                stats["community_id_mismatch"] += 1
-                src.append(""), dst.append("")
-                continue
-            src.append(fsrc[k]), dst.append(fdst[k])
-            sport[i], dport[i] = fsp[k], fdp[k]
-            if rel.startswith("ndpi/pcap/"):
-                key = (pcap_name, proto, frozenset(((fsrc[k], fsp[k]), (fdst[k], fdp[k]))))
-                got = labels.get(key)
-                if got is None and proto in (1, 58):  # ICMP: nDPI prints port 0
-                    key = (pcap_name, proto, frozenset(((fsrc[k], 0), (fdst[k], 0))))
-                    got = labels.get(key)
-                if got:
-                    # Several of our flows on one key (or nDPI lines): take them in order.
-                    j = used.get(key, 0)
-                    if j < len(got):
-                        used[key] = j + 1
-                        app[i] = got[j]
-                        stats["ndpi_matched"] += 1
-                    else:
-                        stats["ndpi_ambiguous_keys"] += 1
-                if rel in mal_files:
-                    mal[i] = 1
-                elif app[i] not in ("", "Unknown"):
-                    mal[i] = 0
-            elif rel in CICDDOS:
-                pair = {fsrc[k], fdst[k]}
-                mal[i] = int(bool(pair & LUCID["attackers"]) and bool(pair & LUCID["victims"]))
-        parts.append((arr, np.full(n, fi), src, dst, sport, dport, app, mal))
-        files.append(rel)
-        stats["flows"] += n
-    cat = lambda j: np.concatenate([p[j] for p in parts])  # noqa: E731
-    arrs = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
-    flows = Flows(**arrs, file=cat(1), files=files, src=sum((p[2] for p in parts), []),
-                  dst=sum((p[3] for p in parts), []), sport=cat(4), dport=cat(5), app=cat(6), malicious=cat(7))
-    return flows, stats
+        arrays.append(pad_flows(tt, nb, t))
+        keys.append(_flow_keys(fi, rel, tt, flo))
+    flows = pl.concat(keys)
+    labelled, matching = label_flows(flows, ndpi)
+    stats = {"files_tokenized": len(done), "flows": flows.height, "ndpi_rows": ndpi.height, **matching}
+    out = Flows(**{k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]},
+                file=flows["file"].to_numpy().astype(np.int64), files=files,
+                src=flows["src"].to_list(), dst=flows["dst"].to_list(),
+                sport=flows["sport"].to_numpy().astype(np.int64), dport=flows["dport"].to_numpy().astype(np.int64),
+                app=labelled["app"].to_numpy().astype(object), malicious=labelled["malicious"].to_numpy().astype(np.int64))
+    return out, stats
 
 
 PARTS = ("train", "validation", "test")

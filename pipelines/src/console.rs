@@ -12,6 +12,15 @@ use vigil_ingest::stage_stats::StageSnapshot;
 use crate::sql::{QueryLimits, SqlError, open_store, query_store};
 use crate::store::alert_state::record_changes;
 
+/// Rows a console query computes at most, unless its limits say fewer: a bound on
+/// the memory one request can take (the SQL console shows fewer still: `--max-rows`).
+pub const MAX_RESULT_ROWS: usize = 1_000_000;
+
+/// `limits` with a row bound ([`MAX_RESULT_ROWS`] when they have none).
+fn bounded(limits: QueryLimits) -> QueryLimits {
+    QueryLimits { max_rows: Some(limits.max_rows.unwrap_or(MAX_RESULT_ROWS)), ..limits }
+}
+
 /// A console over the store at `root`.
 #[derive(Debug, Clone)]
 pub struct StoreConsole {
@@ -27,6 +36,7 @@ impl StoreConsole {
     /// Over the store at `root`, with query `limits`, listing the manifests under
     /// `models` (artifact directories, or directories of them).
     pub fn new(root: &Path, limits: QueryLimits, models: Vec<PathBuf>) -> Arc<StoreConsole> {
+        let limits = bounded(limits);
         Arc::new(StoreConsole { root: root.to_path_buf(), limits, models, live: None })
     }
 
@@ -37,6 +47,7 @@ impl StoreConsole {
         models: Vec<PathBuf>,
         live: crate::runtime::stats::StatsRegistry,
     ) -> Arc<StoreConsole> {
+        let limits = bounded(limits);
         Arc::new(StoreConsole { root: root.to_path_buf(), limits, models, live: Some(live) })
     }
 }
@@ -55,7 +66,7 @@ impl Backend for StoreConsole {
     async fn sql(&self, sql: &str) -> Result<QueryOutput, ApiError> {
         // A session per query: it lists the store's files as they are now.
         let ctx = open_store(&self.root, self.limits).await?;
-        let r = query_store(&ctx, &self.root, sql, self.limits.timeout).await.map_err(api_error)?;
+        let r = query_store(&ctx, &self.root, sql, &self.limits).await.map_err(api_error)?;
         Ok(QueryOutput { schema: r.schema, batches: r.batches })
     }
 

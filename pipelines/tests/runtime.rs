@@ -56,7 +56,7 @@ fn check_score_stage(dir: &Path, model: &str, setting: &str) -> std::process::Ou
 /// The first column of the first row of a query's result, as i64.
 async fn count(store: &Path, sql: &str) -> i64 {
     let ctx = open_store(store, QueryLimits::default()).await.unwrap();
-    let r = run_query(&ctx, sql, Duration::from_secs(60)).await.unwrap();
+    let r = run_query(&ctx, sql, &QueryLimits::default()).await.unwrap();
     r.batches[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
@@ -247,7 +247,7 @@ async fn score_precision_int8_scores_like_fp32_and_a_missing_variant_is_refused(
         run_toml(&text).await;
         let ctx = open_store(store.path(), QueryLimits::default()).await.unwrap();
         let sql = "select netfound.label from flows order by uid";
-        let r = run_query(&ctx, sql, Duration::from_secs(60)).await.unwrap();
+        let r = run_query(&ctx, sql, &QueryLimits::default()).await.unwrap();
         let got: Vec<String> = r
             .batches
             .iter()

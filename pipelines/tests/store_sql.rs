@@ -65,7 +65,7 @@ async fn flows_written_to_the_store_are_queried_across_schema_versions() {
     w.write(Table::Flows, &with_verdict(&flows_to_batch(new, "s1").unwrap(), "netfound")).unwrap();
 
     let ctx = open_store(dir.path(), QueryLimits::default()).await.unwrap();
-    let t = Duration::from_secs(30);
+    let t = &QueryLimits { timeout: Duration::from_secs(30), ..QueryLimits::default() };
     let all = run_query(&ctx, "select count(*) from flows", t).await.unwrap();
     assert_eq!(count(&all.batches), flows.len() as i64);
     let scored = run_query(
@@ -110,7 +110,7 @@ async fn flows_written_to_the_store_are_queried_across_schema_versions() {
 async fn writes_are_refused_and_queries_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = open_store(dir.path(), QueryLimits::default()).await.unwrap();
-    let t = Duration::from_secs(30);
+    let t = &QueryLimits { timeout: Duration::from_secs(30), ..QueryLimits::default() };
     for sql in [
         "create table x as select 1",
         "create external table y stored as parquet location '/tmp'",
@@ -128,14 +128,20 @@ async fn writes_are_refused_and_queries_are_bounded() {
     let err = run_query(&ctx, "selec 1", t).await.unwrap_err();
     assert!(matches!(err, SqlError::Query(_)), "{err}");
     // Ten billion rows cannot be counted in 200 ms.
-    let err = run_query(
-        &ctx,
-        "select count(*) from generate_series(1, 10000000000)",
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap_err();
+    let fast = QueryLimits { timeout: Duration::from_millis(200), ..QueryLimits::default() };
+    let err = run_query(&ctx, "select count(*) from generate_series(1, 10000000000)", &fast)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SqlError::Timeout(_)), "{err}");
+    // Ten billion rows are not collected: the query stops at the row bound, well within
+    // its time.
+    let capped = QueryLimits { max_rows: Some(1000), ..fast };
+    let r = run_query(&ctx, "select * from generate_series(1, 10000000000)", &capped).await;
+    let r = r.unwrap();
+    assert_eq!(r.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1000);
+    assert!(r.truncated);
+    let r = run_query(&ctx, "select * from generate_series(1, 1000)", &capped).await.unwrap();
+    assert!(!r.truncated, "exactly the bound is not truncated");
 }
 
 fn vigil(args: &[&str]) -> Output {
@@ -244,7 +250,7 @@ async fn a_file_that_goes_bad_under_an_open_session_is_quarantined_and_the_query
     let w = StoreWriter::new(root, "s1");
     let first = w.write(Table::Metrics, &metrics(&[1, 2, 3])).unwrap().remove(0);
     let ctx = open_store(root, QueryLimits::default()).await.unwrap();
-    let t = Duration::from_secs(30);
+    let t = &QueryLimits { timeout: Duration::from_secs(30), ..QueryLimits::default() };
     let sql = "select count(*), sum(value), max(ts), max(series) from metrics";
 
     // A truncated file appears after the session was opened.

@@ -108,7 +108,7 @@ pub fn run(args: AlertsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         let list: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
         let sql =
             format!("SELECT DISTINCT alert_id FROM alerts WHERE alert_id IN ({})", list.join(", "));
-        let r = query_store(&ctx, &root, &sql, limits.timeout).await?;
+        let r = query_store(&ctx, &root, &sql, &limits).await?;
         let mut found = BTreeSet::new();
         for b in &r.batches {
             let c = cast(b.column(0), &DataType::Utf8)?;

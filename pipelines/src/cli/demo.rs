@@ -3,7 +3,6 @@
 //! queried for a short summary.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use arrow_array::RecordBatch;
@@ -130,10 +129,11 @@ fn report(store: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let ctx = open_store(store, QueryLimits::default()).await?;
-        let t = Duration::from_secs(60);
         let q = |sql: &'static str| {
             let ctx = ctx.clone();
-            async move { run_query(&ctx, sql, t).await.map_err(anyhow::Error::from) }
+            async move {
+                run_query(&ctx, sql, &QueryLimits::default()).await.map_err(anyhow::Error::from)
+            }
         };
         let counts = q("select (select count(*) from flows) as flows, \
                         (select count(*) from flows where netfound is not null) as netfound_scored, \

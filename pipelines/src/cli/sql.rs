@@ -84,6 +84,7 @@ fn run_sql(args: SqlArgs) -> anyhow::Result<Outcome> {
     let limits = QueryLimits {
         memory_bytes: args.memory_limit.max(1) << 20,
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        max_rows: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let session = Session { root: &root, format: args.format, limits };
@@ -132,7 +133,7 @@ impl Session<'_> {
     /// Run one statement and print its result. A failure is one message (no error
     /// chain behind it, so it prints once), with the option to change where one helps.
     async fn execute(&self, ctx: &SessionContext, sql: &str) -> anyhow::Result<()> {
-        let result = query_store(ctx, self.root, sql, self.limits.timeout)
+        let result = query_store(ctx, self.root, sql, &self.limits)
             .await
             .map_err(|e| anyhow::anyhow!(explain(&e, &self.limits)))?;
         let stdout = std::io::stdout();
@@ -250,7 +251,8 @@ mod tests {
 
     #[test]
     fn limit_errors_name_the_option_to_raise() {
-        let limits = QueryLimits { memory_bytes: 8 << 20, timeout: Duration::from_secs(5) };
+        let limits =
+            QueryLimits { memory_bytes: 8 << 20, timeout: Duration::from_secs(5), max_rows: None };
         let m = explain(&SqlError::Memory("Failed to allocate".into()), &limits);
         assert!(
             m.starts_with(

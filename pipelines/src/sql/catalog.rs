@@ -36,11 +36,14 @@ pub struct QueryLimits {
     pub memory_bytes: usize,
     /// Wall-clock limit.
     pub timeout: Duration,
+    /// Rows a result holds at most: the query stops computing past them. `None`
+    /// keeps every row (`vigil sql`, which the user asked for all of).
+    pub max_rows: Option<usize>,
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        QueryLimits { memory_bytes: 1 << 30, timeout: Duration::from_secs(60) }
+        QueryLimits { memory_bytes: 1 << 30, timeout: Duration::from_secs(60), max_rows: None }
     }
 }
 
@@ -111,11 +114,11 @@ pub async fn query_store(
     ctx: &SessionContext,
     root: &Path,
     sql: &str,
-    timeout: Duration,
+    limits: &QueryLimits,
 ) -> Result<QueryResult, SqlError> {
-    let first = run_query(ctx, sql, timeout).await;
+    let first = run_query(ctx, sql, limits).await;
     match &first {
-        Err(e) if e.is_missing_file() => return run_query(ctx, sql, timeout).await,
+        Err(e) if e.is_missing_file() => return run_query(ctx, sql, limits).await,
         Err(e) if e.is_data_error() => {}
         _ => return first,
     }
@@ -138,7 +141,7 @@ pub async fn query_store(
     if let Err(e) = register(ctx, root, Table::DeadLetters).await {
         tracing::warn!("dead_letters: {e:#}");
     }
-    run_query(ctx, sql, timeout).await
+    run_query(ctx, sql, limits).await
 }
 
 /// The store tables `sql` reads (all of them when it does not plan).

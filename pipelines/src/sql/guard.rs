@@ -3,8 +3,12 @@
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
+use futures_util::StreamExt;
+
+use super::QueryLimits;
 
 /// Why a query did not run to the end. Each variant displays as one message with no
 /// error source behind it, so an error chain (`{e:#}`) prints it once.
@@ -99,22 +103,48 @@ pub struct QueryResult {
     pub schema: arrow_schema::SchemaRef,
     /// The rows.
     pub batches: Vec<RecordBatch>,
+    /// Whether rows past [`QueryLimits::max_rows`] were left out.
+    pub truncated: bool,
 }
 
-/// Plan and run `sql` on `ctx`, refusing anything that is not read-only, and stopping
-/// it after `timeout`. The memory limit is the session's (see [`super::open_store`]).
+/// Plan and run `sql` on `ctx`, refusing anything that is not read-only, stopping it
+/// after `limits.timeout` and once it has `limits.max_rows` rows. The memory limit is
+/// the session's (see [`super::open_store`]).
 pub async fn run_query(
     ctx: &SessionContext,
     sql: &str,
-    timeout: Duration,
+    limits: &QueryLimits,
 ) -> Result<QueryResult, SqlError> {
     let work = async {
         let df = ctx.sql_with_options(sql, read_only()).await.map_err(classify)?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok(QueryResult { schema, batches })
+        let (batches, truncated) = match limits.max_rows {
+            None => (df.collect().await?, false),
+            Some(max) => first_rows(df.execute_stream().await?, max).await?,
+        };
+        Ok(QueryResult { schema, batches, truncated })
     };
+    let timeout = limits.timeout;
     tokio::time::timeout(timeout, work).await.map_err(|_| SqlError::Timeout(timeout))?
+}
+
+/// At most `max` rows of `stream`, and whether it had more; the rest is not computed.
+async fn first_rows(
+    mut stream: SendableRecordBatchStream,
+    max: usize,
+) -> Result<(Vec<RecordBatch>, bool), SqlError> {
+    let mut batches = Vec::new();
+    let mut left = max;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if batch.num_rows() > left {
+            batches.push(batch.slice(0, left));
+            return Ok((batches, true));
+        }
+        left -= batch.num_rows();
+        batches.push(batch);
+    }
+    Ok((batches, false))
 }
 
 /// DataFusion's verdicts on DDL/DML/statements become [`SqlError::ReadOnly`].

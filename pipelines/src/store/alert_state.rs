@@ -55,7 +55,7 @@ mod tests {
         .unwrap();
         let ctx = open_store(dir.path(), QueryLimits::default()).await.unwrap();
         let sql = format!("SELECT alert_id, state FROM ({CURRENT_STATE_SQL}) ORDER BY alert_id");
-        let r = run_query(&ctx, &sql, std::time::Duration::from_secs(30)).await.unwrap();
+        let r = run_query(&ctx, &sql, &QueryLimits::default()).await.unwrap();
         let text =
             datafusion::arrow::util::pretty::pretty_format_batches(&r.batches).unwrap().to_string();
         assert!(text.contains("| a        | acknowledged |"), "{text}");

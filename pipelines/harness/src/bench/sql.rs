@@ -244,15 +244,15 @@ pub fn time_ours(
         for (k, v) in options {
             ctx.sql(&format!("SET {k} = {v}")).await?.collect().await?;
         }
-        let timeout = Duration::from_secs(600);
+        let limits = QueryLimits { timeout: Duration::from_secs(600), ..QueryLimits::default() };
         let mut out = Vec::new();
         for q in queries {
             let rows: usize =
-                run_query(&ctx, q.ours, timeout).await?.batches.iter().map(|b| b.num_rows()).sum();
+                run_query(&ctx, q.ours, &limits).await?.batches.iter().map(|b| b.num_rows()).sum();
             let mut best = f64::INFINITY;
             for _ in 0..repeat.max(1) {
                 let t0 = Instant::now();
-                run_query(&ctx, q.ours, timeout).await?;
+                run_query(&ctx, q.ours, &limits).await?;
                 best = best.min(t0.elapsed().as_secs_f64() * 1000.0);
             }
             out.push((rows, best));
