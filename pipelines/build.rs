@@ -13,8 +13,10 @@ fn main() {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let hash = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    // Without the index refresh `git status` writes otherwise: that write would rerun
+    // this script, and rebuild the crate, on every build of a modified tree.
+    let dirty = git(&["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
     println!("cargo:rustc-env=VIGIL_GIT_HASH={hash}{}", if dirty { "-modified" } else { "" });
     // A new commit or checkout changes these.
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
