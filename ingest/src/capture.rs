@@ -34,8 +34,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::clock_guard::{ClockGuard, ClockVerdict};
 use crate::flow::LayerFlow;
-use crate::packet::{DecoderConfig, RawPacket, TimestampUs};
+use crate::packet::{DecoderConfig, RawPacket, TimestampUs, Weird};
 use crate::{
     DecodedPacket, Decoder, FlowRecord, FlowSink, FlowTable, FlowTableConfig, FlowTableStats,
     IngestError, PcapReader, Position,
@@ -98,6 +99,8 @@ pub struct CaptureLoop {
     packet: u64,
     /// Whether the last packet read went to the flow table already.
     accounted: bool,
+    /// Refuses packets whose timestamps cannot be right.
+    clock: ClockGuard,
     stats: CaptureStats,
 }
 
@@ -119,6 +122,7 @@ impl CaptureLoop {
             source: String::new(),
             packet: 0,
             accounted: true,
+            clock: ClockGuard::default(),
             stats: CaptureStats::default(),
         }
     }
@@ -129,6 +133,7 @@ impl CaptureLoop {
         self.source = reader.name().to_string();
         self.packet = 0;
         self.accounted = true;
+        self.clock.restart();
         self.reader = Some(reader);
         self.ended = false;
     }
@@ -196,9 +201,8 @@ impl CaptureLoop {
             self.accounted = true;
             return Ok(true);
         }
-        let Self { decoder, decoded, stats, accounted, .. } = self;
-        decode_counted(decoder, decoded, stats, &pkt.raw());
-        *accounted = false;
+        let Self { decoder, decoded, stats, accounted, clock, .. } = self;
+        *accounted = !decode_counted(decoder, clock, decoded, stats, &pkt.raw());
         Ok(true)
     }
 
@@ -206,9 +210,8 @@ impl CaptureLoop {
     /// message): [`decoded`](Self::decoded) then holds it, and [`account`](Self::account)
     /// gives it to the flow table, as after [`decode_next`](Self::decode_next).
     pub fn decode_packet(&mut self, raw: &RawPacket<'_>) {
-        let Self { decoder, decoded, stats, accounted, .. } = self;
-        decode_counted(decoder, decoded, stats, raw);
-        *accounted = false;
+        let Self { decoder, decoded, stats, accounted, clock, .. } = self;
+        *accounted = !decode_counted(decoder, clock, decoded, stats, raw);
     }
 
     /// The second half of [`next_packet`](Self::next_packet): give the packet
@@ -281,6 +284,11 @@ impl CaptureLoop {
         self.table.flush(&mut counting);
     }
 
+    /// Weird events by name so far.
+    pub fn weirds(&self) -> &BTreeMap<&'static str, u64> {
+        &self.stats.weirds
+    }
+
     /// The counters so far, the flow table's included.
     pub fn stats(&self) -> CaptureStats {
         CaptureStats { table: self.table.stats(), ..self.stats.clone() }
@@ -294,22 +302,34 @@ impl CaptureLoop {
     }
 }
 
-/// Decode `raw` into `decoded`, counting it (and its weirds) in `stats`.
+/// Decode `raw` into `decoded`, counting it (and its weirds) in `stats`; false when its
+/// timestamp is refused ([`ClockGuard`]): it is then counted with that weird alone, and
+/// neither reassembly nor the flow table may see it.
 fn decode_counted(
     decoder: &mut Decoder,
+    clock: &mut ClockGuard,
     decoded: &mut DecodedPacket,
     stats: &mut CaptureStats,
     raw: &RawPacket<'_>,
-) {
+) -> bool {
     stats.packets += 1;
     stats.bytes += raw.data.len() as u64;
-    decoder.decode_into(raw, decoded);
-    if decoded.layers.is_empty() && !decoded.held_fragment {
-        stats.non_ip_packets += 1;
+    let verdict = clock.check(raw.ts);
+    if let ClockVerdict::Refused(_) = verdict {
+        decoded.reset(raw);
+    } else {
+        decoder.decode_into(raw, decoded);
+        if decoded.layers.is_empty() && !decoded.held_fragment {
+            stats.non_ip_packets += 1;
+        }
+    }
+    if let ClockVerdict::Odd(name) | ClockVerdict::Refused(name) = verdict {
+        decoded.weirds.push(Weird { name, addl: Some(raw.ts.to_string()) });
     }
     for w in &decoded.weirds {
         *stats.weirds.entry(w.name).or_default() += 1;
     }
+    !matches!(verdict, ClockVerdict::Refused(_))
 }
 
 /// Counts the flows passed on.

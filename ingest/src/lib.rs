@@ -35,6 +35,7 @@
 pub mod actions;
 pub mod alert_state;
 pub mod capture;
+pub mod clock_guard;
 pub mod data_dir;
 pub mod dead_letter;
 mod error;

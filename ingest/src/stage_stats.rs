@@ -4,6 +4,7 @@
 //! are the runtime's; this is the shape anything that shows them (the CLI, the
 //! dashboard) shares.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ pub const ALERT_LATENCY_BUCKETS_MS: [f64; 22] = [
 ];
 
 /// A point-in-time copy of one stage's counters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageSnapshot {
     /// The stage's name in the topology.
     pub stage: String,
@@ -44,6 +45,12 @@ pub struct StageSnapshot {
     /// (past the per-batch cap).
     #[serde(default)]
     pub unexplained: u64,
+    /// Scoring stages: models reloaded because their artifact changed.
+    #[serde(default)]
+    pub model_reloads: u64,
+    /// Scoring stages: reloads refused (the loaded model kept serving).
+    #[serde(default)]
+    pub model_reload_failures: u64,
     /// Why the stage failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -69,6 +76,10 @@ pub struct StageSnapshot {
     /// Kafka sources: the partitions this instance owns now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<PartitionSnapshot>,
+    /// Packet sources: weird events by name (Zeek's names, and the clock guard's
+    /// `timestamp_*`), as counted so far.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weirds: BTreeMap<String, u64>,
     /// Webhook sinks: deliveries, retries and what is spooled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSnapshot>,
@@ -174,6 +185,10 @@ pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
             );
         }
     }
+    for s in stages.iter().filter(|s| !s.weirds.is_empty()) {
+        let counts: Vec<String> = s.weirds.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "{indent}{} `{}`: weirds: {}", s.role, s.stage, counts.join(", "));
+    }
     for s in stages {
         if let Some(e) = &s.error {
             let _ = writeln!(out, "{indent}FAILED {} `{}`: {e}", s.role, s.stage);
@@ -193,6 +208,8 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
         ("vigil_stage_lost_total", "Records lost by the stage (a failed write or stage).", 4),
         ("vigil_stage_suppression_evicted_total", "Alert suppression keys evicted at the cap.", 5),
         ("vigil_stage_unexplained_total", "Flows at the alerting threshold left unexplained.", 6),
+        ("vigil_stage_model_reloads_total", "Models reloaded after their artifact changed.", 7),
+        ("vigil_stage_model_reload_failures_total", "Model reloads refused.", 8),
     ];
     for (name, help, which) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -205,6 +222,8 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
                 s.lost,
                 s.suppression_evicted,
                 s.unexplained,
+                s.model_reloads,
+                s.model_reload_failures,
             ][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
@@ -227,6 +246,15 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
     for s in stages {
         let v = u8::from(s.error.is_some());
         let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
+    }
+    if stages.iter().any(|s| !s.weirds.is_empty()) {
+        let name = "vigil_stage_weirds_total";
+        let _ = writeln!(out, "# HELP {name} Weird packets by name.\n# TYPE {name} counter");
+        for s in stages {
+            for (weird, v) in &s.weirds {
+                let _ = writeln!(out, "{name}{{stage=\"{}\",name=\"{weird}\"}} {v}", s.stage);
+            }
+        }
     }
     let gauges = [
         ("vigil_kafka_partition_lag", "Messages of an owned partition not yet consumed."),

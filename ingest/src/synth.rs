@@ -30,17 +30,22 @@ pub enum TrafficKind {
     /// `count` ordinary sessions: DNS query and answer, HTTP GET, a TLS-like exchange on
     /// 443, NTP, in turn.
     BenignMix,
+    /// The benign mix with a broken clock: of every 40 packets, one is stamped in 1970,
+    /// one at the end of 2037 (the latest a classic pcap's signed seconds reach) and one
+    /// three days back.
+    ClockTrouble,
 }
 
 impl TrafficKind {
     /// Every kind, by its CLI name.
-    pub const ALL: [(&'static str, TrafficKind); 6] = [
+    pub const ALL: [(&'static str, TrafficKind); 7] = [
         ("port-scan", TrafficKind::PortScan),
         ("host-sweep", TrafficKind::HostSweep),
         ("ssh-brute-force", TrafficKind::SshBruteForce),
         ("syn-flood", TrafficKind::SynFlood),
         ("fragments", TrafficKind::Fragments),
         ("benign-mix", TrafficKind::BenignMix),
+        ("clock-trouble", TrafficKind::ClockTrouble),
     ];
 }
 
@@ -350,7 +355,7 @@ fn frames(kind: TrafficKind, count: usize, rng: &mut SplitMix64) -> Vec<Vec<u8>>
                 out.extend(fragments(e, 0x1000 + i as u16, &payload, i % 2 == 1));
             }
         }
-        TrafficKind::BenignMix => {
+        TrafficKind::BenignMix | TrafficKind::ClockTrouble => {
             for i in 0..count {
                 let client = [10, 0, (i / 250 % 256) as u8, (1 + i % 250) as u8];
                 let server = [198, 51, 100, 1 + (i % 20) as u8];
@@ -411,11 +416,26 @@ pub fn generate(kind: TrafficKind, config: &GenConfig) -> Vec<Packet> {
     frames(kind, config.count, &mut rng)
         .into_iter()
         .enumerate()
-        .map(|(i, frame)| Packet {
-            ts_us: config.start_us + (i as f64 * gap).round() as i64,
-            frame,
+        .map(|(i, frame)| {
+            let ts_us = config.start_us + (i as f64 * gap).round() as i64;
+            let ts_us = match kind {
+                TrafficKind::ClockTrouble => broken_clock(i, ts_us),
+                _ => ts_us,
+            };
+            Packet { ts_us, frame }
         })
         .collect()
+}
+
+/// [`TrafficKind::ClockTrouble`]'s timestamp for packet `i`, due at `ts_us`.
+fn broken_clock(i: usize, ts_us: i64) -> i64 {
+    const US_PER_SEC: i64 = 1_000_000;
+    match i % 40 {
+        13 => i as i64 * US_PER_SEC,
+        27 => 2_145_830_400 * US_PER_SEC + i as i64,
+        33 => ts_us - 3 * 86_400 * US_PER_SEC,
+        _ => ts_us,
+    }
 }
 
 /// Write `packets` as a classic little-endian pcap (Ethernet, microseconds).

@@ -9,11 +9,13 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::read;
 use vigil_ingest::data_dir::{data_required, shared_data};
 use vigil_ingest::flow::DEFAULT_SENSOR;
+use vigil_ingest::synth::{GenConfig, TrafficKind, generate, write_pcap};
 use vigil_ingest::{FlowRecord, PcapReader, flows_from_batch};
 use vigil_pipelines::extract::flows_from_capture;
 use vigil_pipelines::runtime::{Runner, Topology, TopologyConfig};
@@ -64,9 +66,19 @@ fn tokenized(path: &Path) -> (Vec<FlowRecord>, u64) {
     (by_flow_id(flows), run.token_rows)
 }
 
+/// What a `vigil run` of one capture stored.
+struct Stored {
+    /// Its flows, by flow id.
+    flows: Vec<FlowRecord>,
+    /// The partition of each file written.
+    partitions: Vec<String>,
+    /// The capture source's weird counts.
+    weirds: BTreeMap<String, u64>,
+}
+
 /// `vigil run`: the flows a capture source sent to the store. Its sensor is the default
 /// one, whose uid seed the default flow-table settings of the other paths use.
-async fn stored(path: &Path) -> Vec<FlowRecord> {
+async fn stored(path: &Path) -> Stored {
     let store = tempfile::tempdir().unwrap();
     let text = format!(
         "sensor = {DEFAULT_SENSOR:?}\n[store]\ndir = {:?}\n[sources.capture]\ntype = \"pcap\"\npaths = [{:?}]\n\
@@ -78,13 +90,15 @@ async fn stored(path: &Path) -> Vec<FlowRecord> {
     let topology = tokio::task::block_in_place(|| Topology::build(config)).unwrap();
     let summary = Runner::new(topology).run().await.unwrap();
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let mut flows = Vec::new();
+    let (mut flows, mut partitions) = (Vec::new(), Vec::new());
     for file in list_files(store.path(), Table::Flows).unwrap() {
         for batch in read(&file.path) {
             flows.extend(flows_from_batch(&batch).unwrap());
         }
+        partitions.push(file.partition);
     }
-    by_flow_id(flows)
+    let source = summary.stages.into_iter().find(|s| s.stage == "capture").unwrap();
+    Stored { flows: by_flow_id(flows), partitions, weirds: source.weirds }
 }
 
 /// The first flow that differs, for a readable failure.
@@ -111,10 +125,46 @@ async fn the_three_capture_paths_give_identical_flows() {
         let (got, tokens) = tokenized(&path);
         token_rows += tokens;
         assert!(got == want, "{rel}: netFound path differs:\n{}", first_difference(&want, &got));
-        let got = stored(&path).await;
+        let got = stored(&path).await.flows;
         assert!(got == want, "{rel}: runtime path differs:\n{}", first_difference(&want, &got));
         compared += 1;
     }
     assert!(compared == 0 || token_rows > 0, "the tokenizer followed the flows");
     println!("{compared} captures: the same flows on all three paths");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_clock_is_counted_and_opens_no_partition_in_its_years() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GenConfig { count: 200, ..Default::default() };
+    let packets = generate(TrafficKind::ClockTrouble, &config);
+    let year = |ts: i64| vigil_ingest::time::civil_from_us(ts).year;
+    let count = |y: i64| packets.iter().filter(|p| year(p.ts_us) == y).count() as u64;
+    let (old, future) = (count(1970), count(2037));
+    let back = packets.iter().filter(|p| p.ts_us < config.start_us && year(p.ts_us) == 2023);
+    let back = back.count() as u64;
+    assert!(old > 10 && future > 10 && back > 10, "{old} {future} {back}");
+    let write = |name: &str, keep: &dyn Fn(i64) -> bool| {
+        let path = dir.path().join(name);
+        let kept: Vec<_> = packets.iter().filter(|p| keep(p.ts_us)).cloned().collect();
+        write_pcap(std::fs::File::create(&path).unwrap(), &kept).unwrap();
+        path
+    };
+    let broken = write("broken.pcap", &|_| true);
+    let without = write("without.pcap", &|ts| year(ts) == 2023);
+
+    // The refused packets change nothing: the flows are those of the capture without them.
+    let want = extracted(&without);
+    assert_eq!(extracted(&broken), want);
+    let run = stored(&broken).await;
+    assert!(run.flows == want, "runtime path differs:\n{}", first_difference(&want, &run.flows));
+    for p in &run.partitions {
+        assert!(p.starts_with("date=2023-11-"), "a partition out of the capture's days: {p}");
+    }
+    let expected = BTreeMap::from([
+        ("timestamp_implausibly_old".to_string(), old),
+        ("timestamp_in_future".to_string(), future),
+        ("timestamp_went_backwards".to_string(), back),
+    ]);
+    assert_eq!(run.weirds, expected, "the run counts each odd packet once");
 }

@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use common::{VIGIL, repo, udp_capture};
-use vigil_pipelines::sql::{QueryLimits, open_store, run_query};
+use common::{VIGIL, counts, repo, udp_capture};
 
 /// A topology with one source (`source`, TOML body) stored in `store`, written to `dir`.
 fn one_source(dir: &Path, sensor: &str, store: &Path, source: &str) -> PathBuf {
@@ -62,20 +59,6 @@ fn kill_then_rerun(config: &Path, checkpoint: &Path, code: i32) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{err}");
     err
-}
-
-/// The first column of the first row of each query, as i64.
-fn counts(store: &Path, queries: &[&str]) -> Vec<i64> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let ctx = open_store(store, QueryLimits::default()).await.unwrap();
-        let mut out = Vec::new();
-        for q in queries {
-            let r = run_query(&ctx, q, &QueryLimits::default()).await.unwrap();
-            out.push(r.batches[0].column(0).as_primitive::<Int64Type>().value(0));
-        }
-        out
-    })
 }
 
 /// `pcap` (classic pcap, records all of the first one's size) cut into `parts` files

@@ -72,14 +72,7 @@ impl Decoder {
     /// Decode one frame into `out`, reusing its buffers (no allocation per packet
     /// once they have grown). Every field of `out` is overwritten.
     pub fn decode_into(&mut self, raw: &RawPacket<'_>, out: &mut DecodedPacket) {
-        out.ts = raw.ts;
-        out.wire_len = raw.wire_len;
-        out.cap_len = raw.data.len() as u32;
-        out.vlan = None;
-        out.inner_vlan = None;
-        out.layers.clear();
-        out.weirds.clear();
-        out.held_fragment = false;
+        out.reset(raw);
         self.defrag.configure(self.config.max_fragment_datagrams, self.config.fragment_timeout_us);
         let mut ctx = Ctx {
             out,

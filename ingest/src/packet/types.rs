@@ -282,6 +282,21 @@ pub struct DecodedPacket {
 }
 
 impl DecodedPacket {
+    /// Nothing decoded yet from `raw`: its timestamp and lengths, no layers or weirds
+    /// (buffers kept for reuse).
+    pub fn reset(&mut self, raw: &RawPacket<'_>) {
+        self.ts = raw.ts;
+        self.wire_len = raw.wire_len;
+        self.cap_len = raw.data.len() as u32;
+        self.vlan = None;
+        self.inner_vlan = None;
+        self.layers.clear();
+        self.weirds.clear();
+        self.held_fragment = false;
+    }
+}
+
+impl DecodedPacket {
     /// The innermost IP layer, which is the connection an analyst cares about.
     pub fn innermost(&self) -> Option<&NetLayer> {
         self.layers.last()

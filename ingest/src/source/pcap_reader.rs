@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,13 +58,15 @@ impl<'a> ReadPacket<'a> {
 
 /// Reads packets from one capture source.
 pub struct PcapReader {
+    /// Declared before `inflater`: dropping it first closes the pipe's read end, so
+    /// an inflater still writing stops with a broken pipe before it is joined.
     handle: Handle,
     name: String,
     linktype: LinkType,
     index: u64,
     bytes_read: u64,
     total_bytes: Option<u64>,
-    inflater: Option<JoinHandle<io::Result<()>>>,
+    inflater: Inflater,
     live_buf: Vec<u8>,
     stop: Option<Arc<AtomicBool>>,
 }
@@ -102,7 +104,7 @@ impl PcapReader {
                 .map(|r| r.with_total(total));
         }
         if let Some(classic) = ClassicPcap::open(file).map_err(io_err)? {
-            return Ok(Self::new(Handle::Classic(classic), name, None).with_total(total));
+            return Ok(Self::new(Handle::Classic(classic), name, Inflater(None)).with_total(total));
         }
         Self::open_with_libpcap(path).map(|r| r.with_total(total))
     }
@@ -112,7 +114,7 @@ impl PcapReader {
         let name = path.display().to_string();
         let cap = Capture::from_file_with_precision(path, Precision::Micro)
             .map_err(|e| not_capture(&name, e))?;
-        Ok(Self::new(Handle::Offline(cap), name, None))
+        Ok(Self::new(Handle::Offline(cap), name, Inflater(None)))
     }
 
     /// Open a live interface (promiscuous, full snaplen).
@@ -125,7 +127,7 @@ impl PcapReader {
             })
             .and_then(|c| c.setnonblock())
             .map_err(|e| capture_err(interface, 0, e))?;
-        Ok(Self::new(Handle::Live(cap), interface.to_string(), None))
+        Ok(Self::new(Handle::Live(cap), interface.to_string(), Inflater(None)))
     }
 
     /// Read a capture from any byte stream (inflating gzip if it starts with the gzip magic).
@@ -162,15 +164,18 @@ impl PcapReader {
                 pipe_wr.flush()
             })
             .map_err(|source| IngestError::Io { path: PathBuf::from(&name), source })?;
-        let fd = OwnedFd::from(pipe_rd).into_raw_fd();
-        // SAFETY: `fd` is a freshly created pipe read end that we own; libpcap takes
-        // ownership and closes it when the capture is dropped.
-        let cap = unsafe { Capture::from_raw_fd_with_precision(fd, Precision::Micro) }
-            .map_err(|e| not_capture(&name, e))?;
-        Ok(Self::new(Handle::Offline(cap), name, Some(inflater)).with_total_opt(total))
+        let inflater = Inflater(Some(inflater));
+        // libpcap opens the pipe by name, so that when it refuses the header it closes
+        // its own stream (`pcap_fopen_offline` would leave a handed-over one open,
+        // and the inflater blocked on it). Ours closes here either way.
+        let by_name = format!("/dev/fd/{}", pipe_rd.as_raw_fd());
+        let cap = Capture::from_file_with_precision(&by_name, Precision::Micro);
+        drop(pipe_rd);
+        let cap = cap.map_err(|e| not_capture(&name, e))?;
+        Ok(Self::new(Handle::Offline(cap), name, inflater).with_total_opt(total))
     }
 
-    fn new(handle: Handle, name: String, inflater: Option<JoinHandle<io::Result<()>>>) -> Self {
+    fn new(handle: Handle, name: String, inflater: Inflater) -> Self {
         let linktype = LinkType(match &handle {
             Handle::Classic(c) => c.linktype(),
             Handle::Offline(c) => c.get_datalink().0 as u32,
@@ -256,7 +261,7 @@ impl PcapReader {
             Handle::Offline(c) => match c.next_packet() {
                 Ok(p) => (*p.header, p.data),
                 Err(pcap::Error::NoMorePackets) => {
-                    join_inflater(&mut self.inflater, &self.name)?;
+                    self.inflater.join(&self.name)?;
                     return Ok(None);
                 }
                 Err(e) => return Err(capture_err(&self.name, index, e)),
@@ -295,12 +300,38 @@ fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
     unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
 }
 
-fn join_inflater(inflater: &mut Option<JoinHandle<io::Result<()>>>, name: &str) -> Result<()> {
-    if let Some(handle) = inflater.take() {
-        let res = handle.join().unwrap_or_else(|_| Err(io::Error::other("inflater panicked")));
-        res.map_err(|source| IngestError::Io { path: PathBuf::from(name), source })?;
+/// How long dropping a reader waits for its inflater thread to notice the closed pipe.
+const INFLATER_DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The helper thread that feeds libpcap's pipe; joined at the end of the capture, or
+/// when the reader is dropped early.
+struct Inflater(Option<JoinHandle<io::Result<()>>>);
+
+impl Inflater {
+    /// Wait for the thread and report its I/O error, once.
+    fn join(&mut self, name: &str) -> Result<()> {
+        if let Some(handle) = self.0.take() {
+            let res = handle.join().unwrap_or_else(|_| Err(io::Error::other("inflater panicked")));
+            res.map_err(|source| IngestError::Io { path: PathBuf::from(name), source })?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Drop for Inflater {
+    /// A reader dropped mid-capture: the pipe is closed by now, so a thread still
+    /// copying ends with a broken pipe. One blocked reading its own input (a quiet
+    /// stdin) is left detached after [`INFLATER_DROP_WAIT`] rather than hang the caller.
+    fn drop(&mut self) {
+        let Some(handle) = self.0.take() else { return };
+        let deadline = std::time::Instant::now() + INFLATER_DROP_WAIT;
+        while !handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        }
+    }
 }
 
 fn capture_err(name: &str, index: u64, e: pcap::Error) -> IngestError {
@@ -375,6 +406,31 @@ mod tests {
         assert!(err_a.is_none() && err_b.is_none());
         assert_eq!(a, vec![(0, 1_700_000_000_000_250, 60), (1, 1_700_000_001_000_250, 70)]);
         assert_eq!(a, b);
+    }
+
+    /// Descriptors this process has open.
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    }
+
+    #[test]
+    fn refused_or_abandoned_streams_release_their_pipe_and_thread() {
+        // Bigger than a pipe's buffer, so an inflater left holding the pipe would block.
+        let garbage = vec![0x5au8; 1 << 20];
+        let mut big = tiny_pcap(&[&[7u8; 1000]]);
+        for _ in 0..1000 {
+            big.extend_from_slice(&tiny_pcap(&[&[7u8; 1000]])[24..]);
+        }
+        let before = open_fds();
+        for _ in 0..200 {
+            let e = PcapReader::from_reader("junk", io::Cursor::new(garbage.clone())).unwrap_err();
+            assert!(e.to_string().starts_with("junk"), "{e}");
+            let mut r = PcapReader::from_reader("big", io::Cursor::new(big.clone())).unwrap();
+            assert!(r.next_packet().unwrap().is_some());
+        }
+        // Other tests run beside this one, so allow them a few descriptors.
+        let after = open_fds();
+        assert!(after < before + 50, "{before} descriptors open before, {after} after");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`). A day past the month's end rolls into the next month.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

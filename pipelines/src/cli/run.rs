@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// first (repeatable; before the file's `models`).
     #[arg(long, value_name = "DIR")]
     models: Vec<PathBuf>,
+    /// Print the topology as it would run (file and `VIGIL_…` overrides), secrets
+    /// redacted, and exit.
+    #[arg(long, conflicts_with = "check")]
+    print_config: bool,
     /// Check the topology (models, files, wiring) and exit.
     #[arg(long)]
     check: bool,
@@ -50,6 +54,10 @@ pub struct RunArgs {
 
 /// Run `vigil run`.
 pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    if args.print_config {
+        print!("{}", TopologyConfig::effective_text(&args.config)?);
+        return Ok(Outcome::Complete);
+    }
     let mut config = TopologyConfig::from_path(&args.config)?;
     if let Some(d) = args.data {
         config.store.dir = Some(d);

@@ -540,11 +540,7 @@ impl TopologyConfig {
     /// ([`super::env_overrides`]); its relative paths are made relative to the file's
     /// directory.
     pub fn from_path(path: &Path) -> anyhow::Result<TopologyConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let applied = super::env_overrides::apply(&mut table, std::env::vars())?;
+        let (text, table, applied) = Self::read_with_overrides(path)?;
         let mut config = match applied.is_empty() {
             true => Self::from_toml(&text, path)?,
             false => {
@@ -556,6 +552,23 @@ impl TopologyConfig {
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)
+    }
+
+    /// The topology file as the run sees it (the environment's overrides applied), with
+    /// its secrets redacted ([`super::redact`]): what `vigil run --print-config` shows.
+    pub fn effective_text(path: &Path) -> anyhow::Result<String> {
+        let (_, table, _) = Self::read_with_overrides(path)?;
+        Ok(toml::to_string(&super::redact::redact(&table))?)
+    }
+
+    /// The file's text, its table with the environment's overrides, and those applied.
+    fn read_with_overrides(path: &Path) -> anyhow::Result<(String, toml::Table, Vec<String>)> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let applied = super::env_overrides::apply(&mut table, std::env::vars())?;
+        Ok((text, table, applied))
     }
 
     /// Make relative input paths, model directories, mapping files and the store

@@ -28,6 +28,7 @@ pub mod http_client;
 pub mod kafka_sink;
 pub mod outputs;
 pub mod record;
+pub mod redact;
 pub mod rows;
 pub mod runner;
 pub mod sinks;

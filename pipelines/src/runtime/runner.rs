@@ -24,6 +24,7 @@ use super::record::Envelope;
 use super::sources::SourceContext;
 use super::stats::{StageSnapshot, StageStats, StatsRegistry};
 use super::topology::Topology;
+use super::transforms::ModelReload;
 use super::transforms::Transform;
 use crate::store::{Table, compact_table, enforce_retention};
 
@@ -110,7 +111,7 @@ impl Runner {
     /// Run until every source has ended (or been stopped) and everything is committed.
     pub async fn run(self) -> anyhow::Result<RunSummary> {
         let started = Instant::now();
-        let Runner { topology, stop, stats } = self;
+        let Runner { mut topology, stop, stats } = self;
         let cap = topology.config.channel_capacity;
         let score_pool = Arc::new(Semaphore::new(topology.scoring_workers));
 
@@ -173,7 +174,9 @@ impl Runner {
             });
             tasks.push(("source", named.0, named.1, task));
         }
+        let mut reloads = std::mem::take(&mut topology.reloads);
         for (name, transform, _) in topology.transforms {
+            let reload = reloads.remove(&name).map(|r| Arc::new(std::sync::Mutex::new(r)));
             let batcher =
                 topology.batching.get(&name).map(|b| Batcher::new(b.max_rows, b.max_delay));
             let rx = receivers.remove(&name).expect("a channel per transform");
@@ -190,6 +193,7 @@ impl Runner {
                     pool,
                     held: Vec::new(),
                     batcher,
+                    reload,
                 };
                 if let Err(e) = stage.run(rx, &failures.stop).await {
                     failures.fail("transform", &name, &st, &e);
@@ -310,6 +314,8 @@ struct TransformStage {
     held: Vec<(Acks, i64)>,
     /// Joins small batches before scoring (scoring transforms only).
     batcher: Option<Batcher>,
+    /// Reloads the model when its artifact changes (scoring transforms only).
+    reload: Option<Arc<std::sync::Mutex<ModelReload>>>,
 }
 
 impl TransformStage {
@@ -360,8 +366,12 @@ impl TransformStage {
         let started = Instant::now();
         let permit = self.pool.clone().acquire_owned().await?;
         let (st, transform) = (self.stats.clone(), self.transform.clone());
+        let reload = self.reload.clone();
         let result = tokio::task::spawn_blocking(move || {
             let mut t = lock(&transform);
+            if let Some(r) = reload {
+                r.lock().unwrap_or_else(|e| e.into_inner()).poll(&mut t, &st);
+            }
             let result = t.apply(env, &st);
             st.set_suppression_evicted(t.suppression_evicted());
             drop(permit);

@@ -4,6 +4,7 @@
 //! scoring transform's tokenize and score time); rendered as Prometheus text and as
 //! JSON for `vigil stats`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ pub struct StageStats {
     lost: AtomicU64,
     suppression_evicted: AtomicU64,
     unexplained: AtomicU64,
+    model_reloads: AtomicU64,
+    model_reload_failures: AtomicU64,
     error: Mutex<Option<String>>,
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
@@ -32,6 +35,7 @@ pub struct StageStats {
     tokenize_us: AtomicU64,
     score_us: AtomicU64,
     partitions: Mutex<Vec<PartitionSnapshot>>,
+    weirds: Mutex<BTreeMap<String, u64>>,
     webhook: std::sync::OnceLock<DeliveryCounters>,
     alert_latency: [AtomicU64; ALERT_LATENCY_BUCKETS_MS.len() + 1],
     alert_latency_us_sum: AtomicU64,
@@ -55,6 +59,19 @@ fn add_us(counter: &AtomicU64, took: Duration) {
 }
 
 impl StageStats {
+    /// A model reload, done (`true`) or refused.
+    pub fn add_model_reload(&self, done: bool) {
+        let counter = if done { &self.model_reloads } else { &self.model_reload_failures };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A packet source's weird counts so far (they replace the last ones).
+    pub fn set_weirds(&self, weirds: &BTreeMap<&'static str, u64>) {
+        let mut mine = self.weirds.lock().unwrap_or_else(|e| e.into_inner());
+        mine.clear();
+        mine.extend(weirds.iter().map(|(k, v)| (k.to_string(), *v)));
+    }
+
     /// The Kafka partitions a source owns now, with their offsets.
     pub fn set_partitions(&self, partitions: Vec<PartitionSnapshot>) {
         *self.partitions.lock().unwrap_or_else(|e| e.into_inner()) = partitions;
@@ -183,6 +200,8 @@ impl StageStats {
             lost: load(&self.lost),
             suppression_evicted: load(&self.suppression_evicted),
             unexplained: load(&self.unexplained),
+            model_reloads: load(&self.model_reloads),
+            model_reload_failures: load(&self.model_reload_failures),
             error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),
@@ -192,6 +211,7 @@ impl StageStats {
             tokenize_seconds: load(&self.tokenize_us) as f64 / 1e6,
             score_seconds: load(&self.score_us) as f64 / 1e6,
             partitions: self.partitions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            weirds: self.weirds.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             webhook: self.webhook.get().map(|w| WebhookSnapshot {
                 delivered: load(&w.delivered),
                 retries: load(&w.retries),

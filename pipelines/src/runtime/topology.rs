@@ -7,7 +7,7 @@
 //! Building creates nothing on disk.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use super::sinks::{EveWriter, KafkaWriter, Sink, StoreSink, WebhookSink};
 use super::sources::KafkaFormat;
 use super::sources::Source;
 use super::store_sink::{DEFAULT_FLUSH_AGE, DEFAULT_FLUSH_ROWS};
-use super::transforms::{NetfoundTransform, Transform, load_model};
+use super::transforms::{ModelReload, NetfoundTransform, Transform, load_model};
 use crate::store::{Partitioning, StoreWriter, Table, default_store_dir};
 
 /// A checked topology, ready to run.
@@ -40,6 +40,8 @@ pub struct Topology {
     pub models: BTreeMap<String, Arc<Model>>,
     /// The batcher of each scoring transform.
     pub batching: BTreeMap<String, ScoreBatching>,
+    /// What reloads each scoring transform's model when its artifact changes.
+    pub reloads: BTreeMap<String, ModelReload>,
     /// Batches scored at once (the scoring pool's size).
     pub scoring_workers: usize,
     /// The console a `dashboard` sink serves, its live feed the sink's.
@@ -162,6 +164,7 @@ impl Topology {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let scoring_workers = config.scoring.workers.unwrap_or(cores).max(1);
         let mut models = BTreeMap::new();
+        let mut reloads = BTreeMap::new();
         let mut built: BTreeMap<String, Transform> = BTreeMap::new();
         for (name, tc) in &config.transforms {
             if matches!(tc, TransformConfig::Alerts { .. }) || unfound.contains_key(name) {
@@ -172,6 +175,8 @@ impl Topology {
                 built.insert(name.clone(), t);
             }
             if let Some(m) = model {
+                let artifact = m.path().parent().unwrap_or(Path::new("."));
+                reloads.insert(name.clone(), ModelReload::new(name, tc, scoring_workers, artifact));
                 models.insert(name.clone(), m);
             }
         }
@@ -392,6 +397,7 @@ impl Topology {
             sinks,
             models,
             batching,
+            reloads,
             scoring_workers,
             console: console.map(|(_, c)| c),
         })

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use vigil_pipelines::sql::{QueryLimits, open_store, run_query};
 
 /// The `vigil` binary under test.
 pub const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
@@ -64,4 +67,18 @@ pub fn udp_capture(flows: u32, per_flow: u32, gap_us: u64) -> Vec<u8> {
     let mut v = Vec::new();
     vigil_ingest::synth::write_pcap(&mut v, &packets).unwrap();
     v
+}
+
+/// The first column of the first row of each query, as i64.
+pub fn counts(store: &Path, queries: &[&str]) -> Vec<i64> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let ctx = open_store(store, QueryLimits::default()).await.unwrap();
+        let mut out = Vec::new();
+        for q in queries {
+            let r = run_query(&ctx, q, &QueryLimits::default()).await.unwrap();
+            out.push(r.batches[0].column(0).as_primitive::<Int64Type>().value(0));
+        }
+        out
+    })
 }

@@ -370,25 +370,11 @@ mod tests {
         StageSnapshot {
             stage: role.into(),
             role: role.into(),
-            records_in: 0,
-            records_out: 0,
-            unscored: 0,
-            lost: 0,
-            suppression_evicted: 0,
-            unexplained: 0,
-            error: None,
-            dead_lettered: 0,
-            batches: 0,
-            latency_buckets: Vec::new(),
             latency_seconds_sum: latency,
             busy_seconds: busy,
-            blocked_seconds: 0.0,
             tokenize_seconds: tokenize,
             score_seconds: score,
-            partitions: Vec::new(),
-            webhook: None,
-            alert_latency_buckets: Vec::new(),
-            alert_latency_seconds_sum: 0.0,
+            ..StageSnapshot::default()
         }
     }
 

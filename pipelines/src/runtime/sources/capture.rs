@@ -230,6 +230,7 @@ impl Flows<'_> {
 
     fn flush(&mut self) -> anyhow::Result<()> {
         self.ctx.stats.add_tokenize(self.packets.take_tokenize_time());
+        self.ctx.stats.set_weirds(self.packets.capture.weirds());
         let (rows, waited) = self.pending.take();
         let state = match &mut self.ledger {
             Some(l) => Some(serde_json::to_value(l.checkpoint())?),

@@ -252,6 +252,7 @@ impl Batch {
                 Some(p) => {
                     let decoded = p.decode(&messages, &ctx.sensor)?;
                     ctx.stats.add_tokenize(p.take_tokenize_time());
+                    ctx.stats.set_weirds(p.weirds());
                     decoded
                 }
                 None => format.decode(&messages, &ctx.sensor)?,

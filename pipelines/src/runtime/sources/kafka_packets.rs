@@ -176,6 +176,11 @@ impl KafkaPackets {
         self.flows.take_tokenize_time()
     }
 
+    /// Weird events by name so far.
+    pub fn weirds(&self) -> &std::collections::BTreeMap<&'static str, u64> {
+        self.flows.capture.weirds()
+    }
+
     /// For each partition read, the offset to store once the flows ended so far are
     /// delivered: the first offset of its oldest open flow, else the next to read.
     pub fn offsets(&self) -> Vec<(String, i32, i64)> {

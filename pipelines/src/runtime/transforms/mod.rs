@@ -10,6 +10,7 @@ mod alerts;
 pub mod explain;
 mod flows;
 mod metrics;
+pub mod reload;
 pub mod verdict;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use actions::ActionsTransform;
 pub use alerts::{AlertsTransform, model_info};
 pub use flows::{FlowTransform, NetfoundTransform};
 pub use metrics::MetricsTransform;
+pub use reload::ModelReload;
 
 use super::config::TransformConfig;
 use super::record::{Envelope, RecordKind};
