@@ -51,6 +51,15 @@ pub struct StageSnapshot {
     /// Scoring stages: reloads refused (the loaded model kept serving).
     #[serde(default)]
     pub model_reload_failures: u64,
+    /// Store sinks: waiting for space on a full disk now (reading nothing meanwhile).
+    #[serde(default)]
+    pub disk_full: bool,
+    /// Store sinks: files removed to make room on a full disk, and their bytes.
+    #[serde(default)]
+    pub room_made_files: u64,
+    /// See `room_made_files`.
+    #[serde(default)]
+    pub room_made_bytes: u64,
     /// Why the stage failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -185,6 +194,9 @@ pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
             );
         }
     }
+    for s in stages.iter().filter(|s| s.disk_full) {
+        let _ = writeln!(out, "{indent}{} `{}`: DISK FULL, waiting for space", s.role, s.stage);
+    }
     for s in stages.iter().filter(|s| !s.weirds.is_empty()) {
         let counts: Vec<String> = s.weirds.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "{indent}{} `{}`: weirds: {}", s.role, s.stage, counts.join(", "));
@@ -210,6 +222,8 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
         ("vigil_stage_unexplained_total", "Flows at the alerting threshold left unexplained.", 6),
         ("vigil_stage_model_reloads_total", "Models reloaded after their artifact changed.", 7),
         ("vigil_stage_model_reload_failures_total", "Model reloads refused.", 8),
+        ("vigil_stage_room_made_files_total", "Files removed to make room on a full disk.", 9),
+        ("vigil_stage_room_made_bytes_total", "Bytes removed to make room on a full disk.", 10),
     ];
     for (name, help, which) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -224,6 +238,8 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
                 s.unexplained,
                 s.model_reloads,
                 s.model_reload_failures,
+                s.room_made_files,
+                s.room_made_bytes,
             ][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
@@ -240,6 +256,15 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
             let v = [s.busy_seconds, s.blocked_seconds, s.tokenize_seconds, s.score_seconds][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
+    }
+    let name = "vigil_stage_disk_full";
+    let _ = writeln!(
+        out,
+        "# HELP {name} 1 while a store sink waits for disk space.\n# TYPE {name} gauge"
+    );
+    for s in stages {
+        let v = u8::from(s.disk_full);
+        let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
     }
     let name = "vigil_stage_failed";
     let _ = writeln!(out, "# HELP {name} 1 when the stage failed.\n# TYPE {name} gauge");

@@ -189,7 +189,14 @@ impl Checkpointer {
             self.advance(through);
         }
         let due = self.last_write.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
-        if due { self.write() } else { Ok(()) }
+        match if due { self.write() } else { Ok(()) } {
+            // The state stays unwritten and is written at the next poll with space.
+            Err(e) if crate::store::room::is_disk_full(&e) => {
+                tracing::warn!("checkpoint not written, disk full: {e}");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Wait for every batch's fate (at most `timeout`) and write the final checkpoint.
@@ -214,7 +221,11 @@ impl Checkpointer {
             return Ok(());
         };
         let bytes = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
-        write_atomic(path, &bytes)?;
+        if let Err(e) = write_atomic(path, &bytes) {
+            // Kept for the next write, unless a newer state came meanwhile.
+            self.unwritten.get_or_insert(state);
+            return Err(e);
+        }
         self.last_write = Some(Instant::now());
         Ok(())
     }

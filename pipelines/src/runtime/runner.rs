@@ -21,6 +21,7 @@ use super::batcher::Batcher;
 use super::checkpoint::{Checkpointer, checkpoint_path};
 use super::outputs::Outputs;
 use super::record::Envelope;
+use super::sinks::Sink;
 use super::sources::SourceContext;
 use super::stats::{StageSnapshot, StageStats, StatsRegistry};
 use super::topology::Topology;
@@ -201,7 +202,10 @@ impl Runner {
             });
             tasks.push(("transform", named.0, named.1, task));
         }
-        for (name, sink, _) in topology.sinks {
+        for (name, mut sink, _) in topology.sinks {
+            if let Sink::Store(s) = &mut sink {
+                s.stop_when(stop.clone());
+            }
             let rx = receivers.remove(&name).expect("a channel per sink");
             let st = stats.stage(&name, "sink");
             let failures = failures.clone();

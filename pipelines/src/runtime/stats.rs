@@ -26,6 +26,11 @@ pub struct StageStats {
     unexplained: AtomicU64,
     model_reloads: AtomicU64,
     model_reload_failures: AtomicU64,
+    disk_full: std::sync::atomic::AtomicBool,
+    /// When the wait the source is in now began (see [`StageStats::blocked`]).
+    blocked_since: Mutex<Option<Instant>>,
+    room_made_files: AtomicU64,
+    room_made_bytes: AtomicU64,
     error: Mutex<Option<String>>,
     batches: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
@@ -59,6 +64,17 @@ fn add_us(counter: &AtomicU64, took: Duration) {
 }
 
 impl StageStats {
+    /// A store sink starts (`true`) or stops waiting for disk space.
+    pub fn set_disk_full(&self, full: bool) {
+        self.disk_full.store(full, Ordering::Relaxed);
+    }
+
+    /// A file of `bytes` removed to make room on a full disk.
+    pub fn add_room_made(&self, bytes: u64) {
+        self.room_made_files.fetch_add(1, Ordering::Relaxed);
+        self.room_made_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// A model reload, done (`true`) or refused.
     pub fn add_model_reload(&self, done: bool) {
         let counter = if done { &self.model_reloads } else { &self.model_reload_failures };
@@ -162,6 +178,17 @@ impl StageStats {
         add_us(&self.blocked_us, took);
     }
 
+    /// Run `f`, a wait on what is downstream (a full channel, a full disk): counted as
+    /// blocked time, which the counters show growing while it lasts.
+    pub fn blocked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        *self.blocked_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+        let out = f();
+        *self.blocked_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.add_blocked(started.elapsed());
+        out
+    }
+
     /// The blocked time counted so far, in seconds.
     pub fn blocked_seconds(&self) -> f64 {
         self.blocked_us.load(Ordering::Relaxed) as f64 / 1e6
@@ -202,12 +229,20 @@ impl StageStats {
             unexplained: load(&self.unexplained),
             model_reloads: load(&self.model_reloads),
             model_reload_failures: load(&self.model_reload_failures),
+            disk_full: self.disk_full.load(Ordering::Relaxed),
+            room_made_files: load(&self.room_made_files),
+            room_made_bytes: load(&self.room_made_bytes),
             error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             batches: load(&self.batches),
             latency_buckets: self.buckets.iter().map(load).collect(),
             latency_seconds_sum: load(&self.latency_us_sum) as f64 / 1e6,
             busy_seconds: load(&self.busy_us) as f64 / 1e6,
-            blocked_seconds: load(&self.blocked_us) as f64 / 1e6,
+            blocked_seconds: (load(&self.blocked_us) as f64 / 1e6)
+                + self
+                    .blocked_since
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map_or(0.0, |s| s.elapsed().as_secs_f64()),
             tokenize_seconds: load(&self.tokenize_us) as f64 / 1e6,
             score_seconds: load(&self.score_us) as f64 / 1e6,
             partitions: self.partitions.lock().unwrap_or_else(|e| e.into_inner()).clone(),

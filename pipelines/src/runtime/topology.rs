@@ -304,11 +304,17 @@ impl Topology {
                     else {
                         continue;
                     };
-                    Sink::Store(StoreSink::new(
-                        writer,
-                        config.store.flush_rows.unwrap_or(DEFAULT_FLUSH_ROWS),
-                        config.store.flush_ms.map_or(DEFAULT_FLUSH_AGE, Duration::from_millis),
-                    ))
+                    let Some(make_room) = p.check(make_room_tables(&config.store)) else {
+                        continue;
+                    };
+                    Sink::Store(
+                        StoreSink::new(
+                            writer,
+                            config.store.flush_rows.unwrap_or(DEFAULT_FLUSH_ROWS),
+                            config.store.flush_ms.map_or(DEFAULT_FLUSH_AGE, Duration::from_millis),
+                        )
+                        .make_room(make_room),
+                    )
                 }
                 SinkConfig::Eve { path, .. } => {
                     if wired && !fed.contains(&RecordKind::Alerts) {
@@ -442,6 +448,14 @@ fn store_writer(
         writer = writer.with_partitioning(table, Partitioning::resolve(dir, table, Some(*layout))?);
     }
     Ok(writer)
+}
+
+/// The tables whose retention lets a store sink remove their oldest files on a full disk.
+fn make_room_tables(config: &StoreConfig) -> anyhow::Result<Vec<Table>> {
+    let allowed = config.retention.iter().filter(|(_, r)| r.make_room);
+    allowed
+        .map(|(name, _)| name.parse().map_err(|e| anyhow::anyhow!("store.retention: {e}")))
+        .collect()
 }
 
 /// Whether `path` exists or could be created: its nearest existing ancestor is a

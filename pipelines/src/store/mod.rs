@@ -31,6 +31,7 @@ pub mod origin;
 pub mod partitioning;
 pub mod quarantine;
 pub mod retention;
+pub mod room;
 pub mod writer;
 
 use std::path::PathBuf;

@@ -19,6 +19,10 @@ pub struct Retention {
     /// Past this total size the oldest files are removed.
     #[serde(default)]
     pub max_bytes: Option<u64>,
+    /// When the disk is full, a store sink removes this table's oldest files, one at a
+    /// time, to make room for new rows (instead of waiting for space).
+    #[serde(default)]
+    pub make_room: bool,
 }
 
 mod opt_secs {
@@ -142,7 +146,7 @@ mod tests {
         let w = StoreWriter::new(dir.path(), "r");
         let july = vigil_ingest::time::civil_to_us(2016, 7, 15, 0, 0, 0, 0).unwrap();
         w.write(Table::Metrics, &batch(july)).unwrap();
-        let day = Retention { max_age: Some(Duration::from_secs(86_400)), max_bytes: None };
+        let day = Retention { max_age: Some(Duration::from_secs(86_400)), ..Default::default() };
         // 2016-08-01 12:00: July ended 12 hours ago, less than a day.
         let aug = vigil_ingest::time::civil_to_us(2016, 8, 1, 12, 0, 0, 0).unwrap();
         assert_eq!(enforce_retention(dir.path(), Table::Metrics, &day, aug).unwrap().files, 0);
@@ -161,14 +165,15 @@ mod tests {
             w.write(Table::Metrics, &batch(now - h * HOUR)).unwrap();
         }
         // A day of age: the file 30 hours old goes.
-        let day = Retention { max_age: Some(Duration::from_secs(86_400)), max_bytes: None };
+        let day = Retention { max_age: Some(Duration::from_secs(86_400)), ..Default::default() };
         let s = enforce_retention(dir.path(), Table::Metrics, &day, now).unwrap();
         assert_eq!(s.files, 1);
         let left = list_files(dir.path(), Table::Metrics).unwrap();
         assert_eq!(left.len(), 3);
         assert_eq!(left[0].partition, "date=2026-11-29/hour=07");
         // Room for two files: the oldest of the three goes.
-        let size = Retention { max_age: None, max_bytes: Some(left[1].bytes + left[2].bytes) };
+        let size =
+            Retention { max_bytes: Some(left[1].bytes + left[2].bytes), ..Default::default() };
         enforce_retention(dir.path(), Table::Metrics, &size, now).unwrap();
         let left = list_files(dir.path(), Table::Metrics).unwrap();
         let parts: Vec<&str> = left.iter().map(|f| f.partition.as_str()).collect();

@@ -142,7 +142,14 @@ impl StoreWriter {
         for ((key, schema), (batches, metadata)) in groups {
             let rows = concat_batches(&schemas[schema], &batches).map_err(io::Error::other)?;
             out.rows += rows.num_rows();
-            out.files.push(self.write_file(table, &layout.name(key), &rows, &metadata)?);
+            match self.write_file(table, &layout.name(key), &rows, &metadata) {
+                Ok(path) => out.files.push(path),
+                Err(e) => {
+                    // All or nothing: a retry (after a full disk) must not store twice.
+                    out.files.iter().for_each(|f| drop(std::fs::remove_file(f)));
+                    return Err(e);
+                }
+            }
         }
         Ok(out)
     }

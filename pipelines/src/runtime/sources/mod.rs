@@ -110,10 +110,39 @@ impl SourceContext {
 
     /// Write `state` as the checkpoint now: the source starts its input from the
     /// beginning (see [`Checkpointer::start`]).
+    ///
+    /// On a full disk it waits for space (reading nothing, reported as the stage's
+    /// `disk_full`) until the run is asked to stop.
     pub fn start_checkpoint(&self, state: serde_json::Value) -> anyhow::Result<()> {
-        self.checkpointer().start(state).map_err(|e| {
+        self.with_space(|| self.checkpointer().start(state.clone())).map_err(|e| {
             anyhow::anyhow!("source `{}`: cannot write the checkpoint: {e}", self.name)
         })
+    }
+
+    /// Run the write `f`; while it fails for a full disk, and the run is not asked to
+    /// stop, wait for space and try again (the wait is blocked time, and the stage
+    /// shows `disk_full`).
+    fn with_space<T>(&self, mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+        let (mut wait, mut warned) = (Duration::from_millis(250), false);
+        loop {
+            match f() {
+                Err(e) if crate::store::room::is_disk_full(&e) && !self.stopped() => {
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(
+                            source = %self.name,
+                            "disk full ({e}): waiting for space to write the checkpoint"
+                        );
+                        self.stats.set_disk_full(true);
+                    }
+                    self.stats.blocked(|| std::thread::sleep(wait));
+                    wait = (wait * 2).min(Duration::from_secs(4));
+                }
+                result => {
+                    self.stats.set_disk_full(false);
+                    return result;
+                }
+            }
+        }
     }
 
     /// Hand acknowledged states back ([`delivered`](Self::delivered)) instead of
@@ -195,19 +224,23 @@ impl SourceContext {
 
     /// Send downstream, counting the time blocked on full channels.
     fn send(&self, env: Envelope) -> Result<(), Closed> {
-        let started = Instant::now();
         let out = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let sent = out.blocking_send(env);
-        self.stats.add_blocked(started.elapsed());
-        sent
+        self.stats.blocked(|| out.blocking_send(env))
     }
 
     /// The source has sent everything: close its channels, wait for every batch's
     /// fate and write the final checkpoint. Returns whether all were delivered.
     pub fn finish(&self) -> anyhow::Result<bool> {
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Outputs::default();
-        let mut c = self.checkpointer();
-        c.finish(ACK_WAIT).map_err(|e| {
+        let delivered = self.checkpointer().finish(ACK_WAIT);
+        // A final checkpoint that met a full disk is still unwritten: try it again.
+        let delivered = match delivered {
+            Err(e) if crate::store::room::is_disk_full(&e) => {
+                self.with_space(|| self.checkpointer().finish(Duration::ZERO))
+            }
+            other => other,
+        };
+        delivered.map_err(|e| {
             anyhow::anyhow!("source `{}`: cannot write the checkpoint: {e}", self.name)
         })
     }
