@@ -51,6 +51,10 @@ pub struct StageSnapshot {
     /// Scoring stages: reloads refused (the loaded model kept serving).
     #[serde(default)]
     pub model_reload_failures: u64,
+    /// Rows its inputs passed on that it has not finished with yet: queued in its input
+    /// channel, and for a sink also held or being written. The lag behind its inputs.
+    #[serde(default)]
+    pub pending_rows: u64,
     /// Store sinks: waiting for space on a full disk now (reading nothing meanwhile).
     #[serde(default)]
     pub disk_full: bool,
@@ -194,6 +198,9 @@ pub fn stages_table(stages: &[StageSnapshot], indent: &str) -> String {
             );
         }
     }
+    for s in stages.iter().filter(|s| s.pending_rows > 0) {
+        let _ = writeln!(out, "{indent}{} `{}`: {} rows pending", s.role, s.stage, s.pending_rows);
+    }
     for s in stages.iter().filter(|s| s.disk_full) {
         let _ = writeln!(out, "{indent}{} `{}`: DISK FULL, waiting for space", s.role, s.stage);
     }
@@ -256,6 +263,13 @@ pub fn prometheus_text(stages: &[StageSnapshot]) -> String {
             let v = [s.busy_seconds, s.blocked_seconds, s.tokenize_seconds, s.score_seconds][which];
             let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
         }
+    }
+    let name = "vigil_stage_pending_rows";
+    let help = "Rows passed to the stage that it has not finished with (its lag).";
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for s in stages {
+        let v = s.pending_rows;
+        let _ = writeln!(out, "{name}{{stage=\"{}\",role=\"{}\"}} {v}", s.stage, s.role);
     }
     let name = "vigil_stage_disk_full";
     let _ = writeln!(

@@ -176,7 +176,8 @@ impl Runner {
             tasks.push(("source", named.0, named.1, task));
         }
         let mut reloads = std::mem::take(&mut topology.reloads);
-        for (name, transform, _) in topology.transforms {
+        for (name, transform, inputs) in topology.transforms {
+            stats.set_inputs(&name, &inputs);
             let reload = reloads.remove(&name).map(|r| Arc::new(std::sync::Mutex::new(r)));
             let batcher =
                 topology.batching.get(&name).map(|b| Batcher::new(b.max_rows, b.max_delay));
@@ -202,7 +203,8 @@ impl Runner {
             });
             tasks.push(("transform", named.0, named.1, task));
         }
-        for (name, mut sink, _) in topology.sinks {
+        for (name, mut sink, inputs) in topology.sinks {
+            stats.set_inputs(&name, &inputs);
             if let Sink::Store(s) = &mut sink {
                 s.stop_when(stop.clone());
             }

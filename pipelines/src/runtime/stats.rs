@@ -229,6 +229,7 @@ impl StageStats {
             unexplained: load(&self.unexplained),
             model_reloads: load(&self.model_reloads),
             model_reload_failures: load(&self.model_reload_failures),
+            pending_rows: 0, // the registry knows the inputs: see StatsRegistry::snapshot
             disk_full: self.disk_full.load(Ordering::Relaxed),
             room_made_files: load(&self.room_made_files),
             room_made_bytes: load(&self.room_made_bytes),
@@ -292,6 +293,8 @@ type Registered = (String, String, Arc<StageStats>);
 #[derive(Debug, Default, Clone)]
 pub struct StatsRegistry {
     stages: Arc<Mutex<Vec<Registered>>>,
+    /// Each transform's and sink's inputs, for its pending rows.
+    inputs: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
 }
 
 impl StatsRegistry {
@@ -303,10 +306,38 @@ impl StatsRegistry {
         stats
     }
 
-    /// A copy of every stage's counters, in registration order.
+    /// Record the stages `stage` reads from.
+    pub fn set_inputs(&self, stage: &str, inputs: &[String]) {
+        let mut all = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(stage.to_string(), inputs.to_vec());
+    }
+
+    /// A copy of every stage's counters, in registration order, with each stage's
+    /// pending rows: what its inputs passed on, less what it took in (a transform) or
+    /// finished writing or lost (a sink).
     pub fn snapshot(&self) -> Vec<StageSnapshot> {
         let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
-        stages.iter().map(|(n, r, s)| s.snapshot(n, r)).collect()
+        let mut snaps: Vec<StageSnapshot> =
+            stages.iter().map(|(n, r, s)| s.snapshot(n, r)).collect();
+        let inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+        let out: BTreeMap<&str, u64> =
+            snaps.iter().map(|s| (s.stage.as_str(), s.records_out)).collect();
+        let pending: Vec<u64> = snaps
+            .iter()
+            .map(|s| {
+                let Some(from) = inputs.get(&s.stage) else { return 0 };
+                let sent: u64 = from.iter().filter_map(|i| out.get(i.as_str())).sum();
+                let done = match s.role.as_str() {
+                    "sink" => s.records_out + s.lost,
+                    _ => s.records_in,
+                };
+                sent.saturating_sub(done)
+            })
+            .collect();
+        for (s, p) in snaps.iter_mut().zip(pending) {
+            s.pending_rows = p;
+        }
+        snaps
     }
 }
 
