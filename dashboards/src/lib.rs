@@ -9,6 +9,7 @@
 //!   `/metrics`);
 //! - `assets`: the web UI's files, embedded;
 //! - [`serve`]: binding and serving until shutdown.
+#![deny(unsafe_code)]
 
 pub mod access;
 pub mod api;

@@ -28,6 +28,7 @@
 //! accessors of [`preprocessing`].
 //!
 //! ONNX Runtime itself is loaded at run time; see [`runtime`] for where it is looked for.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod decode;

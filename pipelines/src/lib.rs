@@ -19,6 +19,7 @@ pub mod extract;
 pub mod inputs;
 pub mod logging;
 pub mod output;
+pub mod privileges;
 pub mod runtime;
 pub mod score;
 pub mod sql;

@@ -316,6 +316,25 @@ fn usage_errors_exit_2_and_help_documents_options() {
     }
 }
 
+/// The real and effective uid of process `pid`.
+fn uids(pid: u32) -> (u32, u32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap();
+    let ids: Vec<u32> = line.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    (ids[0], ids[1])
+}
+
+/// A capture started by root runs as `nobody` once its interface is open.
+fn assert_root_was_dropped(pid: u32) {
+    if !vigil_pipelines::privileges::is_root() {
+        println!("not root: nothing to drop");
+        return;
+    }
+    let nobody = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    let nobody: u32 = String::from_utf8_lossy(&nobody.stdout).trim().parse().unwrap();
+    assert_eq!(uids(pid), (nobody, nobody), "the capture still runs as root");
+}
+
 #[test]
 fn live_capture_on_loopback_flushes_on_interrupt() {
     let out_dir = tempfile::tempdir().unwrap();
@@ -333,6 +352,7 @@ fn live_capture_on_loopback_flushes_on_interrupt() {
         println!("skipped: cannot capture on lo ({status}): {}", String::from_utf8_lossy(&err));
         return;
     }
+    assert_root_was_dropped(child.id());
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = 40_000 + (std::process::id() % 20_000) as u16;
     for _ in 0..3 {
@@ -340,7 +360,7 @@ fn live_capture_on_loopback_flushes_on_interrupt() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         assert!(std::time::Instant::now() < deadline, "vigil did not stop on SIGINT");
@@ -942,4 +962,44 @@ fn uids_follow_the_flow_and_the_sensor_not_the_run() {
         assert_ne!(x.0, y.0, "two sensors never share a uid");
         assert_ne!(x.1, y.1, "nor a flow id");
     }
+}
+
+#[test]
+fn a_run_started_as_root_opens_its_interface_then_runs_as_nobody() {
+    if !vigil_pipelines::privileges::is_root() {
+        println!("skipped: not root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The store's parent must be reachable by the user the run becomes.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("t.toml");
+    let text = format!(
+        "[store]\ndir = {:?}\n[sources.wire]\ntype = \"interface\"\nname = \"lo\"\n\
+         [sinks.store]\ntype = \"store\"\ninputs = [\"wire\"]\n",
+        store.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let child = Command::new(VIGIL)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(std::fs::metadata(format!("/proc/{}", child.id())).is_ok(), "the run ended early");
+    assert_root_was_dropped(child.id());
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.send_to(b"vigil", ("127.0.0.1", 9)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("running as nobody"), "{log}");
+    let files = vigil_pipelines::store::list_files(&store, vigil_pipelines::store::Table::Flows);
+    assert!(!files.unwrap().is_empty(), "the flows were stored by the unprivileged run");
 }

@@ -530,7 +530,7 @@ impl OwnBroker {
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SAFETY: signalling our own child process.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            assert_eq!(unsafe { libc::kill(c.id() as i32, libc::SIGTERM) }, 0);
             let _ = c.wait();
         }
     }

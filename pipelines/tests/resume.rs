@@ -170,7 +170,7 @@ fn kill_9_then_rerun_of_a_followed_directory_stores_every_flow_exactly_once() {
     }
     assert!(child.try_wait().unwrap().is_none(), "follow mode keeps running");
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let q = ["select count(*) from flows", "select count(distinct uid) from flows"];

@@ -509,7 +509,7 @@ fn the_first_signal_flushes_everything_and_exits_0() {
     let capture = text.lines().find(|l| l.trim_start().starts_with("capture")).unwrap_or("");
     assert!(capture.contains("source") && capture.contains("1797"), "{text}");
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     wait_for(30, "vigil to exit", || child.try_wait().unwrap().is_some());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -63,6 +63,7 @@
 //! assert_eq!(batch.num_rows(), 1);
 //! # Ok::<(), vigil_tokenizers::TokenizerError>(())
 //! ```
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod actions;

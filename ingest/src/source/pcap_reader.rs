@@ -293,11 +293,17 @@ impl PcapReader {
     }
 }
 
-/// Wait until `fd` is readable or `timeout_ms` passed (errors just end the wait).
+/// Wait until `fd` is readable or `timeout_ms` passed. An error only ends the wait: the
+/// read that follows reports what is wrong with the capture.
 fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if unsafe { libc::poll(&mut pfd, 1, timeout_ms) } < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            tracing::debug!("poll on the capture: {e}");
+        }
+    }
 }
 
 /// How long dropping a reader waits for its inflater thread to notice the closed pipe.

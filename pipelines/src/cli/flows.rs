@@ -30,6 +30,9 @@ pub struct FlowsArgs {
     /// share one flow table, as if concatenated.
     #[arg(required_unless_present = "interface", conflicts_with = "interface")]
     inputs: Vec<PathBuf>,
+    /// Started as root: the user to switch to once the interface is open.
+    #[arg(long, value_name = "USER", requires = "interface", default_value = vigil_pipelines::privileges::DEFAULT_USER)]
+    user: String,
     /// Capture live from this interface instead (Ctrl-C stops and flushes).
     #[arg(short, long, value_name = "IFACE")]
     interface: Option<String>,
@@ -177,6 +180,10 @@ pub fn run(args: FlowsArgs, quiet: bool) -> anyhow::Result<Outcome> {
         )),
         None => None,
     };
+    if matches!(input, Input::Live(_)) {
+        // Everything is open: the rest does without root.
+        vigil_pipelines::privileges::drop_root(&args.user, None)?;
+    }
     let mut weird_error = None;
     let mut on_weird = |w: WeirdEvent| {
         if let Some(out) = weird_out.as_mut()

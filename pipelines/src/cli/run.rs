@@ -136,7 +136,15 @@ pub(crate) fn run_topology(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let http = config.http.clone();
-        let topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        let user = config.user.clone();
+        let mut topology = tokio::task::block_in_place(|| Topology::build(config))?;
+        // Live interfaces open as root; the rest of the run does without it.
+        let mut live = 0;
+        for (name, source) in &mut topology.sources {
+            live += usize::from(anyhow::Context::with_context(source.open_live(), || {
+                format!("source `{name}`")
+            })?);
+        }
         // The artifact directories of the loaded models, for the console's /api/models.
         let models: Vec<PathBuf> = topology
             .models
@@ -190,6 +198,14 @@ pub(crate) fn run_topology(
             }
             None => None,
         };
+        if live > 0 {
+            let user = user.as_deref().unwrap_or(vigil_pipelines::privileges::DEFAULT_USER);
+            if let Some(d) = vigil_pipelines::privileges::drop_root(user, Some(&store_dir))?
+                && !quiet
+            {
+                eprintln!("vigil: interfaces open; running as {} (uid {})", d.user, d.uid);
+            }
+        }
         let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let stats = runner.stats();
             tokio::spawn(async move {

@@ -98,6 +98,10 @@ pub struct TopologyConfig {
     /// Named sinks.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// The user a run started as root switches to once its live interfaces are open
+    /// (default `nobody`); see [`crate::privileges`].
+    #[serde(default)]
+    pub user: Option<String>,
     /// Stop cleanly once every source has had no input for this many seconds
     /// (`vigil run --until-idle`); files end at their end anyway.
     #[serde(default)]

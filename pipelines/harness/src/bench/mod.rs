@@ -67,9 +67,11 @@ impl FlowBench {
 
 /// CPU seconds used so far by `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`).
 pub(crate) fn cpu_seconds(who: libc::c_int) -> f64 {
-    // SAFETY: getrusage only writes the struct we hand it.
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(who, &mut ru) };
+    // SAFETY: getrusage only writes the struct we hand it.
+    let rc = unsafe { libc::getrusage(who, &mut ru) };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }

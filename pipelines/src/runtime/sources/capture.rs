@@ -23,8 +23,12 @@ use crate::store::origin::{BatchOrigin, StoredRows};
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 enum Input {
-    Files { paths: Vec<PathBuf>, follow: bool },
-    Interface(String),
+    Files {
+        paths: Vec<PathBuf>,
+        follow: bool,
+    },
+    /// A live interface, opened early when the run drops root once it is open.
+    Interface(String, Option<PcapReader>),
 }
 
 /// Packets → flows (and tokens).
@@ -72,7 +76,17 @@ impl CaptureSource {
 
     /// A live interface.
     pub fn interface(name: String, tokens: Option<NetfoundConfig>) -> Self {
-        CaptureSource { input: Input::Interface(name), tokens }
+        CaptureSource { input: Input::Interface(name, None), tokens }
+    }
+
+    /// Open a live interface now (while the process may still capture); whether this
+    /// source reads one.
+    pub fn open_live(&mut self) -> anyhow::Result<bool> {
+        let Input::Interface(name, opened) = &mut self.input else { return Ok(false) };
+        if opened.is_none() {
+            *opened = Some(PcapReader::live(name)?);
+        }
+        Ok(true)
     }
 
     /// Read until the end of input, or until stopped.
@@ -85,9 +99,12 @@ impl CaptureSource {
             stored_rows: None,
         };
         match self.input {
-            Input::Interface(name) => {
+            Input::Interface(name, opened) => {
                 ctx.no_checkpoint();
-                let mut reader = PcapReader::live(&name)?;
+                let mut reader = match opened {
+                    Some(r) => r,
+                    None => PcapReader::live(&name)?,
+                };
                 reader.stop_when(ctx.stop.clone());
                 flows.read(reader, 1)?;
             }

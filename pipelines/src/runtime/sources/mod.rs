@@ -299,6 +299,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// Open its live interface now, if it reads one (see [`CaptureSource::open_live`]).
+    pub fn open_live(&mut self) -> anyhow::Result<bool> {
+        match self {
+            Source::Capture(c) => c.open_live(),
+            _ => Ok(false),
+        }
+    }
+
     /// The source for a configuration; `tokens` asks a capture source for netFound
     /// tokens with these settings (when a netFound model reads it).
     pub fn new(config: &SourceConfig, tokens: Option<NetfoundConfig>) -> anyhow::Result<Source> {
