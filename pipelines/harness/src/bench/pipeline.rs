@@ -167,6 +167,7 @@ pub fn topology(input: &PipelineInput, models: &Path, store: &Path) -> TopologyC
         )]
         .into(),
         until_idle_secs: None,
+        user: None,
         models: Vec::new(),
     }
 }
