@@ -25,8 +25,13 @@ pub enum TrafficKind {
     /// `count` SYNs to one web server from random sources and ports, unanswered.
     SynFlood,
     /// `count` UDP datagrams, each cut into 8-byte IPv4 fragments; every other datagram
-    /// has an overlapping fragment rewriting part of the payload.
+    /// has an overlapping fragment rewriting part of the payload. Past 65,536 datagrams
+    /// (the IPv4 identification's range) the source address changes, so that every
+    /// datagram is a reassembly key of its own.
     Fragments,
+    /// `count` UDP datagrams over IPv6, each cut into 8-byte fragments (32-bit
+    /// identifications, one key each); every other one overlapping, as in `Fragments`.
+    Ipv6Fragments,
     /// `count` ordinary sessions: DNS query and answer, HTTP GET, a TLS-like exchange on
     /// 443, NTP, in turn.
     BenignMix,
@@ -38,12 +43,13 @@ pub enum TrafficKind {
 
 impl TrafficKind {
     /// Every kind, by its CLI name.
-    pub const ALL: [(&'static str, TrafficKind); 7] = [
+    pub const ALL: [(&'static str, TrafficKind); 8] = [
         ("port-scan", TrafficKind::PortScan),
         ("host-sweep", TrafficKind::HostSweep),
         ("ssh-brute-force", TrafficKind::SshBruteForce),
         ("syn-flood", TrafficKind::SynFlood),
         ("fragments", TrafficKind::Fragments),
+        ("ipv6-fragments", TrafficKind::Ipv6Fragments),
         ("benign-mix", TrafficKind::BenignMix),
         ("clock-trouble", TrafficKind::ClockTrouble),
     ];
@@ -261,6 +267,53 @@ fn fragments(e: Ends, id: u16, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// 2001:db8::66 → 2001:db8::10: a UDP datagram (5353 → 9999) with identification `id`,
+/// cut into 8-byte IPv6 fragments (and, with `overlap`, one more rewriting payload bytes
+/// 8..24).
+fn ipv6_fragments(id: u32, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
+    let mut src = [0u8; 16];
+    src[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    let mut dst = src;
+    src[15] = 0x66;
+    dst[15] = 0x10;
+    let udp = etherparse::UdpHeader::with_ipv6_checksum(
+        5353,
+        9999,
+        &etherparse::Ipv6Header { source: src, destination: dst, ..Default::default() },
+        payload,
+    )
+    .expect("a small datagram");
+    let mut datagram = udp.to_bytes().to_vec();
+    datagram.extend_from_slice(payload);
+    let mut pieces: Vec<(usize, Vec<u8>, bool)> = datagram
+        .chunks(8)
+        .enumerate()
+        .map(|(i, c)| (i * 8, c.to_vec(), (i + 1) * 8 < datagram.len()))
+        .collect();
+    if overlap && datagram.len() > 32 {
+        pieces.insert(2, (16, vec![0xee; 16], true));
+    }
+    pieces
+        .into_iter()
+        .map(|(off, bytes, more)| {
+            let mut f = vec![0u8; 12];
+            f[..6].copy_from_slice(&MAC_B);
+            f[6..].copy_from_slice(&MAC_A);
+            f.extend_from_slice(&[0x86, 0xdd]);
+            f.extend_from_slice(&[0x60, 0, 0, 0]);
+            f.extend_from_slice(&((8 + bytes.len()) as u16).to_be_bytes());
+            f.extend_from_slice(&[44, 64]); // next: fragment header; hop limit
+            f.extend_from_slice(&src);
+            f.extend_from_slice(&dst);
+            f.extend_from_slice(&[17, 0]); // then UDP
+            f.extend_from_slice(&(((off / 8) as u16) << 3 | u16::from(more)).to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&bytes);
+            f
+        })
+        .collect()
+}
+
 fn ipv4(e: Ends, id: u16, offset: usize, more: bool) -> Ipv4Header {
     let mut ip = Ipv4Header::new(0, 64, IpNumber::UDP, e.src, e.dst).expect("an empty header");
     ip.identification = id;
@@ -350,9 +403,19 @@ fn frames(kind: TrafficKind, count: usize, rng: &mut SplitMix64) -> Vec<Vec<u8>>
         }
         TrafficKind::Fragments => {
             for i in 0..count {
-                let e = Ends { src: ATTACKER, dst: TARGET, sport: 5353, dport: 9999 };
+                let src = match i >> 16 {
+                    0 => ATTACKER,
+                    hi => [198, 18, (hi >> 8) as u8, hi as u8],
+                };
+                let e = Ends { src, dst: TARGET, sport: 5353, dport: 9999 };
                 let payload = rng.bytes(56);
                 out.extend(fragments(e, 0x1000 + i as u16, &payload, i % 2 == 1));
+            }
+        }
+        TrafficKind::Ipv6Fragments => {
+            for i in 0..count {
+                let payload = rng.bytes(56);
+                out.extend(ipv6_fragments(i as u32, &payload, i % 2 == 1));
             }
         }
         TrafficKind::BenignMix | TrafficKind::ClockTrouble => {

@@ -4,9 +4,9 @@
 //! keeps the covered byte ranges of the datagram payload; the first copy of
 //! a byte wins (later overlapping bytes are ignored and counted as a weird).
 //! Entries expire after the configured timeout, and when the table is full
-//! the oldest entry is evicted.
+//! the oldest entry (by first fragment) is evicted, found through an ordered index.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::ip::IpMeta;
@@ -20,7 +20,7 @@ const MAX_ACCEPTABLE_FRAG_SIZE: u32 = 64_000;
 const MAX_DATAGRAM: u32 = 65_535;
 
 /// Identifies one fragmented datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct FragKey {
     /// Source address as in the IP header.
     pub src: IpAddr,
@@ -83,6 +83,9 @@ struct Datagram {
 #[derive(Debug)]
 pub(crate) struct Defrag {
     map: HashMap<FragKey, Datagram>,
+    /// The datagrams by first-fragment time, oldest first: what eviction and expiry
+    /// take, in O(log n) rather than a scan of the table.
+    order: BTreeSet<(TimestampUs, FragKey)>,
     max: usize,
     timeout: i64,
     last_sweep: TimestampUs,
@@ -90,7 +93,13 @@ pub(crate) struct Defrag {
 
 impl Default for Defrag {
     fn default() -> Self {
-        Self { map: HashMap::new(), max: 4096, timeout: 30_000_000, last_sweep: i64::MIN }
+        Self {
+            map: HashMap::new(),
+            order: BTreeSet::new(),
+            max: 4096,
+            timeout: 30_000_000,
+            last_sweep: i64::MIN,
+        }
     }
 }
 
@@ -116,8 +125,12 @@ impl Defrag {
             return;
         }
         self.last_sweep = ts;
-        let timeout = self.timeout;
-        self.map.retain(|_, d| ts.saturating_sub(d.first_ts) <= timeout);
+        while let Some(&(first, key)) = self.order.first()
+            && ts.saturating_sub(first) > self.timeout
+        {
+            self.order.pop_first();
+            self.map.remove(&key);
+        }
     }
 
     /// Add a fragment; returns the datagram when it is complete.
@@ -143,27 +156,28 @@ impl Defrag {
         }
         if !self.map.contains_key(&f.key) && self.map.len() >= self.max {
             // Evict the oldest datagram.
-            if let Some(k) = self.map.iter().min_by_key(|(_, d)| d.first_ts).map(|(k, _)| *k) {
+            if let Some((_, k)) = self.order.pop_first() {
                 self.map.remove(&k);
                 w(weirds, "fragment_table_full");
             }
         }
         let timeout = self.timeout;
-        let d = self.map.entry(f.key).or_insert_with(|| Datagram {
+        let fresh = || Datagram {
             first_ts: ts,
             first: None,
             ranges: Vec::new(),
             data: Vec::new(),
             total: None,
+        };
+        let order = &mut self.order;
+        let d = self.map.entry(f.key).or_insert_with(|| {
+            order.insert((ts, f.key));
+            fresh()
         });
         if ts.saturating_sub(d.first_ts) > timeout {
-            *d = Datagram {
-                first_ts: ts,
-                first: None,
-                ranges: Vec::new(),
-                data: Vec::new(),
-                total: None,
-            };
+            order.remove(&(d.first_ts, f.key));
+            order.insert((ts, f.key));
+            *d = fresh();
         }
         if !f.more {
             match d.total {
@@ -197,6 +211,7 @@ impl Defrag {
             return FragOutcome::Held;
         }
         let Some(mut d) = self.map.remove(&f.key) else { return FragOutcome::Held };
+        self.order.remove(&(d.first_ts, f.key));
         let Some((meta, proto)) = d.first else { return FragOutcome::Held };
         d.data.truncate(d.total.unwrap_or(0) as usize);
         FragOutcome::Complete { meta, proto, payload: d.data }

@@ -19,6 +19,7 @@ host-sweep       ICMP echo to COUNT hosts (1 in 4 answers)\n  \
 ssh-brute-force  COUNT SSH connections to one server, each a short full session\n  \
 syn-flood        COUNT SYNs to one web server from random sources, unanswered\n  \
 fragments        COUNT UDP datagrams in 8-byte IPv4 fragments, every other one overlapping\n  \
+ipv6-fragments   the same over IPv6 (one fragment-header identification each)\n  \
 benign-mix       COUNT sessions: DNS, HTTP, TLS-like and NTP in turn\n  \
 clock-trouble    the benign mix, 1 packet in 40 each stamped 1970, 2037 and 3 days back\n\n\
 Examples:\n  vigil gen port-scan --count 1000 --out scan.pcap\n  \

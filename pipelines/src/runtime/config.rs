@@ -144,6 +144,9 @@ pub struct StoreConfig {
     pub dir: Option<PathBuf>,
     /// Seconds between compaction and retention runs (default 300).
     pub maintenance_secs: Option<u64>,
+    /// Compaction merges a partition's small files once it holds this many (default 8,
+    /// at least 2).
+    pub compact_min_files: Option<usize>,
     /// Retention per table name (`flows`, `alerts`, ...).
     #[serde(default)]
     pub retention: BTreeMap<String, Retention>,

@@ -226,6 +226,8 @@ impl Runner {
         let every =
             Duration::from_secs(topology.config.store.maintenance_secs.unwrap_or(300).max(1));
         let retention = topology.config.store.retention.clone();
+        let min_files =
+            topology.config.store.compact_min_files.unwrap_or(DEFAULT_COMPACT_MIN_FILES);
         let upkeep = {
             let (store, stats, sensor) = (store.clone(), stats.clone(), sensor.clone());
             tokio::spawn(async move {
@@ -239,7 +241,7 @@ impl Runner {
                         let (store, retention) = (store.clone(), retention.clone());
                         let sensor = sensor.clone();
                         let _ = tokio::task::spawn_blocking(move || {
-                            maintain(&store, &sensor, &retention)
+                            maintain(&store, &sensor, &retention, min_files)
                         })
                         .await;
                     }
@@ -267,16 +269,22 @@ impl Runner {
     }
 }
 
-/// Compaction of `sensor`'s files, then retention, of every table (errors are logged;
-/// the next run retries).
+/// Small files a partition gathers before compaction merges them, by default.
+pub const DEFAULT_COMPACT_MIN_FILES: usize = 8;
+
+/// Compaction of `sensor`'s files (in partitions holding at least `min_files` small
+/// ones), then retention, of every table (errors are logged; the next run retries);
+/// the store's file count after it is logged.
 pub fn maintain(
     store: &std::path::Path,
     sensor: &str,
     retention: &BTreeMap<String, crate::store::Retention>,
+    min_files: usize,
 ) {
     let now = super::rows::now_us();
+    let mut files = 0;
     for table in Table::ALL {
-        if let Err(e) = compact_table(store, table, sensor, 8, 16 << 20) {
+        if let Err(e) = compact_table(store, table, sensor, min_files.max(2), 16 << 20) {
             tracing::warn!(%table, "compaction: {e}");
         }
         if let Some(policy) = retention.get(table.name())
@@ -284,7 +292,9 @@ pub fn maintain(
         {
             tracing::warn!(%table, "retention: {e}");
         }
+        files += crate::store::list_files(store, table).map_or(0, |f| f.len());
     }
+    tracing::info!(files, "store maintenance done");
 }
 
 fn write_stats(store: &std::path::Path, sensor: &str, stages: &[StageSnapshot]) {

@@ -14,6 +14,7 @@ use serde::Serialize;
 use vigil_ingest::capture::CaptureLoop;
 use vigil_ingest::{FlowRecord, PcapReader};
 
+pub mod caps;
 pub mod kafka;
 pub mod pipeline;
 pub mod pipeline_inputs;

@@ -37,6 +37,17 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// The state caps under adversarial keys (flow table, fragment reassembly, HSTU
+    /// entities, alert suppression): items/s, keys held and evicted at 10 k, 100 k and
+    /// 1 M distinct keys.
+    Caps {
+        /// Distinct keys per run.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000, 1_000_000])]
+        keys: Vec<usize>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Model scoring through vigil-models against a bare onnxruntime Python session on
     /// the same model, inputs (the artifact's parity rows), batch sizes, device and threads:
     /// rows/s and p50/p99 milliseconds per call, each call timed on its own.
@@ -190,6 +201,14 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
 /// Run `vigil bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     match args.what {
+        BenchWhat::Caps { keys, json } => {
+            let rows = crate::bench::caps::bench_caps(&keys);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", crate::bench::caps::caps_table(&rows));
+            }
+        }
         BenchWhat::Flows { capture, repeat, peers, json } => {
             let b = bench_flows(&capture, repeat, peers)?;
             if json {

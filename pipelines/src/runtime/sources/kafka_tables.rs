@@ -65,12 +65,50 @@ fn read_json(m: &Message, schema: &SchemaRef) -> Result<RecordBatch, String> {
 
 /// A message's Arrow IPC stream as one batch.
 fn read_ipc(m: &Message) -> Result<RecordBatch, String> {
+    check_ipc_framing(&m.payload).map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
     let reader = StreamReader::try_new(Cursor::new(&m.payload[..]), None)
         .map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
     let schema = reader.schema();
     let batches: Vec<RecordBatch> =
         reader.collect::<Result<_, _>>().map_err(|e| format!("Arrow IPC stream cut short: {e}"))?;
     concat_batches(&schema, &batches).map_err(|e| e.to_string())
+}
+
+/// Walk an IPC stream's framing (continuation marker, metadata length, metadata, body)
+/// and refuse a message whose metadata or body is longer than what is left of the
+/// payload. Arrow's reader allocates what a message declares before reading it, so a
+/// 20-byte message could otherwise make it allocate gigabytes.
+fn check_ipc_framing(payload: &[u8]) -> Result<(), String> {
+    let word = |at: usize| payload.get(at..at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let (mut at, mut n) = (0usize, 0);
+    loop {
+        let Some(mut len) = word(at) else { return Ok(()) };
+        let mut head = 4;
+        if len == -1 {
+            let Some(l) = word(at + 4) else { return Ok(()) };
+            (len, head) = (l, 8);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let meta_len =
+            usize::try_from(len).map_err(|_| format!("message {n}: metadata length {len}"))?;
+        let left = payload.len() - at - head;
+        if meta_len > left {
+            return Err(format!("message {n}: {meta_len} bytes of metadata, {left} left"));
+        }
+        let meta = &payload[at + head..at + head + meta_len];
+        let message = datafusion::arrow::ipc::root_as_message(meta)
+            .map_err(|e| format!("message {n}: unreadable metadata: {e}"))?;
+        let body = usize::try_from(message.bodyLength())
+            .map_err(|_| format!("message {n}: body length {}", message.bodyLength()))?;
+        let left = left - meta_len;
+        if body > left {
+            return Err(format!("message {n}: a body of {body} bytes, {left} left"));
+        }
+        at += head + meta_len + body;
+        n += 1;
+    }
 }
 
 /// `batch` in `schema`: columns by name, cast to its types; `source` and `sensor`
@@ -127,6 +165,25 @@ mod tests {
         let flows =
             [super::super::test_flow(1, "C1", 1000), super::super::test_flow(2, "C2", 1001)];
         vigil_ingest::flows_to_batch(&flows, "edge-1").unwrap()
+    }
+
+    #[test]
+    fn a_message_declaring_more_than_it_holds_is_refused_before_allocating() {
+        let mut ipc = Vec::new();
+        let batch = flows();
+        let mut w = StreamWriter::try_new(&mut ipc, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert!(check_ipc_framing(&ipc).is_ok(), "a whole stream passes");
+        // Metadata claiming 574 MB, then a batch message whose body is cut.
+        let huge = [0xff, 0xff, 0xff, 0xff, 0x6f, 0x10, 0x3a, 0x22, 1, 2, 3];
+        assert!(check_ipc_framing(&huge).unwrap_err().contains("bytes of metadata"));
+        let cut = &ipc[..ipc.len() - 40];
+        let e = check_ipc_framing(cut).unwrap_err();
+        assert!(e.contains("a body of"), "{e}");
+        let (_, dead) = decode(Table::Flows, false, &[msg(0, huge.to_vec())], "s").unwrap();
+        assert!(dead[0].reason.contains("metadata"), "{:?}", dead[0]);
     }
 
     #[test]
