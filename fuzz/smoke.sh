@@ -20,10 +20,7 @@ export RUSTC_BOOTSTRAP=1
 export LDFLAGS="${LDFLAGS:-} -fsanitize=address"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  # Run by name only until fixed (open: see README.md): kafka_payload grows past 2 GiB
-  # of RSS within a minute; capture_reader's stream reader leaves its inflating thread
-  # holding memory when dropped mid-stream, which LeakSanitizer reports.
-  mapfile -t targets < <(cargo fuzz list | grep -vx -e kafka_payload -e capture_reader)
+  mapfile -t targets < <(cargo fuzz list)
 fi
 
 cargo fuzz build -O

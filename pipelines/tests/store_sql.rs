@@ -124,6 +124,27 @@ async fn writes_are_refused_and_queries_are_bounded() {
         assert!(err.to_string().contains("read-only"), "{err}");
     }
     assert!(!std::path::Path::new("/tmp/vigil-should-not-exist.parquet").exists());
+    // Writes hidden behind a CTE, EXPLAIN or a second statement.
+    for sql in [
+        "with t as (select * from flows) insert into flows select * from t",
+        "with t as (select 1) copy (select * from t) to '/tmp/vigil-should-not-exist.csv'",
+        "explain analyze insert into flows select * from flows",
+        "select 1; drop table flows",
+    ] {
+        let err = run_query(&ctx, sql, t).await.unwrap_err();
+        assert!(matches!(err, SqlError::ReadOnly(_) | SqlError::Query(_)), "{sql}: {err}");
+    }
+    assert!(!std::path::Path::new("/tmp/vigil-should-not-exist.csv").exists());
+    // Files outside the store cannot be read: as a table, or through a file function.
+    for sql in [
+        "select * from '/etc/passwd'",
+        "select * from read_csv('/etc/passwd')",
+        "select * from read_parquet('/etc/passwd')",
+        "select * from read_json('/etc/passwd')",
+    ] {
+        let err = run_query(&ctx, sql, t).await.unwrap_err();
+        assert!(!err.to_string().contains("root:"), "{sql} read the file: {err}");
+    }
     // A syntax error is a query error that says where.
     let err = run_query(&ctx, "selec 1", t).await.unwrap_err();
     assert!(matches!(err, SqlError::Query(_)), "{err}");
