@@ -233,15 +233,9 @@ fn tcp_session(e: Ends, exchanges: &[(bool, Vec<u8>)], server_closes: bool) -> V
     out
 }
 
-/// The IPv4 fragments of a UDP datagram cut into 8-byte pieces (and, with `overlap`, one
-/// more fragment rewriting bytes 8..24 of the payload).
-fn fragments(e: Ends, id: u16, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
-    let mut datagram = Vec::new();
-    let header =
-        etherparse::UdpHeader::with_ipv4_checksum(e.sport, e.dport, &ipv4(e, 0, 0, false), payload)
-            .expect("a small datagram");
-    datagram.extend_from_slice(&header.to_bytes());
-    datagram.extend_from_slice(payload);
+/// `datagram` cut into 8-byte pieces (offset, bytes, more fragments follow) and, with
+/// `overlap`, one more piece rewriting bytes 16..32 of it (payload bytes 8..24).
+fn pieces(datagram: &[u8], overlap: bool) -> Vec<(usize, Vec<u8>, bool)> {
     let mut pieces: Vec<(usize, Vec<u8>, bool)> = datagram
         .chunks(8)
         .enumerate()
@@ -251,6 +245,18 @@ fn fragments(e: Ends, id: u16, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
         pieces.insert(2, (16, vec![0xee; 16], true));
     }
     pieces
+}
+
+/// The IPv4 fragments of a UDP datagram cut into 8-byte pieces (and, with `overlap`, one
+/// more fragment rewriting bytes 8..24 of the payload).
+fn fragments(e: Ends, id: u16, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
+    let mut datagram = Vec::new();
+    let header =
+        etherparse::UdpHeader::with_ipv4_checksum(e.sport, e.dport, &ipv4(e, 0, 0, false), payload)
+            .expect("a small datagram");
+    datagram.extend_from_slice(&header.to_bytes());
+    datagram.extend_from_slice(payload);
+    pieces(&datagram, overlap)
         .into_iter()
         .map(|(off, bytes, more)| {
             let mut ip = ipv4(e, id, off, more);
@@ -285,15 +291,7 @@ fn ipv6_fragments(id: u32, payload: &[u8], overlap: bool) -> Vec<Vec<u8>> {
     .expect("a small datagram");
     let mut datagram = udp.to_bytes().to_vec();
     datagram.extend_from_slice(payload);
-    let mut pieces: Vec<(usize, Vec<u8>, bool)> = datagram
-        .chunks(8)
-        .enumerate()
-        .map(|(i, c)| (i * 8, c.to_vec(), (i + 1) * 8 < datagram.len()))
-        .collect();
-    if overlap && datagram.len() > 32 {
-        pieces.insert(2, (16, vec![0xee; 16], true));
-    }
-    pieces
+    pieces(&datagram, overlap)
         .into_iter()
         .map(|(off, bytes, more)| {
             let mut f = vec![0u8; 12];

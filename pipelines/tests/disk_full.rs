@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{VIGIL, counts};
+use common::{VIGIL, counts, live_stage};
 use vigil_ingest::synth::{GenConfig, TrafficKind, generate, write_pcap};
 
 /// A tmpfs of `mb` MiB mounted on a new directory, unmounted when dropped.
@@ -78,16 +78,6 @@ fn start(dir: &Path, store: &Path, capture: &Path, port: u16, extra: &str) -> Ch
         .unwrap()
 }
 
-/// The counters of `stage` as `vigil stats --url --json` shows them.
-fn stage(port: u16, stage: &str) -> Option<serde_json::Value> {
-    let out = Command::new(VIGIL)
-        .args(["stats", "--json", "--url", &format!("127.0.0.1:{port}")])
-        .output()
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.as_array()?.iter().find(|s| s["stage"] == stage).cloned()
-}
-
 fn metrics(port: u16) -> String {
     let out = Command::new(VIGIL)
         .args(["stats", "--prometheus", "--url", &format!("127.0.0.1:{port}")])
@@ -142,7 +132,7 @@ fn syn_flood(dir: &Path, name: &str, count: usize, start: i64) -> PathBuf {
 /// Once the run has stored something, fill the disk; the filler.
 fn fill_while_storing(fs: &Tmpfs, port: u16) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while stage(port, "store").and_then(|s| s["records_out"].as_u64()).unwrap_or(0) == 0 {
+    while live_stage(port, "store").and_then(|s| s["records_out"].as_u64()).unwrap_or(0) == 0 {
         assert!(Instant::now() < deadline, "nothing was stored within a minute");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -161,16 +151,16 @@ fn a_full_disk_holds_the_rows_stops_the_sources_and_resumes_losing_nothing() {
     let filler = fill_while_storing(&fs, port);
 
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !stage(port, "store").is_some_and(|s| s["disk_full"] == true) {
+    while !live_stage(port, "store").is_some_and(|s| s["disk_full"] == true) {
         assert!(Instant::now() < deadline, "the store never reported a full disk");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(metrics(port).contains("vigil_stage_disk_full{stage=\"store\",role=\"sink\"} 1"));
     // Backpressure: the source stops reading while the disk is full.
     std::thread::sleep(Duration::from_millis(1500));
-    let before = stage(port, "cap").unwrap();
+    let before = live_stage(port, "cap").unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let after = stage(port, "cap").unwrap();
+    let after = live_stage(port, "cap").unwrap();
     assert_eq!(before["records_in"], after["records_in"], "the source kept reading");
     let blocked = after["blocked_seconds"].as_f64().unwrap();
     assert!(blocked > before["blocked_seconds"].as_f64().unwrap() + 1.0, "{after}");

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{VIGIL, repo};
+use common::{VIGIL, live_stage, repo, rss};
 
 /// The brokers to test against; `None` (skip) when unset, a failure under
 /// `VIGIL_REQUIRE_DATA=1`.
@@ -644,23 +644,6 @@ fn metrics_and_action_logs_replayed_through_topics_are_stored_whole() {
     assert_eq!(count(&store, "select count(distinct ts) from metrics"), n_points);
     assert_eq!(count(&store, "select count(*) from actions"), n_events);
     assert_eq!(count(&store, "select count(*) from dead_letters"), 0);
-}
-
-/// Resident memory of process `pid`, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("0 kB");
-    kb.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap_or(0) * 1024
-}
-
-/// The counters of `stage`, from a running instance's `[http]` listener.
-fn live_stage(port: u16, stage: &str) -> Option<serde_json::Value> {
-    let out = Command::new(VIGIL)
-        .args(["stats", "--json", "--url", &format!("127.0.0.1:{port}")])
-        .output()
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.as_array()?.iter().find(|s| s["stage"] == stage).cloned()
 }
 
 #[test]

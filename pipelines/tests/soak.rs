@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{VIGIL, artifact, no_runtime, repo};
+use common::{VIGIL, artifact, live_stages, no_runtime, repo, rss};
 use vigil_ingest::synth::{GenConfig, TrafficKind, generate, write_pcap};
 
 fn brokers() -> Option<String> {
@@ -140,28 +140,10 @@ fn feed(dir: &Path, brokers: &str, topics: &[String; 3], round: u64) {
     }
 }
 
-/// The counters of every stage of the running instance.
-fn stages(http: u16) -> Vec<serde_json::Value> {
-    let out = Command::new(VIGIL)
-        .args(["stats", "--json", "--url", &format!("127.0.0.1:{http}")])
-        .output()
-        .unwrap();
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-}
-
 /// Whether every transform and sink has caught up with what it was given.
 fn drained(http: u16) -> bool {
-    let s = stages(http);
+    let s = live_stages(http);
     !s.is_empty() && s.iter().all(|s| s["pending_rows"].as_u64() == Some(0))
-}
-
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("0 kB");
-    kb.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap_or(0) * 1024
 }
 
 fn open_files(pid: u32) -> u64 {

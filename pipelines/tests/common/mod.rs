@@ -82,3 +82,28 @@ pub fn counts(store: &Path, queries: &[&str]) -> Vec<i64> {
         out
     })
 }
+
+/// Resident memory of process `pid`, in bytes (0 once it is gone).
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("0 kB");
+    kb.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap_or(0) * 1024
+}
+
+/// Every stage's counters of a running instance, from its `[http]` listener (`vigil
+/// stats --json --url`); empty while it does not answer.
+pub fn live_stages(port: u16) -> Vec<serde_json::Value> {
+    let out = Command::new(VIGIL)
+        .args(["stats", "--json", "--url", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("vigil runs");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// The counters of `stage` of a running instance (see [`live_stages`]).
+pub fn live_stage(port: u16, stage: &str) -> Option<serde_json::Value> {
+    live_stages(port).into_iter().find(|s| s["stage"] == stage)
+}

@@ -79,7 +79,8 @@ fn read_ipc(m: &Message) -> Result<RecordBatch, String> {
 /// payload. Arrow's reader allocates what a message declares before reading it, so a
 /// 20-byte message could otherwise make it allocate gigabytes.
 fn check_ipc_framing(payload: &[u8]) -> Result<(), String> {
-    let word = |at: usize| payload.get(at..at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let word =
+        |at: usize| payload.get(at..at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let (mut at, mut n) = (0usize, 0);
     loop {
         let Some(mut len) = word(at) else { return Ok(()) };
