@@ -267,10 +267,13 @@ impl<T> Thresholds<T> {
         if excess == 0 {
             return;
         }
-        let mut starts: Vec<((u32, String), i64)> =
-            self.buckets.iter().map(|(k, (b, _))| (k.clone(), b.start)).collect();
-        starts.select_nth_unstable_by_key(excess - 1, |(_, s)| *s);
-        for (k, _) in starts.into_iter().take(excess) {
+        // Keys borrowed to pick the oldest; only those evicted are copied.
+        let mut starts: Vec<(i64, &(u32, String))> =
+            self.buckets.iter().map(|(k, (b, _))| (b.start, k)).collect();
+        starts.select_nth_unstable_by_key(excess - 1, |(s, _)| *s);
+        let oldest: Vec<(u32, String)> =
+            starts[..excess].iter().map(|(_, k)| (*k).clone()).collect();
+        for k in oldest {
             self.close(k);
         }
         self.evicted += excess as u64;
