@@ -5,9 +5,10 @@
 //! access-log lines produced to Kafka topics. Rounds cycle through six hours of event
 //! time, so the store's partitions stop growing and compaction (every 10 s) keeps their
 //! files in check. After warm-up (a minute, or the first third if longer), the
-//! resident memory, the open files held (the fewest in each 10 s: files open for a
-//! moment come and go) and the store's file count after compaction (as the maintenance
-//! run logs it, averaged over two runs) must each stay within ±10% of their mean.
+//! resident memory and the open files held (the fewest in each 10 s: files open for a
+//! moment come and go) must stay within ±10% of their mean, and the store's file count
+//! after compaction (as the maintenance run logs it) must not grow: its second half's
+//! mean within 10% of its first half's.
 //!
 //! 120 s by default (CI); `VIGIL_SOAK_SECS=600` for the 10-minute version. It needs the
 //! Kafka broker (`VIGIL_KAFKA_BROKERS`) and ONNX Runtime, like the tests of each part.
@@ -251,9 +252,15 @@ fn a_soak_of_every_model_family_holds_memory_files_and_store_steady() {
         .skip((warm_up.as_secs() / 10) as usize)
         .collect();
     assert!(after.len() >= 3, "{} maintenance runs after warm-up", after.len());
-    // Files flushed while a pass runs (every second) are counted with it, so passes
-    // alternate high and low; two in a row hold the level.
-    let pairs: Vec<u64> = after.windows(2).map(|w| (w[0] + w[1]) / 2).collect();
+    // The count after a pass is bimodal (about 65 or 104 files in a 10-minute run: some
+    // passes leave one table's new files for the next), so its level is judged on
+    // halves: the second half's mean within 10% of the first half's.
     println!("soak: store files after each maintenance run: {after:?}");
-    steady("store files after compaction (two runs)", &pairs);
+    let (first, second) = after.split_at(after.len() / 2);
+    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
+    println!("soak: store files, mean of each half: {:.0}, {:.0}", mean(first), mean(second));
+    assert!(
+        (mean(second) - mean(first)).abs() <= 0.1 * mean(first),
+        "the store's file count grew: {after:?}"
+    );
 }
