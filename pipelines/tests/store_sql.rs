@@ -163,6 +163,16 @@ async fn writes_are_refused_and_queries_are_bounded() {
     assert!(r.truncated);
     let r = run_query(&ctx, "select * from generate_series(1, 1000)", &capped).await.unwrap();
     assert!(!r.truncated, "exactly the bound is not truncated");
+    // A huge LIMIT on a grouped top-k (found by the sql_guard fuzz target): DataFusion's
+    // top-k aggregation sized a hash table by the limit and panicked.
+    let sql = "select value % 7 as k, max(value) as m from generate_series(1, 100) \
+               group by k order by m desc limit 9223372036854775807";
+    let r = run_query(&ctx, sql, t).await.unwrap();
+    assert_eq!(r.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
+    let sql = "select * from generate_series(1, 100) order by value desc \
+               limit 9223372036854775807 offset 9223372036854775806";
+    let r = run_query(&ctx, sql, t).await.unwrap();
+    assert_eq!(r.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
 }
 
 fn vigil(args: &[&str]) -> Output {

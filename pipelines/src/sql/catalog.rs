@@ -72,7 +72,10 @@ pub async fn open_store(root: &Path, limits: QueryLimits) -> anyhow::Result<Sess
     // 247 -> 181 ms on 1M flows) and the same types as the tables' base schemas.
     let config = SessionConfig::new()
         .with_information_schema(true)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+        // Its grouped top-k sizes a hash table by the query's LIMIT: a huge one panics
+        // (capacity overflow) or allocates gigabytes before any row is read.
+        .set_bool("datafusion.optimizer.enable_topk_aggregation", false);
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     for table in Table::ALL {
         register(&ctx, root, table).await?;
