@@ -267,14 +267,20 @@ fn a_soak_of_every_model_family_holds_memory_files_and_store_steady() {
         .collect();
     assert!(after.len() >= 3, "{} maintenance runs after warm-up", after.len());
     // The count after a pass is bimodal (about 65 or 104 files in a 10-minute run: some
-    // passes leave one table's new files for the next), so its level is judged on
-    // halves: the second half's mean within 10% of the first half's.
+    // passes leave one table's new files for the next). The 10-minute run judges its
+    // level on halves (the second half's mean within 10% of the first's); a shorter
+    // run has too few passes for that and checks that it stays within the two modes.
     println!("soak: store files after each maintenance run: {after:?}");
     let (first, second) = after.split_at(after.len() / 2);
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
     println!("soak: store files, mean of each half: {:.0}, {:.0}", mean(first), mean(second));
-    assert!(
-        (mean(second) - mean(first)).abs() <= 0.1 * mean(first),
-        "the store's file count grew: {after:?}"
-    );
+    if full {
+        assert!(
+            (mean(second) - mean(first)).abs() <= 0.1 * mean(first),
+            "the store's file count grew: {after:?}"
+        );
+    } else {
+        let (lo, hi) = (after.iter().min().unwrap(), after.iter().max().unwrap());
+        assert!(*hi <= 2 * lo, "the store's file count is not held: {after:?}");
+    }
 }
