@@ -544,15 +544,19 @@ impl FlowTable {
         }
     }
 
-    /// Evicts the least recently used flow.
-    fn evict_lru(&mut self, sink: &mut impl FlowSink) {
+    /// Evicts the least recently used flow; false when no flow is on an idle list (which
+    /// would be a bug: every live flow is on one).
+    fn evict_lru(&mut self, sink: &mut impl FlowSink) -> bool {
         let victim = (0..IDLE_LISTS as u8)
             .filter_map(|l| self.flows.front(0, l))
             .min_by_key(|&s| (self.flows.get(s).idle_base, self.flows.get(s).seq));
-        if let Some(s) = victim {
-            self.stats.evicted += 1;
-            self.emit(s, EndReason::Evicted, sink);
-        }
+        let Some(s) = victim else {
+            debug_assert!(self.flows.len() == 0, "live flows missing from the idle lists");
+            return false;
+        };
+        self.stats.evicted += 1;
+        self.emit(s, EndReason::Evicted, sink);
+        true
     }
 
     fn new_flow(&mut self, key: FlowKey, t: &Tuple, layer: &NetLayer, pkt: &DecodedPacket) -> Flow {
@@ -701,9 +705,7 @@ impl FlowTable {
         let s = match slot {
             Some(s) => s,
             None => {
-                while self.flows.len() >= self.config.max_flows.max(1) {
-                    self.evict_lru(sink);
-                }
+                while self.flows.len() >= self.config.max_flows.max(1) && self.evict_lru(sink) {}
                 let mut f = self.new_flow(key, &t, layer, pkt);
                 let dns = f.kind == Kind::Udp
                     && !suricata
@@ -729,6 +731,12 @@ impl FlowTable {
         }
         let uid = f.uid;
         if header_only {
+            // The packet does not count, but a conn it created idles out (and can be
+            // evicted) like any other: every live flow sits on an idle list.
+            let idle = f.idle_list();
+            if self.flows.list_of(0, s).is_none() {
+                self.flows.push_back(0, idle, s);
+            }
             return uid;
         }
         let mut is_orig = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;

@@ -570,6 +570,36 @@ fn lru_eviction_under_max_flows() {
     assert_eq!(t.stats().active, 0);
 }
 
+/// Found by the `flow_table` fuzz target: conns created by truncated TCP headers (which
+/// Zeek creates but does not count) were on no idle list, so they never idled out and a
+/// full table looped forever looking for one to evict.
+#[test]
+fn conns_of_truncated_tcp_headers_idle_out_and_are_evicted() {
+    let truncated = |ts: i64, sport: u16| {
+        let mut l = tcp_layer("10.0.0.1", sport, "10.0.0.2", 80, S, 0, 0, 0, 100);
+        if let Transport::Tcp(h) = &mut l.transport {
+            h.header_len = 60; // longer than the 20-byte IP payload
+        }
+        pkt(ts, vec![l])
+    };
+    let cfg = FlowTableConfig { max_flows: 2, ..FlowTableConfig::default() };
+    let mut t = FlowTable::new(cfg);
+    let mut out = Vec::new();
+    for (i, sport) in (1..=3).enumerate() {
+        t.process(&truncated(sec(i as f64), sport), &mut out);
+    }
+    assert_eq!(out.len(), 1, "the third conn evicts the first");
+    assert_eq!((out[0].orig_p, out[0].end_reason), (1, EndReason::Evicted));
+    assert_eq!(out[0].orig.pkts + out[0].resp.pkts, 0, "the packet is not counted");
+    assert_eq!(t.stats().active, 2);
+    // An hour later both remaining conns have idled out.
+    t.process(&pkt(sec(3600.0), vec![udp_layer("10.0.0.3", 1, "10.0.0.4", 2, 0)]), &mut out);
+    let idle: Vec<_> =
+        out.iter().filter(|r| r.end_reason == EndReason::IdleTimeout).map(|r| r.orig_p).collect();
+    assert_eq!(idle, vec![2, 3]);
+    assert_eq!(t.stats().active, 1);
+}
+
 #[test]
 fn active_timeout_cuts_flow() {
     let cfg = FlowTableConfig { active_timeout_us: Some(sec(10.0)), ..FlowTableConfig::default() };
