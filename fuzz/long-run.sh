@@ -38,7 +38,8 @@ for ((i = 0; i < ${#targets[@]}; i += 2)); do
       echo "fuzz: $t failed (see artifacts/$t/)" >&2
       status=1
     fi
-    read -r user sys <"$logs/$t.time"
+    # The last line: /usr/bin/time puts "Command exited with non-zero status N" first.
+    read -r user sys < <(tail -n 1 "$logs/$t.time")
     execs=$(grep -E '^stat::number_of_executed_units' "$logs/$t.log" | awk '{print $2}')
     echo "fuzz: $t: $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", (u + s) / 60 }') CPU-minutes, ${execs:-?} executions"
   done
