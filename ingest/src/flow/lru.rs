@@ -106,6 +106,7 @@ impl<T, const L0: usize, const L1: usize> Slab<T, L0, L1> {
     }
 
     /// The list `slot` is on in `plane`, if any.
+    #[cfg(test)]
     #[inline]
     pub(crate) fn list_of(&self, plane: usize, slot: u32) -> Option<u8> {
         let l = self.entries[slot as usize].links[plane].list;

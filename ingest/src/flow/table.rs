@@ -714,8 +714,12 @@ impl FlowTable {
                 if dns {
                     f.timer_deadline = ts.saturating_add(self.config.dns_session_timeout_us);
                 }
+                let idle = f.idle_list();
                 let s = self.flows.insert(f);
                 self.map.insert(key, s);
+                // Every live flow sits on an idle list from its creation, so it idles out
+                // and can be evicted even when its packet is not counted (header_only).
+                self.flows.push_back(0, idle, s);
                 if dns {
                     self.flows.push_back(1, TIMER_DNS, s);
                 }
@@ -731,12 +735,6 @@ impl FlowTable {
         }
         let uid = f.uid;
         if header_only {
-            // The packet does not count, but a conn it created idles out (and can be
-            // evicted) like any other: every live flow sits on an idle list.
-            let idle = f.idle_list();
-            if self.flows.list_of(0, s).is_none() {
-                self.flows.push_back(0, idle, s);
-            }
             return uid;
         }
         let mut is_orig = addr16(&t.src) == addr16(&f.orig_h) && t.sport == f.orig_p;
