@@ -8,12 +8,19 @@ time (median of 5) and rows/s (best of --repeat timed runs of --seconds each) at
 Vigil loads with ONNX Runtime's default (all optimisations) and one single-threaded session per
 scoring worker (`vigil-harness bench sessions` measured that against one shared session).
 
-usage: .venv/bin/python benchmarks/ort-settings.py [--batch 256] [--seconds 2] [--repeat 3] [ARTIFACT...]
+With --memory: the memory pattern on (ONNX Runtime's default) and off (Vigil's), each in a fresh
+process on batches of mixed sizes (1, 7, 32, 100 and 256 rows, in a fixed random order, as a
+stream gives them): rows/s, and resident memory after the first batch of 256 and at the end.
+
+usage: .venv/bin/python benchmarks/ort-settings.py [--batch 256] [--seconds 2] [--repeat 3] [--memory] [ARTIFACT...]
 """
 
 import argparse
 import json
+import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -75,16 +82,57 @@ def rows_per_s(path: str, level, data: dict, seconds: float, repeat: int) -> flo
     return best
 
 
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_run(name: str, pattern: bool, seconds: float) -> None:
+    """One configuration in this process: prints rows/s and RSS after warm-up and at the end."""
+    artifact = ARTIFACTS / name
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    o = options(LEVELS[manifest.get("graph_optimization", "all")])
+    o.enable_mem_pattern = pattern
+    s = ort.InferenceSession(str(artifact / "model.onnx"), o, providers=["CPUExecutionProvider"])
+    sizes = (1, 7, 32, 100, 256)
+    feeds = {b: feed(artifact, b) for b in sizes}
+    s.run(None, feeds[256])
+    warm = rss_mib()
+    rng, rows, t = random.Random(1), 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        b = rng.choice(sizes)
+        s.run(None, feeds[b])
+        rows += b
+    print("%-28s %-8s %10.0f %9.0f %9.0f" % (name, "on" if pattern else "off",
+                                            rows / (time.perf_counter() - t), warm, rss_mib()))
+
+
+def memory(names: list[str], seconds: float) -> None:
+    print("%-28s %-8s %10s %9s %9s" % ("artifact", "pattern", "rows/s", "MiB warm", "MiB end"))
+    for name in names:
+        for pattern in ("on", "off"):
+            subprocess.run([sys.executable, __file__, "--memory-run", name, pattern, str(seconds)], check=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--memory-run":
+        memory_run(sys.argv[2], sys.argv[3] == "on", float(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("artifacts", nargs="*")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="memory pattern on and off, batches of mixed sizes")
     args = parser.parse_args()
     names = args.artifacts or sorted(
         d.name for d in ARTIFACTS.iterdir() if (d / "parity.json").is_file() and d.name != "test-linear"
     )
+    if args.memory:
+        memory(names, args.seconds * args.repeat)
+        return
     print("%-28s %-9s %9s %10s" % ("artifact", "level", "load ms", "rows/s"))
     for name in names:
         artifact = ARTIFACTS / name
