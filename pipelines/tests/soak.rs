@@ -4,12 +4,12 @@
 //! (`vigil gen` kinds in turn) dropped into a followed directory, flow CSV, metrics and
 //! access-log lines produced to Kafka topics. Rounds cycle through six hours of event
 //! time, so the store's partitions stop growing and compaction (every 10 s) keeps their
-//! files in check. After warm-up (two thirds of the run, at most 200 s), the resident memory
-//! and the open files held (the fewest in each 10 s: files open for a moment come and
-//! go) must stay within ±10% of their mean in the 10-minute run (in a shorter one, the
-//! second half's mean within 10% of the first's), and the store's file count after
-//! compaction (as the maintenance run logs it) must not grow: its second half's mean
-//! within 10% of its first half's.
+//! files in check. After warm-up (two thirds of the run, at most 200 s), the resident memory,
+//! the open files held (the fewest in each 10 s: files open for a moment come and go)
+//! and the store's file count after compaction (the files each maintenance pass leaves,
+//! `settled` in its log line: not those written while it ran) must stay within ±10% of
+//! their mean in the 10-minute run; in a shorter one, the second half's mean within 10%
+//! of the first's.
 //!
 //! 300 s by default (CI); `VIGIL_SOAK_SECS=600` for the 10-minute version. It needs the
 //! Kafka broker (`VIGIL_KAFKA_BROKERS`) and ONNX Runtime, like the tests of each part.
@@ -258,29 +258,21 @@ fn a_soak_of_every_model_family_holds_memory_files_and_store_steady() {
     let most = samples.iter().map(|s| s.1).max().unwrap_or(0);
     println!("soak: open files at most {most}");
     steady("open files held", &held, full);
-    // The store's file count after each maintenance run (every 10 s), past warm-up.
-    let after: Vec<u64> = log
+    // The files each maintenance pass (every 10 s) leaves, past warm-up. Its plain
+    // count (`files`) also holds the flushes that landed while it ran: every round
+    // writes the CIC-IDS2017 sample into dozens of hour partitions, one file each, so
+    // that count swings by about 39 files a round (65, 104, 141 …) with the timing.
+    let passes: Vec<(u64, u64)> = log
         .lines()
         .filter(|l| l.contains("store maintenance done"))
-        .filter_map(|l| field(&strip_ansi(l), "files"))
+        .map(strip_ansi)
+        .filter_map(|l| Some((field(&l, "settled")?, field(&l, "files")?)))
         .skip((warm_up.as_secs() / 10) as usize)
         .collect();
-    assert!(after.len() >= 3, "{} maintenance runs after warm-up", after.len());
-    // The count after a pass is bimodal (about 65 or 104 files in a 10-minute run: some
-    // passes leave one table's new files for the next). The 10-minute run judges its
-    // level on halves (the second half's mean within 10% of the first's); a shorter
-    // run has too few passes for that and checks that it stays within the two modes.
-    println!("soak: store files after each maintenance run: {after:?}");
-    let (first, second) = after.split_at(after.len() / 2);
-    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
-    println!("soak: store files, mean of each half: {:.0}, {:.0}", mean(first), mean(second));
-    if full {
-        assert!(
-            (mean(second) - mean(first)).abs() <= 0.1 * mean(first),
-            "the store's file count grew: {after:?}"
-        );
-    } else {
-        let (lo, hi) = (after.iter().min().unwrap(), after.iter().max().unwrap());
-        assert!(*hi <= 2 * lo, "the store's file count is not held: {after:?}");
-    }
+    assert!(passes.len() >= 3, "{} maintenance runs after warm-up", passes.len());
+    println!(
+        "soak: store files after each maintenance run (with the flushes during it): {:?}",
+        passes.iter().map(|p| p.1).collect::<Vec<_>>()
+    );
+    steady("store files left by compaction", &passes.iter().map(|p| p.0).collect::<Vec<_>>(), full);
 }

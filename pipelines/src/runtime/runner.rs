@@ -273,28 +273,42 @@ impl Runner {
 pub const DEFAULT_COMPACT_MIN_FILES: usize = 8;
 
 /// Compaction of `sensor`'s files (in partitions holding at least `min_files` small
-/// ones), then retention, of every table (errors are logged; the next run retries);
-/// the store's file count after it is logged.
+/// ones), then retention, of every table (errors are logged; the next run retries).
+///
+/// Logs the store's file count after it (`files`), and the files the pass left
+/// (`settled`): the same, less those the sinks wrote while it ran, which are the next
+/// pass's to merge. On a live store `files` swings with every flush that lands during
+/// the pass (one file per partition written); `settled` is where a store whose
+/// compaction falls behind shows it.
 pub fn maintain(
     store: &std::path::Path,
     sensor: &str,
     retention: &BTreeMap<String, crate::store::Retention>,
     min_files: usize,
 ) {
+    let started = std::time::SystemTime::now();
     let now = super::rows::now_us();
-    let mut files = 0;
+    let (mut files, mut settled) = (0, 0);
     for table in Table::ALL {
-        if let Err(e) = compact_table(store, table, sensor, min_files.max(2), 16 << 20) {
-            tracing::warn!(%table, "compaction: {e}");
-        }
+        let merged = match compact_table(store, table, sensor, min_files.max(2), 16 << 20) {
+            Ok(stats) => stats.files_out as usize,
+            Err(e) => {
+                tracing::warn!(%table, "compaction: {e}");
+                0
+            }
+        };
         if let Some(policy) = retention.get(table.name())
             && let Err(e) = enforce_retention(store, table, policy, now)
         {
             tracing::warn!(%table, "retention: {e}");
         }
-        files += crate::store::list_files(store, table).map_or(0, |f| f.len());
+        let listed = crate::store::list_files(store, table).unwrap_or_default();
+        files += listed.len();
+        // The pass's own outputs are newer than its start too.
+        settled +=
+            merged + listed.iter().filter(|f| f.modified.is_some_and(|m| m < started)).count();
     }
-    tracing::info!(files, "store maintenance done");
+    tracing::info!(files, settled, "store maintenance done");
 }
 
 fn write_stats(store: &std::path::Path, sensor: &str, stages: &[StageSnapshot]) {

@@ -16,6 +16,8 @@ pub struct DataFile {
     pub partition: String,
     /// Its size in bytes.
     pub bytes: u64,
+    /// When it was last written, where the filesystem says.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// The committed files of `table` under the store `root`, sorted by partition then
@@ -53,6 +55,7 @@ fn files_in(dir: &Path, partition: &str) -> io::Result<Vec<DataFile>> {
                 path: entry.path(),
                 partition: partition.to_string(),
                 bytes: meta.len(),
+                modified: meta.modified().ok(),
             });
         }
     }
