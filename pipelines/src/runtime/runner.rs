@@ -241,7 +241,7 @@ impl Runner {
                         let (store, retention) = (store.clone(), retention.clone());
                         let sensor = sensor.clone();
                         let _ = tokio::task::spawn_blocking(move || {
-                            maintain(&store, &sensor, &retention, min_files)
+                            maintain(&store, &sensor, &retention, min_files);
                         })
                         .await;
                     }
@@ -272,23 +272,30 @@ impl Runner {
 /// Small files a partition gathers before compaction merges them, by default.
 pub const DEFAULT_COMPACT_MIN_FILES: usize = 8;
 
+/// The store's file count after a maintenance pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCount {
+    /// Every committed file.
+    pub files: usize,
+    /// The files the pass left: `files` less those the sinks wrote while it ran, which
+    /// are the next pass's to merge. On a live store `files` swings with every flush
+    /// that lands during the pass (a file per partition written); a store whose
+    /// compaction falls behind shows here.
+    pub settled: usize,
+}
+
 /// Compaction of `sensor`'s files (in partitions holding at least `min_files` small
 /// ones), then retention, of every table (errors are logged; the next run retries).
-///
-/// Logs the store's file count after it (`files`), and the files the pass left
-/// (`settled`): the same, less those the sinks wrote while it ran, which are the next
-/// pass's to merge. On a live store `files` swings with every flush that lands during
-/// the pass (one file per partition written); `settled` is where a store whose
-/// compaction falls behind shows it.
+/// Logs and returns the file count after it.
 pub fn maintain(
     store: &std::path::Path,
     sensor: &str,
     retention: &BTreeMap<String, crate::store::Retention>,
     min_files: usize,
-) {
+) -> FileCount {
     let started = std::time::SystemTime::now();
     let now = super::rows::now_us();
-    let (mut files, mut settled) = (0, 0);
+    let mut count = FileCount::default();
     for table in Table::ALL {
         let merged = match compact_table(store, table, sensor, min_files.max(2), 16 << 20) {
             Ok(stats) => stats.files_out as usize,
@@ -303,12 +310,13 @@ pub fn maintain(
             tracing::warn!(%table, "retention: {e}");
         }
         let listed = crate::store::list_files(store, table).unwrap_or_default();
-        files += listed.len();
+        count.files += listed.len();
         // The pass's own outputs are newer than its start too.
-        settled +=
+        count.settled +=
             merged + listed.iter().filter(|f| f.modified.is_some_and(|m| m < started)).count();
     }
-    tracing::info!(files, settled, "store maintenance done");
+    tracing::info!(files = count.files, settled = count.settled, "store maintenance done");
+    count
 }
 
 fn write_stats(store: &std::path::Path, sensor: &str, stages: &[StageSnapshot]) {
@@ -461,5 +469,50 @@ impl TransformStage {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+    use crate::store::StoreWriter;
+
+    fn one_action(ts: i64) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new("entity", DataType::Utf8, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from(vec![ts]).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec!["alice"])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pass_counts_apart_the_files_written_while_it_ran() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = StoreWriter::new(dir.path(), "a");
+        for i in 0..3 {
+            ours.write(Table::Actions, &one_action(1_000_000 + i)).unwrap();
+        }
+        // Another sensor's file (compaction leaves it) stamped after the pass began,
+        // as a flush landing during the pass would be.
+        let landed =
+            StoreWriter::new(dir.path(), "b").write(Table::Actions, &one_action(1)).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&landed[0]).unwrap().set_modified(later).unwrap();
+
+        let count = maintain(dir.path(), "a", &BTreeMap::new(), 2);
+        // Sensor a's three files merged into one; b's file is there but not settled.
+        assert_eq!(count, FileCount { files: 2, settled: 1 });
     }
 }
