@@ -39,6 +39,7 @@ import json
 import math
 import subprocess
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -221,15 +222,19 @@ def to_action_csv(inter: Path, out: Path) -> int:
 
 def tokenize_actions(log_path: Path, work: Path, max_len: int, log: str = "csv", stem: str = "seq",
                      vocab_in: Path | None = None) -> tuple[Path, Path]:
-    """`vigil tokenize actions` of one log into work/<stem>.parquet, its vocabulary (fitted, or
-    `vocab_in` when given) saved as work/<stem>.vocab.json (`vocab.json` for the default stem)."""
+    """`vigil tokenize actions` of one log into work/<stem>.parquet with the vocabulary `vocab_in`,
+    or, without it, one fitted on the whole log and saved as work/<stem>.vocab.json. Returns the
+    rows' path and the vocabulary's."""
     from .data import vigil_binary
 
     seq = work / f"{stem}.parquet"
-    vocab = work / ("vocab.json" if stem == "seq" else f"{stem}.vocab.json")
     cmd = [str(vigil_binary()), "tokenize", "actions", str(log_path), "--log", log,
-           "--out", str(seq), "--save-vocab", str(vocab), "--max-len", str(max_len)]
-    if vocab_in is not None:
+           "--out", str(seq), "--max-len", str(max_len)]
+    if vocab_in is None:
+        vocab = work / f"{stem}.vocab.json"
+        cmd += ["--save-vocab", str(vocab)]
+    else:
+        vocab = vocab_in
         cmd += ["--vocab", str(vocab_in)]
     rc = subprocess.run(cmd).returncode
     if rc not in (0, 3):  # 3: done, with lines the reader could not parse (dead letters)
@@ -279,6 +284,48 @@ def leave_one_out(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def seen_items(rows: Rows, idx: np.ndarray) -> list[np.ndarray]:
     """`ranking.seen_items` of rows `idx`."""
     return R.seen_items(rows.entity, rows.ts, rows.object_ids[:, -1], idx)
+
+
+def training_events(rows: Rows) -> np.ndarray:
+    """Mask of the training events of `leave_one_out`: all but each entity's validation and test
+    event (an entity's first event is training context, though not a training row)."""
+    _, va, te = leave_one_out(rows)
+    keep = np.ones(len(rows.entity), dtype=bool)
+    keep[va] = False
+    keep[te] = False
+    return keep
+
+
+def event_tokens(rows: Rows, vocab: dict, table: str) -> np.ndarray:
+    """The `table` token ("actions" or "objects") of each row's own event (its last position),
+    read through the vocabulary the rows were tokenized with, which must cover every event."""
+    ids = (rows.object_ids if table == "objects" else rows.action_ids)[:, -1]
+    assert int(ids.min()) >= FIRST, "the vocabulary does not cover every event"
+    return np.asarray(vocab[table], dtype=object)[ids - FIRST]
+
+
+def fit_vocab(parts: list[tuple[Rows, dict]], keep: np.ndarray, out: Path) -> dict:
+    """The vocabulary of the events `keep` selects, fitted as `ActionVocab::fit` fits one (count,
+    then byte order), over one or more logs, and written to `out`. Each part is a log's rows with
+    the vocabulary fitted on that whole log, which names their tokens; `keep` masks the parts'
+    rows in order. Ranking each part's own events must give back its vocabulary: a check that
+    this fit is the tokenizer's."""
+    # Python compares str by code point, the same order as UTF-8 bytes.
+    rank = lambda c: [t for t, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+    counts = {"actions": Counter(), "objects": Counter()}
+    start = 0
+    for rows, vocab in parts:
+        n = len(rows.entity)
+        for table, total in counts.items():
+            tokens = event_tokens(rows, vocab, table)
+            assert rank(Counter(tokens.tolist())) == vocab[table], f"{table}: not the tokenizer's fit"
+            total.update(tokens[keep[start:start + n]].tolist())
+        start += n
+    assert start == len(keep)
+    fitted = {"format": "vigil-hstu-vocab", "version": 1, "pad_id": PAD, "oov_id": OOV,
+              "actions": rank(counts["actions"]), "objects": rank(counts["objects"])}
+    out.write_text(json.dumps(fitted, indent=2))
+    return fitted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +391,7 @@ def fit(cfg: HSTUConfig, rows: Rows, tr, va, args, log, seed: int = SEED,
 
 def surprise_pairs(logp: np.ndarray, target: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     """Surprise (-log p) of each row's real next object, and of a random substitute (uniform over
-    the other real ids >= 2)."""
+    the other real ids >= 2; for a real object out of the vocabulary, id 1, over the ids >= 3)."""
     rng = np.random.default_rng(seed)
     n_ids = logp.shape[1]
     sub = rng.integers(FIRST, n_ids - 1, size=len(target))
@@ -365,9 +412,10 @@ def surprise_separation(logp: np.ndarray, target: np.ndarray, seed: int = SEED) 
 
 
 def popularity_logp(counts: np.ndarray) -> np.ndarray:
-    """log p of each id under add-one-smoothed training counts over the real ids (ids < 2: -inf)."""
+    """log p of each id under add-one-smoothed training counts over the real ids and the
+    out-of-vocabulary id, whose surprise is then finite (padding: -inf)."""
     c = counts.astype(np.float64) + 1.0
-    c[:FIRST] = 0.0
+    c[PAD] = 0.0
     with np.errstate(divide="ignore"):
         return np.log(c / c.sum())
 
@@ -379,10 +427,15 @@ def train(args) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     inter = ml100k_inter(work, Path(args.wheel_dir))
-    n_events = to_action_csv(inter, work / "ml100k_actions.csv")
-    seq, vocab_path = tokenize_actions(work / "ml100k_actions.csv", work, args.max_len)
+    log = work / "ml100k_actions.csv"
+    n_events = to_action_csv(inter, log)
+    whole, whole_vocab = tokenize_actions(log, work, args.max_len, stem="whole")
+    whole = (read_rows(whole), json.loads(whole_vocab.read_text()))
+    vocab_path = work / "vocab.json"
+    fit_vocab([whole], training_events(whole[0]), vocab_path)
+    seq, _ = tokenize_actions(log, work, args.max_len, vocab_in=vocab_path)
     data = {"n_events": n_events, "entities": "users"}
-    train_rows(args, work, read_rows(seq), vocab_path, data, t0)
+    train_rows(args, work, read_rows(seq), event_tokens(*whole, "objects"), vocab_path, data, t0)
 
 
 def setup(args) -> None:
@@ -417,13 +470,12 @@ def _fit_job(kind: str, seed: int) -> dict:
             "params": sum(p.numel() for p in model.parameters()), "history": history}
 
 
-def split_record(rows: Rows, vocab: dict, va: np.ndarray, te: np.ndarray, rule: str) -> dict:
-    """The leave-one-out split as committed: each entity's validation and test event."""
-    objects = vocab["objects"]
-    name = lambda i: objects[int(rows.object_ids[i, -1]) - FIRST] if rows.object_ids[i, -1] >= FIRST else "<oov>"
+def split_record(rows: Rows, names: np.ndarray, va: np.ndarray, te: np.ndarray, rule: str) -> dict:
+    """The leave-one-out split as committed: each entity's validation and test event (entity,
+    object token `names[i]`, time)."""
     return {"rule": rule,
-            "validation": [[str(rows.entity[i]), name(i), int(rows.ts[i])] for i in va],
-            "test": [[str(rows.entity[i]), name(i), int(rows.ts[i])] for i in te]}
+            "validation": [[str(rows.entity[i]), str(names[i]), int(rows.ts[i])] for i in va],
+            "test": [[str(rows.entity[i]), str(names[i]), int(rows.ts[i])] for i in te]}
 
 
 def check_split(split_name: str, record: dict) -> None:
@@ -438,12 +490,15 @@ def check_split(split_name: str, record: dict) -> None:
         raise SystemExit(f"the leave-one-out split differs from onnx/splits/{split_name}.json")
 
 
-def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: float,
+def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path, data: dict, t0: float,
                artifact: dict | None = None) -> None:
     """Leave-one-out split, popularity, HSTU and SASRec over `SEEDS` (in `args.jobs` processes),
     metrics, export of the HSTU seed with the best validation NDCG@10 to args.artifacts.
-    `data` describes the events (n_events, entities: what an entity is); `artifact` the manifest parts
-    that differ from ml-100k's (name, preprocessing, training_data), stored in meta.json for export.
+    `rows` are tokenized with `vocab_path`, fitted on the training events (`fit_vocab`);
+    `names` is each row's object token (for the committed split, where an object out of that
+    vocabulary still has its name). `data` describes the events (n_events, entities: what an
+    entity is); `artifact` the manifest parts that differ from ml-100k's (name, preprocessing,
+    training_data), stored in meta.json for export.
 
     Evaluation follows the reference protocol: full ranking, the entity's earlier objects removed."""
     import concurrent.futures
@@ -458,17 +513,20 @@ def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: f
     rule = (f"leave-one-out per {noun.rstrip('s')} (events in (ts, tokenizer) order): last event test, "
             f"second-to-last validation, the rest training")
     split_name = (artifact or {}).get("name", "hstu-ml100k")
-    check_split(split_name, split_record(rows, vocab, va, te, rule))
+    check_split(split_name, split_record(rows, names, va, te, rule))
     va_seen, te_seen = seen_items(rows, va), seen_items(rows, te)
+    train_events = training_events(rows)
+    assert int(rows.object_ids[train_events, -1].min()) >= FIRST, "the vocabulary misses a training event"
+    vocabulary = {"fitted_on": "training events only (all but each entity's validation and test event)",
+                  "objects": len(vocab["objects"]), "actions": len(vocab["actions"]),
+                  "out_of_vocabulary_targets": {s: int((rows.object_ids[ix, -1] == OOV).sum())
+                                                for s, ix in (("validation", va), ("test", te))}}
     print(f"{data['n_events']} events, {len(rows.entity)} rows, {len(set(rows.entity))} {noun}, "
-          f"object vocab {n_items} (incl. pad/oov), train {len(tr)} / val {len(va)} / test {len(te)} rows "
-          f"({time.time() - t0:.1f}s)")
+          f"object vocab {n_items} (incl. pad/oov), train {len(tr)} / val {len(va)} / test {len(te)} rows; "
+          f"out-of-vocabulary targets {vocabulary['out_of_vocabulary_targets']} ({time.time() - t0:.1f}s)")
     assert rows.object_ids.shape[1] == args.max_len
 
     # Popularity: items ranked by their count among the training events (all but each entity's last two).
-    train_events = np.ones(len(rows.entity), dtype=bool)
-    train_events[va] = False
-    train_events[te] = False
     counts = np.bincount(rows.object_ids[train_events, -1], minlength=n_items).astype(np.float64)
     pop = {s: rank_metrics(np.tile(counts, (len(ix), 1)), rows.object_ids[ix, -1], seen=seen)
            for s, ix, seen in (("val", va, va_seen), ("test", te, te_seen))}
@@ -496,7 +554,7 @@ def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: f
     strip = lambda r: {k: v for k, v in r.items() if k not in ("state_dict", "config", "kind")}
     meta = {
         "vocab_path": str(vocab_path), "max_len": args.max_len, "n_events": data["n_events"],
-        "n_users": len(set(rows.entity)), "n_items": n_items,
+        "n_users": len(set(rows.entity)), "n_items": n_items, "vocabulary": vocabulary,
         "split": {"kind": rule, "committed": f"onnx/splits/{split_name}.json",
                   "train_rows": len(tr), "val_rows": len(va), "test_rows": len(te)},
         "training": {"optimizer": "AdamW + OneCycle", "lr": args.lr, "weight_decay": args.weight_decay,
@@ -519,7 +577,7 @@ def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: f
     }
     if artifact is not None:
         meta["artifact"] = artifact
-    (work / "meta.json").write_text(json.dumps(meta, indent=1))
+    (work / "meta.json").write_text(json.dumps(meta, indent=1, allow_nan=False))
     np.save(work / "test_idx.npy", te)
     print(json.dumps(table, indent=1))
     export(work, rows, te, Path(args.artifacts))
@@ -527,7 +585,8 @@ def train_rows(args, work: Path, rows: Rows, vocab_path: Path, data: dict, t0: f
 
 
 ML100K_NOTES = ("The HSTU reference protocol: leave-one-out, full ranking over all items (ids >= 2), "
-                "the user's earlier items removed, ties count against the target. SASRec baseline: same "
+                "the user's earlier items removed, ties count against the target; the vocabulary is "
+                "fitted on the training events, and an item out of it is a miss. SASRec baseline: same "
                 "size (d_model, heads, layers), embeddings, head, loss, optimizer and epoch budget, "
                 "learned absolute positions, softmax attention. Both: up to 10 epochs (one-cycle "
                 "schedule over 10), early stopping on validation NDCG@10 with patience 3, seeds 0-2. "
@@ -650,7 +709,8 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
             **art["preprocessing"],
             "vocab": json.loads(Path(meta["vocab_path"]).read_text()),
         },
-        "training_data": {**art["training_data"], "events": meta["n_events"], "split": meta["split"]},
+        "training_data": {**art["training_data"], "events": meta["n_events"], "split": meta["split"],
+                          "vocabulary": meta["vocabulary"]},
         "training": meta["training"],
         "metrics": {
             **meta["metrics"],
@@ -663,7 +723,7 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
                    "rows": int(len(sel)), "tolerance": PARITY_TOL,
                    "source": "PyTorch eval-mode outputs of test rows of different lengths"},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, allow_nan=False) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"artifacts in {out}: {size / 1024:.0f} KiB; latency {latency}")
     return manifest
@@ -674,7 +734,7 @@ def ml100k_artifact(meta: dict, max_len: int) -> dict:
     return {
         "name": "hstu-ml100k",
         "preprocessing": {
-            "tokenizer": "vigil tokenize actions --log csv --max-len %d" % max_len,
+            "tokenizer": "vigil tokenize actions --log csv --max-len %d --vocab <preprocessing.vocab>" % max_len,
             "csv": "entity = user_id, ts = timestamp (epoch s), action = 'rate', object = item_id",
         },
         "training_data": {

@@ -70,6 +70,11 @@ def hstu_table(m: dict) -> str:
     p = t["popularity"]
     rows.append(f"| popularity | {p['validation']['hr@10']:.3f} | {p['test']['hr@10']:.3f} | "
                 f"{p['test']['ndcg@10']:.3f} | {p['test']['mrr']:.3f} | - |")
+    v = m["training_data"].get("vocabulary")
+    if v:
+        oov = v["out_of_vocabulary_targets"]
+        rows += ["", f"Vocabulary fitted on the training events: {v['objects']} objects, {v['actions']} actions; "
+                     f"targets out of it (each a miss): {oov['validation']} validation, {oov['test']} test."]
     return "\n".join(rows)
 
 
@@ -113,9 +118,9 @@ def tables(artifacts: Path) -> str:
                             ("itransformer-etth1", "iTransformer, ETTh1", itransformer_table)):
         m = manifest(artifacts, name)
         if "protocol" not in m.get("metrics", {}):
-            out.append(f"### {title}\n\nNot yet trained under the protocol.")
+            out.append(f"#### {title}\n\nNot yet trained under the protocol.")
             continue
-        out.append(f"### {title}\n\n{fn(m)}")
+        out.append(f"#### {title}\n\n{fn(m)}")
         if "operating_points" in m:
             out.append(operating_table(m["operating_points"]))
     return "\n\n".join(out) + "\n"
