@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import protocol as P
+from .forked import SHARED, fork_map
 from . import ranking as R
 from .fixtures import write_parity
 
@@ -445,13 +446,9 @@ def setup(args) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-#: What the worker processes of `train_rows` read (inherited by fork, not pickled).
-_JOBS: dict = {}
-
-
 def _fit_job(kind: str, seed: int) -> dict:
-    """One (model kind, seed) of `train_rows`, in a worker process."""
-    c = _JOBS
+    """One (model kind, seed) of `train_rows`, in a worker process (`forked.fork_map`)."""
+    c = SHARED
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     cfg = HSTUConfig(**{**c["cfg"], "kind": kind})
@@ -501,8 +498,6 @@ def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path
     training_data), stored in meta.json for export.
 
     Evaluation follows the reference protocol: full ranking, the entity's earlier objects removed."""
-    import concurrent.futures
-    import multiprocessing
 
     vocab = json.loads(vocab_path.read_text())
     n_items = len(vocab["objects"]) + FIRST
@@ -536,10 +531,9 @@ def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path
 
     cfg = HSTUConfig(n_items=n_items, max_len=args.max_len, d_model=args.d_model, n_heads=args.heads,
                      n_layers=args.layers, dropout=args.dropout, kind="hstu", n_actions=n_actions)
-    _JOBS.update(cfg=cfg.to_dict(), rows=rows, split=(tr, va, te), va_seen=va_seen, te_seen=te_seen, args=args)
     jobs = [(kind, seed) for seed in SEEDS for kind in ("hstu", "sasrec")]
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-        done = list(ex.map(_fit_job, *zip(*jobs)))
+    done = fork_map(_fit_job, jobs, args.jobs, cfg=cfg.to_dict(), rows=rows, split=(tr, va, te),
+                    va_seen=va_seen, te_seen=te_seen, args=args)
     results = {kind: [r for r in done if r["kind"] == kind] for kind in ("hstu", "sasrec")}
     best = max(results["hstu"], key=lambda r: r["val"]["ndcg@10"])
     torch.save({"config": best["config"], "state_dict": best["state_dict"]}, work / "hstu.pt")

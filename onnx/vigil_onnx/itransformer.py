@@ -49,6 +49,7 @@ from torch import nn
 
 from . import data as D
 from . import protocol as P
+from .forked import SHARED, fork_map
 from .fixtures import write_parity
 from .nab import nab_metrics
 from .variate_data import read_windows, tokenize
@@ -267,15 +268,12 @@ class Candidate:
         return f"{self.d_model}:{self.d_ff}:{self.lr:g}"
 
 
-#: What the worker processes of `fit_grid` read (inherited by fork, not pickled).
-_JOBS: dict = {}
-
-
 def _fit_job(key: str, seed: int) -> dict:
-    """One (candidate, seed) of `fit_grid`, in a worker process: the fitted weights, not the model."""
+    """One (candidate, seed) of `fit_grid`, in a worker process (`forked.fork_map`): the fitted
+    weights, not the model."""
     torch.set_num_threads(1)
-    cfg, lr = _JOBS["configs"][key]
-    r = fit(_JOBS["data"], cfg, _JOBS["args"], seed, lr)
+    cfg, lr = SHARED["configs"][key]
+    r = fit(SHARED["data"], cfg, SHARED["args"], seed, lr)
     r["state_dict"] = r.pop("model").state_dict()
     return {"key": key, **r}
 
@@ -283,13 +281,8 @@ def _fit_job(key: str, seed: int) -> dict:
 def fit_grid(d: dict, configs: dict[str, tuple[ITransformerConfig, float]], args) -> dict[str, list[dict]]:
     """Every candidate over SEEDS, in `args.jobs` processes: runs per candidate key, each with its
     model (in eval mode). Test is not read."""
-    import concurrent.futures
-    import multiprocessing
-
     jobs = [(key, seed) for key in configs for seed in SEEDS]
-    _JOBS.update(data=d, configs=configs, args=args)
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-        done = list(ex.map(_fit_job, *zip(*jobs)))
+    done = fork_map(_fit_job, jobs, args.jobs, data=d, configs=configs, args=args)
     runs = {key: [] for key in configs}
     for r in done:
         model = ITransformer(configs[r["key"]][0])
@@ -300,8 +293,8 @@ def fit_grid(d: dict, configs: dict[str, tuple[ITransformerConfig, float]], args
 
 
 def train(args) -> None:
-    """Every horizon of HORIZONS: each candidate of the grid (`--grid`, default the single
-    `--d-model/--d-ff/--lr`) over SEEDS, the candidate with the best mean validation MSE kept per
+    """Every horizon of HORIZONS: each candidate of the grid (`--grid`, default GRID; an empty
+    one: `--d-model/--d-ff/--lr` alone) over SEEDS, the candidate with the best mean validation MSE kept per
     horizon; the artifact is the args.horizon model of that candidate's seed with the best
     validation MSE. Test is read once per kept model, after every choice."""
     torch.set_num_threads(args.threads)
