@@ -9,11 +9,18 @@ embedding width), so the variant has the same input and output names, dtypes and
 Vigil feeds it the same tensors. When ONNX Runtime refuses every quantised graph, no variant is
 written and the entry says why.
 
-Settings: of the CANDIDATES (per_channel, reduce_range, op types), the one whose outputs are
+Settings: of the CANDIDATES (per_channel, op types), the one whose outputs are
 closest to model.onnx's on the artifact's selection rows is kept (mean |int8 - fp32| over mean
 |fp32|, averaged over the outputs; ties: the smaller file). Selection rows are never held-out rows:
 a fixed sample of the validation split where the artifact reports another split (iTransformer,
 HSTU), else of the training rows; their labels are not read.
+
+Weights are always quantised with reduce_range (7 bits): the only setting whose outputs do not
+depend on the CPU. Without it, ONNX Runtime's u8s8 kernels on x86 CPUs without VNNI (AVX2 only,
+as AMD EPYC Zen 2/3) saturate in VPMADDUBSW: graphs chosen with full-range weights on a VNNI
+machine gave parity distances 7 to 20 times their stated ones on an AVX2 one (HSTU ml-100k 1.92
+against 0.095, the iTransformer 2.34 against 0.18), while the reduce_range graphs gave the same
+outputs on both.
 
 Held-out metric: the manifest's headline figure, on the split it names, computed for model.onnx and
 model.int8.onnx by the CPU ONNX Runtime on the same rows, in batches of 256 (Vigil's default batch;
@@ -78,7 +85,7 @@ REPRODUCE_TOL = 1e-4
 ALL_OPS = sorted(IntegerOpsRegistry)  # quantize_dynamic's default: every op it can quantise
 CANDIDATES = [
     {"per_channel": pc, "reduce_range": rr, "op_types_to_quantize": ops, "nodes_to_exclude": []}
-    for ops in (ALL_OPS, ["MatMul"]) for pc in (False, True) for rr in (False, True)
+    for ops in (ALL_OPS, ["MatMul"]) for pc in (False, True) for rr in (True,)
 ]
 IOT23_DIR = "flows/iot-23-zeek-conn-labeled"
 ETTH1 = "timeseries/ett/ETTh1.csv"
@@ -267,7 +274,9 @@ def netfound(artifact: Path, manifest: dict) -> HeldOut:
     flows, _ = ND.load(D.DEFAULT_DATA, workdir(artifact), p["max_bursts"], p["tokens_per_burst"])
     part = ND.split(flows)
     test, train = part == "test", part == "train"
-    assert sorted({flows.files[f] for f in np.unique(flows.file[test])}) == split["test_files"]
+    # Every test flow comes from a committed test file. A committed file may now hold no flow: the
+    # decoder refuses nDPI's one-packet fuzz capture (fuzz-2021-06-07-c6c72a0a56.pcap) as weird.
+    assert {flows.files[f] for f in np.unique(flows.file[test])} <= set(split["test_files"])
     labels = manifest["labels"]
     has_class = np.array([a not in ("", "Unknown") for a in flows.app])
     y = np.array([labels.index(a) if a in labels else labels.index("other") for a in flows.app])
@@ -542,6 +551,10 @@ def main() -> int:
                 (artifact / INT8_FILE).write_bytes(model)
             else:
                 (artifact / INT8_FILE).unlink(missing_ok=True)
+            # The session setting benchmarks/ort-settings.py chose for the variant stays with it.
+            old = json.loads((artifact / "manifest.json").read_text()).get("int8", {})
+            if model and "graph_optimization" in old:
+                entry["graph_optimization"] = old["graph_optimization"]
             set_entry(artifact / "manifest.json", "int8", entry)
     return 1 if failed else 0
 
