@@ -17,11 +17,15 @@ its manifest. `ci` is the same check, small enough for CI (no PyTorch, no scikit
    file's most common row spacing; rows are put on that grid as the scorer does (a row's step is
    `floor(ts / S)`), and a row gets the residual of its step.
 2. Residual -> anomaly score in [0, 1], causally, as HTM's anomaly likelihood does with its raw
-   score (Ahmad et al. 2017; its default windows): the mean of the last 10 residuals, as a z-score
-   against the mean and std of up to 8,640 residuals before them, through the normal CDF. Rows with
-   no residual yet (the first lookback, grid gaps) or fewer than 100 past residuals score 0. The
-   same with the last residual alone (no averaging) is reported too: it was tried after the first
-   result, on the same files.
+   score (Ahmad et al. 2017, nupic `anomaly_likelihood.py`; its default windows): the mean of the
+   last `short` residuals, as a z-score against the mean and std of up to 8,640 such means before
+   it, through the normal CDF. Rows with no residual yet (the first lookback, grid gaps) or fewer
+   than 100 past residuals score 0. The `htm_` detectors wrap that as NAB's own HTM detector
+   (`nab/detectors/numenta/numenta_detector.py`) wraps HTM: the likelihood's red-zone filter
+   (a likelihood >= 0.99999 right after another is lowered to 0.999) and the spatial-anomaly rule
+   (a value beyond the range seen so far by more than 5% of it scores 1). `DETECTORS` lists the
+   candidates; one is chosen on the selection half (`nab_protocol`). The spatial rule alone is
+   scored beside them as an ablation, never as a candidate.
 3. NAB scoring per profile with one threshold optimised over the corpus, normalised with the null
    and perfect detectors. The scorer is checked against NAB's own output: the per-row `S(t)`
    columns and labels of the shipped result files, and `final_results.json` recomputed from the
@@ -51,9 +55,13 @@ from . import nab
 ONNX_DIR = Path(__file__).resolve().parents[1]
 SHIPPED = {"numenta": "HTM (numenta)", "twitterADVec": "twitterADVec"}
 LONG, MIN_HISTORY = 8640, 100
-# Residuals averaged per score: HTM's default 10 (chosen before any NAB run), and 1 (no
-# averaging), tried after seeing the first on these same files: NAB has no held-out part.
-SHORT = {"itransformer_short10": 10, "itransformer_short1": 1}
+# The anomaly-likelihood filter and spatial rule of NAB's HTM detector.
+RED_ZONE, YELLOW_ZONE, SPATIAL_TOLERANCE = 0.99999, 0.999, 0.05
+# Candidate detectors: (residuals averaged per score, with NAB's HTM wrapper). Short 10 is HTM's
+# default; short 1 and the wrapper were added after seeing earlier results on the selection half.
+DETECTORS = {"itransformer_short10": (10, False), "itransformer_short1": (1, False),
+             "itransformer_htm_short10": (10, True), "itransformer_htm_short1": (1, True)}
+SPATIAL_ONLY = "spatial_rule_only"
 
 
 def modal_step_s(ts: np.ndarray) -> int:
@@ -88,25 +96,63 @@ def row_residuals(ts: np.ndarray, step: int, grid: np.ndarray, residual: np.ndar
 
 
 def likelihood(r: np.ndarray, short: int, long: int = LONG, min_history: int = MIN_HISTORY) -> np.ndarray:
-    """Causal anomaly likelihood of residuals `r` (NaN = none) in [0, 1]: Phi((mean of the last
-    `short` residuals - mu) / sigma), mu and sigma over up to `long` residuals before them."""
+    """Causal anomaly likelihood of residuals `r` (NaN = none) in [0, 1], as HTM's: m = the mean
+    of the last `short` residuals, Phi((m - mu) / sigma) with mu and sigma over up to `long`
+    earlier values of m."""
     out = np.zeros(len(r))
     # Windows count valid residuals: j is a residual's position among them.
     idx = np.flatnonzero(~np.isnan(r))
-    s1 = np.r_[0.0, np.cumsum(r[idx])]
-    s2 = np.r_[0.0, np.cumsum(r[idx] ** 2)]
+    c = np.r_[0.0, np.cumsum(r[idx])]
+    end = np.arange(1, len(idx) + 1)  # m[j]: mean of valid residuals start .. j
+    start = np.maximum(0, end - short)
+    m = (c[end] - c[start]) / (end - start)
+    s1 = np.r_[0.0, np.cumsum(m)]
+    s2 = np.r_[0.0, np.cumsum(m * m)]
     for j, i in enumerate(idx):
         if j < min_history:
             continue
-        a = max(0, j - long)  # history: valid residuals a .. j-1
+        a = max(0, j - long)  # history: means a .. j-1
         n = j - a
         mu = (s1[j] - s1[a]) / n
         sd = math.sqrt(max((s2[j] - s2[a]) / n - mu * mu, 0.0))
-        b = max(0, j + 1 - short)
-        recent = (s1[j + 1] - s1[b]) / (j + 1 - b)
-        z = (recent - mu) / max(sd, 1e-6)
+        z = (m[j] - mu) / max(sd, 1e-6)
         out[i] = 0.5 * math.erfc(-z / math.sqrt(2.0))
     return out
+
+
+def red_zone_filter(lik: np.ndarray) -> np.ndarray:
+    """HTM's `_filterLikelihoods`: of a run of likelihoods in the red zone, only the first stays."""
+    out = lik.copy()
+    red = lik >= RED_ZONE
+    out[1:][red[1:] & red[:-1]] = YELLOW_ZONE
+    return out
+
+
+def spatial_anomaly(values: np.ndarray) -> np.ndarray:
+    """NAB's HTM detector's spatial rule: a value beyond the range [lo, hi] of the values before
+    it by more than 5% of hi - lo (once hi > lo)."""
+    out = np.zeros(len(values), dtype=bool)
+    lo = np.minimum.accumulate(values)
+    hi = np.maximum.accumulate(values)
+    tol = (hi - lo) * SPATIAL_TOLERANCE
+    out[1:] = (hi[:-1] > lo[:-1]) & ((values[1:] > hi[:-1] + tol[:-1]) | (values[1:] < lo[:-1] - tol[:-1]))
+    return out
+
+
+def detector_scores(detector: str, residual: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """One NAB file's anomaly scores from a detector of `DETECTORS` (or `SPATIAL_ONLY`)."""
+    if detector == SPATIAL_ONLY:
+        return spatial_anomaly(values).astype(np.float64)
+    short, wrapped = DETECTORS[detector]
+    lik = likelihood(residual, short)
+    if not wrapped:
+        return lik
+    return np.where(spatial_anomaly(values), 1.0, red_zone_filter(lik))
+
+
+def file_values(csv_path: Path) -> np.ndarray:
+    """A NAB data file's `value` column."""
+    return np.loadtxt(csv_path, delimiter=",", skiprows=1, usecols=1, dtype=np.float64, ndmin=1)
 
 
 def read_shipped(path: Path) -> dict[str, np.ndarray]:
@@ -170,29 +216,54 @@ def nab_split(names: list[str]) -> dict:
     return committed
 
 
-def nab_protocol(corpus: dict, residuals: dict, shipped: dict, shipped_th: dict, common: list[str]) -> dict:
-    """Issue 12's NAB protocol: the detector variant (SHORT) and, per profile, its threshold are
-    chosen on the selection half; the test half is scored once at that threshold. HTM and
-    twitterADVec are scored on the test files that have their results, at NAB's shipped thresholds
-    (tuned by NAB on the whole corpus, these files included)."""
+def persistence_residuals(values: np.ndarray, lookback: int = 96) -> np.ndarray:
+    """The ablation's forecaster, repeat-last-value, over rows: |y_i - y_(i-1)| / sigma, sigma the
+    population std of the `lookback` rows before row i (+ 1e-5 inside the sqrt, as the graph's);
+    NaN for the first `lookback` rows."""
+    out = np.full(len(values), np.nan)
+    if len(values) <= lookback:
+        return out
+    w = np.lib.stride_tricks.sliding_window_view(values[:-1], lookback)
+    out[lookback:] = np.abs(values[lookback:] - values[lookback - 1:-1]) / np.sqrt(w.var(axis=1) + 1e-5)
+    return out
+
+
+def nab_protocol(corpus: dict, residuals: dict, values: dict, shipped: dict, shipped_th: dict,
+                 common: list[str]) -> dict:
+    """Issue 12's NAB protocol: the detector (`DETECTORS`) and, per profile, its threshold are
+    chosen on the selection half; the test half is scored once at that threshold. Two ablations
+    (never candidates) get their thresholds the same way: the spatial rule alone, and the chosen
+    detector with a repeat-last-value forecast in place of the iTransformer's. HTM and
+    twitterADVec are scored on the test files that have their results, at NAB's shipped
+    thresholds (tuned by NAB on the whole corpus, these files included)."""
     split = nab_split(sorted(corpus))
     sel, test = split["selection"], split["test"]
-    chosen_on = {}
-    for variant, short in SHORT.items():
-        ours = {n: likelihood(residuals[n], short) for n in sel}
-        chosen_on[variant] = nab.score_detector(corpus, ours)
-    variant = max(chosen_on, key=lambda v: chosen_on[v]["standard"]["score"])
-    th = {p: chosen_on[variant][p]["threshold"] for p in nab.PROFILES}
-    scores = {n: likelihood(residuals[n], SHORT[variant]) for n in test}
+    persistence = {n: persistence_residuals(values[n]) for n in corpus}
+
+    def scored(detector: str, names: list[str], res: dict = residuals) -> dict:
+        return {n: detector_scores(detector, res[n], values[n]) for n in names}
+
+    chosen_on = {d: nab.score_detector(corpus, scored(d, sel)) for d in DETECTORS}
+    variant = max(DETECTORS, key=lambda v: chosen_on[v]["standard"]["score"])
+    ablations = {SPATIAL_ONLY: (SPATIAL_ONLY, residuals), "persistence_forecast": (variant, persistence)}
+    for key, (detector, res) in ablations.items():
+        chosen_on[key] = nab.score_detector(corpus, scored(detector, sel, res))
+    # name in the report: (detector, residuals, its entry in chosen_on)
+    runs = {"itransformer": (variant, residuals, variant), **{k: (*v, k) for k, v in ablations.items()}}
+    both = [n for n in test if n in common]
     out = {"split": "onnx/splits/nab.json", "selection_files": len(sel), "test_files": len(test),
            "selection": {v: {p: round(r[p]["score"], 2) for p in nab.PROFILES} for v, r in chosen_on.items()},
-           "chosen": variant, "thresholds": th}
-    r = nab.score_detector(corpus, scores, thresholds=th, fixed="at_selection_threshold")
-    out["test"] = {p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}
-    both = [n for n in test if n in common]
-    r = nab.score_detector(corpus, {n: scores[n] for n in both}, thresholds=th, fixed="at_selection_threshold")
-    out["test_files_with_shipped_results"] = {"files": len(both), "itransformer": {
-        p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}}
+           "chosen": variant, "thresholds": {p: chosen_on[variant][p]["threshold"] for p in nab.PROFILES},
+           "test_files_with_shipped_results": {"files": len(both)}}
+    for key, (detector, res, selected) in runs.items():
+        th = {p: chosen_on[selected][p]["threshold"] for p in nab.PROFILES}
+        scores = scored(detector, test, res)
+        r = nab.score_detector(corpus, scores, thresholds=th, fixed="at_selection_threshold")
+        out["test" if key == "itransformer" else f"test_{key}"] = {
+            p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}
+        r = nab.score_detector(corpus, {n: scores[n] for n in both}, thresholds=th, fixed="at_selection_threshold")
+        out["test_files_with_shipped_results"][key] = {
+            p: round(r[p]["at_selection_threshold"]["score"], 2) for p in nab.PROFILES}
     for det in SHIPPED:
         t = {p: shipped_th[det][p]["threshold"] for p in nab.PROFILES}
         r = nab.score_detector(corpus, {n: shipped[det][n]["anomaly_score"] for n in both}, thresholds=t)
@@ -226,8 +297,9 @@ def evaluate_nab(args) -> dict:
     check = check_scorer(nab_dir, corpus, shipped)
     print(f"scorer check: {check}")
 
-    residuals, steps = {}, {}
+    residuals, steps, values = {}, {}, {}
     for name, f in corpus.items():
+        values[name] = file_values(nab_dir / "data" / name)
         steps[name] = modal_step_s(f.timestamps)
         grid, res = forecast_residuals(nab_dir / "data" / name, model,
                                        work / (name.replace("/", "__") + ".parquet"), steps[name])
@@ -237,8 +309,8 @@ def evaluate_nab(args) -> dict:
     common = sorted(set.intersection(*(set(v) for v in shipped.values())))
     shipped_th = json.loads((nab_dir / "config" / "thresholds.json").read_text())
     results, comparison = {"all_files": {}}, {}
-    for variant, short in SHORT.items():
-        ours = {n: likelihood(r, short) for n, r in residuals.items()}
+    for variant in [*DETECTORS, SPATIAL_ONLY]:
+        ours = {n: detector_scores(variant, r, values[n]) for n, r in residuals.items()}
         results["all_files"][variant] = nab.score_detector(corpus, ours)
         comparison[variant] = nab.score_detector(corpus, {n: ours[n] for n in common})
     for det in SHIPPED:
@@ -246,7 +318,7 @@ def evaluate_nab(args) -> dict:
         comparison[det] = nab.score_detector(
             corpus, {n: shipped[det][n]["anomaly_score"] for n in common}, thresholds=th)
     results["comparison_files_with_shipped_results"] = comparison
-    protocol = nab_protocol(corpus, residuals, shipped, shipped_th, common)
+    protocol = nab_protocol(corpus, residuals, values, shipped, shipped_th, common)
     shipped_final = json.loads((nab_dir / "results" / "final_results.json").read_text())
     report = {
         "corpus": (f"{len(corpus)} NAB v1.0 files present in shared/data/timeseries/nab/data "
@@ -254,11 +326,17 @@ def evaluate_nab(args) -> dict:
                    f"{len(common)} of them with shipped HTM and twitterADVec results"),
         "anomaly_score": (f"normalised one-step forecast residual from `vigil score variate --series <file stem> "
                           f"--step <modal row spacing> --stride 1` (lookback 96, the ETTh1-trained graph "
-                          f"applied zero-shot to one variate), mapped to [0, 1] causally: Phi((mean of "
-                          f"the last `short` residuals - mu) / sigma), mu and sigma over up to {LONG} "
-                          f"earlier residuals, 0 before {MIN_HISTORY} of them (HTM's anomaly-likelihood "
-                          f"windows). short = 10 (HTM's default) was fixed before any NAB run; short = 1 "
-                          f"was tried after seeing it, on the same files (NAB has no held-out part)"),
+                          f"applied zero-shot to one variate), mapped to [0, 1] causally as HTM's anomaly "
+                          f"likelihood: m = mean of the last `short` residuals, Phi((m - mu) / sigma), mu "
+                          f"and sigma over up to {LONG} earlier values of m, 0 before {MIN_HISTORY} of them. "
+                          f"`htm_` detectors add NAB's HTM-detector wrapper: the likelihood's red-zone "
+                          f"filter (>= {RED_ZONE} right after another -> {YELLOW_ZONE}) and the spatial rule "
+                          f"(a value beyond the range seen so far by more than {SPATIAL_TOLERANCE:.0%} of it "
+                          f"-> 1). short = 10 (HTM's default) was fixed before any NAB run; short = 1 and "
+                          f"the wrapper were added after earlier results on the selection half. "
+                          f"Ablations, never candidates: `{SPATIAL_ONLY}` (the spatial rule alone) and, in "
+                          f"the protocol, `persistence_forecast` (the chosen detector over a repeat-last-value "
+                          f"forecast)"),
         "scoring": ("NAB v1.x rules re-implemented in vigil_onnx/nab.py: profiles standard, "
                     "reward_low_FP_rate, reward_low_FN_rate; probation 15% (at most 750 rows); one "
                     "threshold per detector and profile optimised over the files scored; score = 100 (raw "

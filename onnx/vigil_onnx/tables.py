@@ -90,6 +90,12 @@ def itransformer_table(m: dict) -> str:
                      f"files): standard profile on the {nab['test_files']} test files {nab['test']['standard']}; on "
                      f"the {s['files']} of them with shipped results: iTransformer {s['itransformer']['standard']}, "
                      f"HTM {s['numenta']['standard']}, twitterADVec {s['twitterADVec']['standard']}."]
+        ablations = {"spatial_rule_only": "the spatial rule alone",
+                     "persistence_forecast": "the same detector over a repeat-last-value forecast"}
+        for key, text in ablations.items():
+            if f"test_{key}" in nab:
+                rows[-1] += (f" Ablation, {text} (threshold chosen the same way): {nab[f'test_{key}']['standard']} "
+                             f"on the test files, {s[key]['standard']} on those with shipped results.")
     return "\n".join(rows)
 
 
