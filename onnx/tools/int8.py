@@ -84,8 +84,8 @@ MAX_DELTA = 0.01
 REPRODUCE_TOL = 1e-4
 ALL_OPS = sorted(IntegerOpsRegistry)  # quantize_dynamic's default: every op it can quantise
 CANDIDATES = [
-    {"per_channel": pc, "reduce_range": rr, "op_types_to_quantize": ops, "nodes_to_exclude": []}
-    for ops in (ALL_OPS, ["MatMul"]) for pc in (False, True) for rr in (True,)
+    {"per_channel": pc, "reduce_range": True, "op_types_to_quantize": ops, "nodes_to_exclude": []}
+    for ops in (ALL_OPS, ["MatMul"]) for pc in (False, True)
 ]
 IOT23_DIR = "flows/iot-23-zeek-conn-labeled"
 ETTH1 = "timeseries/ett/ETTh1.csv"
