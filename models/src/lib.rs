@@ -48,8 +48,8 @@ pub use device::Device;
 pub use error::{Error, Result};
 pub use family::Family;
 pub use manifest::{
-    DType, Dim, GraphOptimization, Manifest, OperatingPoint, TensorSpec, VariantEntry,
-    artifact_dirs,
+    DType, Dim, GraphOptimization, LikelihoodParams, Manifest, OperatingPoint, TensorSpec,
+    VariantEntry, artifact_dirs,
 };
 pub use model::{InputTensor, Model, ModelOptions, Outputs};
 pub use ndarray;

@@ -58,17 +58,52 @@ pub struct Manifest {
     /// by name (`fpr_1e-3`, `fpr_1e-4`): see [`OperatingPoint`].
     #[serde(default)]
     pub operating_points: BTreeMap<String, OperatingPoint>,
+    /// A forecaster's anomaly likelihood over its residuals (the iTransformer's), with
+    /// the parameters its offline evaluation chose: see [`LikelihoodParams`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_likelihood: Option<LikelihoodParams>,
+}
+
+/// NAB's HTM-detector likelihood over a residual stream (`likelihood` model rules): m =
+/// the mean of the last `short` residuals, Φ((m − μ) / σ) with μ and σ over up to `long`
+/// earlier means (none before `min_history`), a red-zone likelihood right after another
+/// lowered to the yellow zone, and 1 for a value beyond its series' range so far by more
+/// than `spatial_tolerance` of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LikelihoodParams {
+    /// Residuals averaged per step (HTM's default: 10).
+    pub short: usize,
+    /// Earlier means the step is compared with, at most (HTM: 8,640).
+    pub long: usize,
+    /// Earlier means needed before a step scores above 0.
+    pub min_history: usize,
+    /// Likelihood from which a run counts (HTM: 0.99999).
+    pub red_zone: f64,
+    /// What a red-zone likelihood right after another becomes (HTM: 0.999).
+    pub yellow_zone: f64,
+    /// The spatial rule's slack, as a fraction of the range so far (NAB: 0.05).
+    pub spatial_tolerance: f64,
 }
 
 /// An alerting threshold on the model's score, chosen on validation data so that at
-/// most `target_fpr` of the benign rows score at or above it.
+/// most `target_fpr` of the benign rows score at or above it, or for another stated
+/// criterion (`chosen_for`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPoint {
     /// The score compared with the threshold, in words (`1 - P(BENIGN)`, `malicious`).
     #[serde(default)]
     pub score: Option<String>,
-    /// The false-positive rate it was chosen for.
-    pub target_fpr: f64,
+    /// The model rule field it was chosen for when that is not the model's own score:
+    /// `likelihood` (the log form of [`LikelihoodParams`]' likelihood).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The false-positive rate it was chosen for (`None`: chosen for `chosen_for`).
+    #[serde(default)]
+    pub target_fpr: Option<f64>,
+    /// What it was chosen for when not a false-positive rate (the iTransformer's
+    /// likelihood: NAB's standard profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_for: Option<String>,
     /// Alert when the score is at least this.
     pub threshold: f64,
     /// `false` when validation had fewer than 1 / `target_fpr` benign rows, so the rate

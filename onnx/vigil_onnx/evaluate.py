@@ -32,7 +32,10 @@ its manifest. `ci` is the same check, small enough for CI (no PyTorch, no scikit
    raw scores in `config/thresholds.json`.
 
 Writes `artifacts/itransformer-etth1/nab.json` and its summary into the manifest's
-`metrics.nab` (the graph and its sha256 are untouched; a re-export keeps the figures).
+`metrics.nab` (the graph and its sha256 are untouched; a re-export keeps the figures), the
+chosen detector's parameters as the manifest's `anomaly_likelihood` (what the `alerts` stage's
+`likelihood` rules run), and `likelihood_parity.json`: its scores on 2,000 rows of one file, which
+the Rust stage is tested against (`pipelines/src/alerting/likelihood.rs`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ RED_ZONE, YELLOW_ZONE, SPATIAL_TOLERANCE = 0.99999, 0.999, 0.05
 DETECTORS = {"itransformer_short10": (10, False), "itransformer_short1": (1, False),
              "itransformer_htm_short10": (10, True), "itransformer_htm_short1": (1, True)}
 SPATIAL_ONLY = "spatial_rule_only"
+LN_1E_10 = math.log(1e-10)
+# The file whose detector scores `likelihood_parity.json` records for the Rust `alerts` stage.
+PARITY_ROWS = 2000
 
 
 def modal_step_s(ts: np.ndarray) -> int:
@@ -148,6 +154,52 @@ def detector_scores(detector: str, residual: np.ndarray, values: np.ndarray) -> 
     if not wrapped:
         return lik
     return np.where(spatial_anomaly(values), 1.0, red_zone_filter(lik))
+
+
+def log_likelihood(lik: np.ndarray) -> np.ndarray:
+    """HTM's log form of likelihoods (nupic `computeLogLikelihood`): ln(1.0000000001 - L) /
+    ln(1e-10), written ln(1e-10 + (1 - L)) as the Rust stage computes it (L = 1 gives exactly
+    1), in [0, 1]; it keeps tails near 1 apart in a float32. The `alerts` stage's `likelihood`
+    rules compare it."""
+    tail = 1.0 - np.asarray(lik, dtype=np.float64)
+    return np.clip(np.log(1e-10 + tail) / LN_1E_10, 0.0, 1.0)
+
+
+def likelihood_params(detector: str) -> dict:
+    """A wrapped detector of `DETECTORS` as the manifest's `anomaly_likelihood`, the parameters
+    the Rust `alerts` stage runs it with (`LikelihoodParams`)."""
+    short, wrapped = DETECTORS[detector]
+    if not wrapped:
+        raise SystemExit(f"{detector}: the alerts stage runs the HTM-wrapped detectors only")
+    return {"detector": detector, "short": short, "long": LONG, "min_history": MIN_HISTORY,
+            "red_zone": RED_ZONE, "yellow_zone": YELLOW_ZONE, "spatial_tolerance": SPATIAL_TOLERANCE,
+            "log_form": "ln(1.0000000001 - L) / ln(1e-10) (HTM's computeLogLikelihood), what `likelihood` "
+                        "rules compare",
+            "chosen_on": "NAB selection half (onnx/splits/nab.json), standard profile: python -m "
+                         "vigil_onnx.evaluate nab"}
+
+
+def likelihood_parity(corpus: dict, residuals: dict, values: dict, steps: dict, detector: str) -> dict:
+    """The fixture the Rust `alerts` stage's likelihood is tested against: the first
+    `PARITY_ROWS` rows of a regularly spaced file (one row per grid step, as the stage sees
+    steps), the one with spatial, red-zone and filtered scores among them, and the most of
+    them: each row's residual (null: none), value, and this module's log likelihood."""
+    def events(name):
+        s = detector_scores(detector, residuals[name], values[name])[:PARITY_ROWS]
+        kinds = [int((s == 1.0).sum()), int(((s >= RED_ZONE) & (s < 1.0)).sum()), int((s == YELLOW_ZONE).sum())]
+        return min(kinds) > 0, sum(kinds)
+
+    regular = [n for n, f in corpus.items() if len(f.timestamps) >= PARITY_ROWS and np.all(
+        np.diff(f.timestamps.astype("datetime64[s]").astype(np.int64)) == steps[n])]
+    name = max(sorted(regular), key=events)
+    lik = detector_scores(detector, residuals[name], values[name])[:PARITY_ROWS]
+    res = residuals[name][:PARITY_ROWS]
+    return {"file": name, "step_seconds": steps[name], "detector": detector,
+            "params": likelihood_params(detector),
+            "columns": ["residual", "value", "log_likelihood"],
+            # residuals as the float32 the stage reads (shortest form), the log form to 1e-9
+            "rows": [[None if np.isnan(r) else float(str(np.float32(r))), float(v), round(float(x), 9)]
+                     for r, v, x in zip(res, values[name][:PARITY_ROWS], log_likelihood(lik))]}
 
 
 def file_values(csv_path: Path) -> np.ndarray:
@@ -350,8 +402,11 @@ def evaluate_nab(args) -> dict:
         "seconds": round(time.time() - t0, 1),
     }
     (model / "nab.json").write_text(json.dumps(report, indent=1) + "\n")
+    parity = likelihood_parity(corpus, residuals, values, steps, protocol["chosen"])
+    (model / "likelihood_parity.json").write_text(json.dumps(parity) + "\n")
     manifest = json.loads((model / "manifest.json").read_text())
     manifest["metrics"].update(nab.nab_metrics(model))
+    manifest["anomaly_likelihood"] = likelihood_params(protocol["chosen"])
     (model / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     for who, r in [(f"{k} (all files)", v) for k, v in results["all_files"].items()] + list(comparison.items()):
         print(who, {p: round(r[p]["score"], 2) for p in nab.PROFILES},
@@ -361,12 +416,17 @@ def evaluate_nab(args) -> dict:
 
 
 def itransformer_points(args) -> dict:
-    """The iTransformer's alerting thresholds (`operating_points` in its manifest) on the raw
-    `anomaly_score` (the normalised residual the `alerts` stage compares): chosen for a rate of
-    1e-3 and 1e-4 over the rows outside NAB's anomaly windows of the selection half of
+    """The iTransformer's alerting thresholds (`operating_points` in its manifest), chosen for a
+    rate of 1e-3 and 1e-4 over the rows outside NAB's anomaly windows of the selection half of
     `onnx/splits/nab.json`, with recall (rows inside windows) and FPR there and on the test
-    half. Without a label inside NAB's windows marking the anomaly itself, recall counts every
-    row of a window: a low figure by construction; the rate is what the threshold is for."""
+    half: `fpr_*` on the raw `anomaly_score` (the normalised residual). And `likelihood_nab`,
+    for `likelihood` rules: the threshold `evaluate nab` chose for the standard profile on the
+    selection half, in the log form of the manifest's `anomaly_likelihood`, with its recall and
+    FPR over the same rows (every row scores, those without a residual by the spatial rule
+    alone). No rate of 1e-3 or less can be chosen on the likelihood: the spatial rule alone
+    puts 1 on more of the benign rows than that (`saturated_benign_fraction`). Without a label
+    inside NAB's windows marking the anomaly itself, recall counts every row of a window: a low
+    figure by construction; the rate is what the threshold is for."""
     from . import protocol as P
 
     nab_dir = Path(args.data) / "timeseries" / "nab"
@@ -376,31 +436,120 @@ def itransformer_points(args) -> dict:
     corpus = nab.load_corpus(nab_dir)
     split = nab_split(sorted(corpus))
 
-    def rows(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        scores, inside = [], []
+    manifest = json.loads((model / "manifest.json").read_text())
+    detector = manifest["anomaly_likelihood"]["detector"]
+    protocol = json.loads((model / "nab.json").read_text())["protocol"]
+    assert protocol["chosen"] == detector, "nab.json and the manifest name different detectors"
+
+    def files(names: list[str]) -> list[dict]:
+        out = []
         for name in names:
             f = corpus[name]
             step = modal_step_s(f.timestamps)
             grid, res = forecast_residuals(nab_dir / "data" / name, model,
                                            work / (name.replace("/", "__") + ".parquet"), step)
             r = row_residuals(f.timestamps, step, grid, res)
-            keep = ~np.isnan(r)
-            scores.append(r[keep])
-            inside.append(f.inside[keep])
-        return np.concatenate(scores), np.concatenate(inside)
+            values = file_values(nab_dir / "data" / name)
+            out.append({"name": name, "step": step, "residual": r, "inside": f.inside, "days": float(
+                        (f.timestamps[-1] - f.timestamps[0]) / np.timedelta64(1, "D")),
+                        "likelihood": log_likelihood(detector_scores(detector, r, values)).astype(np.float32)})
+        return out
 
-    sv, pv = rows(split["selection"])
-    st, pt = rows(split["test"])
+    def windows(fs: list[dict], alerts) -> dict:
+        """Anomaly windows with at least one alert, and alerts outside windows per series-day."""
+        hit = total = false = 0
+        days = 0.0
+        for f in fs:
+            a, inside = alerts(f), f["inside"]
+            edges = np.flatnonzero(np.diff(np.r_[0, inside.astype(np.int8), 0]))
+            total += len(edges) // 2
+            hit += sum(bool(a[s:e].any()) for s, e in zip(edges[::2], edges[1::2]))
+            false += int((a & ~inside).sum())
+            days += f["days"]
+        return {"windows": total, "windows_detected": hit, "false_rows_per_series_day": round(false / days, 3)}
+
+    sel, test = files(split["selection"]), files(split["test"])
+    cat = lambda fs, key, keep: np.concatenate([f[key][keep(f)] for f in fs])
+    has = lambda f: ~np.isnan(f["residual"])
+    sv, pv = cat(sel, "residual", has), cat(sel, "inside", has)
+    st, pt = cat(test, "residual", has), cat(test, "inside", has)
     points = P.operating_points(sv, pv, st, pt, score="anomaly_score (normalised one-step residual)",
                                 probability=False)
     for p in points.values():
         p["chosen_on"] = ("NAB selection half (onnx/splits/nab.json): rows outside the anomaly windows; "
                           "positives: rows inside them")
-    manifest = json.loads((model / "manifest.json").read_text())
+        for part, fs in (("validation", sel), ("test", test)):
+            p[part] |= windows(fs, lambda f: np.nan_to_num(f["residual"], nan=-np.inf) > p["threshold"])
+    every = lambda f: np.ones(len(f["inside"]), dtype=bool)
+    lv, lpv = cat(sel, "likelihood", every), cat(sel, "inside", every)
+    lt, lpt = cat(test, "likelihood", every), cat(test, "inside", every)
+    # The stage compares float32 values at or above the threshold: the largest float32 not
+    # above the log form of NAB's threshold keeps every row NAB counted.
+    t64 = float(log_likelihood(np.array([protocol["thresholds"]["standard"]]))[0])
+    t32 = np.float32(t64)
+    if float(t32) > t64:
+        t32 = np.nextafter(t32, np.float32(0.0))
+
+    def at(s, pos):
+        alert = s >= t32
+        return {"recall": round(float(alert[pos].mean()), 4), "fpr": round(float(alert[~pos].mean()), 6),
+                "benign_rows": int((~pos).sum()), "positive_rows": int(pos.sum())}
+
+    check = stage_check(sel + test, nab_dir, model, t32)
+    print(f"alerts stage against this evaluation: {check}")
+    points["likelihood_nab"] = {
+        "score": f"anomaly likelihood ({detector}), HTM's log form",
+        "field": "likelihood",
+        "target_fpr": None,
+        "chosen_for": "NAB standard profile",
+        "threshold": float(t32),
+        "resolvable": None,
+        "validation": at(lv, lpv) | windows(sel, lambda f: f["likelihood"] >= t32),
+        "test": at(lt, lpt) | windows(test, lambda f: f["likelihood"] >= t32),
+        "stage_check": check,
+        "saturated_benign_fraction": {"validation": round(float((lv[~lpv] >= 1.0).mean()), 6),
+                                      "test": round(float((lt[~lpt] >= 1.0).mean()), 6)},
+        "ece_validation": None,
+        "ece_test": None,
+        "chosen_on": ("NAB selection half (onnx/splits/nab.json): the threshold with the best standard-profile "
+                      "score (python -m vigil_onnx.evaluate nab); recall and FPR over rows as above"),
+    }
     manifest["operating_points"] = points
     (model / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(json.dumps(points, indent=1))
     return points
+
+
+def stage_check(files: list[dict], nab_dir: Path, model: Path, threshold: np.float32) -> dict:
+    """`vigil run` over each NAB file (metrics source, this artifact, an alerts stage with one
+    `likelihood` rule at `threshold`; `suppress_secs = 1` keeps every match, the steps being
+    minutes apart), its alerting steps counted in EVE, against this module's count of rows at
+    or above the threshold. Equal counts: the stage runs the evaluated detector."""
+    import tempfile
+
+    equal, offline, stage = 0, 0, 0
+    for f in files:
+        want = int((f["likelihood"] >= threshold).sum())
+        rule = (f'{{ name = "likelihood", sid = 1, model = "{model_name(model)}", field = "likelihood", '
+                f'min_score = {float(threshold)!r}, suppress_secs = 1 }}')
+        with tempfile.TemporaryDirectory() as d:
+            conf = Path(d) / "t.toml"
+            conf.write_text("\n".join([
+                'sensor = "nab"', "[store]", f'dir = "{d}/store"',
+                "[sources.m]", 'type = "metrics"', f'path = "{nab_dir / "data" / f["name"]}"',
+                "[transforms.i]", 'type = "score"', f'model = "{model}"', 'inputs = ["m"]',
+                f'series = ["{Path(f["name"]).stem}"]', f'step_seconds = {f["step"]}',
+                "[transforms.a]", 'type = "alerts"', 'inputs = ["i"]', f"rules = [{rule}]",
+                "[sinks.e]", 'type = "eve"', 'path = "eve.json"', 'inputs = ["a"]', ""]))
+            subprocess.run([str(D.vigil_binary()), "-q", "run", "--config", str(conf)], check=True)
+            eve = Path(d) / "store" / "eve.json"
+            events = [json.loads(line) for line in eve.read_text().splitlines()] if eve.is_file() else []
+        got = sum(e["event_type"] == "alert" for e in events)
+        equal += got == want
+        offline += want
+        stage += got
+    return {"files": len(files), "files_with_equal_counts": equal, "alerting_rows_offline": offline,
+            "alerting_steps_in_the_stage": stage, "command": "vigil run (metrics source, score, alerts)"}
 
 
 FLOW_ARTIFACTS = ("flow-transformer-cicids2017", "flow-transformer-nslkdd", "flow-transformer-iot23")

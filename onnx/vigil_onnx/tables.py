@@ -51,10 +51,11 @@ def flow_table(m: dict) -> str:
 
 def operating_table(points: dict) -> str:
     """The alerting thresholds chosen on validation, with recall, FPR and ECE on test."""
-    rows = ["| target FPR | threshold | resolvable on validation | val recall | test recall | test FPR | test ECE |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| point | target FPR | threshold | resolvable on validation | val recall | test recall | test FPR | test ECE |",
+            "|---|---|---|---|---|---|---|---|"]
     for k, p in points.items():
-        rows.append(f"| {p['target_fpr']:g} | {p['threshold']:.6g} | {p['resolvable']} | {p['validation']['recall']} | "
+        target = f"{p['target_fpr']:g}" if p.get("target_fpr") is not None else f"— ({p['chosen_for']})"
+        rows.append(f"| {k} | {target} | {p['threshold']:.6g} | {p['resolvable']} | {p['validation']['recall']} | "
                     f"{p['test']['recall']} | {p['test']['fpr']} | {p['ece_test']} |")
     return "\n".join(rows)
 

@@ -665,6 +665,18 @@ fn eve_reads_as_suricata_alerts(eve: &Path) {
     );
     assert!(!parts.is_empty(), "no explained FlowTransformer alert");
     assert!(parts.lines().all(|l| l == "5,true"), "{parts}");
+    // The metric rule compares NAB's HTM likelihood with the manifest's NAB threshold.
+    let likelihood = jq(
+        eve,
+        false,
+        r#"select(.event_type == "alert" and .alert.signature_id == 9100007)
+           | .timestamp[0:19] as $at | .vigil.evidence
+           | [.likelihood >= .threshold.threshold - 1e-6, .threshold.operating_point,
+              (.recent | length > 0 and .[-1].ts[0:19] == $at)]
+           | @csv"#,
+    );
+    assert!(!likelihood.is_empty(), "no iTransformer alert");
+    assert!(likelihood.lines().all(|l| l == "true,\"likelihood_nab\",true"), "{likelihood}");
 }
 
 /// `vigil alerts ack|escalate` record decisions in `alert_state`; the saved queue

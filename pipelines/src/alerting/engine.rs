@@ -6,11 +6,15 @@
 //! rules keep running and every problem is logged. Thresholding state and SQL windows
 //! of rules whose sid (and, for SQL, definition) is unchanged carry over.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use vigil_models::LikelihoodParams;
 
 use super::alert::{Alert, Signature, alerts_batch};
 use super::allow::AllowKey;
-use super::model_match::{SeriesHistory, matches};
+use super::likelihood::MetricsLikelihood;
+use super::model_match::{Scored, SeriesHistory, matches};
 use super::reload::{CHECK_EVERY, FileWatch};
 use super::rules::{RuleLoader, RuleMeta, RuleSet};
 use super::sql_alerts::sql_alerts;
@@ -63,6 +67,7 @@ pub struct AlertEngine {
     thresholds: Thresholds<Alert>,
     sql: SqlRules,
     history: SeriesHistory,
+    likelihood: MetricsLikelihood,
     watch: FileWatch,
     sensor: String,
     counts: EngineCounts,
@@ -101,6 +106,7 @@ impl AlertEngine {
             thresholds: Thresholds::new(limits.max_keys),
             sql,
             history: SeriesHistory::default(),
+            likelihood: MetricsLikelihood::default(),
             watch,
             sensor: vigil_ingest::flow::DEFAULT_SENSOR.to_string(),
             counts: EngineCounts::default(),
@@ -176,16 +182,22 @@ impl AlertEngine {
         if let Some(s) = sensor_of(env) {
             self.sensor = s;
         }
+        let mut likelihood = Vec::new();
         if env.kind == RecordKind::Metrics {
-            self.history.push(&env.batch)?;
+            likelihood = self.likelihood.push(&env.batch, &self.likelihood_params())?;
         }
         let mut raised = Vec::new();
         for i in 0..self.rules.model_rules.len() {
             let rule = &self.rules.model_rules[i];
             let Some(info) = self.loader.model(&rule.model) else { continue };
-            let found = matches(rule, info, env.kind, &env.batch, &self.history)?;
+            let scored =
+                Scored { batch: &env.batch, history: &self.history, likelihood: &likelihood };
+            let found = matches(rule, info, env.kind, &scored)?;
             let meta = rule.meta.clone();
             raised.extend(found.into_iter().filter_map(|a| self.admit(&meta, a)));
+        }
+        if env.kind == RecordKind::Metrics {
+            self.history.push(&env.batch)?;
         }
         let table = env.kind.table().name();
         if env.kind != RecordKind::Alerts && self.sql.reads(table) {
@@ -199,6 +211,17 @@ impl AlertEngine {
             raised.extend(self.thresholds.advance(w).into_iter().map(Alert::summary_of));
         }
         self.envelope(raised)
+    }
+
+    /// The likelihood parameters of the models a `likelihood` rule reads.
+    fn likelihood_params(&self) -> HashMap<String, LikelihoodParams> {
+        let rules = self.rules.model_rules.iter().filter(|r| r.field == "likelihood");
+        rules
+            .filter_map(|r| {
+                let p = self.loader.model(&r.model)?.likelihood.clone()?;
+                Some((r.model.clone(), p))
+            })
+            .collect()
     }
 
     /// End of input: every pending SQL window is evaluated, and every thresholding

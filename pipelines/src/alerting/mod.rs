@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod allow;
 pub mod engine;
+pub mod likelihood;
 pub mod model_match;
 pub mod reload;
 pub mod rules;

@@ -30,37 +30,46 @@ pub const HISTORY_SERIES: usize = 10_000;
 /// One step of a series: (time, observed, forecast).
 type Step = (i64, Option<f64>, Option<f64>);
 
-/// The last steps of each series.
+/// The last steps of each series, up to the batch being matched.
 #[derive(Debug, Default)]
 pub struct SeriesHistory {
     steps: HashMap<String, VecDeque<Step>>,
 }
 
+/// The columns of a scored metrics batch the history reads.
+struct StepColumns<'a> {
+    series: &'a arrow_array::StringArray,
+    ts: &'a arrow_array::TimestampMicrosecondArray,
+    value: &'a arrow_array::Float64Array,
+    forecast: &'a arrow_array::Float64Array,
+}
+
+impl<'a> StepColumns<'a> {
+    fn of(b: &'a RecordBatch) -> Option<StepColumns<'a>> {
+        Some(StepColumns {
+            series: b.column_by_name("series")?.as_string_opt::<i32>()?,
+            ts: b.column_by_name("ts")?.as_primitive_opt::<TimestampMicrosecondType>()?,
+            value: b.column_by_name("value")?.as_primitive_opt::<Float64Type>()?,
+            forecast: b.column_by_name("forecast")?.as_primitive_opt::<Float64Type>()?,
+        })
+    }
+
+    fn step(&self, r: usize) -> Step {
+        let opt = |a: &arrow_array::Float64Array| a.is_valid(r).then(|| a.value(r));
+        (self.ts.value(r), opt(self.value), opt(self.forecast))
+    }
+}
+
 impl SeriesHistory {
-    /// Take in the rows of a scored metrics batch.
+    /// Take in the rows of a scored metrics batch (after matching it).
     pub fn push(&mut self, b: &RecordBatch) -> anyhow::Result<()> {
-        let (Some(series), Some(ts), Some(value), Some(forecast)) = (
-            b.column_by_name("series"),
-            b.column_by_name("ts"),
-            b.column_by_name("value"),
-            b.column_by_name("forecast"),
-        ) else {
-            return Ok(());
-        };
-        let series = series.as_string::<i32>();
-        let ts = ts.as_primitive::<TimestampMicrosecondType>();
-        let (value, forecast) =
-            (value.as_primitive::<Float64Type>(), forecast.as_primitive::<Float64Type>());
+        let Some(c) = StepColumns::of(b) else { return Ok(()) };
         if self.steps.len() > HISTORY_SERIES {
             self.steps.clear();
         }
         for r in 0..b.num_rows() {
-            let q = self.steps.entry(series.value(r).to_string()).or_default();
-            q.push_back((
-                ts.value(r),
-                value.is_valid(r).then(|| value.value(r)),
-                forecast.is_valid(r).then(|| forecast.value(r)),
-            ));
+            let q = self.steps.entry(c.series.value(r).to_string()).or_default();
+            q.push_back(c.step(r));
             if q.len() > HISTORY_STEPS {
                 q.pop_front();
             }
@@ -68,10 +77,22 @@ impl SeriesHistory {
         Ok(())
     }
 
-    /// The steps of `series` up to `ts`, oldest first, as evidence.
-    fn evidence(&self, series: &str, ts: i64) -> Value {
-        let steps = self.steps.get(series).into_iter().flatten().filter(|s| s.0 <= ts);
+    /// The last steps of row `r`'s series up to it, oldest first, as evidence: the
+    /// batch's rows before it, and before those the steps of earlier batches.
+    fn evidence(&self, b: &RecordBatch, r: usize) -> Value {
+        let Some(c) = StepColumns::of(b) else { return Value::Array(Vec::new()) };
+        let (series, ts) = (c.series.value(r), c.ts.value(r));
+        let mut steps: Vec<Step> = (0..=r)
+            .rev()
+            .filter(|&i| c.series.value(i) == series)
+            .take(HISTORY_STEPS)
+            .map(|i| c.step(i))
+            .collect();
+        let earlier = self.steps.get(series).into_iter().flatten().rev().filter(|s| s.0 <= ts);
+        steps.extend(earlier.take(HISTORY_STEPS - steps.len()).copied());
         let v: Vec<Value> = steps
+            .iter()
+            .rev()
             .map(|(t, v, f)| {
                 json!({ "ts": vigil_ingest::time::rfc3339_us(*t), "observed": v, "forecast": f })
             })
@@ -93,20 +114,27 @@ fn label_matches(rule: &ModelRule, label: Option<&str>) -> bool {
         && rule.not_label.as_deref().is_none_or(|l| Some(l) != label)
 }
 
-/// The rows of `b` that `rule` matches, as alerts not yet thresholded.
+/// A scored batch with what the alerts stage keeps beside it.
+pub struct Scored<'a> {
+    /// The rows.
+    pub batch: &'a RecordBatch,
+    /// Metrics: the series' recent steps.
+    pub history: &'a SeriesHistory,
+    /// Metrics: each row's log likelihood (`likelihood` rules), empty for other batches.
+    pub likelihood: &'a [Option<f32>],
+}
+
+/// The rows of `s` that `rule` matches, as alerts not yet thresholded.
 pub fn matches(
     rule: &ModelRule,
     info: &ModelInfo,
     kind: RecordKind,
-    b: &RecordBatch,
-    history: &SeriesHistory,
+    s: &Scored,
 ) -> anyhow::Result<Vec<Alert>> {
     let mut out = Vec::new();
     match kind {
-        RecordKind::Flows => flow_matches(rule, info, b, &mut out)?,
-        RecordKind::Actions | RecordKind::Metrics => {
-            row_matches(rule, info, kind, b, history, &mut out)?
-        }
+        RecordKind::Flows => flow_matches(rule, info, s.batch, &mut out)?,
+        RecordKind::Actions | RecordKind::Metrics => row_matches(rule, info, kind, s, &mut out)?,
         RecordKind::Alerts | RecordKind::DeadLetters => {}
     }
     Ok(out)
@@ -223,15 +251,15 @@ fn flow_matches(
     Ok(())
 }
 
-/// Actions (surprise) or metrics (anomaly score) of the rule's model.
+/// Actions (surprise) or metrics (anomaly score, or its likelihood) of the rule's model.
 fn row_matches(
     rule: &ModelRule,
     info: &ModelInfo,
     kind: RecordKind,
-    b: &RecordBatch,
-    history: &SeriesHistory,
+    s: &Scored,
     out: &mut Vec<Alert>,
 ) -> anyhow::Result<()> {
+    let (b, history) = (s.batch, s.history);
     let is_actions = kind == RecordKind::Actions;
     let (key, score_col) =
         if is_actions { ("entity", "surprise") } else { ("series", "anomaly_score") };
@@ -241,18 +269,23 @@ fn row_matches(
     };
     let model = model.as_string::<i32>();
     let score = score.as_primitive::<Float32Type>();
+    let by_likelihood = !is_actions && rule.field == "likelihood";
+    let value_of = |r: usize| {
+        if by_likelihood {
+            s.likelihood.get(r).copied().flatten()
+        } else {
+            score.is_valid(r).then(|| score.value(r))
+        }
+    };
     let col = |n: &str| b.column_by_name(n).ok_or_else(|| anyhow::anyhow!("rows without `{n}`"));
     let ts = col("ts")?.as_primitive::<TimestampMicrosecondType>();
     let keys = col(key)?.as_string::<i32>();
     let sensor = col("sensor")?.as_string::<i32>();
     for r in 0..b.num_rows() {
-        if model.is_null(r)
-            || model.value(r) != rule.model
-            || score.is_null(r)
-            || score.value(r) < rule.min_score
-        {
+        if model.is_null(r) || model.value(r) != rule.model {
             continue;
         }
+        let Some(value) = value_of(r).filter(|v| *v >= rule.min_score) else { continue };
         let (label, evidence) = if is_actions {
             let action = col("action")?.as_string::<i32>().value(r).to_string();
             let object = col("object")?.as_string::<i32>();
@@ -270,19 +303,23 @@ fn row_matches(
                 "observed": { "action": action, "object": object.is_valid(r).then(|| object.value(r)) },
                 "expected": expected,
                 "observed_rank": rank.is_valid(r).then(|| rank.value(r)),
-                "surprise": score.value(r), "threshold": rule.threshold_origin,
+                "surprise": value, "threshold": rule.threshold_origin,
             });
             (Some(action), ev)
         } else {
-            let value = col("value")?.as_primitive::<Float64Type>();
+            let observed = col("value")?.as_primitive::<Float64Type>();
             let forecast = col("forecast")?.as_primitive::<Float64Type>();
-            let ev = json!({
-                "series": keys.value(r), "anomaly_score": score.value(r),
-                "observed": value.is_valid(r).then(|| value.value(r)),
+            let mut ev = json!({
+                "series": keys.value(r),
+                "anomaly_score": score.is_valid(r).then(|| score.value(r)),
+                "observed": observed.is_valid(r).then(|| observed.value(r)),
                 "forecast": forecast.is_valid(r).then(|| forecast.value(r)),
-                "recent": history.evidence(keys.value(r), ts.value(r)),
+                "recent": history.evidence(b, r),
                 "threshold": rule.threshold_origin,
             });
+            if by_likelihood {
+                ev["likelihood"] = json!(value);
+            }
             (None, ev)
         };
         if !label_matches(rule, label.as_deref()) {
@@ -293,7 +330,7 @@ fn row_matches(
             model: model_ref(rule, info),
             entity: Some(keys.value(r).to_string()),
             label,
-            score: score.value(r),
+            score: value,
             evidence,
             sensor: sensor.value(r).to_string(),
             ..Default::default()

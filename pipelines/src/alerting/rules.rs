@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigil_models::OperatingPoint;
+use vigil_models::{LikelihoodParams, OperatingPoint};
 
 use super::allow::{AllowList, AllowSpec};
 use super::threshold::{Threshold, Track};
@@ -23,6 +23,8 @@ pub const BUILTIN_RULES: &str = include_str!("../../rules/default.toml");
 
 /// The operating point a model rule uses when it gives no `min_score`.
 pub const DEFAULT_OPERATING_POINT: &str = "fpr_1e-4";
+/// The operating point a `likelihood` model rule uses unless it names one.
+pub const LIKELIHOOD_OPERATING_POINT: &str = "likelihood_nab";
 
 /// The tables SQL rules may read.
 pub const SQL_TABLES: [&str; 4] = ["flows", "actions", "metrics", "alerts"];
@@ -66,8 +68,9 @@ pub struct AlertRule {
     #[serde(default)]
     pub not_label: Option<String>,
     /// The value compared: `score` (default: the verdict's score, the surprise or the
-    /// anomaly score), `malicious` (netFound), or `attack` (1 − P(`not_label`), the
-    /// score the manifests' operating points are for).
+    /// anomaly score), `malicious` (netFound), `attack` (1 − P(`not_label`), the
+    /// score the manifests' operating points are for), or `likelihood` (metrics: the
+    /// anomaly likelihood of the manifest's `anomaly_likelihood`, in HTM's log form).
     #[serde(default)]
     pub field: Option<String>,
     /// Alert when the value is at least this; default: the manifest's operating point.
@@ -218,6 +221,8 @@ pub struct ModelInfo {
     pub labels: Vec<String>,
     /// Alerting thresholds by name.
     pub operating_points: BTreeMap<String, OperatingPoint>,
+    /// The anomaly likelihood over the model's residuals, when its manifest has one.
+    pub likelihood: Option<LikelihoodParams>,
 }
 
 impl ModelInfo {
@@ -228,6 +233,7 @@ impl ModelInfo {
             sha256: m.sha256.clone(),
             labels: m.labels.clone(),
             operating_points: m.operating_points.clone(),
+            likelihood: m.anomaly_likelihood.clone(),
         }
     }
 }
@@ -514,8 +520,16 @@ fn meta(
 fn model_rule(r: AlertRule, info: &ModelInfo) -> Result<ModelRule, Vec<String>> {
     let mut problems = Vec::new();
     let field = r.field.clone().unwrap_or_else(|| "score".to_string());
-    if !["score", "malicious", "attack"].contains(&field.as_str()) {
-        problems.push(format!("field must be `score`, `malicious` or `attack`, not `{field}`"));
+    if !["score", "malicious", "attack", "likelihood"].contains(&field.as_str()) {
+        problems.push(format!(
+            "field must be `score`, `malicious`, `attack` or `likelihood`, not `{field}`"
+        ));
+    }
+    if field == "likelihood" && info.likelihood.is_none() {
+        problems.push(format!(
+            "`likelihood` needs the manifest's `anomaly_likelihood`, which `{}` has not",
+            r.model
+        ));
     }
     if field == "attack" {
         match &r.not_label {
@@ -533,11 +547,26 @@ fn model_rule(r: AlertRule, info: &ModelInfo) -> Result<ModelRule, Vec<String>> 
         }
         (Some(s), None) => (s, json!({ "min_score": s })),
         (None, op) => {
-            let name = op.as_deref().unwrap_or(DEFAULT_OPERATING_POINT);
+            let default = if field == "likelihood" {
+                LIKELIHOOD_OPERATING_POINT
+            } else {
+                DEFAULT_OPERATING_POINT
+            };
+            let name = op.as_deref().unwrap_or(default);
             match info.operating_points.get(name) {
+                Some(p)
+                    if (p.field.as_deref() == Some("likelihood")) != (field == "likelihood") =>
+                {
+                    problems.push(format!(
+                        "operating point `{name}` was chosen for the field `{}`, not `{field}`",
+                        p.field.as_deref().unwrap_or("score")
+                    ));
+                    (0.0, Value::Null)
+                }
                 Some(p) => (
                     p.threshold as f32,
                     json!({ "operating_point": name, "target_fpr": p.target_fpr,
+                        "chosen_for": p.chosen_for,
                         "threshold": p.threshold, "resolvable": p.resolvable,
                         "validation": p.validation }),
                 ),
@@ -623,7 +652,9 @@ mod tests {
                 name.to_string(),
                 OperatingPoint {
                     score: None,
-                    target_fpr: rate,
+                    field: None,
+                    target_fpr: Some(rate),
+                    chosen_for: None,
                     threshold: t,
                     resolvable: Some(true),
                     validation: json!({"recall": 0.9}),
@@ -635,6 +666,7 @@ mod tests {
             sha256: "ab".into(),
             labels: labels.iter().map(|s| s.to_string()).collect(),
             operating_points,
+            likelihood: None,
         }
     }
 
@@ -649,7 +681,28 @@ mod tests {
         }
         m.insert("flow-transformer-cicids2017".into(), info(&["BENIGN", "DDoS"], Some(0.99)));
         m.insert("hstu-user-actions".into(), info(&[], Some(18.0)));
-        m.insert("itransformer-etth1".into(), info(&[], Some(44.0)));
+        let mut it = info(&[], Some(44.0));
+        it.operating_points.insert(
+            "likelihood_nab".into(),
+            OperatingPoint {
+                score: None,
+                field: Some("likelihood".into()),
+                target_fpr: None,
+                chosen_for: Some("NAB standard profile".into()),
+                threshold: 0.995,
+                resolvable: None,
+                validation: json!({"recall": 0.003}),
+            },
+        );
+        it.likelihood = Some(LikelihoodParams {
+            short: 1,
+            long: 8640,
+            min_history: 100,
+            red_zone: 0.99999,
+            yellow_zone: 0.999,
+            spatial_tolerance: 0.05,
+        });
+        m.insert("itransformer-etth1".into(), it);
         m.insert("no-points".into(), info(&[], None));
         m
     }
@@ -667,6 +720,9 @@ mod tests {
         let ft = set.model_rules.iter().find(|r| r.model == "flow-transformer-cicids2017").unwrap();
         assert_eq!(ft.min_score, 0.99_f64 as f32);
         assert_eq!(ft.threshold_origin["target_fpr"], 1e-4);
+        let it = set.model_rules.iter().find(|r| r.model == "itransformer-etth1").unwrap();
+        assert_eq!((it.field.as_str(), it.min_score), ("likelihood", 0.995));
+        assert_eq!(it.threshold_origin["chosen_for"], "NAB standard profile");
         let hstu = set.sql_rules.iter().find(|r| r.meta.sid == 9200005).unwrap();
         assert!(hstu.query.contains("surprise >= 18.0"), "{}", hstu.query);
         // Without the models, their rules are dormant, not errors.
@@ -737,6 +793,23 @@ min_score = 0.5
 sid = 3
 name = "b"
 model = "no-points"
+[[model]]
+sid = 4
+name = "likelihood without the manifest's parameters"
+model = "netfound"
+field = "likelihood"
+min_score = 0.9
+[[model]]
+sid = 5
+name = "likelihood at the residual's point"
+model = "itransformer-etth1"
+field = "likelihood"
+operating_point = "fpr_1e-3"
+[[model]]
+sid = 6
+name = "residual at the likelihood's point"
+model = "itransformer-etth1"
+operating_point = "likelihood_nab"
 [[sql]]
 sid = 2
 name = "c"
@@ -755,6 +828,9 @@ query = "SELECT ${nope}"
             "severity must be 1 to 3",
             "sid 1 is used twice",
             "no operating point `fpr_1e-4`",
+            "`likelihood` needs the manifest's `anomaly_likelihood`, which `netfound` has not",
+            "operating point `fpr_1e-3` was chosen for the field `score`, not `likelihood`",
+            "operating point `likelihood_nab` was chosen for the field `likelihood`, not `score`",
             "table `packets`",
             "window_secs must be at least 1",
             "unknown placeholder",
