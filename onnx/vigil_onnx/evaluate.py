@@ -66,7 +66,7 @@ DETECTORS = {"itransformer_short10": (10, False), "itransformer_short1": (1, Fal
              "itransformer_htm_short10": (10, True), "itransformer_htm_short1": (1, True)}
 SPATIAL_ONLY = "spatial_rule_only"
 LN_1E_10 = math.log(1e-10)
-# The file whose detector scores `likelihood_parity.json` records for the Rust `alerts` stage.
+# Rows of one NAB file in `likelihood_parity.json`, the Rust `alerts` stage's fixture.
 PARITY_ROWS = 2000
 
 
