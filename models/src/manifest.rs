@@ -69,7 +69,7 @@ pub struct Manifest {
 /// earlier means (none before `min_history`), a red-zone likelihood right after another
 /// lowered to the yellow zone, and 1 for a value beyond its series' range so far by more
 /// than `spatial_tolerance` of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LikelihoodParams {
     /// Residuals averaged per step (HTM's default: 10).
     pub short: usize,

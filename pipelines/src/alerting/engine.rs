@@ -218,7 +218,7 @@ impl AlertEngine {
         let rules = self.rules.model_rules.iter().filter(|r| r.field == "likelihood");
         rules
             .filter_map(|r| {
-                let p = self.loader.model(&r.model)?.likelihood.clone()?;
+                let p = self.loader.model(&r.model)?.likelihood?;
                 Some((r.model.clone(), p))
             })
             .collect()

@@ -58,10 +58,8 @@ pub struct Likelihood {
     means: VecDeque<f64>,
     sum: f64,
     sum_sq: f64,
-    /// Means pushed so far (HTM's history length), and since the sums were last
-    /// recomputed from `means`.
+    /// Means pushed so far (HTM's history length).
     seen: usize,
-    since_exact: usize,
     /// Whether the previous step's likelihood was in the red zone.
     prev_red: bool,
 }
@@ -76,7 +74,6 @@ impl Likelihood {
             sum: 0.0,
             sum_sq: 0.0,
             seen: 0,
-            since_exact: 0,
             prev_red: false,
         }
     }
@@ -88,7 +85,7 @@ impl Likelihood {
             self.prev_red = false;
             return 1.0;
         };
-        let p = self.params.clone();
+        let p = self.params;
         self.recent.push_back(r);
         if self.recent.len() > p.short.max(1) {
             self.recent.pop_front();
@@ -119,12 +116,10 @@ impl Likelihood {
             self.sum -= old;
             self.sum_sq -= old * old;
         }
-        self.since_exact += 1;
-        if self.since_exact >= self.params.long.max(1) {
+        if self.seen.is_multiple_of(self.params.long.max(1)) {
             // Running sums drift over millions of steps: recompute them once a window.
             self.sum = self.means.iter().sum();
             self.sum_sq = self.means.iter().map(|x| x * x).sum();
-            self.since_exact = 0;
         }
     }
 }
@@ -162,7 +157,6 @@ struct StreamState {
     /// The latest step's time and its filtered upper tail.
     last: Option<(i64, f64)>,
     ranges: HashMap<String, Range>,
-    tolerance: f64,
 }
 
 /// The log likelihood of the rows of scored metrics batches (`series`, `ts`, `value`,
@@ -201,10 +195,9 @@ impl MetricsLikelihood {
             let Some(p) = params.get(model.value(r)) else { continue };
             let key = (model.value(r).to_string(), source.value(r).to_string());
             let state = self.streams.entry(key).or_insert_with(|| StreamState {
-                steps: Likelihood::new(p.clone()),
+                steps: Likelihood::new(*p),
                 last: None,
                 ranges: HashMap::new(),
-                tolerance: p.spatial_tolerance,
             });
             let t = ts.value(r);
             let tail = match state.last {
@@ -223,7 +216,7 @@ impl MetricsLikelihood {
             let v = value.is_valid(r).then(|| value.value(r)).filter(|v| v.is_finite());
             let beyond = v.is_some_and(|v| {
                 let range = state.ranges.entry(series.value(r).to_string()).or_default();
-                range.push(v, state.tolerance)
+                range.push(v, state.steps.params.spatial_tolerance)
             });
             *slot = Some(if beyond { 1.0 } else { log_likelihood(tail) as f32 });
         }

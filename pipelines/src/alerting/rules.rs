@@ -233,7 +233,7 @@ impl ModelInfo {
             sha256: m.sha256.clone(),
             labels: m.labels.clone(),
             operating_points: m.operating_points.clone(),
-            likelihood: m.anomaly_likelihood.clone(),
+            likelihood: m.anomaly_likelihood,
         }
     }
 }
