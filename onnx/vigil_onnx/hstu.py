@@ -59,6 +59,7 @@ SEEDS = (0, 1, 2)
 PAD, OOV, FIRST = 0, 1, 2
 OPSET = 17
 PARITY_TOL = 1e-4
+L2_EPS = 1e-6  # the reference's l2_norm_eps
 ML100K_WHEEL_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 
 
@@ -77,6 +78,10 @@ class HSTUConfig:
     dropout: float = 0.2
     kind: str = "hstu"  # "hstu" or "sasrec"
     n_actions: int = 0  # action vocabulary size when `action_ids` is a context input, else 0
+    # The head: 0 scores the last state against the tied item embeddings by dot product; > 0
+    # scores their cosine divided by it, both sides L2-normalised as in the reference
+    # (`user_embedding_norm = l2_norm`, `item_l2_norm`, `temperature = 0.05`).
+    temperature: float = 0.0
 
     def input_names(self) -> list[str]:
         """The graph's inputs, in forward() order."""
@@ -177,6 +182,9 @@ class NextItemModel(nn.Module):
         for layer in self.layers:
             x = layer(x, tb, mask)
         h = self.ln(x[:, -1])
+        if self.cfg.temperature > 0:
+            items = F.normalize(self.item.weight, dim=-1, eps=L2_EPS)
+            return F.normalize(h, dim=-1, eps=L2_EPS) @ items.t() / self.cfg.temperature
         return h @ self.item.weight.t()
 
     def forward(self, object_ids, time_buckets, action_ids=None):
@@ -530,7 +538,8 @@ def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path
     print(f"popularity: test {pop['test']}")
 
     cfg = HSTUConfig(n_items=n_items, max_len=args.max_len, d_model=args.d_model, n_heads=args.heads,
-                     n_layers=args.layers, dropout=args.dropout, kind="hstu", n_actions=n_actions)
+                     n_layers=args.layers, dropout=args.dropout, kind="hstu", n_actions=n_actions,
+                     temperature=args.temperature)
     jobs = [(kind, seed) for seed in SEEDS for kind in ("hstu", "sasrec")]
     done = fork_map(_fit_job, jobs, args.jobs, cfg=cfg.to_dict(), rows=rows, split=(tr, va, te),
                     va_seen=va_seen, te_seen=te_seen, args=args)
@@ -691,7 +700,7 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
             "encoder": "HSTU: pointwise SiLU attention / N (no softmax), U gating, per-layer relative "
                        "position bias and relative time bias over (query bucket, key bucket), causal, "
                        "padding keys masked, pre-LN residual",
-            "head": "LayerNorm(last context state) . item embeddings^T (tied) -> log-softmax",
+            "head": head_description(cfg),
             "context": "positions 0..L-2 of the row; the last position (the scored event) is not read",
         },
         "preprocessing": {
@@ -721,6 +730,14 @@ def export(work: Path, rows: Rows, te: np.ndarray, out: Path) -> dict:
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"artifacts in {out}: {size / 1024:.0f} KiB; latency {latency}")
     return manifest
+
+
+def head_description(cfg: HSTUConfig) -> str:
+    """The manifest's words for `NextItemModel.logits`' last step."""
+    if cfg.temperature > 0:
+        return (f"cos(LayerNorm(last context state), item embeddings (tied)) / {cfg.temperature:g}, both "
+                f"L2-normalised (eps {L2_EPS:g}) -> log-softmax")
+    return "LayerNorm(last context state) . item embeddings^T (tied) -> log-softmax"
 
 
 def ml100k_artifact(meta: dict, max_len: int) -> dict:
@@ -756,6 +773,8 @@ def add_training_arguments(p: argparse.ArgumentParser, name: str, work: str, epo
     p.add_argument("--heads", type=int, default=2)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="0: dot-product head; > 0: cosine head divided by it (the reference: 0.05)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--patience", type=int, default=3, help="epochs without a better validation NDCG@10")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (one model and seed each)")
