@@ -165,7 +165,16 @@ struct StreamState {
 /// spatial rule per series.
 #[derive(Debug, Default)]
 pub struct MetricsLikelihood {
-    streams: HashMap<(String, String), StreamState>,
+    /// Per model, then per source.
+    streams: HashMap<String, HashMap<String, StreamState>>,
+}
+
+/// `map[key]`, made by `make` when absent: the key is copied only then, not per row.
+fn entry<'a, V>(map: &'a mut HashMap<String, V>, key: &str, make: impl FnOnce() -> V) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), make());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 impl MetricsLikelihood {
@@ -193,8 +202,8 @@ impl MetricsLikelihood {
                 continue;
             }
             let Some(p) = params.get(model.value(r)) else { continue };
-            let key = (model.value(r).to_string(), source.value(r).to_string());
-            let state = self.streams.entry(key).or_insert_with(|| StreamState {
+            let sources = entry(&mut self.streams, model.value(r), HashMap::new);
+            let state = entry(sources, source.value(r), || StreamState {
                 steps: Likelihood::new(*p),
                 last: None,
                 ranges: HashMap::new(),
@@ -215,7 +224,7 @@ impl MetricsLikelihood {
             }
             let v = value.is_valid(r).then(|| value.value(r)).filter(|v| v.is_finite());
             let beyond = v.is_some_and(|v| {
-                let range = state.ranges.entry(series.value(r).to_string()).or_default();
+                let range = entry(&mut state.ranges, series.value(r), Range::default);
                 range.push(v, state.steps.params.spatial_tolerance)
             });
             *slot = Some(if beyond { 1.0 } else { log_likelihood(tail) as f32 });
@@ -322,7 +331,7 @@ mod tests {
         let again =
             m.push(&batch(&[("a", 3, Some(1.5), Some(3.0)), ("a", 2, Some(1.5), None)]), &p);
         assert_eq!(again.unwrap(), vec![Some(0.0), None]);
-        assert_eq!(m.streams[&(MODEL.to_string(), "test".to_string())].steps.seen, 1);
+        assert_eq!(m.streams[MODEL]["test"].steps.seen, 1);
         // Rows of a model no likelihood rule reads get none.
         assert_eq!(m.push(&batch(&rows[..1]), &HashMap::new()).unwrap(), vec![None]);
     }
