@@ -575,7 +575,7 @@ def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path
             "baseline_popularity": pop,
             "baseline_sasrec": [strip(r) for r in results["sasrec"]],
             "hstu_runs": [strip(r) for r in results["hstu"]],
-            "notes": args.notes,
+            "notes": args.notes.format(epochs=args.epochs),
         },
     }
     if artifact is not None:
@@ -591,9 +591,10 @@ ML100K_NOTES = ("The HSTU reference protocol: leave-one-out, full ranking over a
                 "the user's earlier items removed, ties count against the target; the vocabulary is "
                 "fitted on the training events, and an item out of it is a miss. SASRec baseline: same "
                 "size (d_model, heads, layers), embeddings, head, loss, optimizer and epoch budget, "
-                "learned absolute positions, softmax attention. Both: up to 10 epochs (one-cycle "
-                "schedule over 10), early stopping on validation NDCG@10 with patience 3, seeds 0-2. "
-                "Model sizes and learning rate are those set before this protocol (not tuned).")
+                "learned absolute positions, softmax attention. Both: up to {epochs} epochs (one-cycle "
+                "schedule over {epochs}), early stopping on validation NDCG@10 with patience 3, seeds 0-2. "
+                "Model sizes and learning rate are those set before this protocol (not tuned); the 20-epoch "
+                "budget was chosen on validation (HSTU mean val NDCG@10 0.1326 against 0.1310 at 10 epochs).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -782,7 +783,7 @@ def add_training_arguments(p: argparse.ArgumentParser, name: str, work: str, epo
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("hstu", help="HSTU next-item model on MovieLens ml-100k (+ SASRec, popularity)")
-    add_training_arguments(p, "hstu-ml100k", "hstu", epochs=10, batch=512)
+    add_training_arguments(p, "hstu-ml100k", "hstu", epochs=20, batch=512)
     p.add_argument("--wheel-dir", default="/tmp/recbole", help="where the recbole==1.2.1 wheel is (or goes)")
     p.set_defaults(action_context=False, notes=ML100K_NOTES)
     return p
