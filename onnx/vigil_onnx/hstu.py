@@ -575,7 +575,7 @@ def train_rows(args, work: Path, rows: Rows, names: np.ndarray, vocab_path: Path
             "baseline_popularity": pop,
             "baseline_sasrec": [strip(r) for r in results["sasrec"]],
             "hstu_runs": [strip(r) for r in results["hstu"]],
-            "notes": args.notes.format(epochs=args.epochs),
+            "notes": args.notes.replace("{epochs}", str(args.epochs)),
         },
     }
     if artifact is not None:
